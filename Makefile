@@ -1,0 +1,89 @@
+# qnat-bpf: one non-recursive Makefile.  `make V=1` shows full commands.
+BUILD      ?= build
+CC         ?= gcc
+CLANG      ?= clang
+BPFTOOL    ?= bpftool
+PKG_CONFIG ?= pkg-config
+PREFIX     ?= /usr/local
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+LIBS_PC   := libbpf libnl-3.0 libnl-route-3.0 libelf zlib
+PC_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PC))
+PC_LIBS   := $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
+
+WARN    := -Wall -Wextra -Werror -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ifeq ($(SANITIZE),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Imaps -Iloader $(PC_CFLAGS)
+
+BPF_ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
+BPF_CFLAGS   := -g -O2 -target bpf -Wall -Werror -Imaps -Ibpf -I$(BPF_ARCH_INC)
+
+BPF_SRC   := bpf/qnat.bpf.c
+BPF_HDRS  := $(wildcard bpf/lib/*.h) $(wildcard maps/*.h)
+BPF_OBJ   := $(BUILD)/qnat.bpf.o
+SKEL      := $(BUILD)/qnat.skel.h
+
+LOADER_SRC := $(wildcard loader/*.c)
+LOADER_OBJ := $(patsubst loader/%.c,$(BUILD)/loader/%.o,$(LOADER_SRC))
+LOADER_HDR := $(wildcard loader/*.h) $(wildcard maps/*.h)
+
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+TOOLS     := $(BUILD)/taprelay
+
+.PHONY: all test unit integ bench demo deps clean install uninstall
+all: $(BUILD)/qnat-bpf $(BUILD)/test_progs $(TOOLS)
+
+$(BUILD) $(BUILD)/loader:
+	$(Q)mkdir -p $@
+
+$(BPF_OBJ): $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(SKEL): $(BPF_OBJ)
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name qnat > $@
+
+$(BUILD)/loader/%.o: loader/%.c $(LOADER_HDR) $(SKEL) | $(BUILD)/loader
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/qnat-bpf: $(LOADER_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PC_LIBS)
+
+$(BUILD)/test_progs: $(UNIT_SRC) $(wildcard tests/unit/*.h) $(SKEL) $(wildcard maps/*.h)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $(UNIT_SRC) -o $@ $(LDFLAGS) $(PC_LIBS)
+
+$(BUILD)/taprelay: tests/tools/taprelay.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LDFLAGS)
+
+# The README's test command (as root).
+test: all
+	$(Q)tests/run.sh
+
+unit: $(BUILD)/test_progs
+	$(Q)$(BUILD)/test_progs
+
+# Installs the Debian packages everything needs (as root).
+deps:
+	$(Q)tools/install-deps.sh
+
+demo: all
+	$(Q)tools/demo.sh
+
+clean:
+	$(Q)rm -rf $(BUILD)

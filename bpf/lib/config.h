@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The controller's settings as the programs see them, and address classes. */
+#ifndef QNAT_CONFIG_H
+#define QNAT_CONFIG_H
+
+#include <bpf/bpf_endian.h>
+#include "qnat_maps.bpf.h"
+
+static __always_inline const struct qnat_config *config_get(void)
+{
+	__u32 zero = 0;
+	const struct qnat_config *cfg = bpf_map_lookup_elem(&qnat_config, &zero);
+
+	/* Not configured yet, or no uplink address: nothing to translate to. */
+	if (!cfg || !cfg->ext_addr)
+		return 0;
+	return cfg;
+}
+
+static __always_inline int in_subnet(const struct qnat_config *cfg, __be32 addr)
+{
+	return (addr & cfg->netmask) == cfg->subnet;
+}
+
+/* libvirt never masquerades these: multicast and the limited broadcast. */
+static __always_inline int is_mcast_or_bcast(__be32 addr)
+{
+	return (addr & bpf_htonl(0xf0000000)) == bpf_htonl(0xe0000000) ||
+	       addr == bpf_htonl(0xffffffff);
+}
+
+#endif /* QNAT_CONFIG_H */

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Connection tracking: tuples, flow creation with collision-free source
+ * ports, and the TCP/UDP/ICMP state the controller expires flows by.
+ */
+#ifndef QNAT_CT_H
+#define QNAT_CT_H
+
+#include <linux/errno.h>
+#include "config.h"
+#include "parse.h"
+#include "stats.h"
+
+/* The tuple as the guest sent it. */
+static __always_inline void ct_key_orig(const struct pkt *p, struct qnat_ct_key *k)
+{
+	k->saddr = p->saddr;
+	k->daddr = p->daddr;
+	k->sport = p->sport;
+	k->dport = p->proto == IPPROTO_ICMP ? 0 : p->dport;
+	k->proto = p->proto;
+	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+}
+
+/* The tuple as a reply from outside carries it. */
+static __always_inline void ct_key_reply(const struct pkt *p, struct qnat_ct_key *k)
+{
+	k->saddr = p->saddr;
+	k->daddr = p->daddr;
+	k->sport = p->proto == IPPROTO_ICMP ? 0 : p->sport;
+	k->dport = p->dport;
+	k->proto = p->proto;
+	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+}
+
+/* Does a host socket already own this reply tuple? */
+static __always_inline int host_owns(struct __sk_buff *skb, const struct qnat_ct_key *rev)
+{
+	struct bpf_sock_tuple t = {
+		.ipv4 = { .saddr = rev->saddr, .daddr = rev->daddr, .sport = rev->sport, .dport = rev->dport },
+	};
+	struct bpf_sock *sk;
+
+	if (rev->proto == IPPROTO_TCP)
+		sk = bpf_sk_lookup_tcp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else if (rev->proto == IPPROTO_UDP)
+		sk = bpf_sk_lookup_udp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	else
+		return 0;
+	if (!sk)
+		return 0;
+	bpf_sk_release(sk);
+	return 1;
+}
+
+static __always_inline __u16 ct_pick_port(const struct qnat_config *cfg, __u8 proto)
+{
+	__u32 lo = proto == IPPROTO_ICMP ? 0 : cfg->port_min;
+	__u32 hi = proto == IPPROTO_ICMP ? 0xffff : cfg->port_max;
+
+	return lo + bpf_get_prandom_u32() % (hi - lo + 1);
+}
+
+/*
+ * Create the flow for a guest packet.  The reply tuple is claimed first with
+ * BPF_NOEXIST, so two CPUs can never hand out the same one; the guest's own
+ * port is kept when it is free and in range, as MASQUERADE does.
+ */
+static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, const struct qnat_config *cfg,
+						       const struct qnat_ct_key *orig, __u32 port_ifindex,
+						       const __u8 *guest_mac)
+{
+	struct qnat_ct_key rev = {
+		.saddr = orig->daddr,
+		.daddr = cfg->ext_addr,
+		.sport = orig->dport,
+		.proto = orig->proto,
+	};
+	struct qnat_ct_entry e = {};
+	__u16 port = bpf_ntohs(orig->sport);
+	int err = -EEXIST;
+
+	if (orig->proto != IPPROTO_ICMP && (port < cfg->port_min || port > cfg->port_max))
+		port = ct_pick_port(cfg, orig->proto);
+
+	for (int i = 0; i < QNAT_PORT_TRIES; i++) {
+		rev.dport = bpf_htons(port);
+		if (!host_owns(skb, &rev)) {
+			err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
+			if (err != -EEXIST)
+				break;
+		}
+		port = ct_pick_port(cfg, orig->proto);
+	}
+	if (err) {
+		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, skb->len);
+		return 0;
+	}
+
+	e.last_seen = bpf_ktime_get_ns();
+	e.nat_addr = cfg->ext_addr;
+	e.nat_port = rev.dport;
+	e.port_ifindex = port_ifindex;
+	if (guest_mac)
+		__builtin_memcpy(e.guest_mac, guest_mac, sizeof(e.guest_mac));
+	e.state = orig->proto == IPPROTO_TCP ? QNAT_CT_NONE :
+		  orig->proto == IPPROTO_UDP ? QNAT_CT_UDP : QNAT_CT_ICMP;
+
+	err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
+	if (err) {
+		bpf_map_delete_elem(&qnat_ct_rev, &rev);
+		if (err != -EEXIST) { /* full: refuse the new flow, keep the old ones */
+			count(QNAT_C_DROP_CT_FULL, skb->len);
+			return 0;
+		}
+		/* Another CPU created it first: use theirs. */
+	} else {
+		count(QNAT_C_CT_NEW, 0);
+	}
+	return bpf_map_lookup_elem(&qnat_ct, orig);
+}
+
+/* A flow seen from the guest's side: the existing one, or a new one. */
+static __always_inline struct qnat_ct_entry *ct_lookup_or_create(struct __sk_buff *skb, const struct qnat_config *cfg,
+								 const struct qnat_ct_key *orig, __u32 port_ifindex,
+								 const __u8 *guest_mac)
+{
+	struct qnat_ct_entry *e = bpf_map_lookup_elem(&qnat_ct, orig);
+
+	if (e)
+		return e;
+	return ct_create(skb, cfg, orig, port_ifindex, guest_mac);
+}
+
+/* The flow a reply belongs to, and the guest's original tuple. */
+static __always_inline struct qnat_ct_entry *ct_lookup_reply(const struct pkt *p, struct qnat_ct_key *orig)
+{
+	struct qnat_ct_key rev;
+	struct qnat_ct_key *o;
+
+	ct_key_reply(p, &rev);
+	o = bpf_map_lookup_elem(&qnat_ct_rev, &rev);
+	if (!o)
+		return 0;
+	*orig = *o;
+	return bpf_map_lookup_elem(&qnat_ct, orig);
+}
+
+/* Account a packet to its flow and advance the TCP state machine. */
+static __always_inline void ct_touch(struct qnat_ct_entry *e, int dir, const struct pkt *p, __u32 bytes)
+{
+	__u8 fl = p->tcp_flags;
+
+	e->last_seen = bpf_ktime_get_ns();
+	e->packets[dir & 1]++;
+	e->bytes[dir & 1] += bytes;
+	if (dir == QNAT_DIR_REPLY)
+		e->flags |= QNAT_CTF_REPLIED;
+	if (p->proto != IPPROTO_TCP)
+		return;
+
+	if (fl & TCPF_RST) {
+		e->state = QNAT_CT_CLOSE;
+	} else if (fl & TCPF_SYN) {
+		if (dir == QNAT_DIR_ORIG) {
+			/* A new SYN reopens a closed or closing flow. */
+			if (e->state == QNAT_CT_NONE || e->state >= QNAT_CT_FIN_WAIT) {
+				e->state = QNAT_CT_SYN_SENT;
+				e->flags &= ~(QNAT_CTF_FIN_ORIG | QNAT_CTF_FIN_REPLY);
+			}
+		} else if ((fl & TCPF_ACK) && e->state == QNAT_CT_SYN_SENT) {
+			e->state = QNAT_CT_SYN_RECV;
+		}
+	} else if (fl & TCPF_FIN) {
+		e->flags |= dir == QNAT_DIR_ORIG ? QNAT_CTF_FIN_ORIG : QNAT_CTF_FIN_REPLY;
+		e->state = (e->flags & QNAT_CTF_FIN_ORIG) && (e->flags & QNAT_CTF_FIN_REPLY) ? QNAT_CT_TIME_WAIT :
+											      QNAT_CT_FIN_WAIT;
+	} else if (e->state == QNAT_CT_NONE || (e->state == QNAT_CT_SYN_RECV && dir == QNAT_DIR_ORIG)) {
+		/* The handshake's last ACK, or a flow picked up mid-stream. */
+		e->state = QNAT_CT_ESTABLISHED;
+	}
+}
+
+#endif /* QNAT_CT_H */

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * qnat-bpf data plane: thin entry points over lib/.
+ *
+ *   tc_port_in     TC ingress of every bridge port (guest TAPs, veths):
+ *                  guest -> outside is translated and sent straight out.
+ *   xdp_uplink_in  XDP on the uplink: replies for guests on TAP ports,
+ *                  translated and redirected before an skb exists.
+ *   tc_uplink_in   TC ingress of the uplink: every other reply.
+ *   tc_uplink_out  TC egress of the uplink: the catch-all; no packet with a
+ *                  source in the subnet leaves untranslated.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "qnat_maps.bpf.h"
+#include "lib/config.h"
+#include "lib/parse.h"
+#include "lib/csum.h"
+#include "lib/stats.h"
+#include "lib/ct.h"
+#include "lib/nat.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+/* Enough linear bytes for Ethernet, the longest IPv4 header and TCP. */
+#define HEADERS_MAX (14 + 60 + 20)
+
+static __always_inline int tc_parse(struct __sk_buff *skb, struct pkt *p)
+{
+	int r = parse_ipv4((void *)(long)skb->data, (void *)(long)skb->data_end, p);
+
+	if (r == PARSE_BAD && skb->data_end - skb->data < skb->len) {
+		bpf_skb_pull_data(skb, skb->len < HEADERS_MAX ? skb->len : HEADERS_MAX);
+		r = parse_ipv4((void *)(long)skb->data, (void *)(long)skb->data_end, p);
+	}
+	return r;
+}
+
+static __always_inline int tc_verdict(struct __sk_buff *skb, __u32 counter, int verdict)
+{
+	count(counter, skb->len);
+	return verdict;
+}
+
+SEC("tc")
+int tc_port_in(struct __sk_buff *skb)
+{
+	const struct qnat_config *cfg = config_get();
+	struct bpf_fib_lookup fib = {};
+	struct qnat_ct_entry *e;
+	struct qnat_ct_key orig;
+	__u8 guest_mac[ETH_ALEN];
+	struct pkt p;
+	int r, rc;
+
+	if (!cfg)
+		return TC_ACT_OK;
+	r = tc_parse(skb, &p);
+	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
+		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+	/* L2 and host traffic is the bridge's: guests, gateway, DHCP, mDNS. */
+	if (in_subnet(cfg, p.daddr) || is_mcast_or_bcast(p.daddr))
+		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+	if (!in_subnet(cfg, p.saddr))
+		return tc_verdict(skb, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
+	/* Fragments, other protocols, expiring TTLs: the kernel routes them
+	 * and the uplink's egress program translates or stops them. */
+	if (r != PARSE_OK || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHO) || p.ttl <= 1)
+		return tc_verdict(skb, QNAT_C_PASS_SLOW, TC_ACT_OK);
+
+	fib.family = AF_INET;
+	fib.l4_protocol = p.proto;
+	fib.sport = p.proto == IPPROTO_ICMP ? 0 : p.sport;
+	fib.dport = p.proto == IPPROTO_ICMP ? 0 : p.dport;
+	fib.ifindex = cfg->bridge_ifindex;
+	fib.ipv4_src = p.saddr;
+	fib.ipv4_dst = p.daddr;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK); /* local, unreachable, too big: the kernel answers */
+	if (fib.ifindex != cfg->uplink_ifindex)
+		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK); /* routed elsewhere: not ours to masquerade */
+
+	void *data = (void *)(long)skb->data;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
+		return TC_ACT_OK;
+	__builtin_memcpy(guest_mac, eth->h_source, ETH_ALEN);
+
+	ct_key_orig(&p, &orig);
+	e = ct_lookup_or_create(skb, cfg, &orig, skb->ingress_ifindex, guest_mac);
+	if (!e)
+		return TC_ACT_SHOT; /* counted by ct_create */
+	ct_touch(e, QNAT_DIR_ORIG, &p, skb->len);
+	/* The guest may have moved to another port since the flow began. */
+	if (e->port_ifindex != skb->ingress_ifindex)
+		e->port_ifindex = skb->ingress_ifindex;
+
+	if (tc_nat_rewrite(skb, &p, NAT_SRC, p.saddr, e->nat_addr, p.sport, e->nat_port) || tc_ttl_dec(skb, &p))
+		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = fib.ipv4_dst };
+
+		count(QNAT_C_SNAT_FAST, skb->len);
+		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+	}
+	if (tc_set_macs(skb, fib.dmac, fib.smac))
+		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	count(QNAT_C_SNAT_FAST, skb->len);
+	return bpf_redirect(fib.ifindex, 0);
+}
+
+SEC("tc")
+int tc_uplink_in(struct __sk_buff *skb)
+{
+	const struct qnat_config *cfg = config_get();
+	struct qnat_ct_entry *e;
+	struct qnat_ct_key orig;
+	struct pkt p;
+	int r;
+
+	if (!cfg)
+		return TC_ACT_OK;
+	r = tc_parse(skb, &p);
+	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
+		return TC_ACT_OK;
+	if (p.daddr != cfg->ext_addr) {
+		/* Nobody outside may address a guest directly. */
+		if (in_subnet(cfg, p.daddr))
+			return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+		return TC_ACT_OK;
+	}
+	if (r != PARSE_OK || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHOREPLY))
+		return TC_ACT_OK;
+	e = ct_lookup_reply(&p, &orig);
+	if (!e)
+		return TC_ACT_OK; /* the host's own traffic */
+	if (p.ttl <= 1)
+		return tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT);
+
+	ct_touch(e, QNAT_DIR_REPLY, &p, skb->len);
+	if (tc_nat_rewrite(skb, &p, NAT_DST, p.daddr, orig.saddr, p.dport, orig.sport))
+		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+
+	__u32 port_ifindex = e->port_ifindex;
+
+	if (!port_ifindex || !bpf_map_lookup_elem(&qnat_ports, &port_ifindex))
+		/* Port unknown or gone: the kernel routes it to the bridge. */
+		return tc_verdict(skb, QNAT_C_RNAT_STACK, TC_ACT_OK);
+	if (tc_ttl_dec(skb, &p) || tc_set_macs(skb, e->guest_mac, cfg->bridge_mac))
+		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	count(QNAT_C_RNAT_TC, skb->len);
+	return bpf_redirect(port_ifindex, 0);
+}
+
+SEC("tc")
+int tc_uplink_out(struct __sk_buff *skb)
+{
+	const struct qnat_config *cfg;
+	struct qnat_ct_entry *e;
+	struct qnat_ct_key orig;
+	struct pkt p;
+	__u32 zero = 0;
+	int r;
+
+	cfg = bpf_map_lookup_elem(&qnat_config, &zero);
+	if (!cfg || !cfg->subnet)
+		return TC_ACT_OK;
+	r = tc_parse(skb, &p);
+	if (r == PARSE_NOT_IPV4)
+		return TC_ACT_OK;
+	if (r == PARSE_BAD || !in_subnet(cfg, p.saddr))
+		return r == PARSE_BAD ? tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT) : TC_ACT_OK;
+	/* From here on the source is a guest's: translate it or stop it. */
+	if (!cfg->ext_addr || r != PARSE_OK || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHO))
+		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+
+	ct_key_orig(&p, &orig);
+	e = ct_lookup_or_create(skb, cfg, &orig, 0, 0);
+	if (!e)
+		return TC_ACT_SHOT;
+	ct_touch(e, QNAT_DIR_ORIG, &p, skb->len);
+	if (tc_nat_rewrite(skb, &p, NAT_SRC, p.saddr, e->nat_addr, p.sport, e->nat_port))
+		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	return tc_verdict(skb, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
+}
+
+SEC("xdp")
+int xdp_uplink_in(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	const struct qnat_config *cfg = config_get();
+	const struct qnat_port *port;
+	struct qnat_ct_entry *e;
+	struct qnat_ct_key orig;
+	__u32 port_ifindex;
+	struct pkt p;
+	int r;
+
+	if (!cfg)
+		return XDP_PASS;
+	r = parse_ipv4(data, data_end, &p);
+	if (r != PARSE_OK || p.daddr != cfg->ext_addr)
+		return XDP_PASS; /* TC ingress decides: it also sees GSO and fragments */
+	if (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHOREPLY)
+		return XDP_PASS;
+	e = ct_lookup_reply(&p, &orig);
+	if (!e)
+		return XDP_PASS;
+	/* Only TAPs take redirected frames whatever their peer does; replies
+	 * for veth ports are left to TC, which hands them over as skbs. */
+	port_ifindex = e->port_ifindex;
+	port = bpf_map_lookup_elem(&qnat_ports, &port_ifindex);
+	if (!port || !(port->flags & QNAT_PORT_TAP) || p.ttl <= 1)
+		return XDP_PASS;
+
+	ct_touch(e, QNAT_DIR_REPLY, &p, data_end - data);
+	if (xdp_nat_rewrite(data, data_end, &p, NAT_DST, orig.saddr, orig.sport) ||
+	    xdp_ttl_dec_set_macs(data, data_end, e->guest_mac, cfg->bridge_mac))
+		return XDP_ABORTED; /* bounds were checked by the parser: a bug */
+	count(QNAT_C_RNAT_XDP, data_end - data);
+	return bpf_redirect_map(&qnat_devmap, port_ifindex, 0);
+}
+
+char LICENSE[] SEC("license") = "GPL";

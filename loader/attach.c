@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * attach and detach.  attach puts everything in place or, on any error,
+ * takes back what it changed; detach takes back everything attach did.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <netlink/socket.h>
+
+#include "log.h"
+#include "qnat.h"
+
+static const char attach_usage[] =
+	"Usage: qnat-bpf attach BRIDGE --masq CIDR [--uplink IFNAME] [--gateway IP]\n"
+	"                       [--dhcp-range START,END | --no-dhcp] [--port-range LO-HI]\n"
+	"                       [--ct-max N] [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
+	"                       [--foreground] [-v]\n"
+	"Timeouts: tcp_syn_sent tcp_syn_recv tcp_established tcp_fin_wait tcp_time_wait tcp_close\n"
+	"          udp udp_stream icmp (defaults are nf_conntrack's)\n";
+
+int valid_ifname(const char *name)
+{
+	return *name && strlen(name) < IFNAMSIZ && !strchr(name, '/') && !strchr(name, ' ') && strcmp(name, ".") &&
+	       strcmp(name, "..");
+}
+
+static int parse_dhcp_range(const char *arg, struct settings *s)
+{
+	char buf[64], *comma;
+
+	if (strlen(arg) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, arg);
+	comma = strchr(buf, ',');
+	if (!comma)
+		return -EINVAL;
+	*comma = '\0';
+	return parse_ipv4(buf, &s->dhcp_start) || parse_ipv4(comma + 1, &s->dhcp_end) ? -EINVAL : 0;
+}
+
+static int parse_timeout(const char *arg, struct settings *s)
+{
+	char buf[64], *eq;
+	uint32_t secs;
+	int i;
+
+	if (strlen(arg) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, arg);
+	eq = strchr(buf, '=');
+	if (!eq)
+		return -EINVAL;
+	*eq = '\0';
+	i = timeout_lookup(buf);
+	if (i < 0 || parse_u32(eq + 1, 1, 30 * 86400, &secs))
+		return -EINVAL;
+	s->timeouts[i] = secs;
+	return 0;
+}
+
+static bool in_net(struct in_addr a, const struct settings *s)
+{
+	return (a.s_addr & prefix_mask(s->prefix)) == s->subnet.s_addr;
+}
+
+static bool host_addr(struct in_addr a, const struct settings *s)
+{
+	uint32_t host = ntohl(a.s_addr) & ~ntohl(prefix_mask(s->prefix));
+
+	return in_net(a, s) && host != 0 && host != ~ntohl(prefix_mask(s->prefix));
+}
+
+static struct in_addr nth_host(const struct settings *s, int64_t n)
+{
+	uint32_t net = ntohl(s->subnet.s_addr), size = 1u << (32 - s->prefix);
+
+	return (struct in_addr){ .s_addr = htonl(n >= 0 ? net + n : net + size + n) };
+}
+
+/* Parse and check the command line; on error say what is wrong. */
+static int attach_parse(int argc, char **argv, struct settings *s, bool *foreground, int *verbose)
+{
+	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP };
+	static const struct option opts[] = {
+		{ "masq", required_argument, NULL, 'm' },
+		{ "uplink", required_argument, NULL, 'u' },
+		{ "gateway", required_argument, NULL, 'g' },
+		{ "dhcp-range", required_argument, NULL, O_DHCP_RANGE },
+		{ "no-dhcp", no_argument, NULL, O_NO_DHCP },
+		{ "port-range", required_argument, NULL, O_PORT_RANGE },
+		{ "ct-max", required_argument, NULL, O_CT_MAX },
+		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "xdp", required_argument, NULL, O_XDP },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool have_masq = false, have_gw = false, have_range = false;
+	const char *gw_arg = NULL;
+	int c;
+
+	settings_defaults(s);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":m:u:g:fvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (parse_cidr(optarg, &s->subnet, &s->prefix)) {
+				log_warnx("--masq %s: not an IPv4 network like 192.168.122.0/24 (prefix 1-30, host bits zero)",
+					  optarg);
+				return -EINVAL;
+			}
+			have_masq = true;
+			break;
+		case 'u':
+			if (!valid_ifname(optarg)) {
+				log_warnx("--uplink %s: not a valid interface name", optarg);
+				return -EINVAL;
+			}
+			snprintf(s->uplink, sizeof(s->uplink), "%s", optarg);
+			break;
+		case 'g':
+			gw_arg = optarg;
+			if (parse_ipv4(optarg, &s->gateway)) {
+				log_warnx("--gateway %s: not an IPv4 address", optarg);
+				return -EINVAL;
+			}
+			have_gw = true;
+			break;
+		case O_DHCP_RANGE:
+			if (parse_dhcp_range(optarg, s)) {
+				log_warnx("--dhcp-range %s: expected START,END (two IPv4 addresses)", optarg);
+				return -EINVAL;
+			}
+			have_range = true;
+			break;
+		case O_NO_DHCP:
+			s->dhcp = false;
+			break;
+		case O_PORT_RANGE:
+			if (parse_port_range(optarg, &s->port_min, &s->port_max)) {
+				log_warnx("--port-range %s: expected LO-HI with 1 <= LO <= HI <= 65535", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_CT_MAX:
+			if (parse_u32(optarg, 16, 1u << 24, &s->ct_max)) {
+				log_warnx("--ct-max %s: expected a number of flows from 16 to 16777216", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_TIMEOUT:
+			if (parse_timeout(optarg, s)) {
+				log_warnx("--timeout %s: expected NAME=SECONDS, e.g. udp=30 (see --help)", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_XDP:
+			for (s->xdp = XDP_MODE_AUTO; s->xdp <= XDP_MODE_OFF; s->xdp++)
+				if (!strcmp(optarg, xdp_mode_name(s->xdp)))
+					break;
+			if (s->xdp > XDP_MODE_OFF) {
+				log_warnx("--xdp %s: expected auto, native, generic or off", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'f':
+			*foreground = true;
+			break;
+		case 'v':
+			++*verbose;
+			break;
+		case 'h':
+			fputs(attach_usage, stdout);
+			return 1;
+		case ':':
+			log_warnx("option %s needs a value", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			log_warnx("unknown option %s (see qnat-bpf attach --help)", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc - 1) {
+		log_warnx(optind == argc ? "attach: which bridge? (qnat-bpf attach BRIDGE --masq CIDR)"
+					 : "attach: unexpected argument %s", argv[optind + (optind < argc - 1)]);
+		return -EINVAL;
+	}
+	if (!valid_ifname(argv[optind])) {
+		log_warnx("%s: not a valid interface name (at most %d characters)", argv[optind], IFNAMSIZ - 1);
+		return -EINVAL;
+	}
+	snprintf(s->bridge, sizeof(s->bridge), "%s", argv[optind]);
+	if (!have_masq) {
+		log_warnx("attach: --masq CIDR is required (e.g. --masq 192.168.122.0/24)");
+		return -EINVAL;
+	}
+	if (!have_gw)
+		s->gateway = nth_host(s, 1);
+	else if (!host_addr(s->gateway, s)) {
+		log_warnx("--gateway %s: not a host address of %s/%u", gw_arg, ip_str(s->subnet), s->prefix);
+		return -EINVAL;
+	}
+	if (!have_range) {
+		s->dhcp_start = nth_host(s, 2);
+		s->dhcp_end = nth_host(s, -2);
+	}
+	if (s->dhcp && (!host_addr(s->dhcp_start, s) || !host_addr(s->dhcp_end, s) ||
+			ntohl(s->dhcp_start.s_addr) > ntohl(s->dhcp_end.s_addr))) {
+		log_warnx("the DHCP range %s-%s is not an ordered range of host addresses in %s/%u",
+			  ip_str(s->dhcp_start), ip_str(s->dhcp_end), ip_str(s->subnet), s->prefix);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* What this run changed, to be undone if a later step fails. */
+struct undo {
+	bool bridge, addr, fwd_bridge, fwd_uplink, uplink_progs;
+	int fwd_bridge_old, fwd_uplink_old;
+};
+
+static int fwd_path(const char *ifname, char *buf, size_t len)
+{
+	return snprintf(buf, len, "/proc/sys/net/ipv4/conf/%s/forwarding", ifname) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/* Turn forwarding on; returns the previous value, or negative errno. */
+static int fwd_enable(const char *ifname)
+{
+	char path[PATH_MAX];
+	int old;
+
+	if (fwd_path(ifname, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	old = sysctl_read_int(path);
+	if (old < 0)
+		return old;
+	if (old != 1) {
+		int err = sysctl_write_int(path, 1);
+
+		if (err)
+			return err;
+	}
+	return old;
+}
+
+static void fwd_restore(const char *ifname, int old)
+{
+	char path[PATH_MAX];
+
+	if (old >= 0 && old != 1 && !fwd_path(ifname, path, sizeof(path)))
+		sysctl_write_int(path, old);
+}
+
+struct port_attach {
+	struct dataplane *dp;
+	struct nl_sock *sk;
+	int uplink;
+	int err;
+};
+
+static void attach_port_cb(int ifindex, void *arg)
+{
+	struct port_attach *pa = arg;
+	int err;
+
+	if (ifindex == pa->uplink || pa->err)
+		return;
+	err = dp_attach_port(pa->dp, pa->sk, ifindex);
+	if (err) {
+		char name[IFNAMSIZ] = "?";
+
+		nl_ifname(pa->sk, ifindex, name);
+		log_warnx("cannot attach to bridge port %s: %s", name, strerror(-err));
+		pa->err = err;
+	}
+}
+
+static void detach_port_cb(int ifindex, void *arg)
+{
+	dp_forget_port(arg, ifindex, true);
+}
+
+static void ports_detach_all(struct dataplane *dp, struct nl_sock *sk, int bridge_ifindex)
+{
+	uint32_t key, *prev = NULL;
+
+	if (bridge_ifindex > 0)
+		nl_bridge_ports(sk, bridge_ifindex, detach_port_cb, dp);
+	/* Ports that left the bridge while nobody watched. */
+	while (dp->ports_fd >= 0 && !bpf_map_get_next_key(dp->ports_fd, prev, &key)) {
+		dp_forget_port(dp, key, true);
+		prev = NULL; /* the entry is gone: start over */
+	}
+}
+
+static void state_remove(const char *bridge)
+{
+	static const char *const files[] = { "state", "dnsmasq.conf", "dnsmasq.pid", "supervisor.pid",
+					     "leases", "hostsfile", "addnhosts" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (!state_path(bridge, files[i], path, sizeof(path)))
+			unlink(path);
+	if (!state_dir(bridge, path, sizeof(path))) {
+		rmdir(path);
+		*strrchr(path, '/') = '\0';
+		rmdir(path); /* the namespace's directory, when it was the last bridge */
+	}
+}
+
+static pid_t supervisor_pid(const char *bridge)
+{
+	char path[PATH_MAX];
+	pid_t pid;
+
+	if (state_path(bridge, "supervisor.pid", path, sizeof(path)))
+		return 0;
+	pid = pidfile_read(path);
+	return pid_alive(pid, "qnat-bpf") ? pid : 0;
+}
+
+static void supervisor_stop(const char *bridge)
+{
+	pid_t pid = supervisor_pid(bridge);
+
+	if (!pid)
+		return;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 100 && pid_alive(pid, "qnat-bpf"); i++)
+		usleep(20000);
+	if (pid_alive(pid, "qnat-bpf"))
+		kill(pid, SIGKILL);
+}
+
+/* Start the supervisor in the background; returns once it is ready. */
+static int supervisor_spawn(const struct settings *s, struct dataplane *dp, int bridge_ifindex, int uplink_ifindex,
+			    int verbose)
+{
+	int fds[2], null;
+	char c;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		setsid();
+		null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		log_init(1, verbose);
+		_exit(supervise(s, dp, bridge_ifindex, uplink_ifindex, fds[1]) ? 1 : 0);
+	}
+	close(fds[1]);
+	if (read(fds[0], &c, 1) != 1) {
+		close(fds[0]);
+		waitpid(pid, NULL, 0);
+		log_warnx("the supervisor failed to start (see syslog)");
+		return -ECHILD;
+	}
+	close(fds[0]);
+	return 0;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	struct settings s, old;
+	struct owned o = { .fwd_bridge_old = -1, .fwd_uplink_old = -1 };
+	struct undo u = { 0 };
+	struct dataplane dp = { .skel = NULL };
+	struct nl_sock *sk = NULL;
+	bool foreground = false, recovering = false;
+	int verbose = 0, err, bridge_ifindex, uplink_ifindex, other;
+	struct in_addr ext;
+	uint8_t mac[6];
+	char kind[32] = "";
+
+	err = attach_parse(argc, argv, &s, &foreground, &verbose);
+	if (err)
+		return err > 0 ? 0 : 1;
+	log_init(0, verbose);
+	log_libbpf_setup();
+	if (geteuid() != 0) {
+		log_warnx("attach needs root (CAP_NET_ADMIN and CAP_BPF)");
+		return 1;
+	}
+	if ((err = nl_open(&sk))) {
+		log_warnx("cannot open a netlink socket: %s", strerror(-err));
+		return 1;
+	}
+
+	/* The uplink: given, or the device of the default route. */
+	if (s.uplink[0]) {
+		uplink_ifindex = nl_ifindex(sk, s.uplink);
+		if (uplink_ifindex < 0) {
+			log_warnx("uplink %s does not exist", s.uplink);
+			goto fail_early;
+		}
+	} else {
+		uplink_ifindex = nl_default_route_dev(sk);
+		if (uplink_ifindex < 0 || nl_ifname(sk, uplink_ifindex, s.uplink)) {
+			log_warnx("no default route to find the uplink by: give it with --uplink IFNAME");
+			goto fail_early;
+		}
+	}
+	if (!strcmp(s.uplink, s.bridge)) {
+		log_warnx("the uplink cannot be the bridge %s itself", s.bridge);
+		goto fail_early;
+	}
+	if (nl_addr_first(sk, uplink_ifindex, &ext)) {
+		log_warnx("uplink %s has no IPv4 address to masquerade behind", s.uplink);
+		goto fail_early;
+	}
+
+	/* Attached already?  Same settings: fine (and repair); other settings: refuse. */
+	if (!state_load(s.bridge, &old, &o)) {
+		char desc[1024];
+
+		if (!settings_equal(&s, &old)) {
+			settings_describe(&old, desc, sizeof(desc));
+			log_warnx("%s is already attached with other settings (%s); detach it first", s.bridge, desc);
+			goto fail_early;
+		}
+		if (supervisor_pid(s.bridge)) {
+			printf("%s is already attached\n", s.bridge);
+			nl_socket_free(sk);
+			return 0;
+		}
+		recovering = true;
+	}
+
+	bridge_ifindex = nl_ifindex(sk, s.bridge);
+	if (bridge_ifindex > 0) {
+		nl_link_kind(sk, bridge_ifindex, kind, sizeof(kind));
+		if (strcmp(kind, "bridge")) {
+			log_warnx("%s exists and is not a bridge (%s)", s.bridge, kind[0] ? kind : "no kind");
+			goto fail_early;
+		}
+		if (nl_link_master(sk, uplink_ifindex) == bridge_ifindex) {
+			log_warnx("uplink %s is a port of %s: NAT mode needs a separate uplink", s.uplink, s.bridge);
+			goto fail_early;
+		}
+	}
+	if (!recovering) {
+		struct dataplane running;
+
+		if (!dp_open_existing(&running, uplink_ifindex)) {
+			dp_close(&running);
+			log_warnx("uplink %s is already used by another qnat-bpf attach", s.uplink);
+			goto fail_early;
+		}
+		other = nl_route_overlaps(sk, s.subnet, s.prefix, bridge_ifindex);
+		if (other > 0) {
+			char name[IFNAMSIZ] = "?";
+
+			nl_ifname(sk, other, name);
+			log_warnx("network %s/%u is already routed via %s", ip_str(s.subnet), s.prefix, name);
+			goto fail_early;
+		}
+	}
+
+	/* From here on every change is recorded in u, and undone on failure. */
+	if (bridge_ifindex == -ENODEV) {
+		if ((err = nl_bridge_create(sk, s.bridge)) || (bridge_ifindex = nl_ifindex(sk, s.bridge)) < 0) {
+			log_warnx("cannot create bridge %s: %s", s.bridge, strerror(-(err ? err : bridge_ifindex)));
+			goto fail;
+		}
+		u.bridge = o.bridge_created = true;
+	} else if (bridge_ifindex < 0) {
+		log_warnx("cannot look up %s: %s", s.bridge, strerror(-bridge_ifindex));
+		goto fail;
+	}
+	if ((err = nl_link_up(sk, bridge_ifindex))) {
+		log_warnx("cannot bring %s up: %s", s.bridge, strerror(-err));
+		goto fail;
+	}
+	if (nl_addr_has(sk, bridge_ifindex, s.gateway, s.prefix) <= 0) {
+		if ((err = nl_addr_add(sk, bridge_ifindex, s.gateway, s.prefix))) {
+			log_warnx("cannot add %s/%u to %s: %s", ip_str(s.gateway), s.prefix, s.bridge, strerror(-err));
+			goto fail;
+		}
+		u.addr = o.addr_added = true;
+	}
+	if ((err = fwd_enable(s.bridge)) < 0 || (u.fwd_bridge_old = err, u.fwd_bridge = true, false) ||
+	    (err = fwd_enable(s.uplink)) < 0 || (u.fwd_uplink_old = err, u.fwd_uplink = true, false)) {
+		log_warnx("cannot enable IPv4 forwarding: %s", strerror(-err));
+		goto fail;
+	}
+	if (!recovering) {
+		o.fwd_bridge_old = u.fwd_bridge_old;
+		o.fwd_uplink_old = u.fwd_uplink_old;
+	}
+	if (nl_link_mac(sk, bridge_ifindex, mac)) {
+		log_warnx("%s has no MAC address", s.bridge);
+		goto fail;
+	}
+
+	if ((err = dp_load(&dp, &s, uplink_ifindex)))
+		goto fail;
+	if (recovering && !dp.reused)
+		log_warnx("no running data plane found on %s: starting with an empty conntrack table", s.uplink);
+	if ((err = dp_write_config(&dp, &s, uplink_ifindex, bridge_ifindex, ext, mac))) {
+		log_warnx("cannot write the data plane's configuration: %s", strerror(-err));
+		goto fail;
+	}
+	u.uplink_progs = !dp.reused;
+	if ((err = dp_attach_uplink(&dp, sk, uplink_ifindex, s.xdp, &o)))
+		goto fail;
+	{
+		struct port_attach pa = { &dp, sk, uplink_ifindex, 0 };
+
+		nl_bridge_ports(sk, bridge_ifindex, attach_port_cb, &pa);
+		if ((err = pa.err))
+			goto fail;
+	}
+	if (s.dhcp && (err = dnsmasq_write_config(&s))) {
+		log_warnx("cannot write the dnsmasq configuration: %s", strerror(-err));
+		goto fail;
+	}
+	if ((err = state_save(&s, &o))) {
+		log_warnx("cannot save state under %s: %s", QNAT_RUN_DIR, strerror(-err));
+		goto fail;
+	}
+	nl_socket_free(sk);
+	sk = NULL;
+
+	if (foreground) {
+		err = supervise(&s, &dp, bridge_ifindex, uplink_ifindex, -1);
+		dp_close(&dp);
+		return err ? 1 : 0;
+	}
+	if ((err = supervisor_spawn(&s, &dp, bridge_ifindex, uplink_ifindex, verbose))) {
+		if (nl_open(&sk))
+			sk = NULL;
+		goto fail;
+	}
+	dp_close(&dp);
+	return 0;
+
+fail:
+	/* Take back exactly what this run changed, newest first. */
+	if (sk) {
+		if (u.uplink_progs) {
+			ports_detach_all(&dp, sk, bridge_ifindex);
+			dp_detach_uplink(uplink_ifindex, &o);
+		}
+		if (u.fwd_uplink)
+			fwd_restore(s.uplink, u.fwd_uplink_old);
+		if (u.fwd_bridge)
+			fwd_restore(s.bridge, u.fwd_bridge_old);
+		if (u.addr)
+			nl_addr_del(sk, bridge_ifindex, s.gateway, s.prefix);
+		if (u.bridge)
+			nl_link_delete(sk, bridge_ifindex);
+	}
+	if (!recovering)
+		state_remove(s.bridge);
+	dp_close(&dp);
+fail_early:
+	if (sk)
+		nl_socket_free(sk);
+	return 1;
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	struct dataplane dp;
+	struct settings s;
+	struct owned o;
+	struct nl_sock *sk;
+	int bridge_ifindex, uplink_ifindex, err;
+
+	if (argc != 2 || !valid_ifname(argv[1])) {
+		log_warnx("usage: qnat-bpf detach BRIDGE");
+		return 1;
+	}
+	if (geteuid() != 0) {
+		log_warnx("detach needs root");
+		return 1;
+	}
+	err = state_load(argv[1], &s, &o);
+	if (err) {
+		log_warnx(err == -ENOENT ? "%s is not attached" : "%s: unreadable state, cannot detach safely", argv[1]);
+		return 1;
+	}
+	if ((err = nl_open(&sk))) {
+		log_warnx("cannot open a netlink socket: %s", strerror(-err));
+		return 1;
+	}
+	supervisor_stop(s.bridge);
+	dnsmasq_stop(s.bridge);
+
+	bridge_ifindex = nl_ifindex(sk, s.bridge);
+	uplink_ifindex = nl_ifindex(sk, s.uplink);
+	if (uplink_ifindex > 0 && !dp_open_existing(&dp, uplink_ifindex)) {
+		ports_detach_all(&dp, sk, bridge_ifindex);
+		dp_close(&dp);
+	} else if (bridge_ifindex > 0) {
+		dp.ports_fd = -1;
+		nl_bridge_ports(sk, bridge_ifindex, detach_port_cb, &dp);
+	}
+	if (uplink_ifindex > 0) {
+		dp_detach_uplink(uplink_ifindex, &o);
+		fwd_restore(s.uplink, o.fwd_uplink_old);
+	}
+	if (bridge_ifindex > 0) {
+		if (o.addr_added)
+			nl_addr_del(sk, bridge_ifindex, s.gateway, s.prefix);
+		fwd_restore(s.bridge, o.fwd_bridge_old);
+		if (o.bridge_created)
+			nl_link_delete(sk, bridge_ifindex);
+	}
+	state_remove(s.bridge);
+	nl_socket_free(sk);
+	return 0;
+}

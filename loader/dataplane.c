@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The BPF object: loading it (adopting the maps of a data plane that is
+ * already running, so flows survive a controller restart), and attaching its
+ * programs to the uplink and the bridge ports.
+ *
+ * Programs are attached through netlink (cls_bpf, XDP), not BPF links: they
+ * stay in place when the controller dies.  They are also how a later
+ * controller finds the maps again; pins would not do, since every
+ * `ip netns exec` has its own /sys.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+
+#include "log.h"
+#include "qnat.h"
+#include "qnat.skel.h"
+
+#define TC_OPTS(name, fd) \
+	LIBBPF_OPTS(bpf_tc_opts, name, .handle = QNAT_TC_HANDLE, .priority = QNAT_TC_PRIO, .prog_fd = (fd))
+
+static void tc_hook_init(struct bpf_tc_hook *h, int ifindex, enum bpf_tc_attach_point where)
+{
+	memset(h, 0, sizeof(*h));
+	h->sz = sizeof(*h);
+	h->ifindex = ifindex;
+	h->attach_point = where;
+}
+
+static int tc_prog_id(int ifindex, enum bpf_tc_attach_point where, uint32_t *id)
+{
+	struct bpf_tc_hook hook;
+	TC_OPTS(opts, 0);
+	int err;
+
+	tc_hook_init(&hook, ifindex, where);
+	err = bpf_tc_query(&hook, &opts);
+	*id = err ? 0 : opts.prog_id;
+	return err;
+}
+
+/* Our programs on the uplink: TC ingress, TC egress, XDP (0 where absent). */
+int dp_uplink_prog_ids(int ifindex, uint32_t ids[3])
+{
+	tc_prog_id(ifindex, BPF_TC_INGRESS, &ids[0]);
+	tc_prog_id(ifindex, BPF_TC_EGRESS, &ids[1]);
+	if (bpf_xdp_query_id(ifindex, 0, &ids[2]))
+		ids[2] = 0;
+	return ids[0] || ids[1] || ids[2] ? 0 : -ENOENT;
+}
+
+static int *dp_fd_by_name(struct dataplane *dp, const char *name)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} fds[] = {
+		{ QNAT_MAP_CONFIG, offsetof(struct dataplane, config_fd) },
+		{ QNAT_MAP_CT, offsetof(struct dataplane, ct_fd) },
+		{ QNAT_MAP_CT_REV, offsetof(struct dataplane, ct_rev_fd) },
+		{ QNAT_MAP_STATS, offsetof(struct dataplane, stats_fd) },
+		{ QNAT_MAP_PORTS, offsetof(struct dataplane, ports_fd) },
+		{ QNAT_MAP_DEVMAP, offsetof(struct dataplane, devmap_fd) },
+	};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (!strcmp(name, fds[i].name))
+			return (int *)((char *)dp + fds[i].off);
+	return NULL;
+}
+
+static void dp_init(struct dataplane *dp)
+{
+	memset(dp, 0, sizeof(*dp));
+	dp->config_fd = dp->ct_fd = dp->ct_rev_fd = dp->stats_fd = dp->ports_fd = dp->devmap_fd = -1;
+}
+
+/* Collect the maps one attached program uses into dp (by map name). */
+static void adopt_prog_maps(struct dataplane *dp, uint32_t prog_id)
+{
+	uint32_t map_ids[16];
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(prog_id);
+
+	if (fd < 0)
+		return;
+	info.nr_map_ids = 16;
+	info.map_ids = (uint64_t)(unsigned long)map_ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
+	    (strncmp(info.name, "tc_uplink", 9) && strcmp(info.name, "xdp_uplink_in"))) {
+		close(fd);
+		return;
+	}
+	close(fd);
+	for (uint32_t i = 0; i < info.nr_map_ids && i < 16; i++) {
+		struct bpf_map_info mi = {};
+		uint32_t mlen = sizeof(mi);
+		int mfd = bpf_map_get_fd_by_id(map_ids[i]);
+		int *slot;
+
+		if (mfd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) || !(slot = dp_fd_by_name(dp, mi.name)) || *slot >= 0) {
+			close(mfd);
+			continue;
+		}
+		*slot = mfd;
+	}
+}
+
+/* The maps of the data plane running on this uplink, if there is one. */
+int dp_open_existing(struct dataplane *dp, int uplink_ifindex)
+{
+	uint32_t ids[3];
+	struct qnat_config cfg;
+	uint32_t zero = 0;
+
+	dp_init(dp);
+	if (dp_uplink_prog_ids(uplink_ifindex, ids))
+		return -ENOENT;
+	for (int i = 0; i < 3; i++)
+		if (ids[i])
+			adopt_prog_maps(dp, ids[i]);
+	if (dp->config_fd < 0 || dp->ct_fd < 0 || dp->ct_rev_fd < 0) {
+		dp_close(dp);
+		return -ENOENT;
+	}
+	if (bpf_map_lookup_elem(dp->config_fd, &zero, &cfg) || cfg.abi_version != QNAT_ABI_VERSION) {
+		dp_close(dp);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void dp_close(struct dataplane *dp)
+{
+	int *fds[] = { &dp->config_fd, &dp->ct_fd, &dp->ct_rev_fd, &dp->stats_fd, &dp->ports_fd, &dp->devmap_fd };
+
+	if (dp->skel) {
+		qnat__destroy(dp->skel); /* owns the fds */
+	} else {
+		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+			if (*fds[i] >= 0)
+				close(*fds[i]);
+	}
+	dp_init(dp);
+}
+
+/* Load the programs; reuse the running data plane's maps when there is one. */
+int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
+{
+	struct dataplane old;
+	struct bpf_map *map;
+	struct qnat *skel;
+	int err;
+
+	skel = qnat__open();
+	if (!skel)
+		return -errno;
+	bpf_map__set_max_entries(skel->maps.qnat_ct, s->ct_max);
+	bpf_map__set_max_entries(skel->maps.qnat_ct_rev, s->ct_max);
+
+	err = dp_open_existing(&old, uplink_ifindex);
+	if (err == -EPROTO) {
+		log_warnx("the data plane on %s has another ABI version; detach it first", s->uplink);
+		qnat__destroy(skel);
+		return err;
+	}
+	dp_init(dp);
+	dp->reused = !err;
+	if (dp->reused) {
+		bpf_object__for_each_map(map, skel->obj) {
+			int *slot = dp_fd_by_name(&old, bpf_map__name(map));
+
+			if (slot && *slot >= 0 && (err = bpf_map__reuse_fd(map, *slot))) {
+				log_warnx("cannot adopt map %s: %s", bpf_map__name(map), strerror(-err));
+				dp_close(&old);
+				qnat__destroy(skel);
+				return err;
+			}
+		}
+		dp_close(&old);
+	}
+	err = qnat__load(skel);
+	if (err) {
+		log_warnx("loading the BPF programs failed: %s", strerror(-err));
+		qnat__destroy(skel);
+		return err;
+	}
+	dp->skel = skel;
+	dp->config_fd = bpf_map__fd(skel->maps.qnat_config);
+	dp->ct_fd = bpf_map__fd(skel->maps.qnat_ct);
+	dp->ct_rev_fd = bpf_map__fd(skel->maps.qnat_ct_rev);
+	dp->stats_fd = bpf_map__fd(skel->maps.qnat_stats);
+	dp->ports_fd = bpf_map__fd(skel->maps.qnat_ports);
+	dp->devmap_fd = bpf_map__fd(skel->maps.qnat_devmap);
+	return 0;
+}
+
+int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_ifindex, int bridge_ifindex,
+		    struct in_addr ext, const uint8_t bridge_mac[6])
+{
+	struct qnat_config cfg = {
+		.abi_version = QNAT_ABI_VERSION,
+		.subnet = s->subnet.s_addr,
+		.netmask = prefix_mask(s->prefix),
+		.gateway = s->gateway.s_addr,
+		.ext_addr = ext.s_addr,
+		.uplink_ifindex = uplink_ifindex,
+		.bridge_ifindex = bridge_ifindex,
+		.port_min = s->port_min,
+		.port_max = s->port_max,
+	};
+	uint32_t zero = 0;
+
+	memcpy(cfg.bridge_mac, bridge_mac, 6);
+	memcpy(cfg.timeouts, s->timeouts, sizeof(cfg.timeouts));
+	return bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
+}
+
+int dp_set_ext_addr(struct dataplane *dp, struct in_addr ext)
+{
+	struct qnat_config cfg;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(dp->config_fd, &zero, &cfg))
+		return -errno;
+	cfg.ext_addr = ext.s_addr;
+	return bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
+}
+
+/* Create the clsact qdisc; 1 when we created it, 0 when it was there. */
+static int clsact_ensure(int ifindex)
+{
+	struct bpf_tc_hook hook;
+	int err;
+
+	tc_hook_init(&hook, ifindex, BPF_TC_INGRESS);
+	err = bpf_tc_hook_create(&hook);
+	if (err == -EEXIST)
+		return 0;
+	return err ? err : 1;
+}
+
+static void clsact_destroy(int ifindex)
+{
+	struct bpf_tc_hook hook;
+
+	tc_hook_init(&hook, ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS);
+	bpf_tc_hook_destroy(&hook);
+}
+
+static int tc_attach(int ifindex, enum bpf_tc_attach_point where, const struct bpf_program *prog)
+{
+	struct bpf_tc_hook hook;
+	TC_OPTS(opts, bpf_program__fd(prog));
+
+	tc_hook_init(&hook, ifindex, where);
+	opts.flags = BPF_TC_F_REPLACE;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static void tc_detach(int ifindex, enum bpf_tc_attach_point where)
+{
+	struct bpf_tc_hook hook;
+	TC_OPTS(opts, 0);
+
+	tc_hook_init(&hook, ifindex, where);
+	bpf_tc_detach(&hook, &opts);
+}
+
+static int xdp_flags_of(enum xdp_mode m)
+{
+	return m == XDP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : m == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : 0;
+}
+
+static bool prog_named(uint32_t id, const char *name)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name);
+	close(fd);
+	return ok;
+}
+
+int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o)
+{
+	uint32_t xdp_id = 0;
+	char kind[32] = "";
+	int err, created;
+
+	if (!bpf_xdp_query_id(ifindex, 0, &xdp_id) && xdp_id && !prog_named(xdp_id, "xdp_uplink_in")) {
+		log_warnx("uplink already has another XDP program (id %u); remove it first", xdp_id);
+		return -EBUSY;
+	}
+	created = clsact_ensure(ifindex);
+	if (created < 0) {
+		log_warnx("cannot create the clsact qdisc on the uplink: %s", strerror(-created));
+		return created;
+	}
+	o->uplink_clsact_created |= created;
+	if ((err = tc_attach(ifindex, BPF_TC_INGRESS, dp->skel->progs.tc_uplink_in)) ||
+	    (err = tc_attach(ifindex, BPF_TC_EGRESS, dp->skel->progs.tc_uplink_out))) {
+		log_warnx("cannot attach the uplink's TC programs: %s", strerror(-err));
+		return err;
+	}
+
+	/*
+	 * veth: native XDP strips GSO from the peer (TCP bulk falls by ~75%)
+	 * and its frames may carry partial checksums, so "auto" leaves veth
+	 * uplinks to TC.  Any other driver gets native XDP where it has it.
+	 */
+	nl_link_kind(sk, ifindex, kind, sizeof(kind));
+	if (mode == XDP_MODE_AUTO)
+		mode = strcmp(kind, "veth") ? XDP_MODE_NATIVE : XDP_MODE_OFF;
+	if (o->xdp_attached && xdp_id) /* the mode may change: start clean */
+		bpf_xdp_detach(ifindex, o->xdp_attached, NULL);
+	o->xdp_attached = 0;
+	if (mode == XDP_MODE_OFF)
+		return 0;
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(dp->skel->progs.xdp_uplink_in), xdp_flags_of(mode), NULL);
+	if (err) {
+		log_warnx("cannot attach XDP (%s mode) to the uplink: %s", xdp_mode_name(mode), strerror(-err));
+		return err;
+	}
+	o->xdp_attached = xdp_flags_of(mode);
+	return 0;
+}
+
+void dp_detach_uplink(int ifindex, const struct owned *o)
+{
+	uint32_t xdp_id = 0;
+
+	if (!bpf_xdp_query_id(ifindex, 0, &xdp_id) && xdp_id && prog_named(xdp_id, "xdp_uplink_in"))
+		bpf_xdp_detach(ifindex, o->xdp_attached, NULL);
+	tc_detach(ifindex, BPF_TC_INGRESS);
+	tc_detach(ifindex, BPF_TC_EGRESS);
+	if (o->uplink_clsact_created)
+		clsact_destroy(ifindex);
+}
+
+int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex)
+{
+	struct qnat_port port = {};
+	uint32_t key = ifindex;
+	char kind[32] = "";
+	int err, created;
+
+	if (!bpf_map_lookup_elem(dp->ports_fd, &key, &port))
+		created = (port.flags & QNAT_PORT_OWN_CLSACT) ? 1 : clsact_ensure(ifindex);
+	else
+		created = clsact_ensure(ifindex);
+	if (created < 0)
+		return created;
+	err = tc_attach(ifindex, BPF_TC_INGRESS, dp->skel->progs.tc_port_in);
+	if (err) {
+		if (created)
+			clsact_destroy(ifindex);
+		return err;
+	}
+	nl_link_kind(sk, ifindex, kind, sizeof(kind));
+	port.flags = (created ? QNAT_PORT_OWN_CLSACT : 0) | (!strcmp(kind, "tun") ? QNAT_PORT_TAP : 0);
+	if (port.flags & QNAT_PORT_TAP)
+		bpf_map_update_elem(dp->devmap_fd, &key, &key, BPF_ANY);
+	if (bpf_map_update_elem(dp->ports_fd, &key, &port, BPF_ANY)) {
+		err = -errno;
+		tc_detach(ifindex, BPF_TC_INGRESS);
+		if (created)
+			clsact_destroy(ifindex);
+		return err;
+	}
+	return 0;
+}
+
+void dp_forget_port(struct dataplane *dp, int ifindex, bool detach)
+{
+	struct qnat_port port = {};
+	uint32_t key = ifindex;
+
+	if (bpf_map_lookup_elem(dp->ports_fd, &key, &port))
+		port.flags = 0;
+	bpf_map_delete_elem(dp->ports_fd, &key);
+	bpf_map_delete_elem(dp->devmap_fd, &key);
+	if (!detach)
+		return;
+	tc_detach(ifindex, BPF_TC_INGRESS);
+	if (port.flags & QNAT_PORT_OWN_CLSACT)
+		clsact_destroy(ifindex);
+}

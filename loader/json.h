@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One print path for text and JSON (after iproute2's json_print): each call
+ * names the JSON key and the text format; the mode picks which is printed.
+ */
+#ifndef QNAT_JSON_H
+#define QNAT_JSON_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct json {
+	FILE *f;
+	bool on;
+	int depth;
+	bool need_comma[32];
+};
+
+void json_begin(struct json *j, bool on);
+void json_end(struct json *j);
+void json_obj_open(struct json *j, const char *key);
+void json_obj_close(struct json *j);
+void json_arr_open(struct json *j, const char *key);
+void json_arr_close(struct json *j);
+/* Text mode prints fmt with the value; JSON mode prints "key": value. */
+void json_str(struct json *j, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void json_ull(struct json *j, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define json_uint(j, key, fmt, v) json_ull(j, key, fmt, (unsigned long long)(v))
+void json_bool(struct json *j, const char *key, bool v, const char *text_true, const char *text_false);
+void json_text(struct json *j, const char *text); /* text mode only */
+void print_error(bool json, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Logging in the manner of OpenBSD daemons: stderr in the foreground, syslog once daemonised. */
+#ifndef QNAT_LOG_H
+#define QNAT_LOG_H
+
+#include <stdarg.h>
+
+void log_init(int to_syslog, int verbose);
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* appends strerror(errno) */
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_libbpf_setup(void);
+
+#endif

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+/* qnat-bpf: iproute2-style dispatch, `qnat-bpf OBJECT [VERB] ...`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "qnat.h"
+
+static int cmd_help(int argc, char **argv);
+
+static const struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *synopsis;
+} cmds[] = {
+	{ "attach", cmd_attach, "attach BRIDGE --masq CIDR [--uplink IFNAME] [--gateway IP] [--dhcp-range S,E | --no-dhcp] ..." },
+	{ "detach", cmd_detach, "detach BRIDGE" },
+	{ "status", cmd_status, "status [BRIDGE] [--json]" },
+	{ "ct", cmd_ct, "ct { show | list | count } BRIDGE [--json]" },
+	{ "stats", cmd_stats, "stats BRIDGE [--json]" },
+	{ "help", cmd_help, "help" },
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	puts("Usage: qnat-bpf COMMAND ...\n"
+	     "An eBPF/XDP data plane for a KVM host's NAT network: masquerade, conntrack, DHCP.\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		printf("  qnat-bpf %s\n", cmds[i].synopsis);
+	puts("\nqnat-bpf COMMAND --help shows a command's options.");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	log_init(0, 0);
+	if (argc < 2)
+		return cmd_help(argc, argv), 1;
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+		return cmd_help(argc, argv);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	log_warnx("unknown command %s (see qnat-bpf help)", argv[1]);
+	return 1;
+}

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Links, addresses and routes through libnl-route-3. */
+#include <errno.h>
+#include <string.h>
+#include <linux/rtnetlink.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/bridge.h>
+#include <netlink/route/route.h>
+
+#include "log.h"
+#include "qnat.h"
+
+/* libnl's error codes as errno values, so callers speak one language. */
+static int nl2errno(int err)
+{
+	switch (-err) {
+	case 0:
+		return 0;
+	case NLE_EXIST:
+		return -EEXIST;
+	case NLE_OBJ_NOTFOUND:
+	case NLE_NODEV:
+		return -ENODEV;
+	case NLE_PERM:
+		return -EPERM;
+	case NLE_BUSY:
+		return -EBUSY;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_INVAL:
+		return -EINVAL;
+	case NLE_NOADDR:
+		return -EADDRNOTAVAIL;
+	default:
+		return -EIO;
+	}
+}
+
+int nl_open(struct nl_sock **skp)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int err;
+
+	if (!sk)
+		return -ENOMEM;
+	err = nl_connect(sk, NETLINK_ROUTE);
+	if (err) {
+		nl_socket_free(sk);
+		return nl2errno(err);
+	}
+	*skp = sk;
+	return 0;
+}
+
+static int link_get(struct nl_sock *sk, int ifindex, const char *name, struct rtnl_link **link)
+{
+	return nl2errno(rtnl_link_get_kernel(sk, ifindex, name, link));
+}
+
+int nl_ifindex(struct nl_sock *sk, const char *name)
+{
+	struct rtnl_link *link;
+	int err = link_get(sk, 0, name, &link);
+
+	if (err)
+		return err;
+	err = rtnl_link_get_ifindex(link);
+	rtnl_link_put(link);
+	return err;
+}
+
+int nl_ifname(struct nl_sock *sk, int ifindex, char *name)
+{
+	struct rtnl_link *link;
+	int err = link_get(sk, ifindex, NULL, &link);
+
+	if (err)
+		return err;
+	snprintf(name, IFNAMSIZ, "%s", rtnl_link_get_name(link));
+	rtnl_link_put(link);
+	return 0;
+}
+
+int nl_link_kind(struct nl_sock *sk, int ifindex, char *kind, size_t len)
+{
+	struct rtnl_link *link;
+	const char *type;
+	int err = link_get(sk, ifindex, NULL, &link);
+
+	if (err)
+		return err;
+	type = rtnl_link_get_type(link);
+	snprintf(kind, len, "%s", type ? type : "");
+	rtnl_link_put(link);
+	return 0;
+}
+
+int nl_link_master(struct nl_sock *sk, int ifindex)
+{
+	struct rtnl_link *link;
+	int err = link_get(sk, ifindex, NULL, &link);
+
+	if (err)
+		return err;
+	err = rtnl_link_get_master(link);
+	rtnl_link_put(link);
+	return err;
+}
+
+int nl_link_mac(struct nl_sock *sk, int ifindex, uint8_t mac[6])
+{
+	struct rtnl_link *link;
+	struct nl_addr *a;
+	int err = link_get(sk, ifindex, NULL, &link);
+
+	if (err)
+		return err;
+	a = rtnl_link_get_addr(link);
+	if (a && nl_addr_get_len(a) == 6)
+		memcpy(mac, nl_addr_get_binary_addr(a), 6);
+	else
+		err = -EADDRNOTAVAIL;
+	rtnl_link_put(link);
+	return err;
+}
+
+int nl_bridge_create(struct nl_sock *sk, const char *name)
+{
+	return nl2errno(rtnl_link_bridge_add(sk, name));
+}
+
+int nl_link_delete(struct nl_sock *sk, int ifindex)
+{
+	struct rtnl_link *link = rtnl_link_alloc();
+	int err;
+
+	if (!link)
+		return -ENOMEM;
+	rtnl_link_set_ifindex(link, ifindex);
+	err = nl2errno(rtnl_link_delete(sk, link));
+	rtnl_link_put(link);
+	return err;
+}
+
+int nl_link_up(struct nl_sock *sk, int ifindex)
+{
+	struct rtnl_link *link, *change;
+	int err = link_get(sk, ifindex, NULL, &link);
+
+	if (err)
+		return err;
+	change = rtnl_link_alloc();
+	if (!change) {
+		rtnl_link_put(link);
+		return -ENOMEM;
+	}
+	rtnl_link_set_flags(change, IFF_UP);
+	err = nl2errno(rtnl_link_change(sk, link, change, 0));
+	rtnl_link_put(change);
+	rtnl_link_put(link);
+	return err;
+}
+
+static struct rtnl_addr *addr_build(int ifindex, struct in_addr a, unsigned int prefix)
+{
+	struct rtnl_addr *addr = rtnl_addr_alloc();
+	struct in_addr brd = { .s_addr = a.s_addr | ~prefix_mask(prefix) };
+	struct nl_addr *local, *bcast;
+
+	if (!addr)
+		return NULL;
+	local = nl_addr_build(AF_INET, &a, sizeof(a));
+	bcast = nl_addr_build(AF_INET, &brd, sizeof(brd));
+	if (!local || !bcast) {
+		nl_addr_put(local);
+		nl_addr_put(bcast);
+		rtnl_addr_put(addr);
+		return NULL;
+	}
+	nl_addr_set_prefixlen(local, prefix);
+	rtnl_addr_set_ifindex(addr, ifindex);
+	rtnl_addr_set_family(addr, AF_INET);
+	rtnl_addr_set_local(addr, local);
+	rtnl_addr_set_broadcast(addr, bcast);
+	nl_addr_put(local);
+	nl_addr_put(bcast);
+	return addr;
+}
+
+int nl_addr_add(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix)
+{
+	struct rtnl_addr *addr = addr_build(ifindex, a, prefix);
+	int err;
+
+	if (!addr)
+		return -ENOMEM;
+	err = nl2errno(rtnl_addr_add(sk, addr, 0));
+	rtnl_addr_put(addr);
+	return err;
+}
+
+int nl_addr_del(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix)
+{
+	struct rtnl_addr *addr = addr_build(ifindex, a, prefix);
+	int err;
+
+	if (!addr)
+		return -ENOMEM;
+	err = nl2errno(rtnl_addr_delete(sk, addr, 0));
+	rtnl_addr_put(addr);
+	return err;
+}
+
+/* Calls fn for each IPv4 address of ifindex until it returns non-zero. */
+static int addr_walk(struct nl_sock *sk, int ifindex, int (*fn)(struct in_addr, unsigned int, void *), void *arg)
+{
+	struct nl_cache *cache;
+	struct nl_object *obj;
+	int ret = 0, err;
+
+	err = rtnl_addr_alloc_cache(sk, &cache);
+	if (err)
+		return nl2errno(err);
+	for (obj = nl_cache_get_first(cache); obj && !ret; obj = nl_cache_get_next(obj)) {
+		struct rtnl_addr *addr = (struct rtnl_addr *)obj;
+		struct nl_addr *local = rtnl_addr_get_local(addr);
+		struct in_addr a;
+
+		if (rtnl_addr_get_ifindex(addr) != ifindex || rtnl_addr_get_family(addr) != AF_INET || !local)
+			continue;
+		memcpy(&a, nl_addr_get_binary_addr(local), sizeof(a));
+		ret = fn(a, nl_addr_get_prefixlen(local), arg);
+	}
+	nl_cache_free(cache);
+	return ret;
+}
+
+struct addr_match {
+	struct in_addr a;
+	unsigned int prefix;
+};
+
+static int match_exact(struct in_addr a, unsigned int prefix, void *arg)
+{
+	struct addr_match *m = arg;
+
+	return a.s_addr == m->a.s_addr && prefix == m->prefix;
+}
+
+int nl_addr_has(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix)
+{
+	struct addr_match m = { a, prefix };
+
+	return addr_walk(sk, ifindex, match_exact, &m);
+}
+
+static int take_first(struct in_addr a, unsigned int prefix, void *arg)
+{
+	*(struct in_addr *)arg = a;
+	return 1;
+}
+
+int nl_addr_first(struct nl_sock *sk, int ifindex, struct in_addr *a)
+{
+	int ret = addr_walk(sk, ifindex, take_first, a);
+
+	return ret < 0 ? ret : ret ? 0 : -EADDRNOTAVAIL;
+}
+
+/* Calls fn for each IPv4 route of the main table until it returns non-zero. */
+static int route_walk(struct nl_sock *sk, int (*fn)(struct rtnl_route *, void *), void *arg)
+{
+	struct nl_cache *cache;
+	struct nl_object *obj;
+	int ret = 0, err;
+
+	err = rtnl_route_alloc_cache(sk, AF_INET, 0, &cache);
+	if (err)
+		return nl2errno(err);
+	for (obj = nl_cache_get_first(cache); obj && !ret; obj = nl_cache_get_next(obj)) {
+		struct rtnl_route *r = (struct rtnl_route *)obj;
+
+		if (rtnl_route_get_table(r) == RT_TABLE_MAIN && rtnl_route_get_type(r) == RTN_UNICAST)
+			ret = fn(r, arg);
+	}
+	nl_cache_free(cache);
+	return ret;
+}
+
+static int route_dev(struct rtnl_route *r)
+{
+	struct rtnl_nexthop *nh = rtnl_route_get_nnexthops(r) ? rtnl_route_nexthop_n(r, 0) : NULL;
+
+	return nh ? rtnl_route_nh_get_ifindex(nh) : 0;
+}
+
+static int default_dev(struct rtnl_route *r, void *arg)
+{
+	struct nl_addr *dst = rtnl_route_get_dst(r);
+
+	if (dst && nl_addr_get_prefixlen(dst) == 0 && route_dev(r) > 0) {
+		*(int *)arg = route_dev(r);
+		return 1;
+	}
+	return 0;
+}
+
+int nl_default_route_dev(struct nl_sock *sk)
+{
+	int ifindex = 0;
+	int ret = route_walk(sk, default_dev, &ifindex);
+
+	return ret < 0 ? ret : ret ? ifindex : -ENOENT;
+}
+
+struct overlap {
+	struct in_addr net;
+	unsigned int prefix;
+	int except;
+	int found;
+};
+
+static int overlaps(struct rtnl_route *r, void *arg)
+{
+	struct overlap *o = arg;
+	struct nl_addr *dst = rtnl_route_get_dst(r);
+	unsigned int p;
+	uint32_t a;
+
+	if (!dst || nl_addr_get_family(dst) != AF_INET || (p = nl_addr_get_prefixlen(dst)) == 0)
+		return 0;
+	if (route_dev(r) == o->except)
+		return 0;
+	memcpy(&a, nl_addr_get_binary_addr(dst), 4);
+	p = p < o->prefix ? p : o->prefix;
+	if ((a & prefix_mask(p)) == (o->net.s_addr & prefix_mask(p))) {
+		o->found = route_dev(r);
+		return 1;
+	}
+	return 0;
+}
+
+/* The ifindex of a device that already routes part of net/prefix, or 0 (libvirt's check). */
+int nl_route_overlaps(struct nl_sock *sk, struct in_addr net, unsigned int prefix, int except_ifindex)
+{
+	struct overlap o = { net, prefix, except_ifindex, 0 };
+	int ret = route_walk(sk, overlaps, &o);
+
+	return ret < 0 ? ret : o.found;
+}
+
+int nl_bridge_ports(struct nl_sock *sk, int bridge_ifindex, port_cb cb, void *arg)
+{
+	struct nl_cache *cache;
+	struct nl_object *obj;
+	int err;
+
+	err = rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache);
+	if (err)
+		return nl2errno(err);
+	for (obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
+		struct rtnl_link *link = (struct rtnl_link *)obj;
+
+		if (rtnl_link_get_master(link) == bridge_ifindex)
+			cb(rtnl_link_get_ifindex(link), arg);
+	}
+	nl_cache_free(cache);
+	return 0;
+}

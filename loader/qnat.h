@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The controller's shared types: settings, persisted state, and the pieces' interfaces. */
+#ifndef QNAT_H
+#define QNAT_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "qnat_maps.h"
+
+#define QNAT_RUN_DIR "/run/qnat-bpf"
+#define QNAT_TC_HANDLE 0x51a7 /* our cls_bpf filters: this handle ... */
+#define QNAT_TC_PRIO 0x51a7   /* ... at this priority */
+
+enum xdp_mode { XDP_MODE_AUTO, XDP_MODE_NATIVE, XDP_MODE_GENERIC, XDP_MODE_OFF };
+
+/* What `attach` was asked for.  Two attaches agree when these agree. */
+struct settings {
+	char bridge[IFNAMSIZ];
+	char uplink[IFNAMSIZ];
+	struct in_addr subnet;
+	unsigned int prefix;
+	struct in_addr gateway;
+	bool dhcp;
+	struct in_addr dhcp_start, dhcp_end;
+	uint16_t port_min, port_max;
+	uint32_t ct_max;
+	uint32_t timeouts[QNAT_TO_MAX];
+	enum xdp_mode xdp;
+};
+
+/* What attach changed on the host, so detach can undo exactly that. */
+struct owned {
+	bool bridge_created;
+	bool addr_added;
+	int fwd_bridge_old; /* -1: untouched */
+	int fwd_uplink_old;
+	bool uplink_clsact_created;
+	int xdp_attached; /* XDP_FLAGS_* mode it was attached with, 0 when none */
+};
+
+/* util.c */
+int parse_cidr(const char *s, struct in_addr *net, unsigned int *prefix);
+int parse_ipv4(const char *s, struct in_addr *a);
+int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
+int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+in_addr_t prefix_mask(unsigned int prefix);
+const char *ip_str(struct in_addr a); /* static buffer, rotating over 4 */
+const char *ip_str_be(uint32_t be);
+int state_dir(const char *bridge, char *buf, size_t len);
+int state_path(const char *bridge, const char *file, char *buf, size_t len);
+int sysctl_read_int(const char *path);
+int sysctl_write_int(const char *path, int val);
+pid_t pidfile_read(const char *path);
+bool pid_alive(pid_t pid, const char *comm);
+int mkdir_p(const char *path, mode_t mode);
+int valid_ifname(const char *name);
+int write_file_atomic(const char *path, const char *data, mode_t mode);
+uint64_t monotonic_ns(void);
+const char *timeout_name(int i);
+int timeout_lookup(const char *name);
+void settings_defaults(struct settings *s);
+
+/* state.c: the settings and ownership persisted under /run/qnat-bpf */
+int state_save(const struct settings *s, const struct owned *o);
+int state_load(const char *bridge, struct settings *s, struct owned *o);
+void settings_describe(const struct settings *s, char *buf, size_t len);
+bool settings_equal(const struct settings *a, const struct settings *b);
+
+/* nl.c: links, addresses, routes and events through libnl-route-3 */
+struct nl_sock;
+int nl_open(struct nl_sock **sk);
+int nl_ifindex(struct nl_sock *sk, const char *name);
+int nl_ifname(struct nl_sock *sk, int ifindex, char *name);
+int nl_link_kind(struct nl_sock *sk, int ifindex, char *kind, size_t len);
+int nl_link_master(struct nl_sock *sk, int ifindex);
+int nl_link_mac(struct nl_sock *sk, int ifindex, uint8_t mac[6]);
+int nl_bridge_create(struct nl_sock *sk, const char *name);
+int nl_link_delete(struct nl_sock *sk, int ifindex);
+int nl_link_up(struct nl_sock *sk, int ifindex);
+int nl_addr_has(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix);
+int nl_addr_add(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix);
+int nl_addr_del(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix);
+int nl_addr_first(struct nl_sock *sk, int ifindex, struct in_addr *a);
+int nl_default_route_dev(struct nl_sock *sk);
+int nl_route_overlaps(struct nl_sock *sk, struct in_addr net, unsigned int prefix, int except_ifindex);
+typedef void (*port_cb)(int ifindex, void *arg);
+int nl_bridge_ports(struct nl_sock *sk, int bridge_ifindex, port_cb cb, void *arg);
+
+/* dataplane.c: the BPF object, its maps and where its programs hang */
+struct qnat;
+struct dataplane {
+	struct qnat *skel;
+	int config_fd, ct_fd, ct_rev_fd, stats_fd, ports_fd, devmap_fd;
+	bool reused; /* maps adopted from a running data plane */
+};
+int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex);
+int dp_open_existing(struct dataplane *dp, int uplink_ifindex);
+void dp_close(struct dataplane *dp);
+int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_ifindex, int bridge_ifindex,
+		    struct in_addr ext, const uint8_t bridge_mac[6]);
+int dp_set_ext_addr(struct dataplane *dp, struct in_addr ext);
+int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o);
+void dp_detach_uplink(int ifindex, const struct owned *o);
+int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex);
+void dp_forget_port(struct dataplane *dp, int ifindex, bool detach);
+int dp_uplink_prog_ids(int ifindex, uint32_t ids[3]);
+const char *xdp_mode_name(enum xdp_mode m);
+
+/* ct.c */
+int ct_expire(struct dataplane *dp, const uint32_t timeouts[QNAT_TO_MAX], uint64_t now_ns, uint32_t *expired);
+int ct_count(struct dataplane *dp);
+uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint32_t timeouts[QNAT_TO_MAX]);
+const char *ct_state_name(uint8_t state);
+struct json;
+int ct_show(struct dataplane *dp, struct json *j, const uint32_t timeouts[QNAT_TO_MAX]);
+
+/* dnsmasq.c */
+int dnsmasq_write_config(const struct settings *s);
+pid_t dnsmasq_start(const struct settings *s);
+void dnsmasq_stop(const char *bridge);
+int dnsmasq_lease_count(const char *bridge);
+
+/* supervisor.c */
+int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex, int uplink_ifindex, int ready_fd);
+
+/* commands */
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_ct(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+
+#endif /* QNAT_H */

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The settings an attach was made with and what it changed on the host, kept
+ * as "key value" lines in /run/qnat-bpf/nsINODE/BRIDGE/state.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qnat.h"
+
+static const char *const xdp_names[] = { "auto", "native", "generic", "off" };
+
+const char *xdp_mode_name(enum xdp_mode m)
+{
+	return xdp_names[m];
+}
+
+/* The canonical one-line form of the settings: also what "differs" shows. */
+void settings_describe(const struct settings *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	n += snprintf(buf + n, len - n, "masq %s/%u gateway %s uplink %s", ip_str(s->subnet), s->prefix,
+		      ip_str(s->gateway), s->uplink);
+	if (s->dhcp)
+		n += snprintf(buf + n, len - n, " dhcp %s-%s", ip_str(s->dhcp_start), ip_str(s->dhcp_end));
+	else
+		n += snprintf(buf + n, len - n, " no-dhcp");
+	n += snprintf(buf + n, len - n, " ports %u-%u ct-max %u xdp %s", s->port_min, s->port_max, s->ct_max,
+		      xdp_mode_name(s->xdp));
+	for (int i = 0; i < QNAT_TO_MAX && n < len; i++)
+		n += snprintf(buf + n, len - n, " %s %u", timeout_name(i), s->timeouts[i]);
+}
+
+bool settings_equal(const struct settings *a, const struct settings *b)
+{
+	char da[1024], db[1024];
+
+	settings_describe(a, da, sizeof(da));
+	settings_describe(b, db, sizeof(db));
+	return !strcmp(a->bridge, b->bridge) && !strcmp(da, db);
+}
+
+int state_save(const struct settings *s, const struct owned *o)
+{
+	char path[PATH_MAX], desc[1024], buf[2048];
+	int err;
+
+	err = state_dir(s->bridge, path, sizeof(path));
+	if (err || (err = mkdir_p(path, 0700)))
+		return err;
+	settings_describe(s, desc, sizeof(desc));
+	snprintf(buf, sizeof(buf),
+		 "abi %d\nbridge %s\nuplink %s\nsubnet %s\nprefix %u\ngateway %s\ndhcp %d\n"
+		 "dhcp_start %s\ndhcp_end %s\nport_min %u\nport_max %u\nct_max %u\nxdp %d\n"
+		 "timeouts %u %u %u %u %u %u %u %u %u\n"
+		 "bridge_created %d\naddr_added %d\nfwd_bridge_old %d\nfwd_uplink_old %d\n"
+		 "uplink_clsact_created %d\nxdp_attached %d\n",
+		 QNAT_ABI_VERSION, s->bridge, s->uplink, ip_str(s->subnet), s->prefix, ip_str(s->gateway), s->dhcp,
+		 ip_str(s->dhcp_start), ip_str(s->dhcp_end), s->port_min, s->port_max, s->ct_max, s->xdp,
+		 s->timeouts[0], s->timeouts[1], s->timeouts[2], s->timeouts[3], s->timeouts[4], s->timeouts[5],
+		 s->timeouts[6], s->timeouts[7], s->timeouts[8], o->bridge_created, o->addr_added,
+		 o->fwd_bridge_old, o->fwd_uplink_old, o->uplink_clsact_created, o->xdp_attached);
+	_Static_assert(QNAT_TO_MAX == 9, "state file lists nine timeouts");
+	err = state_path(s->bridge, "state", path, sizeof(path));
+	return err ? err : write_file_atomic(path, buf, 0600);
+}
+
+int state_load(const char *bridge, struct settings *s, struct owned *o)
+{
+	char path[PATH_MAX], line[256], key[64], val[192];
+	unsigned int u[QNAT_TO_MAX];
+	int err, abi = -1;
+	FILE *f;
+
+	err = state_path(bridge, "state", path, sizeof(path));
+	if (err)
+		return err;
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	settings_defaults(s);
+	memset(o, 0, sizeof(*o));
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %191[^\n]", key, val) != 2)
+			continue;
+#define STR(k, dst)                                      \
+	else if (!strcmp(key, k) && strlen(val) < sizeof(dst)) strcpy(dst, val)
+#define IP(k, dst) else if (!strcmp(key, k)) parse_ipv4(val, &dst)
+#define NUM(k, dst) else if (!strcmp(key, k)) dst = strtol(val, NULL, 10)
+		if (!strcmp(key, "abi"))
+			abi = strtol(val, NULL, 10);
+		STR("bridge", s->bridge);
+		STR("uplink", s->uplink);
+		IP("subnet", s->subnet);
+		NUM("prefix", s->prefix);
+		IP("gateway", s->gateway);
+		NUM("dhcp", s->dhcp);
+		IP("dhcp_start", s->dhcp_start);
+		IP("dhcp_end", s->dhcp_end);
+		NUM("port_min", s->port_min);
+		NUM("port_max", s->port_max);
+		NUM("ct_max", s->ct_max);
+		NUM("xdp", s->xdp);
+		NUM("bridge_created", o->bridge_created);
+		NUM("addr_added", o->addr_added);
+		NUM("fwd_bridge_old", o->fwd_bridge_old);
+		NUM("fwd_uplink_old", o->fwd_uplink_old);
+		NUM("uplink_clsact_created", o->uplink_clsact_created);
+		NUM("xdp_attached", o->xdp_attached);
+		else if (!strcmp(key, "timeouts") &&
+			 sscanf(val, "%u %u %u %u %u %u %u %u %u", &u[0], &u[1], &u[2], &u[3], &u[4], &u[5], &u[6],
+				&u[7], &u[8]) == QNAT_TO_MAX) memcpy(s->timeouts, u, sizeof(u));
+#undef STR
+#undef IP
+#undef NUM
+	}
+	fclose(f);
+	if (abi != QNAT_ABI_VERSION)
+		return -EPROTO;
+	return 0;
+}

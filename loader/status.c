@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The read-only commands: status, ct show, stats. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "json.h"
+#include "log.h"
+#include "qnat.h"
+
+static const struct {
+	const char *name, *help;
+} counters[QNAT_C_MAX] = {
+#define QNAT_COUNTER_NAME(id, name, help) [QNAT_C_##id] = { name, help },
+	QNAT_COUNTERS(QNAT_COUNTER_NAME)
+#undef QNAT_COUNTER_NAME
+};
+
+
+
+/* "BRIDGE [-j|--json]" in any order; returns the bridge or NULL. */
+static int parse_listing_args(int argc, char **argv, const char **bridge, bool *json, bool bridge_required)
+{
+	*bridge = NULL;
+	*json = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			*json = true;
+		} else if (argv[i][0] == '-') {
+			print_error(*json, "unknown option %s", argv[i]);
+			return -EINVAL;
+		} else if (!*bridge && valid_ifname(argv[i])) {
+			*bridge = argv[i];
+		} else {
+			print_error(*json, "unexpected argument %s", argv[i]);
+			return -EINVAL;
+		}
+	}
+	if (bridge_required && !*bridge) {
+		print_error(*json, "which bridge? (e.g. %s virbr0)", argv[0]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The settings and maps of an attached bridge. */
+static int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, bool json)
+{
+	int err = state_load(bridge, s, o), ifindex;
+
+	if (err) {
+		print_error(json, err == -ENOENT ? "%s is not attached" : "%s: unreadable state", bridge);
+		return err;
+	}
+	ifindex = (int)if_nametoindex(s->uplink);
+	if (!ifindex || (err = dp_open_existing(dp, ifindex))) {
+		print_error(json, "%s: no data plane found on uplink %s", bridge, s->uplink);
+		return err ? err : -ENODEV;
+	}
+	return 0;
+}
+
+static void read_counters(struct dataplane *dp, struct qnat_counter_val out[QNAT_C_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct qnat_counter_val *per = calloc(ncpu > 0 ? ncpu : 1, sizeof(*per));
+
+	memset(out, 0, sizeof(*out) * QNAT_C_MAX);
+	for (uint32_t k = 0; per && k < QNAT_C_MAX; k++) {
+		if (bpf_map_lookup_elem(dp->stats_fd, &k, per))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			out[k].packets += per[c].packets;
+			out[k].bytes += per[c].bytes;
+		}
+	}
+	free(per);
+}
+
+static void print_counters(struct json *j, struct dataplane *dp)
+{
+	struct qnat_counter_val v[QNAT_C_MAX];
+
+	read_counters(dp, v);
+	json_obj_open(j, "counters");
+	for (int i = 0; i < QNAT_C_MAX; i++) {
+		json_obj_open(j, counters[i].name);
+		json_str(j, NULL, "  %-14s", counters[i].name);
+		json_uint(j, "packets", " %12llu pkts", v[i].packets);
+		json_uint(j, "bytes", " %14llu bytes", v[i].bytes);
+		json_text(j, "  # ");
+		json_text(j, counters[i].help);
+		json_text(j, "\n");
+		json_obj_close(j);
+	}
+	json_obj_close(j);
+}
+
+static pid_t pid_from(const char *bridge, const char *file, const char *comm)
+{
+	char path[PATH_MAX];
+	pid_t pid;
+
+	if (state_path(bridge, file, path, sizeof(path)))
+		return 0;
+	pid = pidfile_read(path);
+	return pid_alive(pid, comm) ? pid : 0;
+}
+
+static void print_ports(struct json *j, struct dataplane *dp)
+{
+	uint32_t key, *prev = NULL;
+	struct qnat_port port;
+
+	json_arr_open(j, "ports");
+	json_text(j, "  ports:");
+	while (dp->ports_fd >= 0 && !bpf_map_get_next_key(dp->ports_fd, prev, &key)) {
+		char name[IF_NAMESIZE] = "?";
+
+		prev = &key;
+		if (bpf_map_lookup_elem(dp->ports_fd, &key, &port))
+			continue;
+		if_indextoname(key, name);
+		json_obj_open(j, NULL);
+		json_str(j, "name", " %s", name);
+		json_uint(j, "ifindex", "#%llu", key);
+		json_str(j, "kind", "(%s)", port.flags & QNAT_PORT_TAP ? "tap" : "veth/other");
+		json_obj_close(j);
+	}
+	json_text(j, "\n");
+	json_arr_close(j);
+}
+
+static int status_one(struct json *j, const char *bridge)
+{
+	struct dataplane dp;
+	struct settings s;
+	struct owned o;
+	pid_t sup, dns;
+	int flows;
+
+	if (bridge_open(bridge, &s, &o, &dp, j->on))
+		return -1;
+	sup = pid_from(bridge, "supervisor.pid", "qnat-bpf");
+	dns = pid_from(bridge, "dnsmasq.pid", "dnsmasq");
+	flows = ct_count(&dp);
+
+	json_obj_open(j, NULL);
+	json_str(j, "bridge", "%s:", s.bridge);
+	json_str(j, "supervisor", " %s", sup ? "running" : "NOT RUNNING (run attach again to restart it)");
+	json_uint(j, "supervisor_pid", sup ? " (pid %llu)" : "", sup);
+	json_text(j, "\n");
+	json_str(j, "subnet", "  masquerade %s", ip_str(s.subnet));
+	json_uint(j, "prefix", "/%llu", s.prefix);
+	json_str(j, "gateway", " gateway %s\n", ip_str(s.gateway));
+	{
+		struct qnat_config cfg;
+		uint32_t zero = 0;
+
+		if (!bpf_map_lookup_elem(dp.config_fd, &zero, &cfg)) {
+			json_str(j, "uplink", "  uplink %s", s.uplink);
+			json_str(j, "uplink_address", " address %s", cfg.ext_addr ? ip_str_be(cfg.ext_addr) : "(none)");
+		}
+	}
+	json_str(j, "uplink_xdp", " xdp %s", o.xdp_attached == 0 ? "off" : o.xdp_attached == 2 ? "generic" : "native");
+	json_text(j, " tc ingress+egress\n");
+	print_ports(j, &dp);
+	json_obj_open(j, "dhcp");
+	json_bool(j, "enabled", s.dhcp, "  dhcp: dnsmasq", "  dhcp: off");
+	if (s.dhcp) {
+		json_str(j, "state", " %s", dns ? "running" : "NOT RUNNING");
+		json_uint(j, "pid", dns ? " (pid %llu)" : "", dns);
+		json_str(j, "range_start", " range %s", ip_str(s.dhcp_start));
+		json_str(j, "range_end", "-%s", ip_str(s.dhcp_end));
+		json_uint(j, "leases", ", %llu leases", dnsmasq_lease_count(bridge));
+	}
+	json_text(j, "\n");
+	json_obj_close(j);
+	json_obj_open(j, "conntrack");
+	json_uint(j, "entries", "  conntrack: %llu flows", flows < 0 ? 0 : flows);
+	json_uint(j, "limit", " of %llu", s.ct_max);
+	json_uint(j, "port_min", ", ports %llu", s.port_min);
+	json_uint(j, "port_max", "-%llu\n", s.port_max);
+	json_obj_close(j);
+	print_counters(j, &dp);
+	json_obj_close(j);
+	dp_close(&dp);
+	return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	const char *bridge;
+	struct json j;
+	bool json;
+	int err = 0;
+
+	if (parse_listing_args(argc, argv, &bridge, &json, false))
+		return 1;
+	json_begin(&j, json);
+	json_arr_open(&j, NULL);
+	if (bridge) {
+		err = status_one(&j, bridge);
+	} else {
+		char dir[PATH_MAX];
+		struct dirent *de;
+		DIR *d;
+		int n = 0;
+
+		if (!state_dir("x", dir, sizeof(dir)))
+			*strrchr(dir, '/') = '\0';
+		d = opendir(dir);
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			err |= status_one(&j, de->d_name);
+			n++;
+		}
+		if (d)
+			closedir(d);
+		if (!n)
+			json_text(&j, "no bridge is attached in this network namespace\n");
+	}
+	json_arr_close(&j);
+	json_end(&j);
+	return err ? 1 : 0;
+}
+
+int cmd_ct(int argc, char **argv)
+{
+	const char *verb = argc > 1 && argv[1][0] != '-' ? argv[1] : "show";
+	const char *bridge;
+	struct dataplane dp;
+	struct settings s;
+	struct owned o;
+	struct json j;
+	bool json;
+	int err;
+
+	if (argc > 1 && argv[1][0] != '-') {
+		argc--;
+		argv++;
+	}
+	if (strcmp(verb, "show") && strcmp(verb, "list") && strcmp(verb, "count")) {
+		/* A bridge name in place of the verb means "show". */
+		if (argc > 0 && valid_ifname(verb) && !state_load(verb, &s, &o)) {
+			argc++;
+			argv--;
+			verb = "show";
+		} else {
+			print_error(false, "ct: unknown command %s (show, list, count)", verb);
+			return 1;
+		}
+	}
+	if (parse_listing_args(argc, argv, &bridge, &json, true))
+		return 1;
+	if (bridge_open(bridge, &s, &o, &dp, json))
+		return 1;
+	json_begin(&j, json);
+	if (!strcmp(verb, "count")) {
+		int n = ct_count(&dp);
+
+		json_obj_open(&j, NULL);
+		json_uint(&j, "count", "%llu\n", n < 0 ? 0 : n);
+		json_obj_close(&j);
+		err = n < 0 ? n : 0;
+	} else {
+		struct qnat_config cfg;
+		uint32_t zero = 0;
+
+		if (bpf_map_lookup_elem(dp.config_fd, &zero, &cfg))
+			memcpy(cfg.timeouts, s.timeouts, sizeof(cfg.timeouts));
+		err = ct_show(&dp, &j, cfg.timeouts);
+	}
+	json_end(&j);
+	dp_close(&dp);
+	return err ? 1 : 0;
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	const char *bridge;
+	struct dataplane dp;
+	struct settings s;
+	struct owned o;
+	struct json j;
+	bool json;
+
+	if (parse_listing_args(argc, argv, &bridge, &json, true))
+		return 1;
+	if (bridge_open(bridge, &s, &o, &dp, json))
+		return 1;
+	json_begin(&j, json);
+	json_obj_open(&j, NULL);
+	print_counters(&j, &dp);
+	json_obj_close(&j);
+	json_end(&j);
+	dp_close(&dp);
+	return 0;
+}

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The supervisor: follows ports joining and leaving the bridge (netlink link
+ * events), the uplink's address, expires conntrack entries and keeps dnsmasq
+ * running.  Signal handlers only set flags; the poll() loop does the work.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+
+#include "log.h"
+#include "qnat.h"
+
+#define TICK_MS 1000
+#define EXPIRY_EVERY_NS 2000000000ull  /* conntrack expiry pass */
+#define RESYNC_EVERY_NS 10000000000ull /* re-read the bridge's ports, in case an event was lost */
+#define DNSMASQ_BACKOFF_NS 1000000000ull
+
+static volatile sig_atomic_t quit, child_exited;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGCHLD)
+		child_exited = 1;
+	else
+		quit = 1;
+}
+
+struct sup {
+	const struct settings *s;
+	struct dataplane *dp;
+	struct nl_sock *sk; /* requests */
+	int bridge_ifindex;
+	int uplink_ifindex;
+	pid_t dnsmasq;
+	uint64_t dnsmasq_due; /* when to (re)start it; 0: not due */
+	bool resync;
+};
+
+static bool port_known(struct sup *p, int ifindex)
+{
+	struct qnat_port port;
+	uint32_t key = ifindex;
+
+	return !bpf_map_lookup_elem(p->dp->ports_fd, &key, &port);
+}
+
+static void port_join(struct sup *p, int ifindex)
+{
+	char name[IFNAMSIZ] = "?";
+	int err;
+
+	if (ifindex == p->uplink_ifindex || port_known(p, ifindex))
+		return;
+	nl_ifname(p->sk, ifindex, name);
+	err = dp_attach_port(p->dp, p->sk, ifindex);
+	if (err)
+		log_warnx("cannot attach to port %s: %s", name, strerror(-err));
+	else
+		log_info("attached to port %s", name);
+}
+
+static void port_leave(struct sup *p, int ifindex, bool gone)
+{
+	if (!port_known(p, ifindex))
+		return;
+	dp_forget_port(p->dp, ifindex, !gone);
+	log_info("forgot port %d", ifindex);
+}
+
+static void join_cb(int ifindex, void *arg)
+{
+	port_join(arg, ifindex);
+}
+
+/* Make the ports map match the bridge's ports. */
+static void ports_resync(struct sup *p)
+{
+	uint32_t key, next, *prev = NULL;
+
+	nl_bridge_ports(p->sk, p->bridge_ifindex, join_cb, p);
+	while (!bpf_map_get_next_key(p->dp->ports_fd, prev, &next)) {
+		int master = nl_link_master(p->sk, next);
+
+		key = next;
+		prev = &key;
+		if (master != p->bridge_ifindex)
+			port_leave(p, next, master == -ENODEV);
+	}
+	p->resync = false;
+}
+
+static void uplink_addr_refresh(struct sup *p)
+{
+	struct in_addr ext = { 0 };
+
+	/* No address: ext 0 stops translation; the egress program then drops. */
+	nl_addr_first(p->sk, p->uplink_ifindex, &ext);
+	if (dp_set_ext_addr(p->dp, ext))
+		log_warn("cannot update the uplink address");
+	else
+		log_info("uplink address is now %s", ext.s_addr ? ip_str(ext) : "(none)");
+}
+
+static int on_event(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct sup *p = arg;
+
+	switch (h->nlmsg_type) {
+	case RTM_NEWLINK:
+	case RTM_DELLINK: {
+		struct ifinfomsg *ifi = nlmsg_data(h);
+		struct nlattr *a = nlmsg_find_attr(h, sizeof(*ifi), IFLA_MASTER);
+		int master = a ? (int)nla_get_u32(a) : 0;
+
+		if (ifi->ifi_family != AF_UNSPEC) /* bridge port notifications repeat these */
+			break;
+		if (h->nlmsg_type == RTM_DELLINK)
+			port_leave(p, ifi->ifi_index, true);
+		else if (master == p->bridge_ifindex)
+			port_join(p, ifi->ifi_index);
+		else
+			port_leave(p, ifi->ifi_index, false);
+		break;
+	}
+	case RTM_NEWADDR:
+	case RTM_DELADDR: {
+		struct ifaddrmsg *ifa = nlmsg_data(h);
+
+		if ((int)ifa->ifa_index == p->uplink_ifindex && ifa->ifa_family == AF_INET)
+			uplink_addr_refresh(p);
+		break;
+	}
+	}
+	return NL_OK;
+}
+
+static struct nl_sock *events_open(struct sup *p)
+{
+	struct nl_sock *ev = nl_socket_alloc();
+
+	if (!ev)
+		return NULL;
+	nl_socket_disable_seq_check(ev);
+	nl_socket_modify_cb(ev, NL_CB_VALID, NL_CB_CUSTOM, on_event, p);
+	if (nl_connect(ev, NETLINK_ROUTE) || nl_socket_add_memberships(ev, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, 0) ||
+	    nl_socket_set_nonblocking(ev)) {
+		nl_socket_free(ev);
+		return NULL;
+	}
+	nl_socket_set_buffer_size(ev, 1 << 20, 0);
+	return ev;
+}
+
+static void reap_children(struct sup *p)
+{
+	int status;
+	pid_t pid;
+
+	child_exited = 0;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid != p->dnsmasq)
+			continue;
+		log_warnx("dnsmasq (pid %d) exited with status %d; restarting it", pid,
+			  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		p->dnsmasq = 0;
+		p->dnsmasq_due = monotonic_ns() + DNSMASQ_BACKOFF_NS;
+	}
+}
+
+static void dnsmasq_run(struct sup *p)
+{
+	p->dnsmasq_due = 0;
+	dnsmasq_stop(p->s->bridge); /* one left behind by a killed supervisor */
+	p->dnsmasq = dnsmasq_start(p->s);
+	if (p->dnsmasq < 0) {
+		log_warnx("cannot start dnsmasq: %s", strerror(-p->dnsmasq));
+		p->dnsmasq = 0;
+		p->dnsmasq_due = monotonic_ns() + DNSMASQ_BACKOFF_NS;
+	}
+}
+
+static int pidfile_write(const char *bridge)
+{
+	char path[PATH_MAX], buf[32];
+	int err = state_path(bridge, "supervisor.pid", path, sizeof(path));
+
+	if (err)
+		return err;
+	snprintf(buf, sizeof(buf), "%d\n", getpid());
+	return write_file_atomic(path, buf, 0600);
+}
+
+int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex, int uplink_ifindex, int ready_fd)
+{
+	struct sup p = { .s = s, .dp = dp, .bridge_ifindex = bridge_ifindex, .uplink_ifindex = uplink_ifindex };
+	uint64_t next_expiry = 0, next_resync = 0;
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct nl_sock *ev;
+	char path[PATH_MAX];
+	int err;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+
+	if ((err = nl_open(&p.sk)))
+		return err;
+	ev = events_open(&p); /* subscribe before the first resync: no join is missed */
+	if (!ev) {
+		log_warnx("cannot subscribe to netlink link events");
+		nl_socket_free(p.sk);
+		return -EIO;
+	}
+	ports_resync(&p);
+	if (s->dhcp)
+		dnsmasq_run(&p);
+	if ((err = pidfile_write(s->bridge))) {
+		log_warnx("cannot write the supervisor pid file: %s", strerror(-err));
+		goto out;
+	}
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "1", 1) != 1)
+			log_warn("cannot tell the parent we are ready");
+		close(ready_fd);
+	}
+	log_info("supervising %s", s->bridge);
+
+	while (!quit) {
+		struct pollfd pfd = { .fd = nl_socket_get_fd(ev), .events = POLLIN };
+		uint64_t now;
+
+		if (poll(&pfd, 1, TICK_MS) > 0 && (pfd.revents & POLLIN)) {
+			err = nl_recvmsgs_default(ev);
+			if (err < 0 && err != -NLE_AGAIN)
+				p.resync = true; /* overrun (ENOBUFS): events were lost */
+		}
+		if (child_exited)
+			reap_children(&p);
+		now = monotonic_ns();
+		if (p.dnsmasq_due && now >= p.dnsmasq_due)
+			dnsmasq_run(&p);
+		if (p.resync || now >= next_resync) {
+			ports_resync(&p);
+			next_resync = now + RESYNC_EVERY_NS;
+		}
+		if (now >= next_expiry) {
+			uint32_t expired = 0;
+
+			if (ct_expire(dp, s->timeouts, now, &expired))
+				log_warn("conntrack expiry pass failed");
+			else if (expired)
+				log_debug("expired %u flows", expired);
+			next_expiry = now + EXPIRY_EVERY_NS;
+		}
+	}
+	err = 0;
+	log_info("supervisor for %s stopping; the data plane stays in place", s->bridge);
+out:
+	if (p.dnsmasq > 0)
+		dnsmasq_stop(s->bridge);
+	if (!state_path(s->bridge, "supervisor.pid", path, sizeof(path)) && pidfile_read(path) == getpid())
+		unlink(path);
+	nl_socket_free(ev);
+	nl_socket_free(p.sk);
+	return err;
+}

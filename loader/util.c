@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Parsing, paths under /run/qnat-bpf, sysctls and pid files. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qnat.h"
+
+static const char *const timeout_names[QNAT_TO_MAX] = {
+	[QNAT_TO_TCP_SYN_SENT] = "tcp_syn_sent",
+	[QNAT_TO_TCP_SYN_RECV] = "tcp_syn_recv",
+	[QNAT_TO_TCP_ESTABLISHED] = "tcp_established",
+	[QNAT_TO_TCP_FIN_WAIT] = "tcp_fin_wait",
+	[QNAT_TO_TCP_TIME_WAIT] = "tcp_time_wait",
+	[QNAT_TO_TCP_CLOSE] = "tcp_close",
+	[QNAT_TO_UDP] = "udp",
+	[QNAT_TO_UDP_STREAM] = "udp_stream",
+	[QNAT_TO_ICMP] = "icmp",
+};
+
+/* nf_conntrack's defaults (Documentation/networking/nf_conntrack-sysctl.rst). */
+static const uint32_t timeout_defaults[QNAT_TO_MAX] = {
+	[QNAT_TO_TCP_SYN_SENT] = 120,	  [QNAT_TO_TCP_SYN_RECV] = 60, [QNAT_TO_TCP_ESTABLISHED] = 432000,
+	[QNAT_TO_TCP_FIN_WAIT] = 120,	  [QNAT_TO_TCP_TIME_WAIT] = 120, [QNAT_TO_TCP_CLOSE] = 10,
+	[QNAT_TO_UDP] = 30,		  [QNAT_TO_UDP_STREAM] = 120,	 [QNAT_TO_ICMP] = 30,
+};
+
+const char *timeout_name(int i)
+{
+	return timeout_names[i];
+}
+
+int timeout_lookup(const char *name)
+{
+	for (int i = 0; i < QNAT_TO_MAX; i++)
+		if (!strcmp(name, timeout_names[i]))
+			return i;
+	return -1;
+}
+
+void settings_defaults(struct settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->dhcp = true;
+	s->port_min = 1024;
+	s->port_max = 65535;
+	s->ct_max = QNAT_CT_DEFAULT_MAX;
+	memcpy(s->timeouts, timeout_defaults, sizeof(s->timeouts));
+	s->xdp = XDP_MODE_AUTO;
+}
+
+in_addr_t prefix_mask(unsigned int prefix)
+{
+	return prefix ? htonl(~0U << (32 - prefix)) : 0;
+}
+
+int parse_ipv4(const char *s, struct in_addr *a)
+{
+	return inet_pton(AF_INET, s, a) == 1 ? 0 : -EINVAL;
+}
+
+/* "192.168.122.0/24"; host bits must be clear, as `ip route` demands. */
+int parse_cidr(const char *s, struct in_addr *net, unsigned int *prefix)
+{
+	char buf[INET_ADDRSTRLEN + 4];
+	char *slash, *end;
+	long p;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	errno = 0;
+	p = strtol(slash + 1, &end, 10);
+	if (errno || *end || end == slash + 1 || p < 1 || p > 30)
+		return -EINVAL;
+	if (parse_ipv4(buf, net))
+		return -EINVAL;
+	if (net->s_addr & ~prefix_mask(p))
+		return -EINVAL;
+	*prefix = p;
+	return 0;
+}
+
+int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	char buf[16];
+	char *dash;
+	uint32_t a, b;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	dash = strchr(buf, '-');
+	if (!dash)
+		return -EINVAL;
+	*dash = '\0';
+	if (parse_u32(buf, 1, 65535, &a) || parse_u32(dash + 1, 1, 65535, &b) || a > b)
+		return -EINVAL;
+	*lo = a;
+	*hi = b;
+	return 0;
+}
+
+const char *ip_str(struct in_addr a)
+{
+	static char bufs[4][INET_ADDRSTRLEN];
+	static int next;
+	char *b = bufs[next++ & 3];
+
+	return inet_ntop(AF_INET, &a, b, INET_ADDRSTRLEN);
+}
+
+const char *ip_str_be(uint32_t be)
+{
+	struct in_addr a = { .s_addr = be };
+
+	return ip_str(a);
+}
+
+/*
+ * Each network namespace has its own directory: two namespaces with their own
+ * virbr0 never share state.  /run is the same in every `ip netns exec`.
+ */
+int state_dir(const char *bridge, char *buf, size_t len)
+{
+	struct stat st;
+	int n;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	n = snprintf(buf, len, "%s/ns%lu/%s", QNAT_RUN_DIR, (unsigned long)st.st_ino, bridge);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int state_path(const char *bridge, const char *file, char *buf, size_t len)
+{
+	char dir[PATH_MAX];
+	int err = state_dir(bridge, dir, sizeof(dir));
+	int n;
+
+	if (err)
+		return err;
+	n = snprintf(buf, len, "%s/%s", dir, file);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Write to a temporary file and rename it over: readers never see half. */
+int write_file_atomic(const char *path, const char *data, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	size_t len = strlen(data);
+	int fd, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, data, len) != (ssize_t)len)
+		err = errno ? -errno : -EIO;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+int sysctl_read_int(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	int v;
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -EINVAL;
+	fclose(f);
+	return v;
+}
+
+int sysctl_write_int(const char *path, int val)
+{
+	FILE *f = fopen(path, "we");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%d\n", val) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+pid_t pidfile_read(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long pid = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld", &pid) != 1 || pid <= 1)
+		pid = 0;
+	fclose(f);
+	return pid;
+}
+
+/* Alive, and really the program we think it is (pids get reused). */
+bool pid_alive(pid_t pid, const char *comm)
+{
+	char path[64], buf[64] = "";
+	FILE *f;
+
+	if (pid <= 1 || (kill(pid, 0) && errno == ESRCH))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	/* A zombie is not alive. */
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (f) {
+		char st = 0;
+
+		if (fscanf(f, "%*d %*s %c", &st) == 1 && st == 'Z') {
+			fclose(f);
+			return false;
+		}
+		fclose(f);
+	}
+	return !strcmp(buf, comm);
+}
+
+uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}

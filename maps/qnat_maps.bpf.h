@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The maps, as the BPF programs declare them.  Layouts live in qnat_maps.h. */
+#ifndef QNAT_MAPS_BPF_H
+#define QNAT_MAPS_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "qnat_maps.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qnat_config);
+} qnat_config SEC(".maps");
+
+/* Plain hash, not LRU: an LRU evicts the two halves of a flow independently. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QNAT_CT_DEFAULT_MAX); /* the controller sets the real size */
+	__type(key, struct qnat_ct_key);
+	__type(value, struct qnat_ct_entry);
+} qnat_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QNAT_CT_DEFAULT_MAX);
+	__type(key, struct qnat_ct_key);
+	__type(value, struct qnat_ct_key);
+} qnat_ct_rev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, QNAT_C_MAX);
+	__type(key, __u32);
+	__type(value, struct qnat_counter_val);
+} qnat_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QNAT_PORTS_MAX);
+	__type(key, __u32);
+	__type(value, struct qnat_port);
+} qnat_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, QNAT_PORTS_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} qnat_devmap SEC(".maps");
+
+#endif /* QNAT_MAPS_BPF_H */

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one definition of everything shared between the BPF programs and the
+ * controller: map names, key/value layouts, counters and limits.
+ *
+ * Only <linux/types.h> types, explicit padding, sizes asserted.  Bump
+ * QNAT_ABI_VERSION whenever a map's layout changes: a controller only adopts
+ * the maps of a running data plane whose config carries the same version.
+ */
+#ifndef QNAT_MAPS_H
+#define QNAT_MAPS_H
+
+#include <linux/types.h>
+
+#define QNAT_ABI_VERSION 1
+
+/* Map names, as the kernel reports them (at most 15 characters). */
+#define QNAT_MAP_CONFIG "qnat_config"
+#define QNAT_MAP_CT "qnat_ct"
+#define QNAT_MAP_CT_REV "qnat_ct_rev"
+#define QNAT_MAP_STATS "qnat_stats"
+#define QNAT_MAP_PORTS "qnat_ports"
+#define QNAT_MAP_DEVMAP "qnat_devmap"
+
+#define QNAT_CT_DEFAULT_MAX 262144
+#define QNAT_PORTS_MAX 1024
+#define QNAT_PORT_TRIES 32 /* candidates tried before a flow is refused */
+
+/* Conntrack timeouts, in seconds; defaults are nf_conntrack's. */
+enum qnat_timeout {
+	QNAT_TO_TCP_SYN_SENT,
+	QNAT_TO_TCP_SYN_RECV,
+	QNAT_TO_TCP_ESTABLISHED,
+	QNAT_TO_TCP_FIN_WAIT,
+	QNAT_TO_TCP_TIME_WAIT,
+	QNAT_TO_TCP_CLOSE,
+	QNAT_TO_UDP,	    /* seen in one direction only */
+	QNAT_TO_UDP_STREAM, /* replied */
+	QNAT_TO_ICMP,
+	QNAT_TO_MAX
+};
+
+/* qnat_config flags */
+#define QNAT_CFG_XDP_UPLINK (1U << 0) /* an XDP program serves the uplink */
+
+/* qnat_config[0]: written by the controller, read by every program. */
+struct qnat_config {
+	__u32 abi_version;
+	__u32 flags;
+	__be32 subnet;	 /* masquerade subnet, network byte order */
+	__be32 netmask;
+	__be32 gateway;	 /* the bridge's address in the subnet */
+	__be32 ext_addr; /* uplink address flows are masqueraded to */
+	__u32 uplink_ifindex;
+	__u32 bridge_ifindex;
+	__u16 port_min; /* host byte order, inclusive */
+	__u16 port_max;
+	__u8 bridge_mac[6];
+	__u8 pad[2];
+	__u32 timeouts[QNAT_TO_MAX];
+};
+_Static_assert(sizeof(struct qnat_config) == 80, "qnat_config layout");
+
+/*
+ * A flow's tuple.  For ICMP echo the identifier sits where the translated
+ * port would: sport in the original direction, dport in the reply direction,
+ * and the other port is 0.
+ */
+struct qnat_ct_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct qnat_ct_key) == 16, "qnat_ct_key layout");
+
+enum qnat_ct_state {
+	QNAT_CT_NONE,
+	QNAT_CT_SYN_SENT,
+	QNAT_CT_SYN_RECV,
+	QNAT_CT_ESTABLISHED,
+	QNAT_CT_FIN_WAIT,
+	QNAT_CT_TIME_WAIT,
+	QNAT_CT_CLOSE,
+	QNAT_CT_UDP,
+	QNAT_CT_ICMP,
+	QNAT_CT_STATE_MAX
+};
+
+/* qnat_ct_entry.flags */
+#define QNAT_CTF_REPLIED (1U << 0)
+#define QNAT_CTF_FIN_ORIG (1U << 1)
+#define QNAT_CTF_FIN_REPLY (1U << 2)
+
+enum qnat_dir { QNAT_DIR_ORIG, QNAT_DIR_REPLY, QNAT_DIR_MAX };
+
+/* qnat_ct: original tuple (guest's view) -> the flow. */
+struct qnat_ct_entry {
+	__u64 last_seen; /* bpf_ktime_get_ns(), i.e. CLOCK_MONOTONIC */
+	__be32 nat_addr; /* translated source address */
+	__be16 nat_port; /* translated source port or ICMP identifier */
+	__u8 state;	 /* enum qnat_ct_state */
+	__u8 flags;	 /* QNAT_CTF_* */
+	__u32 port_ifindex; /* guest's bridge port, 0 when unknown */
+	__u8 guest_mac[6];
+	__u8 pad[2];
+	__u64 packets[QNAT_DIR_MAX];
+	__u64 bytes[QNAT_DIR_MAX];
+};
+_Static_assert(sizeof(struct qnat_ct_entry) == 64, "qnat_ct_entry layout");
+
+/* qnat_ct_rev: reply tuple (outside's view) -> original tuple. */
+
+/* qnat_ports: ifindex -> port.  Every bridge port we attached to. */
+#define QNAT_PORT_TAP (1U << 0)	       /* XDP_REDIRECT into it reaches the reader */
+#define QNAT_PORT_OWN_CLSACT (1U << 1) /* we created its clsact qdisc */
+struct qnat_port {
+	__u32 flags;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct qnat_port) == 8, "qnat_port layout");
+
+/*
+ * Per-CPU counters: what happened to each packet we looked at.  Every
+ * verdict goes through one helper that bumps exactly one of these.
+ */
+#define QNAT_COUNTERS(X)                                                                  \
+	X(SNAT_FAST, "snat_fast", "guest packets translated and sent straight to the uplink") \
+	X(SNAT_EGRESS, "snat_egress", "guest packets translated on the uplink's egress")      \
+	X(RNAT_TC, "rnat_tc", "replies translated in TC and sent straight to the guest")     \
+	X(RNAT_XDP, "rnat_xdp", "replies translated in XDP and sent straight to the guest")  \
+	X(RNAT_STACK, "rnat_stack", "replies translated and handed to the kernel")           \
+	X(PASS, "pass", "packets that are not ours, left to the kernel")                     \
+	X(PASS_SLOW, "pass_slow", "our packets handed to the kernel (ttl, mtu, route)")       \
+	X(CT_NEW, "ct_new", "flows created")                                                  \
+	X(DROP_NO_FLOW, "drop_no_flow", "inbound packets for the subnet matching no flow")   \
+	X(DROP_CT_FULL, "drop_ct_full", "new flows refused: conntrack table full")           \
+	X(DROP_NO_PORT, "drop_no_port", "new flows refused: no free source port")            \
+	X(DROP_LEAK, "drop_leak", "subnet-sourced packets that could not be translated")     \
+	X(DROP_SPOOF, "drop_spoof", "guest packets with a source outside the subnet")        \
+	X(DROP_TTL, "drop_ttl", "replies whose ttl ran out")
+
+enum qnat_counter {
+#define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,
+	QNAT_COUNTERS(QNAT_COUNTER_ENUM)
+#undef QNAT_COUNTER_ENUM
+	QNAT_C_MAX
+};
+
+struct qnat_counter_val {
+	__u64 packets;
+	__u64 bytes;
+};
+_Static_assert(sizeof(struct qnat_counter_val) == 16, "qnat_counter_val layout");
+
+#endif /* QNAT_MAPS_H */

@@ -98,9 +98,10 @@ int tc_port_in(struct __sk_buff *skb)
 	if (!e)
 		return TC_ACT_SHOT; /* counted by ct_create */
 	ct_touch(e, QNAT_DIR_ORIG, &p, skb->len);
-	/* The guest may have moved to another port since the flow began. */
-	if (e->port_ifindex != skb->ingress_ifindex)
-		e->port_ifindex = skb->ingress_ifindex;
+	/* Replies follow the guest: the flow may have begun on the stack path
+	 * (no port known) or the guest may have moved to another port. */
+	e->port_ifindex = skb->ingress_ifindex;
+	__builtin_memcpy(e->guest_mac, guest_mac, ETH_ALEN);
 
 	if (tc_nat_rewrite(skb, &p, NAT_SRC, p.saddr, e->nat_addr, p.sport, e->nat_port) || tc_ttl_dec(skb, &p))
 		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);

@@ -12,7 +12,9 @@
  * then the guest TAP's fd keeps GUEST_NETNS alive even after "ip netns del".
  * Exits 1 if either TAP is deleted under it.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>

@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: GPL-2.0
+# Namespace test harness for qnat-bpf.  Source it from a test_*.sh file.
+#
+#   topo_init            host + ext namespaces, the uplink between them
+#   guest_veth NAME      a guest namespace on a veth port of the bridge
+#   guest_tap NAME       a guest namespace behind a real TAP (held by taprelay)
+#   guest_dhcp NAME      DHCP from the managed dnsmasq; prints the address
+#   in_host/in_ext/in_guest NAME CMD...   run a command in a namespace
+#   qnat ARGS...         run qnat-bpf in the host namespace
+#   bg CMD...            start a background process, killed at cleanup
+#   fail/skip/pass       end the test (exit 1 / 77 / 0)
+#
+# Every name is unique per run; cleanup runs on any exit.  Set QNAT_DEBUG=1
+# to get a shell in the host namespace when a test fails.
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+QNAT=${QNAT:-$ROOT/build/qnat-bpf}
+TAPRELAY=${TAPRELAY:-$ROOT/build/taprelay}
+UDHCPC_SCRIPT=$ROOT/tests/integ/udhcpc.script
+
+T=q$(printf '%04x' $((RANDOM)))$$
+NS_HOST=${T}h
+NS_EXT=${T}e
+BR=virbr0
+UPLINK=up0
+HOST_ADDR=198.51.100.1
+EXT_ADDR=198.51.100.2
+SUBNET=192.168.122.0/24
+GATEWAY=192.168.122.1
+WORK=$(mktemp -d /tmp/qnat-test.XXXXXX)
+NAMESPACES=()
+BG_PIDS=()
+TEST_NAME=$(basename "$0" .sh)
+
+log() { echo "[$TEST_NAME] $*" >&2; }
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ "${QNAT_DEBUG:-0}" = 1 ] && [ -t 0 ]; then
+		log "failed; debug shell in $NS_HOST (exit to clean up)"
+		ip netns exec "$NS_HOST" bash || true
+	fi
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	if ip netns list | grep -qw "$NS_HOST"; then
+		ip netns exec "$NS_HOST" "$QNAT" detach "$BR" >/dev/null 2>&1
+	fi
+	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() { log "FAIL: $*"; exit 1; }
+skip() { log "SKIP: $*"; exit 77; }
+pass() { log "ok"; exit 0; }
+
+need() {
+	for c in "$@"; do command -v "$c" >/dev/null || skip "missing $c"; done
+}
+
+[ "$(id -u)" = 0 ] || skip "needs root"
+[ -x "$QNAT" ] || fail "$QNAT not built (run make)"
+need ip socat busybox tcpdump
+
+netns_add() {
+	ip netns add "$1" || fail "cannot create namespace $1"
+	NAMESPACES+=("$1")
+	ip -n "$1" link set lo up
+}
+
+in_host() { ip netns exec "$NS_HOST" "$@"; }
+in_ext() { ip netns exec "$NS_EXT" "$@"; }
+in_guest() { local g=$1; shift; ip netns exec "${T}$g" "$@"; }
+qnat() { ip netns exec "$NS_HOST" "$QNAT" "$@"; }
+
+bg() {
+	"$@" &
+	BG_PIDS+=($!)
+}
+
+# Complete checksums on the wire, as a physical NIC delivers them: lets
+# tcpdump -vv on the far side verify every checksum qnat-bpf rewrote.
+csum_full() { ip netns exec "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true; }
+
+#   ext (EXT_ADDR) eth0 ===veth=== up0 (HOST_ADDR) host [virbr0 + qnat-bpf]
+topo_init() {
+	netns_add "$NS_HOST"
+	netns_add "$NS_EXT"
+	ip link add "$UPLINK" netns "$NS_HOST" type veth peer name eth0 netns "$NS_EXT" || fail "veth"
+	ip -n "$NS_HOST" addr add "$HOST_ADDR/24" dev "$UPLINK"
+	ip -n "$NS_HOST" link set "$UPLINK" up
+	ip -n "$NS_EXT" addr add "$EXT_ADDR/24" dev eth0
+	ip -n "$NS_EXT" link set eth0 up
+	ip -n "$NS_HOST" route add default via "$EXT_ADDR"
+	csum_full "$NS_EXT" eth0
+}
+
+attach() {
+	qnat attach "$BR" --masq "$SUBNET" "$@" || fail "attach $BR --masq $SUBNET $* failed"
+}
+
+#   guest NAME: eth0 ===veth=== v-NAME (port of virbr0)
+guest_veth() {
+	local g=$1 ns=${T}$1
+	netns_add "$ns"
+	ip link add "v-$g" netns "$NS_HOST" type veth peer name eth0 netns "$ns" || fail "veth for $g"
+	ip -n "$ns" link set eth0 up
+	csum_full "$ns" eth0
+	ip -n "$NS_HOST" link set "v-$g" master "$BR" up || fail "enslave v-$g"
+}
+
+#   guest NAME: eth0 (tap) <- taprelay -> t-NAME (tap, port of virbr0)
+guest_tap() {
+	local g=$1 ns=${T}$1 out=$WORK/taprelay-$1
+	[ -x "$TAPRELAY" ] || fail "$TAPRELAY not built"
+	netns_add "$ns"
+	mkfifo "$out"
+	in_host "$TAPRELAY" "t-$g" "$ns" eth0 >"$out" &
+	BG_PIDS+=($!)
+	read -r -t 5 line <"$out" && [ "$line" = ready ] || fail "taprelay for $g did not start"
+	ip -n "$ns" link set eth0 up
+	ip -n "$NS_HOST" link set "t-$g" master "$BR" up || fail "enslave t-$g"
+}
+
+# Leases an address with busybox udhcpc; prints it.
+guest_dhcp() {
+	local g=$1 addr
+	in_guest "$g" busybox udhcpc -i eth0 -n -q -t 6 -T 1 -s "$UDHCPC_SCRIPT" >"$WORK/dhcp-$g.log" 2>&1 ||
+		{ cat "$WORK/dhcp-$g.log" >&2; fail "guest $g got no DHCP lease"; }
+	addr=$(ip -n "${T}$g" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1)
+	[ -n "$addr" ] || fail "guest $g has no address after DHCP"
+	echo "$addr"
+}
+
+# Static address for a guest that does not need DHCP.
+guest_addr() {
+	ip -n "${T}$1" addr add "$2/24" dev eth0
+	ip -n "${T}$1" route add default via "$GATEWAY"
+}
+
+# Waits until CMD succeeds, up to SECS seconds.
+wait_for() {
+	local secs=$1; shift
+	for _ in $(seq $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	return 1
+}
+
+# A TCP service in ext: answers each line with "echo:LINE" (socat forks per connection).
+ext_tcp_echo() {
+	bg in_ext socat TCP-LISTEN:"$1",bind="$EXT_ADDR",reuseaddr,fork SYSTEM:'while read l; do echo "echo:$l"; done'
+	wait_for 5 in_ext socat -u /dev/null TCP:"$EXT_ADDR:$1" || fail "tcp echo on $1 did not start"
+}
+
+# A UDP service in ext: answers each datagram with "echo:DATA".
+ext_udp_echo() {
+	bg in_ext socat UDP-RECVFROM:"$1",bind="$EXT_ADDR",reuseaddr,fork SYSTEM:'read l; echo "echo:$l"'
+	sleep 0.2
+}
+
+# Capture on ext's side of the uplink; stop with capture_stop.
+capture_start() {
+	in_ext tcpdump -i eth0 -nn -vv -l -U -w "$WORK/$1.pcap" "${@:2}" >/dev/null 2>"$WORK/$1.err" &
+	BG_PIDS+=($!)
+	CAPTURE_PID=$!
+	wait_for 5 grep -q "listening on" "$WORK/$1.err" || fail "tcpdump did not start"
+}
+
+capture_stop() {
+	sleep 0.3
+	kill "$CAPTURE_PID" 2>/dev/null
+	wait "$CAPTURE_PID" 2>/dev/null
+	tcpdump -nn -vv -r "$WORK/$1.pcap" 2>/dev/null
+}

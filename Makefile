@@ -15,8 +15,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 LIBS_PC   := libbpf libnl-3.0 libnl-route-3.0 libelf zlib
-PC_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PC))
-PC_LIBS   := $(shell $(PKG_CONFIG) --libs $(LIBS_PC))
+PC_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
+PC_LIBS   := $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -82,8 +82,15 @@ unit: $(BUILD)/test_progs
 deps:
 	$(Q)tools/install-deps.sh
 
-demo: all
+# The README's first command: install dependencies, build, run the demo.
+demo:
+	$(Q)tools/install-deps.sh
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
+
+# Benchmarks against iptables/nftables on the same topology (as root).
+bench: all
+	$(Q)tools/bench.sh
 
 clean:
 	$(Q)rm -rf $(BUILD)

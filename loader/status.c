@@ -92,7 +92,8 @@ static void print_counters(struct json *j, struct dataplane *dp)
 	json_obj_open(j, "counters");
 	for (int i = 0; i < QNAT_C_MAX; i++) {
 		json_obj_open(j, counters[i].name);
-		json_str(j, NULL, "  %-14s", counters[i].name);
+		if (!j->on) /* in JSON the name is the key: a bare string is invalid */
+			fprintf(j->f, "  %-14s", counters[i].name);
 		json_uint(j, "packets", " %12llu pkts", v[i].packets);
 		json_uint(j, "bytes", " %14llu bytes", v[i].bytes);
 		json_text(j, "  # ");
@@ -130,8 +131,8 @@ static void print_ports(struct json *j, struct dataplane *dp)
 		if_indextoname(key, name);
 		json_obj_open(j, NULL);
 		json_str(j, "name", " %s", name);
-		json_uint(j, "ifindex", "#%llu", key);
-		json_str(j, "kind", "(%s)", port.flags & QNAT_PORT_TAP ? "tap" : "veth/other");
+		json_str(j, "kind", " (%s", port.flags & QNAT_PORT_TAP ? "tap" : "other");
+		json_uint(j, "ifindex", " ifindex %llu)", key);
 		json_obj_close(j);
 	}
 	json_text(j, "\n");

@@ -42,7 +42,7 @@ cleanup() {
 		log "failed; debug shell in $NS_HOST (exit to clean up)"
 		ip netns exec "$NS_HOST" bash || true
 	fi
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${BG_PIDS[@]}"; do bg_kill "$p"; done
 	if ip netns list | grep -qw "$NS_HOST"; then
 		ip netns exec "$NS_HOST" "$QNAT" detach "$BR" >/dev/null 2>&1
 	fi
@@ -171,7 +171,15 @@ capture_start() {
 
 capture_stop() {
 	sleep 0.3
-	kill "$CAPTURE_PID" 2>/dev/null
+	bg_kill "$CAPTURE_PID"
 	wait "$CAPTURE_PID" 2>/dev/null
 	tcpdump -nn -vv -r "$WORK/$1.pcap" 2>/dev/null
+}
+
+# Kills PID and everything it started: bg runs "in_ext socat ..." in a
+# subshell, so killing only $! would leave the real process orphaned.
+bg_kill() {
+	local c
+	for c in $(pgrep -P "$1"); do bg_kill "$c"; done
+	kill "$1" 2>/dev/null
 }

@@ -22,6 +22,7 @@
 #include "lib/stats.h"
 #include "lib/ct.h"
 #include "lib/nat.h"
+#include "lib/icmp_err.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -118,6 +119,39 @@ int tc_port_in(struct __sk_buff *skb)
 	return bpf_redirect(fib.ifindex, 0);
 }
 
+/*
+ * Hand a reply, already translated back, to the guest: straight to its port
+ * when we know it, else to the kernel, which routes it into the bridge.
+ */
+static __always_inline int tc_to_guest(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p,
+				       const struct qnat_ct_entry *e)
+{
+	__u32 port_ifindex = e->port_ifindex;
+
+	if (!port_ifindex || !bpf_map_lookup_elem(&qnat_ports, &port_ifindex))
+		return tc_verdict(skb, QNAT_C_RNAT_STACK, TC_ACT_OK);
+	if (tc_ttl_dec(skb, p) || tc_set_macs(skb, e->guest_mac, cfg->bridge_mac))
+		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	count(QNAT_C_RNAT_TC, skb->len);
+	return bpf_redirect(port_ifindex, 0);
+}
+
+static __always_inline int tc_icmp_err_in(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p)
+{
+	struct qnat_ct_entry *e;
+	struct qnat_ct_key orig;
+	struct quoted q;
+
+	e = icmp_err_flow(skb, cfg, p, &q, &orig);
+	if (!e)
+		return TC_ACT_OK; /* about the host's own traffic */
+	if (p->ttl <= 1)
+		return tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT);
+	if (tc_icmp_err_rewrite(skb, p, &q, &orig))
+		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	return tc_to_guest(skb, cfg, p, e);
+}
+
 SEC("tc")
 int tc_uplink_in(struct __sk_buff *skb)
 {
@@ -138,6 +172,8 @@ int tc_uplink_in(struct __sk_buff *skb)
 			return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 		return TC_ACT_OK;
 	}
+	if (r == PARSE_IPV4 && p.proto == IPPROTO_ICMP && is_icmp_error(p.icmp_type))
+		return tc_icmp_err_in(skb, cfg, &p);
 	if (r != PARSE_OK || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHOREPLY))
 		return TC_ACT_OK;
 	e = ct_lookup_reply(&p, &orig);
@@ -149,16 +185,7 @@ int tc_uplink_in(struct __sk_buff *skb)
 	ct_touch(e, QNAT_DIR_REPLY, &p, skb->len);
 	if (tc_nat_rewrite(skb, &p, NAT_DST, p.daddr, orig.saddr, p.dport, orig.sport))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-
-	__u32 port_ifindex = e->port_ifindex;
-
-	if (!port_ifindex || !bpf_map_lookup_elem(&qnat_ports, &port_ifindex))
-		/* Port unknown or gone: the kernel routes it to the bridge. */
-		return tc_verdict(skb, QNAT_C_RNAT_STACK, TC_ACT_OK);
-	if (tc_ttl_dec(skb, &p) || tc_set_macs(skb, e->guest_mac, cfg->bridge_mac))
-		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-	count(QNAT_C_RNAT_TC, skb->len);
-	return bpf_redirect(port_ifindex, 0);
+	return tc_to_guest(skb, cfg, &p, e);
 }
 
 SEC("tc")

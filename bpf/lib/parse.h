@@ -26,6 +26,15 @@ struct icmphdr {
 
 #define ICMP_ECHOREPLY 0
 #define ICMP_ECHO 8
+#define ICMP_DEST_UNREACH 3
+#define ICMP_TIME_EXCEEDED 11
+#define ICMP_PARAMETERPROB 12
+
+/* The errors that quote the packet they are about (RFC 792). */
+static __always_inline int is_icmp_error(__u8 type)
+{
+	return type == ICMP_DEST_UNREACH || type == ICMP_TIME_EXCEEDED || type == ICMP_PARAMETERPROB;
+}
 
 #define IP_MF 0x2000
 #define IP_OFFMASK 0x1fff

@@ -119,6 +119,15 @@ int tc_port_in(struct __sk_buff *skb)
 	return bpf_redirect(fib.ifindex, 0);
 }
 
+/* The destination address as the packet now carries it. */
+static __always_inline __be32 dst_of(struct __sk_buff *skb, const struct pkt *p)
+{
+	__be32 daddr = 0;
+
+	bpf_skb_load_bytes(skb, IP_ADDR_OFF(p, 1), &daddr, sizeof(daddr));
+	return daddr;
+}
+
 /*
  * Hand a reply, already translated back, to the guest: straight to its port
  * when we know it, else to the kernel, which routes it into the bridge.
@@ -128,9 +137,17 @@ static __always_inline int tc_to_guest(struct __sk_buff *skb, const struct qnat_
 {
 	__u32 port_ifindex = e->port_ifindex;
 
-	if (!port_ifindex || !bpf_map_lookup_elem(&qnat_ports, &port_ifindex))
-		return tc_verdict(skb, QNAT_C_RNAT_STACK, TC_ACT_OK);
-	if (tc_ttl_dec(skb, p) || tc_set_macs(skb, e->guest_mac, cfg->bridge_mac))
+	if (tc_ttl_dec(skb, p))
+		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	if (!port_ifindex || !bpf_map_lookup_elem(&qnat_ports, &port_ifindex)) {
+		/* Port not learned yet (a flow opened from outside, a guest
+		 * that moved): out through the bridge, which knows it. */
+		struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = dst_of(skb, p) };
+
+		count(QNAT_C_RNAT_BRIDGE, skb->len);
+		return bpf_redirect_neigh(cfg->bridge_ifindex, &nh, sizeof(nh), 0);
+	}
+	if (tc_set_macs(skb, e->guest_mac, cfg->bridge_mac))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 	count(QNAT_C_RNAT_TC, skb->len);
 	return bpf_redirect(port_ifindex, 0);
@@ -166,19 +183,28 @@ int tc_uplink_in(struct __sk_buff *skb)
 	r = tc_parse(skb, &p);
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
 		return TC_ACT_OK;
-	if (p.daddr != cfg->ext_addr) {
-		/* Nobody outside may address a guest directly. */
-		if (in_subnet(cfg, p.daddr))
-			return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-		return TC_ACT_OK;
-	}
-	if (r == PARSE_IPV4 && p.proto == IPPROTO_ICMP && is_icmp_error(p.icmp_type))
+	/* Nobody outside may address a guest directly. */
+	if (in_subnet(cfg, p.daddr))
+		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	if (r == PARSE_IPV4 && p.proto == IPPROTO_ICMP && is_icmp_error(p.icmp_type) && p.daddr == cfg->ext_addr)
 		return tc_icmp_err_in(skb, cfg, &p);
 	if (r != PARSE_OK || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHOREPLY))
 		return TC_ACT_OK;
 	e = ct_lookup_reply(&p, &orig);
-	if (!e)
-		return TC_ACT_OK; /* the host's own traffic */
+	if (!e) {
+		struct qnat_fwd *f;
+
+		/* A new connection to a forwarded port: TCP by its SYN, UDP by any datagram. */
+		if (p.proto == IPPROTO_ICMP || (p.proto == IPPROTO_TCP && (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) != TCPF_SYN))
+			return TC_ACT_OK;
+		f = fwd_lookup(cfg, p.daddr, p.dport, p.proto);
+		if (!f)
+			return TC_ACT_OK; /* the host's own traffic */
+		e = ct_create_dnat(&p, f, &orig);
+		if (!e)
+			return TC_ACT_SHOT; /* counted */
+		count(QNAT_C_DNAT_NEW, skb->len);
+	}
 	if (p.ttl <= 1)
 		return tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT);
 

@@ -23,6 +23,7 @@ static const char attach_usage[] =
 	"Usage: qnat-bpf attach BRIDGE --masq CIDR [--uplink IFNAME] [--gateway IP]\n"
 	"                       [--dhcp-range START,END | --no-dhcp] [--port-range LO-HI]\n"
 	"                       [--ct-max N] [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
+	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
 	"                       [--foreground] [-v]\n"
 	"Timeouts: tcp_syn_sent tcp_syn_recv tcp_established tcp_fin_wait tcp_time_wait tcp_close\n"
 	"          udp udp_stream icmp (defaults are nf_conntrack's)\n";
@@ -86,10 +87,19 @@ static struct in_addr nth_host(const struct settings *s, int64_t n)
 	return (struct in_addr){ .s_addr = htonl(n >= 0 ? net + n : net + size + n) };
 }
 
+#define ATTACH_FORWARDS_MAX 64
+
+/* Forwards given on the command line; applied on every attach, idempotently. */
+struct forwards {
+	struct fwd_rule r[ATTACH_FORWARDS_MAX];
+	int n;
+};
+
 /* Parse and check the command line; on error say what is wrong. */
-static int attach_parse(int argc, char **argv, struct settings *s, bool *foreground, int *verbose)
+static int attach_parse(int argc, char **argv, struct settings *s, struct forwards *fw, bool *foreground,
+			int *verbose)
 {
-	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP };
+	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -100,6 +110,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, bool *foregro
 		{ "ct-max", required_argument, NULL, O_CT_MAX },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
+		{ "forward", required_argument, NULL, O_FORWARD },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -174,6 +185,14 @@ static int attach_parse(int argc, char **argv, struct settings *s, bool *foregro
 				return -EINVAL;
 			}
 			break;
+		case O_FORWARD:
+			if (fw->n == ATTACH_FORWARDS_MAX || fwd_rule_parse_compact(optarg, &fw->r[fw->n])) {
+				log_warnx("--forward %s: expected PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT], "
+					  "e.g. tcp:8080:192.168.122.89:80 (at most %d)", optarg, ATTACH_FORWARDS_MAX);
+				return -EINVAL;
+			}
+			fw->n++;
+			break;
 		case 'f':
 			*foreground = true;
 			break;
@@ -226,7 +245,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, bool *foregro
 
 /* What this run changed, to be undone if a later step fails. */
 struct undo {
-	bool bridge, addr, fwd_bridge, fwd_uplink, uplink_progs;
+	bool bridge, bridge_up, addr, fwd_bridge, fwd_uplink, uplink_progs;
 	int fwd_bridge_old, fwd_uplink_old;
 };
 
@@ -387,6 +406,7 @@ static int supervisor_spawn(const struct settings *s, struct dataplane *dp, int 
 int cmd_attach(int argc, char **argv)
 {
 	struct settings s, old;
+	static struct forwards fw;
 	struct owned o = { .fwd_bridge_old = -1, .fwd_uplink_old = -1 };
 	struct undo u = { 0 };
 	struct dataplane dp = { .skel = NULL };
@@ -397,7 +417,7 @@ int cmd_attach(int argc, char **argv)
 	uint8_t mac[6];
 	char kind[32] = "";
 
-	err = attach_parse(argc, argv, &s, &foreground, &verbose);
+	err = attach_parse(argc, argv, &s, &fw, &foreground, &verbose);
 	if (err)
 		return err > 0 ? 0 : 1;
 	log_init(0, verbose);
@@ -492,10 +512,13 @@ int cmd_attach(int argc, char **argv)
 		log_warnx("cannot look up %s: %s", s.bridge, strerror(-bridge_ifindex));
 		goto fail;
 	}
-	if ((err = nl_link_up(sk, bridge_ifindex))) {
+	if ((err = nl_link_set_up(sk, bridge_ifindex, true)) < 0) {
 		log_warnx("cannot bring %s up: %s", s.bridge, strerror(-err));
 		goto fail;
 	}
+	u.bridge_up = err > 0;
+	if (!recovering)
+		o.bridge_upped = u.bridge_up;
 	if (nl_addr_has(sk, bridge_ifindex, s.gateway, s.prefix) <= 0) {
 		if ((err = nl_addr_add(sk, bridge_ifindex, s.gateway, s.prefix))) {
 			log_warnx("cannot add %s/%u to %s: %s", ip_str(s.gateway), s.prefix, s.bridge, strerror(-err));
@@ -535,6 +558,9 @@ int cmd_attach(int argc, char **argv)
 		if ((err = pa.err))
 			goto fail;
 	}
+	for (int i = 0; i < fw.n; i++)
+		if ((err = fwd_rule_add(&dp, &s, &fw.r[i], false, true)))
+			goto fail;
 	if (s.dhcp && (err = dnsmasq_write_config(&s))) {
 		log_warnx("cannot write the dnsmasq configuration: %s", strerror(-err));
 		goto fail;
@@ -572,6 +598,8 @@ fail:
 			fwd_restore(s.bridge, u.fwd_bridge_old);
 		if (u.addr)
 			nl_addr_del(sk, bridge_ifindex, s.gateway, s.prefix);
+		if (u.bridge_up)
+			nl_link_set_up(sk, bridge_ifindex, false);
 		if (u.bridge)
 			nl_link_delete(sk, bridge_ifindex);
 	}
@@ -631,6 +659,8 @@ int cmd_detach(int argc, char **argv)
 		fwd_restore(s.bridge, o.fwd_bridge_old);
 		if (o.bridge_created)
 			nl_link_delete(sk, bridge_ifindex);
+		else if (o.bridge_upped)
+			nl_link_set_up(sk, bridge_ifindex, false);
 	}
 	state_remove(s.bridge);
 	nl_socket_free(sk);

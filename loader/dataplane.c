@@ -65,6 +65,7 @@ static int *dp_fd_by_name(struct dataplane *dp, const char *name)
 		{ QNAT_MAP_STATS, offsetof(struct dataplane, stats_fd) },
 		{ QNAT_MAP_PORTS, offsetof(struct dataplane, ports_fd) },
 		{ QNAT_MAP_DEVMAP, offsetof(struct dataplane, devmap_fd) },
+		{ QNAT_MAP_FWD, offsetof(struct dataplane, fwd_fd) },
 	};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -76,7 +77,7 @@ static int *dp_fd_by_name(struct dataplane *dp, const char *name)
 static void dp_init(struct dataplane *dp)
 {
 	memset(dp, 0, sizeof(*dp));
-	dp->config_fd = dp->ct_fd = dp->ct_rev_fd = dp->stats_fd = dp->ports_fd = dp->devmap_fd = -1;
+	dp->config_fd = dp->ct_fd = dp->ct_rev_fd = dp->stats_fd = dp->ports_fd = dp->devmap_fd = dp->fwd_fd = -1;
 }
 
 /* Collect the maps one attached program uses into dp (by map name). */
@@ -139,7 +140,8 @@ int dp_open_existing(struct dataplane *dp, int uplink_ifindex)
 
 void dp_close(struct dataplane *dp)
 {
-	int *fds[] = { &dp->config_fd, &dp->ct_fd, &dp->ct_rev_fd, &dp->stats_fd, &dp->ports_fd, &dp->devmap_fd };
+	int *fds[] = { &dp->config_fd, &dp->ct_fd,    &dp->ct_rev_fd, &dp->stats_fd,
+		       &dp->ports_fd,  &dp->devmap_fd, &dp->fwd_fd };
 
 	if (dp->skel) {
 		qnat__destroy(dp->skel); /* owns the fds */
@@ -199,6 +201,7 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 	dp->stats_fd = bpf_map__fd(skel->maps.qnat_stats);
 	dp->ports_fd = bpf_map__fd(skel->maps.qnat_ports);
 	dp->devmap_fd = bpf_map__fd(skel->maps.qnat_devmap);
+	dp->fwd_fd = bpf_map__fd(skel->maps.qnat_fwd);
 	return 0;
 }
 

@@ -17,6 +17,7 @@ static const struct cmd {
 	{ "detach", cmd_detach, "detach BRIDGE" },
 	{ "status", cmd_status, "status [BRIDGE] [--json]" },
 	{ "ct", cmd_ct, "ct { show | list | count } BRIDGE [--json]" },
+	{ "forward", cmd_forward, "forward { add | del | list } BRIDGE ... (qnat-bpf forward help)" },
 	{ "stats", cmd_stats, "stats BRIDGE [--json]" },
 	{ "help", cmd_help, "help" },
 };

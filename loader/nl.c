@@ -144,23 +144,31 @@ int nl_link_delete(struct nl_sock *sk, int ifindex)
 	return err;
 }
 
-int nl_link_up(struct nl_sock *sk, int ifindex)
+/* Set the link up or down: 1 when that changed it, 0 when it already was. */
+int nl_link_set_up(struct nl_sock *sk, int ifindex, bool up)
 {
 	struct rtnl_link *link, *change;
 	int err = link_get(sk, ifindex, NULL, &link);
 
 	if (err)
 		return err;
+	if (!!(rtnl_link_get_flags(link) & IFF_UP) == up) {
+		rtnl_link_put(link);
+		return 0;
+	}
 	change = rtnl_link_alloc();
 	if (!change) {
 		rtnl_link_put(link);
 		return -ENOMEM;
 	}
-	rtnl_link_set_flags(change, IFF_UP);
+	if (up)
+		rtnl_link_set_flags(change, IFF_UP);
+	else
+		rtnl_link_unset_flags(change, IFF_UP);
 	err = nl2errno(rtnl_link_change(sk, link, change, 0));
 	rtnl_link_put(change);
 	rtnl_link_put(link);
-	return err;
+	return err ? err : 1;
 }
 
 static struct rtnl_addr *addr_build(int ifindex, struct in_addr a, unsigned int prefix)

@@ -35,6 +35,7 @@ struct settings {
 /* What attach changed on the host, so detach can undo exactly that. */
 struct owned {
 	bool bridge_created;
+	bool bridge_upped; /* it was down: detach takes it down again */
 	bool addr_added;
 	int fwd_bridge_old; /* -1: untouched */
 	int fwd_uplink_old;
@@ -80,7 +81,7 @@ int nl_link_master(struct nl_sock *sk, int ifindex);
 int nl_link_mac(struct nl_sock *sk, int ifindex, uint8_t mac[6]);
 int nl_bridge_create(struct nl_sock *sk, const char *name);
 int nl_link_delete(struct nl_sock *sk, int ifindex);
-int nl_link_up(struct nl_sock *sk, int ifindex);
+int nl_link_set_up(struct nl_sock *sk, int ifindex, bool up);
 int nl_addr_has(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix);
 int nl_addr_add(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix);
 int nl_addr_del(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix);
@@ -94,7 +95,7 @@ int nl_bridge_ports(struct nl_sock *sk, int bridge_ifindex, port_cb cb, void *ar
 struct qnat;
 struct dataplane {
 	struct qnat *skel;
-	int config_fd, ct_fd, ct_rev_fd, stats_fd, ports_fd, devmap_fd;
+	int config_fd, ct_fd, ct_rev_fd, stats_fd, ports_fd, devmap_fd, fwd_fd;
 	bool reused; /* maps adopted from a running data plane */
 };
 int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex);
@@ -124,6 +125,19 @@ pid_t dnsmasq_start(const struct settings *s);
 void dnsmasq_stop(const char *bridge);
 int dnsmasq_lease_count(const char *bridge);
 
+/* forward.c: port forwards */
+struct fwd_rule {
+	uint8_t proto;
+	struct in_addr host_addr; /* 0: every address of the uplink */
+	uint16_t first, last;	  /* host ports */
+	struct in_addr guest;
+	uint16_t guest_first;
+};
+int fwd_rule_parse_compact(const char *s, struct fwd_rule *r);
+int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r, bool force, bool idempotent);
+void fwd_print(struct json *j, struct dataplane *dp);
+int cmd_forward(int argc, char **argv);
+
 /* supervisor.c */
 int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex, int uplink_ifindex, int ready_fd);
 
@@ -133,5 +147,6 @@ int cmd_detach(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, bool json);
 
 #endif /* QNAT_H */

@@ -56,12 +56,12 @@ int state_save(const struct settings *s, const struct owned *o)
 		 "abi %d\nbridge %s\nuplink %s\nsubnet %s\nprefix %u\ngateway %s\ndhcp %d\n"
 		 "dhcp_start %s\ndhcp_end %s\nport_min %u\nport_max %u\nct_max %u\nxdp %d\n"
 		 "timeouts %u %u %u %u %u %u %u %u %u\n"
-		 "bridge_created %d\naddr_added %d\nfwd_bridge_old %d\nfwd_uplink_old %d\n"
+		 "bridge_created %d\nbridge_upped %d\naddr_added %d\nfwd_bridge_old %d\nfwd_uplink_old %d\n"
 		 "uplink_clsact_created %d\nxdp_attached %d\n",
 		 QNAT_ABI_VERSION, s->bridge, s->uplink, ip_str(s->subnet), s->prefix, ip_str(s->gateway), s->dhcp,
 		 ip_str(s->dhcp_start), ip_str(s->dhcp_end), s->port_min, s->port_max, s->ct_max, s->xdp,
 		 s->timeouts[0], s->timeouts[1], s->timeouts[2], s->timeouts[3], s->timeouts[4], s->timeouts[5],
-		 s->timeouts[6], s->timeouts[7], s->timeouts[8], o->bridge_created, o->addr_added,
+		 s->timeouts[6], s->timeouts[7], s->timeouts[8], o->bridge_created, o->bridge_upped, o->addr_added,
 		 o->fwd_bridge_old, o->fwd_uplink_old, o->uplink_clsact_created, o->xdp_attached);
 	_Static_assert(QNAT_TO_MAX == 9, "state file lists nine timeouts");
 	err = state_path(s->bridge, "state", path, sizeof(path));
@@ -105,6 +105,7 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 		NUM("ct_max", s->ct_max);
 		NUM("xdp", s->xdp);
 		NUM("bridge_created", o->bridge_created);
+		NUM("bridge_upped", o->bridge_upped);
 		NUM("addr_added", o->addr_added);
 		NUM("fwd_bridge_old", o->fwd_bridge_old);
 		NUM("fwd_uplink_old", o->fwd_uplink_old);

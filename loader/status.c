@@ -51,7 +51,7 @@ static int parse_listing_args(int argc, char **argv, const char **bridge, bool *
 }
 
 /* The settings and maps of an attached bridge. */
-static int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, bool json)
+int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, bool json)
 {
 	int err = state_load(bridge, s, o), ifindex;
 
@@ -190,6 +190,8 @@ static int status_one(struct json *j, const char *bridge)
 	json_uint(j, "port_min", ", ports %llu", s.port_min);
 	json_uint(j, "port_max", "-%llu\n", s.port_max);
 	json_obj_close(j);
+	json_text(j, "  forwards:\n");
+	fwd_print(j, &dp);
 	print_counters(j, &dp);
 	json_obj_close(j);
 	dp_close(&dp);

@@ -50,4 +50,11 @@ struct {
 	__type(value, __u32);
 } qnat_devmap SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QNAT_FWD_MAX);
+	__type(key, struct qnat_fwd_key);
+	__type(value, struct qnat_fwd);
+} qnat_fwd SEC(".maps");
+
 #endif /* QNAT_MAPS_BPF_H */

@@ -21,9 +21,11 @@
 #define QNAT_MAP_STATS "qnat_stats"
 #define QNAT_MAP_PORTS "qnat_ports"
 #define QNAT_MAP_DEVMAP "qnat_devmap"
+#define QNAT_MAP_FWD "qnat_fwd"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024
+#define QNAT_FWD_MAX 65536 /* forwarded host ports, all rules together */
 #define QNAT_PORT_TRIES 32 /* candidates tried before a flow is refused */
 
 /* Conntrack timeouts, in seconds; defaults are nf_conntrack's. */
@@ -93,6 +95,7 @@ enum qnat_ct_state {
 #define QNAT_CTF_REPLIED (1U << 0)
 #define QNAT_CTF_FIN_ORIG (1U << 1)
 #define QNAT_CTF_FIN_REPLY (1U << 2)
+#define QNAT_CTF_DNAT (1U << 3) /* opened from outside through a port forward */
 
 enum qnat_dir { QNAT_DIR_ORIG, QNAT_DIR_REPLY, QNAT_DIR_MAX };
 
@@ -113,6 +116,29 @@ _Static_assert(sizeof(struct qnat_ct_entry) == 64, "qnat_ct_entry layout");
 
 /* qnat_ct_rev: reply tuple (outside's view) -> original tuple. */
 
+/*
+ * qnat_fwd: (host address, port, protocol) -> the guest it is forwarded to.
+ * A rule over a range of ports has one entry per port; rule_* describe the
+ * whole rule, for listing.  addr 0 means every address of the uplink.
+ */
+struct qnat_fwd_key {
+	__be32 addr;
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+_Static_assert(sizeof(struct qnat_fwd_key) == 8, "qnat_fwd_key layout");
+
+struct qnat_fwd {
+	__be32 guest_addr;
+	__be16 guest_port; /* for this entry's host port */
+	__be16 rule_first; /* the rule's host ports, and the first guest port */
+	__be16 rule_last;
+	__be16 rule_guest_first;
+	__u64 hits; /* connections opened through this entry */
+};
+_Static_assert(sizeof(struct qnat_fwd) == 24, "qnat_fwd layout");
+
 /* qnat_ports: ifindex -> port.  Every bridge port we attached to. */
 #define QNAT_PORT_TAP (1U << 0)	       /* XDP_REDIRECT into it reaches the reader */
 #define QNAT_PORT_OWN_CLSACT (1U << 1) /* we created its clsact qdisc */
@@ -131,7 +157,8 @@ _Static_assert(sizeof(struct qnat_port) == 8, "qnat_port layout");
 	X(SNAT_EGRESS, "snat_egress", "guest packets translated on the uplink's egress")      \
 	X(RNAT_TC, "rnat_tc", "replies translated in TC and sent straight to the guest")     \
 	X(RNAT_XDP, "rnat_xdp", "replies translated in XDP and sent straight to the guest")  \
-	X(RNAT_STACK, "rnat_stack", "replies translated and handed to the kernel")           \
+	X(RNAT_BRIDGE, "rnat_bridge", "replies translated, sent via the bridge (port not known yet)") \
+	X(DNAT_NEW, "dnat_new", "connections opened from outside through a port forward")   \
 	X(PASS, "pass", "packets that are not ours, left to the kernel")                     \
 	X(PASS_SLOW, "pass_slow", "our packets handed to the kernel (ttl, mtu, route)")       \
 	X(CT_NEW, "ct_new", "flows created")                                                  \

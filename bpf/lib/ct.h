@@ -10,6 +10,7 @@
 #include "config.h"
 #include "parse.h"
 #include "stats.h"
+#include "fwd.h"
 
 /* The tuple as the guest sent it. */
 static __always_inline void ct_key_orig(const struct pkt *p, struct qnat_ct_key *k)
@@ -85,7 +86,8 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 
 	for (int i = 0; i < QNAT_PORT_TRIES; i++) {
 		rev.dport = bpf_htons(port);
-		if (!host_owns(skb, &rev)) {
+		/* Never a port a host socket holds or a forward leads in by. */
+		if (!host_owns(skb, &rev) && !fwd_lookup(cfg, rev.daddr, rev.dport, rev.proto)) {
 			err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
 			if (err != -EEXIST)
 				break;
@@ -146,7 +148,11 @@ static __always_inline struct qnat_ct_entry *ct_lookup_reply(const struct pkt *p
 	return bpf_map_lookup_elem(&qnat_ct, orig);
 }
 
-/* Account a packet to its flow and advance the TCP state machine. */
+/*
+ * Account a packet to its flow and advance the TCP state machine.  dir is
+ * the guest's view (ORIG: from the guest); the state machine follows the
+ * side that opened the flow, which for a port forward is the outside.
+ */
 static __always_inline void ct_touch(struct qnat_ct_entry *e, int dir, const struct pkt *p, __u32 bytes)
 {
 	__u8 fl = p->tcp_flags;
@@ -154,6 +160,8 @@ static __always_inline void ct_touch(struct qnat_ct_entry *e, int dir, const str
 	e->last_seen = bpf_ktime_get_ns();
 	e->packets[dir & 1]++;
 	e->bytes[dir & 1] += bytes;
+	if (e->flags & QNAT_CTF_DNAT)
+		dir = !dir;
 	if (dir == QNAT_DIR_REPLY)
 		e->flags |= QNAT_CTF_REPLIED;
 	if (p->proto != IPPROTO_TCP)
@@ -179,6 +187,57 @@ static __always_inline void ct_touch(struct qnat_ct_entry *e, int dir, const str
 		/* The handshake's last ACK, or a flow picked up mid-stream. */
 		e->state = QNAT_CT_ESTABLISHED;
 	}
+}
+
+/*
+ * A connection from outside to a forwarded port: the flow is stored as if
+ * the guest had opened it towards the remote end and been masqueraded to
+ * the forwarded host address and port, so replies and later packets take
+ * exactly the paths masqueraded flows take.
+ */
+static __always_inline struct qnat_ct_entry *ct_create_dnat(const struct pkt *p, struct qnat_fwd *f,
+							    struct qnat_ct_key *orig)
+{
+	struct qnat_ct_key rev = {
+		.saddr = p->saddr,
+		.daddr = p->daddr,
+		.sport = p->sport,
+		.dport = p->dport,
+		.proto = p->proto,
+	};
+	struct qnat_ct_entry e = {
+		.last_seen = bpf_ktime_get_ns(),
+		.nat_addr = p->daddr,
+		.nat_port = p->dport,
+		.state = p->proto == IPPROTO_TCP ? QNAT_CT_NONE : QNAT_CT_UDP,
+		.flags = QNAT_CTF_DNAT,
+	};
+	int err;
+
+	orig->saddr = f->guest_addr;
+	orig->daddr = p->saddr;
+	orig->sport = f->guest_port;
+	orig->dport = p->sport;
+	orig->proto = p->proto;
+	orig->pad[0] = orig->pad[1] = orig->pad[2] = 0;
+
+	err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
+	if (err == -EEXIST) /* another CPU set it up first */
+		return bpf_map_lookup_elem(&qnat_ct, orig);
+	if (err) {
+		count(QNAT_C_DROP_CT_FULL, 0);
+		return 0;
+	}
+	err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
+	if (err) {
+		/* Full, or the guest already uses this very tuple outwards. */
+		bpf_map_delete_elem(&qnat_ct_rev, &rev);
+		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
+		return 0;
+	}
+	__sync_fetch_and_add(&f->hits, 1);
+	count(QNAT_C_CT_NEW, 0);
+	return bpf_map_lookup_elem(&qnat_ct, orig);
 }
 
 #endif /* QNAT_CT_H */

@@ -35,7 +35,7 @@ struct pkt_spec flow_reply(const struct flow *f, __u16 nat_port)
 	return s;
 }
 
-struct pkt_spec flow_reply_delivered(const struct flow *f, __u16 nat_port, bool to_port)
+struct pkt_spec flow_reply_delivered(const struct flow *f, __u16 nat_port, enum reply_path path)
 {
 	struct pkt_spec s = flow_reply(f, nat_port);
 
@@ -44,8 +44,8 @@ struct pkt_spec flow_reply_delivered(const struct flow *f, __u16 nat_port, bool 
 		s.sport = f->sport; /* the identifier */
 	else
 		s.dport = f->sport;
-	if (to_port) { /* forwarded by us: one hop, bridge -> guest */
-		s.ttl--;
+	s.ttl--; /* forwarded by us: one hop */
+	if (path != REPLY_BRIDGE) { /* to the port: bridge -> guest; else the neighbour code sets MACs */
 		guest_mac(f->guest, s.dmac);
 		memcpy(s.smac, BRIDGE_MAC, 6);
 	}
@@ -102,16 +102,16 @@ int snat_fast(struct qnat *skel, const struct flow *f, int port_ifindex)
 bool reply_ok(struct qnat *skel, const struct flow *f, __u16 nat_port, enum reply_path path)
 {
 	struct pkt_spec in = flow_reply(f, nat_port);
-	struct pkt_spec out = flow_reply_delivered(f, nat_port, path != REPLY_STACK);
+	struct pkt_spec out = flow_reply_delivered(f, nat_port, path);
 	__u8 buf[PKT_MAX], want[PKT_MAX];
 	size_t len = pkt_build(&in, buf), want_len = pkt_build(&out, want);
 	struct run r;
 	int err;
 
 	switch (path) {
-	case REPLY_STACK:
+	case REPLY_BRIDGE:
 		err = run_tc(skel->progs.tc_uplink_in, buf, len, tn.uplink, tn.uplink, &r);
-		if (!ASSERT_TC(err, &r, TC_ACT_OK))
+		if (!ASSERT_TC(err, &r, TC_ACT_REDIRECT))
 			return false;
 		break;
 	case REPLY_TC:

@@ -23,7 +23,7 @@ struct flow {
 	{ .name = name_, .proto = proto_, .guest = guest_, .sport = sport_, .server = server_, .dport = dport_ }
 
 enum reply_path {
-	REPLY_STACK, /* tc_uplink_in translates, the kernel routes: TC_ACT_OK */
+	REPLY_BRIDGE, /* tc_uplink_in translates, TTL-1, redirects to the bridge's neighbour: port unknown */
 	REPLY_TC,    /* tc_uplink_in translates and redirects to the port */
 	REPLY_XDP,   /* xdp_uplink_in translates and redirects to the port */
 };
@@ -35,7 +35,7 @@ struct qnat_ct_key flow_rev(const struct flow *f, __u16 nat_port);
 struct pkt_spec flow_request_routed(const struct flow *f);
 /* The server's reply arriving for nat_port, and as the guest gets it. */
 struct pkt_spec flow_reply(const struct flow *f, __u16 nat_port);
-struct pkt_spec flow_reply_delivered(const struct flow *f, __u16 nat_port, bool to_port);
+struct pkt_spec flow_reply_delivered(const struct flow *f, __u16 nat_port, enum reply_path path);
 
 /*
  * Each runs one packet and asserts verdict, bytes and checksums.  The snat_*

@@ -1,0 +1,77 @@
+#!/bin/bash
+# Port forwards from outside: TCP and UDP, single ports and ranges, added
+# and removed at runtime without disturbing open connections, conflicts
+# refused, and forwards kept across a supervisor SIGKILL + re-attach.
+#
+#   g1 192.168.122.89 ==veth== virbr0 [qnat-bpf] host up0 198.51.100.1 ==veth== 198.51.100.2 ext (client)
+. "$(dirname "$0")/lib.sh"
+
+topo_init
+attach --forward tcp:8080:192.168.122.89:80
+guest_veth g1
+guest_addr g1 192.168.122.89
+# Guest services: TCP 80 and 9000-9002 say who they are and who called; UDP 53 echoes.
+for p in 80 9000 9001 9002; do
+	bg in_guest g1 socat TCP-LISTEN:$p,bind=192.168.122.89,reuseaddr,fork SYSTEM:"echo guest-$p \$SOCAT_PEERADDR; cat"
+done
+bg in_guest g1 socat UDP-RECVFROM:53,bind=192.168.122.89,reuseaddr,fork SYSTEM:'read l; echo udp-$l'
+sleep 0.3
+
+ask() { echo "${3:-x}" | in_ext socat -t 2 - "$1:$HOST_ADDR:$2" 2>/dev/null | head -1; }
+
+# From outside, through the forward given to attach; the guest sees the real client.
+out=$(ask TCP 8080)
+[ "$out" = "guest-80 $EXT_ADDR" ] || fail "tcp 8080 via --forward: got '$out'"
+
+# Runtime add: a TCP range and a UDP port.
+qnat forward add "$BR" tcp 9000-9002 192.168.122.89 || fail "forward add range"
+qnat forward add "$BR" udp 5353 192.168.122.89:53 || fail "forward add udp"
+[ "$(ask TCP 9001)" = "guest-9001 $EXT_ADDR" ] || fail "tcp range port 9001"
+[ "$(ask TCP 9002)" = "guest-9002 $EXT_ADDR" ] || fail "tcp range port 9002"
+[ "$(ask UDP 5353 hello)" = "udp-hello" ] || fail "udp forward 5353 -> 53"
+
+list=$(qnat forward list "$BR")
+echo "$list" | grep -qE "tcp +\*:8080 -> 192.168.122.89:80 +hits 1" || { echo "$list" >&2; fail "list: 8080 rule/hits"; }
+echo "$list" | grep -qE "tcp +\*:9000-9002 -> 192.168.122.89:9000-9002 +hits 2" || { echo "$list" >&2; fail "list: range"; }
+qnat forward list "$BR" --json | grep -q '"host_port":5353' || fail "forward list --json"
+qnat status "$BR" | grep -q "8080 -> 192.168.122.89:80" || fail "status does not show forwards"
+
+# Conflicts: already forwarded, guest outside the subnet, a listening host socket.
+err=$(qnat forward add "$BR" tcp 9001 192.168.122.90 2>&1) && fail "overlapping forward accepted"
+echo "$err" | grep -q "already forwarded" || fail "overlap error unclear: $err"
+err=$(qnat forward add "$BR" tcp 7000 10.1.2.3 2>&1) && fail "guest outside the subnet accepted"
+echo "$err" | grep -q "not a guest address" || fail "subnet error unclear: $err"
+bg in_host socat TCP-LISTEN:7777,reuseaddr,fork SYSTEM:'echo host-7777'
+wait_for 5 in_host socat -u /dev/null TCP:127.0.0.1:7777 || fail "host listener did not start"
+err=$(qnat forward add "$BR" tcp 7777 192.168.122.89:80 2>&1) && fail "forward over a listening host port accepted"
+echo "$err" | grep -q "in use by a socket on the host" || fail "listener error unclear: $err"
+qnat forward add "$BR" tcp 7777 192.168.122.89:80 --force || fail "--force refused"
+qnat forward del "$BR" tcp 7777 || fail "forward del 7777"
+err=$(qnat forward del "$BR" tcp 7778 2>&1) && fail "deleting a missing forward succeeded"
+
+# An open forwarded connection survives adding and removing other forwards,
+# removing its own forward (existing flows are kept), and a supervisor SIGKILL.
+coproc CONN { in_ext socat - TCP:"$HOST_ADDR":8080 2>/dev/null; }
+read -r -t 3 greet <&"${CONN[0]}" || fail "no greeting on the long connection"
+[ "${greet%% *}" = guest-80 ] || fail "long connection greeting '$greet'"
+talk() { echo "$1" >&"${CONN[1]}"; read -r -t 3 back <&"${CONN[0]}" && [ "$back" = "$1" ]; }
+talk one || fail "long connection: first exchange"
+qnat forward add "$BR" tcp 9100 192.168.122.89:9000 || fail "add during connection"
+qnat forward del "$BR" tcp 9100 || fail "del during connection"
+qnat forward del "$BR" tcp 8080 || fail "del own forward"
+talk two || fail "long connection broke when forwards changed"
+[ -z "$(ask TCP 8080)" ] || fail "8080 still forwarded after del"
+
+qnat forward add "$BR" tcp 8080 192.168.122.89:80 || fail "re-add 8080"
+sup=$(cat /run/qnat-bpf/ns"$(ip netns exec "$NS_HOST" stat -L -c %i /proc/self/ns/net)"/"$BR"/supervisor.pid)
+kill -9 "$sup"
+attach --forward tcp:8080:192.168.122.89:80
+talk three || fail "long connection broke across supervisor SIGKILL + re-attach"
+qnat forward list "$BR" | grep -q "9000-9002" || fail "runtime forwards lost across re-attach"
+[ "$(ask TCP 9000)" = "guest-9000 $EXT_ADDR" ] || fail "forward after re-attach"
+
+# Detach removes them: the port leads nowhere.
+exec {CONN[1]}>&-
+qnat detach "$BR" || fail "detach"
+[ -z "$(ask TCP 9000)" ] || fail "forward still works after detach"
+pass

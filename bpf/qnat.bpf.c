@@ -284,4 +284,83 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	return bpf_redirect_map(&qnat_devmap, port_ifindex, 0);
 }
 
+/*
+ * Port forwards for the host's own sockets (ssh -p 2222 localhost): the
+ * socket is pointed at the guest when it connects or sends, so no packet
+ * needs translating.  These hooks hang on the root cgroup and act only in
+ * the host namespace qnat-bpf was attached in.
+ */
+static __always_inline struct qnat_fwd *sock_fwd(struct bpf_sock_addr *ctx, const struct qnat_config **cfgp)
+{
+	const struct qnat_config *cfg = config_get();
+	__be32 dst = ctx->user_ip4;
+	__be16 port = (__be16)ctx->user_port;
+	struct qnat_fwd *f;
+
+	if (!cfg || bpf_get_netns_cookie(ctx) != cfg->netns_cookie)
+		return 0;
+	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
+		return 0;
+	/* Loopback reaches the forwards of every uplink address. */
+	if ((dst & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000))
+		dst = cfg->ext_addr;
+	f = fwd_lookup(cfg, dst, port, ctx->protocol);
+	*cfgp = cfg;
+	return f;
+}
+
+static __always_inline void sock_redirect(struct bpf_sock_addr *ctx)
+{
+	const struct qnat_config *cfg;
+	struct qnat_fwd *f = sock_fwd(ctx, &cfg);
+
+	if (!f)
+		return;
+	if (ctx->protocol == IPPROTO_UDP) {
+		struct qnat_sock_rev_key k = {
+			.cookie = bpf_get_socket_cookie(ctx),
+			.guest_addr = f->guest_addr,
+			.guest_port = f->guest_port,
+		};
+		struct qnat_sock_rev v = { .addr = ctx->user_ip4, .port = (__be16)ctx->user_port };
+
+		bpf_map_update_elem(&qnat_sock_rev, &k, &v, BPF_ANY);
+	} else {
+		__sync_fetch_and_add(&f->hits, 1);
+	}
+	ctx->user_ip4 = f->guest_addr;
+	ctx->user_port = f->guest_port;
+}
+
+SEC("cgroup/connect4")
+int sock_connect4(struct bpf_sock_addr *ctx)
+{
+	sock_redirect(ctx);
+	return 1;
+}
+
+SEC("cgroup/sendmsg4")
+int sock_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	sock_redirect(ctx);
+	return 1;
+}
+
+SEC("cgroup/recvmsg4")
+int sock_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	struct qnat_sock_rev_key k = {
+		.cookie = bpf_get_socket_cookie(ctx),
+		.guest_addr = ctx->user_ip4,
+		.guest_port = (__be16)ctx->user_port,
+	};
+	struct qnat_sock_rev *v = bpf_map_lookup_elem(&qnat_sock_rev, &k);
+
+	if (v) {
+		ctx->user_ip4 = v->addr;
+		ctx->user_port = v->port;
+	}
+	return 1;
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -558,6 +558,10 @@ int cmd_attach(int argc, char **argv)
 		if ((err = pa.err))
 			goto fail;
 	}
+	err = dp_attach_cgroup(&dp);
+	o.sock_hooks = !err;
+	if (err)
+		log_warnx("forwards will not work from the host itself: cannot attach socket hooks: %s", strerror(-err));
 	for (int i = 0; i < fw.n; i++)
 		if ((err = fwd_rule_add(&dp, &s, &fw.r[i], false, true)))
 			goto fail;
@@ -589,6 +593,8 @@ fail:
 	/* Take back exactly what this run changed, newest first. */
 	if (sk) {
 		if (u.uplink_progs) {
+			if (dp.skel)
+				dp_detach_cgroup(&dp);
 			ports_detach_all(&dp, sk, bridge_ifindex);
 			dp_detach_uplink(uplink_ifindex, &o);
 		}
@@ -644,6 +650,7 @@ int cmd_detach(int argc, char **argv)
 	uplink_ifindex = nl_ifindex(sk, s.uplink);
 	if (uplink_ifindex > 0 && !dp_open_existing(&dp, uplink_ifindex)) {
 		ports_detach_all(&dp, sk, bridge_ifindex);
+		dp_detach_cgroup(&dp);
 		dp_close(&dp);
 	} else if (bridge_ifindex > 0) {
 		dp.ports_fd = -1;

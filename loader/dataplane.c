@@ -10,7 +10,12 @@
  * `ip netns exec` has its own /sys.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -205,6 +210,25 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 	return 0;
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* The cookie of our network namespace, as bpf_get_netns_cookie() reports it. */
+static uint64_t netns_cookie(void)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd >= 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len))
+			cookie = 0;
+		close(fd);
+	}
+	return cookie;
+}
+
 int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_ifindex, int bridge_ifindex,
 		    struct in_addr ext, const uint8_t bridge_mac[6])
 {
@@ -223,6 +247,7 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 
 	memcpy(cfg.bridge_mac, bridge_mac, 6);
 	memcpy(cfg.timeouts, s->timeouts, sizeof(cfg.timeouts));
+	cfg.netns_cookie = netns_cookie();
 	return bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
@@ -399,4 +424,128 @@ void dp_forget_port(struct dataplane *dp, int ifindex, bool detach)
 	tc_detach(ifindex, BPF_TC_INGRESS);
 	if (port.flags & QNAT_PORT_OWN_CLSACT)
 		clsact_destroy(ifindex);
+}
+
+/*
+ * Socket hooks for host-local port forwards.  They hang on the root cgroup,
+ * so that every process of the host is covered, and act only in our
+ * namespace (the programs compare netns cookies).  Ours are told apart
+ * from other instances' by the config map they use.
+ */
+static const struct {
+	enum bpf_attach_type type;
+	const char *name;
+} sock_hooks[] = {
+	{ BPF_CGROUP_INET4_CONNECT, "sock_connect4" },
+	{ BPF_CGROUP_UDP4_SENDMSG, "sock_sendmsg4" },
+	{ BPF_CGROUP_UDP4_RECVMSG, "sock_recvmsg4" },
+};
+
+#define N_SOCK_HOOKS (sizeof(sock_hooks) / sizeof(sock_hooks[0]))
+
+/* The root of the cgroup2 hierarchy, mounting it privately if nobody has. */
+static int cgroup_root_fd(void)
+{
+	char line[1024], mnt[PATH_MAX], dir[] = QNAT_RUN_DIR "/cgroup.XXXXXX";
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int fd = -1;
+
+	while (f && fd < 0 && fgets(line, sizeof(line), f)) {
+		char root[PATH_MAX], *sep = strstr(line, " - ");
+
+		if (sep && !strncmp(sep, " - cgroup2 ", 11) && sscanf(line, "%*s %*s %*s %4095s %4095s", root, mnt) == 2 &&
+		    !strcmp(root, "/"))
+			fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		return fd;
+	/* `ip netns exec` remounts /sys without cgroup2: mount it here, briefly. */
+	if (mkdir_p(QNAT_RUN_DIR, 0755) || !mkdtemp(dir))
+		return -errno;
+	if (mount("cgroup2", dir, "cgroup2", 0, NULL)) {
+		fd = -errno;
+		rmdir(dir);
+		return fd;
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	return fd;
+}
+
+static uint32_t map_id_of(int fd)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+/* Whether program id is hook i of the data plane whose config map is cfg_id. */
+static bool sock_prog_ours(uint32_t id, size_t i, uint32_t cfg_id)
+{
+	uint32_t map_ids[16];
+	struct bpf_prog_info info = { .nr_map_ids = 16, .map_ids = (uint64_t)(unsigned long)map_ids };
+	uint32_t len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+	bool ours = false;
+
+	if (fd < 0)
+		return false;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, sock_hooks[i].name))
+		for (uint32_t m = 0; m < info.nr_map_ids && m < 16; m++)
+			ours |= map_ids[m] == cfg_id;
+	close(fd);
+	return ours;
+}
+
+static void cgroup_detach_ours(int cgfd, uint32_t cfg_id)
+{
+	for (size_t i = 0; i < N_SOCK_HOOKS; i++) {
+		uint32_t ids[64], cnt = 64, flags = 0;
+
+		if (bpf_prog_query(cgfd, sock_hooks[i].type, 0, &flags, ids, &cnt))
+			continue;
+		for (uint32_t k = 0; k < cnt; k++) {
+			int fd;
+
+			if (!sock_prog_ours(ids[k], i, cfg_id) || (fd = bpf_prog_get_fd_by_id(ids[k])) < 0)
+				continue;
+			bpf_prog_detach2(fd, cgfd, sock_hooks[i].type);
+			close(fd);
+		}
+	}
+}
+
+int dp_attach_cgroup(struct dataplane *dp)
+{
+	const struct bpf_program *progs[N_SOCK_HOOKS] = { dp->skel->progs.sock_connect4, dp->skel->progs.sock_sendmsg4,
+							  dp->skel->progs.sock_recvmsg4 };
+	uint32_t cfg_id = map_id_of(dp->config_fd);
+	int cgfd = cgroup_root_fd(), err = 0;
+
+	if (cgfd < 0)
+		return cgfd;
+	cgroup_detach_ours(cgfd, cfg_id); /* the programs of a previous attach */
+	for (size_t i = 0; i < N_SOCK_HOOKS && !err; i++)
+		if (bpf_prog_attach(bpf_program__fd(progs[i]), cgfd, sock_hooks[i].type, BPF_F_ALLOW_MULTI))
+			err = -errno;
+	if (err)
+		cgroup_detach_ours(cgfd, cfg_id);
+	close(cgfd);
+	return err;
+}
+
+void dp_detach_cgroup(struct dataplane *dp)
+{
+	int cgfd = cgroup_root_fd();
+
+	if (cgfd < 0)
+		return;
+	cgroup_detach_ours(cgfd, map_id_of(dp->config_fd));
+	close(cgfd);
 }

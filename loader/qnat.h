@@ -41,6 +41,7 @@ struct owned {
 	int fwd_uplink_old;
 	bool uplink_clsact_created;
 	int xdp_attached; /* XDP_FLAGS_* mode it was attached with, 0 when none */
+	bool sock_hooks;  /* host-local forwards: socket hooks on the root cgroup */
 };
 
 /* util.c */
@@ -109,6 +110,8 @@ void dp_detach_uplink(int ifindex, const struct owned *o);
 int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex);
 void dp_forget_port(struct dataplane *dp, int ifindex, bool detach);
 int dp_uplink_prog_ids(int ifindex, uint32_t ids[3]);
+int dp_attach_cgroup(struct dataplane *dp);
+void dp_detach_cgroup(struct dataplane *dp);
 const char *xdp_mode_name(enum xdp_mode m);
 
 /* ct.c */

@@ -190,7 +190,8 @@ static int status_one(struct json *j, const char *bridge)
 	json_uint(j, "port_min", ", ports %llu", s.port_min);
 	json_uint(j, "port_max", "-%llu\n", s.port_max);
 	json_obj_close(j);
-	json_text(j, "  forwards:\n");
+	json_bool(j, "host_forwards", o.sock_hooks, "  forwards (from the host too):\n",
+		  "  forwards (not from the host: socket hooks unavailable):\n");
 	fwd_print(j, &dp);
 	print_counters(j, &dp);
 	json_obj_close(j);

@@ -57,4 +57,11 @@ struct {
 	__type(value, struct qnat_fwd);
 } qnat_fwd SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct qnat_sock_rev_key);
+	__type(value, struct qnat_sock_rev);
+} qnat_sock_rev SEC(".maps");
+
 #endif /* QNAT_MAPS_BPF_H */

@@ -22,6 +22,7 @@
 #define QNAT_MAP_PORTS "qnat_ports"
 #define QNAT_MAP_DEVMAP "qnat_devmap"
 #define QNAT_MAP_FWD "qnat_fwd"
+#define QNAT_MAP_SOCK_REV "qnat_sock_rev"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024
@@ -60,8 +61,9 @@ struct qnat_config {
 	__u8 bridge_mac[6];
 	__u8 pad[2];
 	__u32 timeouts[QNAT_TO_MAX];
+	__u64 netns_cookie; /* the host's namespace: socket hooks act there only */
 };
-_Static_assert(sizeof(struct qnat_config) == 80, "qnat_config layout");
+_Static_assert(sizeof(struct qnat_config) == 88, "qnat_config layout");
 
 /*
  * A flow's tuple.  For ICMP echo the identifier sits where the translated
@@ -138,6 +140,25 @@ struct qnat_fwd {
 	__u64 hits; /* connections opened through this entry */
 };
 _Static_assert(sizeof(struct qnat_fwd) == 24, "qnat_fwd layout");
+
+/*
+ * qnat_sock_rev: a host socket's UDP datagrams to a forwarded port went to
+ * the guest; replies must look as if they came from where they were sent.
+ */
+struct qnat_sock_rev_key {
+	__u64 cookie; /* the socket */
+	__be32 guest_addr;
+	__be16 guest_port;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct qnat_sock_rev_key) == 16, "qnat_sock_rev_key layout");
+
+struct qnat_sock_rev {
+	__be32 addr;
+	__be16 port;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct qnat_sock_rev) == 8, "qnat_sock_rev layout");
 
 /* qnat_ports: ifindex -> port.  Every bridge port we attached to. */
 #define QNAT_PORT_TAP (1U << 0)	       /* XDP_REDIRECT into it reaches the reader */

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Port forwards from outside: TCP and UDP, single ports and ranges, added
+# Port forwards from outside and from the host itself (loopback and the
+# uplink address): TCP and UDP, single ports and ranges, added
 # and removed at runtime without disturbing open connections, conflicts
 # refused, and forwards kept across a supervisor SIGKILL + re-attach.
 #
@@ -30,9 +31,20 @@ qnat forward add "$BR" udp 5353 192.168.122.89:53 || fail "forward add udp"
 [ "$(ask TCP 9002)" = "guest-9002 $EXT_ADDR" ] || fail "tcp range port 9002"
 [ "$(ask UDP 5353 hello)" = "udp-hello" ] || fail "udp forward 5353 -> 53"
 
+# From the host itself, to loopback and to the uplink address (socket hooks);
+# the guest sees the host's gateway address as the caller.
+hask() { echo "${3:-x}" | in_host socat -t 2 - "$1:$2" 2>/dev/null | head -1; }
+[ "$(hask TCP 127.0.0.1:8080)" = "guest-80 $GATEWAY" ] || fail "host -> 127.0.0.1:8080: got '$(hask TCP 127.0.0.1:8080)'"
+[ "$(hask TCP "$HOST_ADDR":9000)" = "guest-9000 $GATEWAY" ] || fail "host -> $HOST_ADDR:9000"
+[ "$(hask UDP 127.0.0.1:5353 local)" = "udp-local" ] || fail "host udp -> 127.0.0.1:5353"
+# The host's own services on other ports are untouched.
+bg in_host socat TCP-LISTEN:7070,bind=127.0.0.1,reuseaddr,fork SYSTEM:'echo host-7070'
+wait_for 5 in_host socat -u /dev/null TCP:127.0.0.1:7070 || fail "host service did not start"
+[ "$(hask TCP 127.0.0.1:7070)" = "host-7070" ] || fail "an unforwarded host port was redirected"
+
 list=$(qnat forward list "$BR")
-echo "$list" | grep -qE "tcp +\*:8080 -> 192.168.122.89:80 +hits 1" || { echo "$list" >&2; fail "list: 8080 rule/hits"; }
-echo "$list" | grep -qE "tcp +\*:9000-9002 -> 192.168.122.89:9000-9002 +hits 2" || { echo "$list" >&2; fail "list: range"; }
+echo "$list" | grep -qE "tcp +\*:8080 -> 192.168.122.89:80 +hits 2" || { echo "$list" >&2; fail "list: 8080 rule/hits"; }
+echo "$list" | grep -qE "tcp +\*:9000-9002 -> 192.168.122.89:9000-9002 +hits 3" || { echo "$list" >&2; fail "list: range"; }
 qnat forward list "$BR" --json | grep -q '"host_port":5353' || fail "forward list --json"
 qnat status "$BR" | grep -q "8080 -> 192.168.122.89:80" || fail "status does not show forwards"
 

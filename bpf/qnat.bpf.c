@@ -349,13 +349,17 @@ int sock_sendmsg4(struct bpf_sock_addr *ctx)
 SEC("cgroup/recvmsg4")
 int sock_recvmsg4(struct bpf_sock_addr *ctx)
 {
+	const struct qnat_config *cfg = config_get();
 	struct qnat_sock_rev_key k = {
 		.cookie = bpf_get_socket_cookie(ctx),
 		.guest_addr = ctx->user_ip4,
 		.guest_port = (__be16)ctx->user_port,
 	};
-	struct qnat_sock_rev *v = bpf_map_lookup_elem(&qnat_sock_rev, &k);
+	struct qnat_sock_rev *v;
 
+	if (!cfg || bpf_get_netns_cookie(ctx) != cfg->netns_cookie)
+		return 1;
+	v = bpf_map_lookup_elem(&qnat_sock_rev, &k);
 	if (v) {
 		ctx->user_ip4 = v->addr;
 		ctx->user_port = v->port;

@@ -48,6 +48,74 @@ static __always_inline int tc_verdict(struct __sk_buff *skb, __u32 counter, int 
 	return verdict;
 }
 
+/* The destination address as the packet now carries it. */
+static __always_inline __be32 dst_of(struct __sk_buff *skb, const struct pkt *p)
+{
+	__be32 daddr = 0;
+
+	bpf_skb_load_bytes(skb, IP_ADDR_OFF(p, 1), &daddr, sizeof(daddr));
+	return daddr;
+}
+
+/* Out through the bridge to dst's MAC: for guests whose port we do not know. */
+static __always_inline int tc_via_bridge(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p,
+					 __be32 dst, __u32 counter)
+{
+	struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = dst };
+
+	if (tc_ttl_dec(skb, p))
+		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	count(counter, skb->len);
+	return bpf_redirect_neigh(cfg->bridge_ifindex, &nh, sizeof(nh), 0);
+}
+
+/* Hairpin, server side: a guest answers a client that came by the uplink address. */
+static __always_inline int tc_hairpin_server(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p)
+{
+	struct qnat_ct_entry *e;
+	struct qnat_ct_key orig;
+
+	ct_key_orig(p, &orig);
+	e = bpf_map_lookup_elem(&qnat_ct, &orig);
+	if (!e || !(e->flags & QNAT_CTF_HAIRPIN) || p->ttl <= 1)
+		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK); /* DNS, DHCP, ... to the gateway */
+	ct_touch(e, QNAT_DIR_ORIG, p, skb->len);
+	if (tc_nat_rewrite(skb, p, NAT_SRC, p->saddr, e->nat_addr, p->sport, e->nat_port) ||
+	    tc_nat_rewrite(skb, p, NAT_DST, p->daddr, e->peer_addr, p->dport, e->peer_port))
+		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	return tc_via_bridge(skb, cfg, p, e->peer_addr, QNAT_C_HAIRPIN);
+}
+
+/* Hairpin, client side: a guest connects to a forward by the uplink address. */
+static __always_inline int tc_hairpin_client(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p)
+{
+	struct qnat_ct_entry *e;
+	struct qnat_ct_key orig;
+	struct qnat_fwd *f;
+
+	if (p->ttl <= 1)
+		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+	e = ct_lookup_reply(p, &orig);
+	if (!e) {
+		if (p->proto == IPPROTO_TCP && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) != TCPF_SYN)
+			return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+		f = fwd_lookup(cfg, p->daddr, p->dport, p->proto);
+		if (!f)
+			return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK); /* a service of the host */
+		e = ct_create_hairpin(cfg, p, f, &orig);
+		if (!e)
+			return TC_ACT_SHOT; /* counted */
+		count(QNAT_C_DNAT_NEW, skb->len);
+	}
+	if (!(e->flags & QNAT_CTF_HAIRPIN))
+		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+	ct_touch(e, QNAT_DIR_REPLY, p, skb->len);
+	if (tc_nat_rewrite(skb, p, NAT_DST, p->daddr, orig.saddr, p->dport, orig.sport) ||
+	    tc_nat_rewrite(skb, p, NAT_SRC, p->saddr, orig.daddr, p->sport, orig.dport))
+		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	return tc_via_bridge(skb, cfg, p, orig.saddr, QNAT_C_HAIRPIN);
+}
+
 SEC("tc")
 int tc_port_in(struct __sk_buff *skb)
 {
@@ -65,8 +133,11 @@ int tc_port_in(struct __sk_buff *skb)
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
 	/* L2 and host traffic is the bridge's: guests, gateway, DHCP, mDNS. */
-	if (in_subnet(cfg, p.daddr) || is_mcast_or_bcast(p.daddr))
+	if (in_subnet(cfg, p.daddr) || is_mcast_or_bcast(p.daddr)) {
+		if (p.daddr == cfg->gateway && r == PARSE_OK && p.proto != IPPROTO_ICMP)
+			return tc_hairpin_server(skb, cfg, &p);
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+	}
 	if (!in_subnet(cfg, p.saddr))
 		return tc_verdict(skb, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
 	/* Fragments, other protocols, expiring TTLs: the kernel routes them
@@ -82,6 +153,8 @@ int tc_port_in(struct __sk_buff *skb)
 	fib.ipv4_src = p.saddr;
 	fib.ipv4_dst = p.daddr;
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NOT_FWDED && p.proto != IPPROTO_ICMP)
+		return tc_hairpin_client(skb, cfg, &p); /* a host address: maybe a forward */
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK); /* local, unreachable, too big: the kernel answers */
 	if (fib.ifindex != cfg->uplink_ifindex)
@@ -119,35 +192,19 @@ int tc_port_in(struct __sk_buff *skb)
 	return bpf_redirect(fib.ifindex, 0);
 }
 
-/* The destination address as the packet now carries it. */
-static __always_inline __be32 dst_of(struct __sk_buff *skb, const struct pkt *p)
-{
-	__be32 daddr = 0;
-
-	bpf_skb_load_bytes(skb, IP_ADDR_OFF(p, 1), &daddr, sizeof(daddr));
-	return daddr;
-}
-
 /*
  * Hand a reply, already translated back, to the guest: straight to its port
- * when we know it, else to the kernel, which routes it into the bridge.
+ * when we know it, else out through the bridge, which knows it.
  */
 static __always_inline int tc_to_guest(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p,
 				       const struct qnat_ct_entry *e)
 {
 	__u32 port_ifindex = e->port_ifindex;
 
-	if (tc_ttl_dec(skb, p))
-		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-	if (!port_ifindex || !bpf_map_lookup_elem(&qnat_ports, &port_ifindex)) {
-		/* Port not learned yet (a flow opened from outside, a guest
-		 * that moved): out through the bridge, which knows it. */
-		struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = dst_of(skb, p) };
-
-		count(QNAT_C_RNAT_BRIDGE, skb->len);
-		return bpf_redirect_neigh(cfg->bridge_ifindex, &nh, sizeof(nh), 0);
-	}
-	if (tc_set_macs(skb, e->guest_mac, cfg->bridge_mac))
+	/* Port not learned yet: a flow opened from outside, a guest that moved. */
+	if (!port_ifindex || !bpf_map_lookup_elem(&qnat_ports, &port_ifindex))
+		return tc_via_bridge(skb, cfg, p, dst_of(skb, p), QNAT_C_RNAT_BRIDGE);
+	if (tc_ttl_dec(skb, p) || tc_set_macs(skb, e->guest_mac, cfg->bridge_mac))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 	count(QNAT_C_RNAT_TC, skb->len);
 	return bpf_redirect(port_ifindex, 0);

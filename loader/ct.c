@@ -47,9 +47,9 @@ uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint3
 static void reply_key(const struct qnat_ct_key *orig, const struct qnat_ct_entry *e, struct qnat_ct_key *rev)
 {
 	memset(rev, 0, sizeof(*rev));
-	rev->saddr = orig->daddr;
+	rev->saddr = e->peer_addr;
 	rev->daddr = e->nat_addr;
-	rev->sport = orig->dport;
+	rev->sport = e->peer_port;
 	rev->dport = e->nat_port;
 	rev->proto = orig->proto;
 }

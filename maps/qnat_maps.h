@@ -97,11 +97,18 @@ enum qnat_ct_state {
 #define QNAT_CTF_REPLIED (1U << 0)
 #define QNAT_CTF_FIN_ORIG (1U << 1)
 #define QNAT_CTF_FIN_REPLY (1U << 2)
-#define QNAT_CTF_DNAT (1U << 3) /* opened from outside through a port forward */
+#define QNAT_CTF_DNAT (1U << 3)	  /* opened from outside through a port forward */
+#define QNAT_CTF_HAIRPIN (1U << 4) /* a guest reached a forward by the uplink address */
 
 enum qnat_dir { QNAT_DIR_ORIG, QNAT_DIR_REPLY, QNAT_DIR_MAX };
 
-/* qnat_ct: original tuple (guest's view) -> the flow. */
+/*
+ * qnat_ct: original tuple (guest's view) -> the flow.  A guest packet of the
+ * flow leaves as nat -> peer; a packet from peer to nat is the reply, and
+ * reaches the guest as orig.daddr:dport -> orig.saddr:sport.  peer is
+ * orig.daddr:dport except for hairpin flows, where the guest's peer is
+ * another guest seen through the gateway address.
+ */
 struct qnat_ct_entry {
 	__u64 last_seen; /* bpf_ktime_get_ns(), i.e. CLOCK_MONOTONIC */
 	__be32 nat_addr; /* translated source address */
@@ -110,13 +117,15 @@ struct qnat_ct_entry {
 	__u8 flags;	 /* QNAT_CTF_* */
 	__u32 port_ifindex; /* guest's bridge port, 0 when unknown */
 	__u8 guest_mac[6];
-	__u8 pad[2];
+	__be16 peer_port;
+	__be32 peer_addr;
+	__u32 pad;
 	__u64 packets[QNAT_DIR_MAX];
 	__u64 bytes[QNAT_DIR_MAX];
 };
-_Static_assert(sizeof(struct qnat_ct_entry) == 64, "qnat_ct_entry layout");
+_Static_assert(sizeof(struct qnat_ct_entry) == 72, "qnat_ct_entry layout");
 
-/* qnat_ct_rev: reply tuple (outside's view) -> original tuple. */
+/* qnat_ct_rev: reply tuple (peer -> nat) -> original tuple. */
 
 /*
  * qnat_fwd: (host address, port, protocol) -> the guest it is forwarded to.
@@ -179,7 +188,8 @@ _Static_assert(sizeof(struct qnat_port) == 8, "qnat_port layout");
 	X(RNAT_TC, "rnat_tc", "replies translated in TC and sent straight to the guest")     \
 	X(RNAT_XDP, "rnat_xdp", "replies translated in XDP and sent straight to the guest")  \
 	X(RNAT_BRIDGE, "rnat_bridge", "replies translated, sent via the bridge (port not known yet)") \
-	X(DNAT_NEW, "dnat_new", "connections opened from outside through a port forward")   \
+	X(DNAT_NEW, "dnat_new", "connections opened through a port forward")                \
+	X(HAIRPIN, "hairpin", "guest-to-guest packets through a forward by the uplink address") \
 	X(PASS, "pass", "packets that are not ours, left to the kernel")                     \
 	X(PASS_SLOW, "pass_slow", "our packets handed to the kernel (ttl, mtu, route)")       \
 	X(CT_NEW, "ct_new", "flows created")                                                  \

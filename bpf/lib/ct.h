@@ -102,6 +102,8 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 	e.last_seen = bpf_ktime_get_ns();
 	e.nat_addr = cfg->ext_addr;
 	e.nat_port = rev.dport;
+	e.peer_addr = orig->daddr;
+	e.peer_port = orig->dport;
 	e.port_ifindex = port_ifindex;
 	if (guest_mac)
 		__builtin_memcpy(e.guest_mac, guest_mac, sizeof(e.guest_mac));
@@ -209,6 +211,8 @@ static __always_inline struct qnat_ct_entry *ct_create_dnat(const struct pkt *p,
 		.last_seen = bpf_ktime_get_ns(),
 		.nat_addr = p->daddr,
 		.nat_port = p->dport,
+		.peer_addr = p->saddr,
+		.peer_port = p->sport,
 		.state = p->proto == IPPROTO_TCP ? QNAT_CT_NONE : QNAT_CT_UDP,
 		.flags = QNAT_CTF_DNAT,
 	};
@@ -234,6 +238,62 @@ static __always_inline struct qnat_ct_entry *ct_create_dnat(const struct pkt *p,
 		bpf_map_delete_elem(&qnat_ct_rev, &rev);
 		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
 		return 0;
+	}
+	__sync_fetch_and_add(&f->hits, 1);
+	count(QNAT_C_CT_NEW, 0);
+	return bpf_map_lookup_elem(&qnat_ct, orig);
+}
+
+/*
+ * A guest connecting to a forward by the uplink address (hairpin): the
+ * server guest must answer through us, so the client is replaced by the
+ * gateway address and a port of the range.  Stored from the server's view:
+ * orig = server -> gateway:port, peer = the client.
+ */
+static __always_inline struct qnat_ct_entry *ct_create_hairpin(const struct qnat_config *cfg, const struct pkt *p,
+							       struct qnat_fwd *f, struct qnat_ct_key *orig)
+{
+	struct qnat_ct_key rev = {
+		.saddr = p->saddr,
+		.daddr = p->daddr,
+		.sport = p->sport,
+		.dport = p->dport,
+		.proto = p->proto,
+	};
+	struct qnat_ct_entry e = {
+		.last_seen = bpf_ktime_get_ns(),
+		.nat_addr = p->daddr,
+		.nat_port = p->dport,
+		.peer_addr = p->saddr,
+		.peer_port = p->sport,
+		.state = p->proto == IPPROTO_TCP ? QNAT_CT_NONE : QNAT_CT_UDP,
+		.flags = QNAT_CTF_DNAT | QNAT_CTF_HAIRPIN,
+	};
+	__u16 port = bpf_ntohs(p->sport);
+	int err = -EEXIST;
+
+	orig->saddr = f->guest_addr;
+	orig->daddr = cfg->gateway;
+	orig->sport = f->guest_port;
+	orig->proto = p->proto;
+	orig->pad[0] = orig->pad[1] = orig->pad[2] = 0;
+	for (int i = 0; i < QNAT_PORT_TRIES && err == -EEXIST; i++) {
+		orig->dport = bpf_htons(port);
+		err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
+		port = ct_pick_port(cfg, p->proto);
+	}
+	if (err) {
+		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
+		return 0;
+	}
+	err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
+	if (err) {
+		bpf_map_delete_elem(&qnat_ct, orig);
+		if (err != -EEXIST) {
+			count(QNAT_C_DROP_CT_FULL, 0);
+			return 0;
+		}
+		return ct_lookup_reply(p, orig); /* another CPU was first */
 	}
 	__sync_fetch_and_add(&f->hits, 1);
 	count(QNAT_C_CT_NEW, 0);

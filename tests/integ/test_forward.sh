@@ -1,14 +1,22 @@
 #!/bin/bash
-# Port forwards from outside and from the host itself (loopback and the
-# uplink address): TCP and UDP, single ports and ranges, added
+# Port forwards from outside, from the host itself (loopback and the uplink
+# address) and from guests by the uplink address (hairpin): TCP and UDP, single ports and ranges, added
 # and removed at runtime without disturbing open connections, conflicts
 # refused, and forwards kept across a supervisor SIGKILL + re-attach.
 #
-#   g1 192.168.122.89 ==veth== virbr0 [qnat-bpf] host up0 198.51.100.1 ==veth== 198.51.100.2 ext (client)
+#   g1 192.168.122.89 ==veth== ┐
+#                            virbr0 [qnat-bpf] host up0 198.51.100.1 ==veth== 198.51.100.2 ext (client)
+#   g2 192.168.122.90 ==veth== ┘  (hairpin client)
 . "$(dirname "$0")/lib.sh"
+
+# The socket hooks live on the root cgroup: detach must take ours away.
+cgroot=$(findmnt -t cgroup2 -n -o TARGET | head -1)
+sock_hooks() { bpftool cgroup show "$cgroot" 2>/dev/null | awk '/sock_(connect|sendmsg|recvmsg)4/ {print $1}' | sort; }
+hooks_before=$(sock_hooks)
 
 topo_init
 attach --forward tcp:8080:192.168.122.89:80
+[ "$(comm -13 <(echo "$hooks_before") <(sock_hooks) | wc -l)" = 3 ] || fail "attach did not add its three socket hooks"
 guest_veth g1
 guest_addr g1 192.168.122.89
 # Guest services: TCP 80 and 9000-9002 say who they are and who called; UDP 53 echoes.
@@ -42,9 +50,19 @@ bg in_host socat TCP-LISTEN:7070,bind=127.0.0.1,reuseaddr,fork SYSTEM:'echo host
 wait_for 5 in_host socat -u /dev/null TCP:127.0.0.1:7070 || fail "host service did not start"
 [ "$(hask TCP 127.0.0.1:7070)" = "host-7070" ] || fail "an unforwarded host port was redirected"
 
+# Hairpin: another guest, and the server guest itself, by the uplink address;
+# the server sees the gateway as the caller, so its answer comes back through us.
+guest_veth g2
+guest_addr g2 192.168.122.90
+gask() { echo "${4:-x}" | in_guest "$1" socat -t 2 - "$2:$3" 2>/dev/null | head -1; }
+[ "$(gask g2 TCP "$HOST_ADDR":8080)" = "guest-80 $GATEWAY" ] || fail "hairpin g2 -> $HOST_ADDR:8080: '$(gask g2 TCP "$HOST_ADDR":8080)'"
+[ "$(gask g1 TCP "$HOST_ADDR":9002)" = "guest-9002 $GATEWAY" ] || fail "hairpin g1 -> itself by $HOST_ADDR:9002"
+[ "$(gask g2 UDP "$HOST_ADDR":5353 pin)" = "udp-pin" ] || fail "hairpin udp g2 -> $HOST_ADDR:5353"
+qnat stats "$BR" --json | grep -qE '"hairpin":\{"packets":[1-9]' || fail "hairpin counter did not move"
+
 list=$(qnat forward list "$BR")
-echo "$list" | grep -qE "tcp +\*:8080 -> 192.168.122.89:80 +hits 2" || { echo "$list" >&2; fail "list: 8080 rule/hits"; }
-echo "$list" | grep -qE "tcp +\*:9000-9002 -> 192.168.122.89:9000-9002 +hits 3" || { echo "$list" >&2; fail "list: range"; }
+echo "$list" | grep -qE "tcp +\*:8080 -> 192.168.122.89:80 +hits 3" || { echo "$list" >&2; fail "list: 8080 rule/hits"; }
+echo "$list" | grep -qE "tcp +\*:9000-9002 -> 192.168.122.89:9000-9002 +hits 4" || { echo "$list" >&2; fail "list: range"; }
 qnat forward list "$BR" --json | grep -q '"host_port":5353' || fail "forward list --json"
 qnat status "$BR" | grep -q "8080 -> 192.168.122.89:80" || fail "status does not show forwards"
 
@@ -86,4 +104,6 @@ qnat forward list "$BR" | grep -q "9000-9002" || fail "runtime forwards lost acr
 exec {CONN[1]}>&-
 qnat detach "$BR" || fail "detach"
 [ -z "$(ask TCP 9000)" ] || fail "forward still works after detach"
+left=$(comm -13 <(echo "$hooks_before") <(sock_hooks))
+[ -z "$left" ] || fail "detach left socket hooks on the root cgroup: $left"
 pass

@@ -161,9 +161,10 @@ ext_udp_echo() {
 	sleep 0.2
 }
 
-# Capture on ext's side of the uplink; stop with capture_stop.
+# Capture on ext's side of the uplink; stop with capture_stop.  Immediate
+# mode: TPACKET_V3 otherwise holds packets up to 1 s, and the stop loses them.
 capture_start() {
-	in_ext tcpdump -i eth0 -nn -vv -l -U -w "$WORK/$1.pcap" "${@:2}" >/dev/null 2>"$WORK/$1.err" &
+	in_ext tcpdump -i eth0 --immediate-mode -nn -vv -l -U -w "$WORK/$1.pcap" "${@:2}" >/dev/null 2>"$WORK/$1.err" &
 	BG_PIDS+=($!)
 	CAPTURE_PID=$!
 	wait_for 5 grep -q "listening on" "$WORK/$1.err" || fail "tcpdump did not start"
@@ -182,4 +183,48 @@ bg_kill() {
 	local c
 	for c in $(pgrep -P "$1"); do bg_kill "$c"; done
 	kill "$1" 2>/dev/null
+}
+
+# The inode of namespace NS: qnat-bpf keeps its state in /run/qnat-bpf/ns<inode>.
+ns_inode() { stat -L -c %i "/run/netns/$1"; }
+
+# qnat-bpf and dnsmasq processes inside namespace NS, one "comm pid" a line.
+ns_procs() {
+	local ino pid comm st
+	ino=$(ns_inode "$1") || return 1
+	for pid in $(pgrep -x qnat-bpf; pgrep -x dnsmasq); do
+		read -r _ comm st _ 2>/dev/null <"/proc/$pid/stat" && [ "$st" != Z ] || continue
+		[ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$ino" ] && echo "${comm//[()]/} $pid"
+	done
+	return 0
+}
+
+# What attach may change in namespace NS (default: the host), as diffable
+# text: links (bridge timers masked), addresses (once DAD is done), routes,
+# qdiscs and tc filters of every link, forwarding sysctls, our processes and
+# the state directory.
+ns_snapshot() {
+	local ns=${1:-$NS_HOST} dev
+	# IPv6 DAD still running would add local routes later.
+	wait_for 5 sh -c "! ip -n $ns addr show | grep -q tentative"
+	echo "== links"
+	ip -n "$ns" -d link show | sed -E 's/ [a-z_]+_timer +[0-9.]+//g'
+	echo "== addresses"
+	ip -n "$ns" addr show
+	echo "== routes"
+	ip -n "$ns" route show table all
+	echo "== qdiscs"
+	tc -n "$ns" qdisc show
+	for dev in $(ip -n "$ns" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
+		echo "== filters $dev"
+		tc -n "$ns" filter show dev "$dev" ingress 2>&1
+		tc -n "$ns" filter show dev "$dev" egress 2>&1
+	done
+	echo "== forwarding"
+	# The glob must expand inside the namespace.
+	ip netns exec "$ns" sh -c 'grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/forwarding'
+	echo "== processes"
+	ns_procs "$ns"
+	echo "== state"
+	find "/run/qnat-bpf/ns$(ns_inode "$ns")" 2>/dev/null | sort
 }

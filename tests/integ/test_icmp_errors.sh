@@ -29,7 +29,7 @@ guest_veth g1
 guest_addr g1 192.168.122.10
 in_guest g1 busybox ping -c 1 -W 2 203.0.113.2 >/dev/null || fail "g1 cannot reach far"
 
-in_guest g1 tcpdump -i eth0 -nn -vv -l -U -w "$WORK/g1.pcap" icmp >/dev/null 2>"$WORK/g1.err" &
+in_guest g1 tcpdump -i eth0 --immediate-mode -nn -vv -l -U -w "$WORK/g1.pcap" icmp >/dev/null 2>"$WORK/g1.err" &
 BG_PIDS+=($!)
 cap=$!
 wait_for 5 grep -q "listening on" "$WORK/g1.err" || fail "tcpdump did not start"

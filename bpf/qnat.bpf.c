@@ -142,7 +142,7 @@ int tc_port_in(struct __sk_buff *skb)
 		return tc_verdict(skb, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
 	/* Fragments, other protocols, expiring TTLs: the kernel routes them
 	 * and the uplink's egress program translates or stops them. */
-	if (r != PARSE_OK || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHO) || p.ttl <= 1)
+	if (r != PARSE_OK || p.frag || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHO) || p.ttl <= 1)
 		return tc_verdict(skb, QNAT_C_PASS_SLOW, TC_ACT_OK);
 
 	fib.family = AF_INET;
@@ -197,14 +197,12 @@ int tc_port_in(struct __sk_buff *skb)
  * when we know it, else out through the bridge, which knows it.
  */
 static __always_inline int tc_to_guest(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p,
-				       const struct qnat_ct_entry *e)
+				       __u32 port_ifindex, const __u8 *guest_mac)
 {
-	__u32 port_ifindex = e->port_ifindex;
-
 	/* Port not learned yet: a flow opened from outside, a guest that moved. */
 	if (!port_ifindex || !bpf_map_lookup_elem(&qnat_ports, &port_ifindex))
 		return tc_via_bridge(skb, cfg, p, dst_of(skb, p), QNAT_C_RNAT_BRIDGE);
-	if (tc_ttl_dec(skb, p) || tc_set_macs(skb, e->guest_mac, cfg->bridge_mac))
+	if (tc_ttl_dec(skb, p) || tc_set_macs(skb, guest_mac, cfg->bridge_mac))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 	count(QNAT_C_RNAT_TC, skb->len);
 	return bpf_redirect(port_ifindex, 0);
@@ -223,7 +221,25 @@ static __always_inline int tc_icmp_err_in(struct __sk_buff *skb, const struct qn
 		return tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT);
 	if (tc_icmp_err_rewrite(skb, p, &q, &orig))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-	return tc_to_guest(skb, cfg, p, e);
+	return tc_to_guest(skb, cfg, p, e->port_ifindex, e->guest_mac);
+}
+
+/*
+ * A later fragment of an inbound datagram: it goes where its first fragment
+ * went.  One that comes first finds nothing and is left to the host (whose
+ * own datagrams these could be); a guest's datagram then fails to reassemble.
+ */
+static __always_inline int tc_frag_in(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p)
+{
+	struct qnat_frag_key fk = { .saddr = p->saddr, .daddr = p->daddr, .id = p->ip_id, .proto = p->proto };
+	struct qnat_frag *f = bpf_map_lookup_elem(&qnat_frags, &fk);
+
+	if (!f || p->ttl <= 1)
+		return TC_ACT_OK;
+	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF(p), p->daddr, f->guest_addr, sizeof(f->guest_addr)) ||
+	    bpf_skb_store_bytes(skb, IP_ADDR_OFF(p, 1), &f->guest_addr, sizeof(f->guest_addr), 0))
+		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	return tc_to_guest(skb, cfg, p, f->port_ifindex, f->guest_mac);
 }
 
 SEC("tc")
@@ -245,6 +261,8 @@ int tc_uplink_in(struct __sk_buff *skb)
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 	if (r == PARSE_IPV4 && p.proto == IPPROTO_ICMP && is_icmp_error(p.icmp_type) && p.daddr == cfg->ext_addr)
 		return tc_icmp_err_in(skb, cfg, &p);
+	if (r == PARSE_IPV4 && p.frag == FRAG_LATER)
+		return tc_frag_in(skb, cfg, &p);
 	if (r != PARSE_OK || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHOREPLY))
 		return TC_ACT_OK;
 	e = ct_lookup_reply(&p, &orig);
@@ -268,7 +286,15 @@ int tc_uplink_in(struct __sk_buff *skb)
 	ct_touch(e, QNAT_DIR_REPLY, &p, skb->len);
 	if (tc_nat_rewrite(skb, &p, NAT_DST, p.daddr, orig.saddr, p.dport, orig.sport))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-	return tc_to_guest(skb, cfg, &p, e);
+	if (p.frag == FRAG_FIRST) {
+		/* The rest of the datagram will follow this one by its IP id. */
+		struct qnat_frag_key fk = { .saddr = p.saddr, .daddr = p.daddr, .id = p.ip_id, .proto = p.proto };
+		struct qnat_frag fv = { .guest_addr = orig.saddr, .port_ifindex = e->port_ifindex };
+
+		__builtin_memcpy(fv.guest_mac, e->guest_mac, ETH_ALEN);
+		bpf_map_update_elem(&qnat_frags, &fk, &fv, BPF_ANY);
+	}
+	return tc_to_guest(skb, cfg, &p, e->port_ifindex, e->guest_mac);
 }
 
 SEC("tc")
@@ -290,6 +316,15 @@ int tc_uplink_out(struct __sk_buff *skb)
 	if (r == PARSE_BAD || !in_subnet(cfg, p.saddr))
 		return r == PARSE_BAD ? tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT) : TC_ACT_OK;
 	/* From here on the source is a guest's: translate it or stop it. */
+	if (cfg->ext_addr && r == PARSE_IPV4 && p.frag == FRAG_LATER &&
+	    (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP || p.proto == IPPROTO_ICMP)) {
+		/* No ports here: the first fragment carried them (and the
+		 * checksum that covers the whole datagram). */
+		if (bpf_l3_csum_replace(skb, IP_CSUM_OFF(&p), p.saddr, cfg->ext_addr, sizeof(cfg->ext_addr)) ||
+		    bpf_skb_store_bytes(skb, IP_ADDR_OFF(&p, 0), &cfg->ext_addr, sizeof(cfg->ext_addr), 0))
+			return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
+	}
 	if (!cfg->ext_addr || r != PARSE_OK || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHO))
 		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 
@@ -319,7 +354,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	if (!cfg)
 		return XDP_PASS;
 	r = parse_ipv4(data, data_end, &p);
-	if (r != PARSE_OK || p.daddr != cfg->ext_addr)
+	if (r != PARSE_OK || p.frag || p.daddr != cfg->ext_addr)
 		return XDP_PASS; /* TC ingress decides: it also sees GSO and fragments */
 	if (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHOREPLY)
 		return XDP_PASS;

@@ -64,4 +64,12 @@ struct {
 	__type(value, struct qnat_sock_rev);
 } qnat_sock_rev SEC(".maps");
 
+/* LRU is right here: entries are independent and live a few milliseconds. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct qnat_frag_key);
+	__type(value, struct qnat_frag);
+} qnat_frags SEC(".maps");
+
 #endif /* QNAT_MAPS_BPF_H */

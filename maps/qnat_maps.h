@@ -23,6 +23,7 @@
 #define QNAT_MAP_DEVMAP "qnat_devmap"
 #define QNAT_MAP_FWD "qnat_fwd"
 #define QNAT_MAP_SOCK_REV "qnat_sock_rev"
+#define QNAT_MAP_FRAGS "qnat_frags"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024
@@ -168,6 +169,27 @@ struct qnat_sock_rev {
 	__u16 pad;
 };
 _Static_assert(sizeof(struct qnat_sock_rev) == 8, "qnat_sock_rev layout");
+
+/*
+ * qnat_frags: an inbound datagram's later fragments carry no ports; its
+ * first fragment leaves here where the datagram goes.
+ */
+struct qnat_frag_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 id;
+	__u8 proto;
+	__u8 pad;
+};
+_Static_assert(sizeof(struct qnat_frag_key) == 12, "qnat_frag_key layout");
+
+struct qnat_frag {
+	__be32 guest_addr;
+	__u32 port_ifindex;
+	__u8 guest_mac[6];
+	__u8 pad[2];
+};
+_Static_assert(sizeof(struct qnat_frag) == 16, "qnat_frag layout");
 
 /* qnat_ports: ifindex -> port.  Every bridge port we attached to. */
 #define QNAT_PORT_TAP (1U << 0)	       /* XDP_REDIRECT into it reaches the reader */

@@ -41,7 +41,7 @@ static __always_inline int is_icmp_error(__u8 type)
 
 enum parse_result {
 	PARSE_OK,	/* IPv4 with an L4 header we can translate */
-	PARSE_IPV4,	/* IPv4, but no translatable L4 (other protocol, fragment) */
+	PARSE_IPV4,	/* IPv4, but no translatable L4 (other protocol, later fragment) */
 	PARSE_NOT_IPV4, /* anything else: ARP, IPv6, VLAN, ... */
 	PARSE_BAD,	/* truncated or malformed */
 };
@@ -59,8 +59,16 @@ struct pkt {
 	__u8 ttl;
 	__u8 tcp_flags;
 	__u8 icmp_type;
-	__u8 frag;
+	__u8 frag; /* enum frag_kind */
 	__u8 pad;
+	__be16 ip_id;
+	__u16 pad2;
+};
+
+enum frag_kind {
+	FRAG_NONE,
+	FRAG_FIRST, /* offset 0, more to come: carries the L4 header */
+	FRAG_LATER, /* no L4 header: belongs to its datagram by IP id */
 };
 
 #define TCPF_FIN 0x01
@@ -74,6 +82,7 @@ static __always_inline int parse_ipv4(void *data, void *data_end, struct pkt *p)
 	struct iphdr *ip;
 	__u32 ihl;
 
+	__builtin_memset(p, 0, sizeof(*p)); /* every path leaves it fully defined */
 	if ((void *)(eth + 1) > data_end)
 		return PARSE_BAD;
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
@@ -93,12 +102,11 @@ static __always_inline int parse_ipv4(void *data, void *data_end, struct pkt *p)
 	p->proto = ip->protocol;
 	p->ttl = ip->ttl;
 	p->tot_len = bpf_ntohs(ip->tot_len);
-	p->frag = (ip->frag_off & bpf_htons(IP_MF | IP_OFFMASK)) != 0;
-	p->sport = 0;
-	p->dport = 0;
-	p->tcp_flags = 0;
-	p->icmp_type = 0;
-	if (p->frag)
+	p->ip_id = ip->id;
+	p->frag = (ip->frag_off & bpf_htons(IP_OFFMASK)) ? FRAG_LATER :
+		  (ip->frag_off & bpf_htons(IP_MF))	   ? FRAG_FIRST :
+							     FRAG_NONE;
+	if (p->frag == FRAG_LATER)
 		return PARSE_IPV4;
 
 	void *l4 = data + p->l4_off;

@@ -275,7 +275,7 @@ int tc_uplink_in(struct __sk_buff *skb)
 		f = fwd_lookup(cfg, p.daddr, p.dport, p.proto);
 		if (!f)
 			return TC_ACT_OK; /* the host's own traffic */
-		e = ct_create_dnat(&p, f, &orig);
+		e = ct_create_dnat(cfg, &p, f, &orig);
 		if (!e)
 			return TC_ACT_SHOT; /* counted */
 		count(QNAT_C_DNAT_NEW, skb->len);

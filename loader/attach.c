@@ -22,7 +22,8 @@
 static const char attach_usage[] =
 	"Usage: qnat-bpf attach BRIDGE --masq CIDR [--uplink IFNAME] [--gateway IP]\n"
 	"                       [--dhcp-range START,END | --no-dhcp] [--port-range LO-HI]\n"
-	"                       [--ct-max N] [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
+	"                       [--ct-max N] [--ct-full refuse|evict] [--max-flows-per-guest N]\n"
+	"                       [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
 	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
 	"                       [--foreground] [-v]\n"
 	"Timeouts: tcp_syn_sent tcp_syn_recv tcp_established tcp_fin_wait tcp_time_wait tcp_close\n"
@@ -99,7 +100,7 @@ struct forwards {
 static int attach_parse(int argc, char **argv, struct settings *s, struct forwards *fw, bool *foreground,
 			int *verbose)
 {
-	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD };
+	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -108,6 +109,8 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct forwar
 		{ "no-dhcp", no_argument, NULL, O_NO_DHCP },
 		{ "port-range", required_argument, NULL, O_PORT_RANGE },
 		{ "ct-max", required_argument, NULL, O_CT_MAX },
+		{ "ct-full", required_argument, NULL, O_CT_FULL },
+		{ "max-flows-per-guest", required_argument, NULL, O_GUEST_MAX },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "forward", required_argument, NULL, O_FORWARD },
@@ -167,6 +170,19 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct forwar
 		case O_CT_MAX:
 			if (parse_u32(optarg, 16, 1u << 24, &s->ct_max)) {
 				log_warnx("--ct-max %s: expected a number of flows from 16 to 16777216", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_CT_FULL:
+			if (!strcmp(optarg, "refuse") || !strcmp(optarg, "evict")) {
+				s->ct_full = optarg[0] == 'e' ? CT_FULL_EVICT : CT_FULL_REFUSE;
+				break;
+			}
+			log_warnx("--ct-full %s: expected refuse or evict", optarg);
+			return -EINVAL;
+		case O_GUEST_MAX:
+			if (parse_u32(optarg, 1, 1u << 24, &s->max_flows_per_guest)) {
+				log_warnx("--max-flows-per-guest %s: expected a number of flows from 1 to 16777216", optarg);
 				return -EINVAL;
 			}
 			break;
@@ -558,8 +574,11 @@ int cmd_attach(int argc, char **argv)
 		if ((err = pa.err))
 			goto fail;
 	}
+	if (o.sock_cfg_id) /* a previous data plane's, whose maps we did not adopt */
+		dp_detach_cgroup_id(o.sock_cfg_id);
 	err = dp_attach_cgroup(&dp);
 	o.sock_hooks = !err;
+	o.sock_cfg_id = err ? 0 : dp_config_id(&dp);
 	if (err)
 		log_warnx("forwards will not work from the host itself: cannot attach socket hooks: %s", strerror(-err));
 	for (int i = 0; i < fw.n; i++)
@@ -652,9 +671,13 @@ int cmd_detach(int argc, char **argv)
 		ports_detach_all(&dp, sk, bridge_ifindex);
 		dp_detach_cgroup(&dp);
 		dp_close(&dp);
-	} else if (bridge_ifindex > 0) {
-		dp.ports_fd = -1;
-		nl_bridge_ports(sk, bridge_ifindex, detach_port_cb, &dp);
+	} else {
+		/* The data plane went with its uplink; its socket hooks did not. */
+		if (o.sock_cfg_id)
+			dp_detach_cgroup_id(o.sock_cfg_id);
+		dp.ports_fd = dp.devmap_fd = -1;
+		if (bridge_ifindex > 0)
+			nl_bridge_ports(sk, bridge_ifindex, detach_port_cb, &dp);
 	}
 	if (uplink_ifindex > 0) {
 		dp_detach_uplink(uplink_ifindex, &o);

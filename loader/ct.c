@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <netinet/in.h>
 
 #include "json.h"
@@ -91,36 +92,156 @@ out:
 	return err;
 }
 
+const char *ct_full_name(enum ct_full_policy p)
+{
+	return p == CT_FULL_EVICT ? "evict" : "refuse";
+}
+
+/* Add to a per-CPU counter from userspace: on CPU 0's slot. */
+void stats_add(struct dataplane *dp, uint32_t counter, uint64_t packets)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct qnat_counter_val *v = ncpu > 0 ? calloc(ncpu, sizeof(*v)) : NULL;
+
+	if (v && !bpf_map_lookup_elem(dp->stats_fd, &counter, v)) {
+		v[0].packets += packets;
+		bpf_map_update_elem(dp->stats_fd, &counter, v, BPF_ANY);
+	}
+	free(v);
+}
+
+/* Flows per guest, counted during the pass (open addressing, power of two). */
+#define GUEST_SLOTS (QNAT_GUESTS_MAX * 2)
+struct guest_count {
+	uint32_t addr; /* 0: free */
+	uint32_t flows;
+};
+
+static void guest_count_add(struct guest_count *t, uint32_t addr)
+{
+	for (uint32_t i = (addr * 2654435761u) & (GUEST_SLOTS - 1), n = 0; n < GUEST_SLOTS;
+	     i = (i + 1) & (GUEST_SLOTS - 1), n++) {
+		if (t[i].addr == addr || !t[i].addr) {
+			t[i].addr = addr;
+			t[i].flows++;
+			return;
+		}
+	}
+}
+
+/* A live flow, as eviction ranks it. */
+struct victim {
+	struct qnat_ct_key k;
+	uint64_t last_seen;
+	bool replied;
+};
+
 struct expiry {
 	struct dataplane *dp;
 	const uint32_t *timeouts;
 	uint64_t now;
-	uint32_t expired;
+	struct expiry_result *res;
+	struct guest_count *guests;
+	struct victim *victims; /* when eviction may be needed */
+	uint32_t nvictims, cap;
 };
+
+static void ct_delete(struct dataplane *dp, const struct qnat_ct_key *k, const struct qnat_ct_entry *e)
+{
+	struct qnat_ct_key rev, owner;
+
+	reply_key(k, e, &rev);
+	/* Delete the reverse half only if it is still this flow's. */
+	if (!bpf_map_lookup_elem(dp->ct_rev_fd, &rev, &owner) && !memcmp(&owner, k, sizeof(owner)))
+		bpf_map_delete_elem(dp->ct_rev_fd, &rev);
+	bpf_map_delete_elem(dp->ct_fd, k);
+}
 
 static int expire_one(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, void *arg)
 {
 	struct expiry *x = arg;
 	uint64_t limit = (uint64_t)ct_timeout_of(e, k->proto, x->timeouts) * 1000000000ull;
-	struct qnat_ct_key rev, owner;
 
-	if (e->last_seen > x->now || x->now - e->last_seen <= limit)
+	if (e->last_seen <= x->now && x->now - e->last_seen > limit) {
+		ct_delete(x->dp, k, e);
+		x->res->expired++;
 		return 0;
-	reply_key(k, e, &rev);
-	/* Delete the reverse half only if it is still this flow's. */
-	if (!bpf_map_lookup_elem(x->dp->ct_rev_fd, &rev, &owner) && !memcmp(&owner, k, sizeof(owner)))
-		bpf_map_delete_elem(x->dp->ct_rev_fd, &rev);
-	if (!bpf_map_delete_elem(x->dp->ct_fd, k))
-		x->expired++;
+	}
+	x->res->live++;
+	if (x->guests)
+		guest_count_add(x->guests, k->saddr);
+	if (x->victims && x->nvictims < x->cap)
+		x->victims[x->nvictims++] = (struct victim){ *k, e->last_seen, !!(e->flags & QNAT_CTF_REPLIED) };
 	return 0;
 }
 
-int ct_expire(struct dataplane *dp, const uint32_t timeouts[QNAT_TO_MAX], uint64_t now_ns, uint32_t *expired)
+/* Unreplied flows first (like nf_conntrack's early drop), then the oldest. */
+static int victim_cmp(const void *a, const void *b)
 {
-	struct expiry x = { dp, timeouts, now_ns, 0 };
-	int err = ct_walk(dp, expire_one, &x);
+	const struct victim *x = a, *y = b;
 
-	*expired = x.expired;
+	if (x->replied != y->replied)
+		return x->replied - y->replied;
+	return x->last_seen < y->last_seen ? -1 : x->last_seen > y->last_seen;
+}
+
+/* Make the guests map hold the true count of each guest's flows. */
+static void guests_sync(struct dataplane *dp, const struct guest_count *t)
+{
+	uint32_t key, next, *prev = NULL;
+
+	while (!bpf_map_get_next_key(dp->guests_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		struct qnat_guest g = { 0 };
+
+		for (uint32_t i = (key * 2654435761u) & (GUEST_SLOTS - 1), n = 0; n < GUEST_SLOTS && t[i].addr;
+		     i = (i + 1) & (GUEST_SLOTS - 1), n++)
+			if (t[i].addr == key) {
+				g.flows = t[i].flows;
+				break;
+			}
+		bpf_map_update_elem(dp->guests_fd, &key, &g, BPF_EXIST);
+	}
+}
+
+/*
+ * One pass over the table: expire both halves of every flow past its
+ * timeout, recount each guest's flows and, with --ct-full evict, make room
+ * when the table is over 95% full (down to 90%).
+ */
+int ct_expire(struct dataplane *dp, const struct settings *s, uint64_t now_ns, struct expiry_result *res)
+{
+	struct expiry x = { dp, s->timeouts, now_ns, res, NULL, NULL, 0, 0 };
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	if (s->max_flows_per_guest && dp->guests_fd >= 0)
+		x.guests = calloc(GUEST_SLOTS, sizeof(*x.guests));
+	if (s->ct_full == CT_FULL_EVICT) {
+		x.cap = s->ct_max;
+		x.victims = calloc(x.cap, sizeof(*x.victims));
+	}
+	err = ct_walk(dp, expire_one, &x);
+	if (!err && x.guests)
+		guests_sync(dp, x.guests);
+	if (!err && x.victims && (uint64_t)res->live * 100 > (uint64_t)s->ct_max * 95) {
+		uint32_t target = res->live - (uint32_t)((uint64_t)s->ct_max * 90 / 100);
+
+		qsort(x.victims, x.nvictims, sizeof(*x.victims), victim_cmp);
+		for (uint32_t i = 0; i < target && i < x.nvictims; i++) {
+			struct qnat_ct_entry e;
+
+			if (!bpf_map_lookup_elem(dp->ct_fd, &x.victims[i].k, &e)) {
+				ct_delete(dp, &x.victims[i].k, &e);
+				res->evicted++;
+			}
+		}
+		res->live -= res->evicted;
+		stats_add(dp, QNAT_C_CT_EVICTED, res->evicted);
+	}
+	free(x.guests);
+	free(x.victims);
 	return err;
 }
 

@@ -71,6 +71,7 @@ static int *dp_fd_by_name(struct dataplane *dp, const char *name)
 		{ QNAT_MAP_PORTS, offsetof(struct dataplane, ports_fd) },
 		{ QNAT_MAP_DEVMAP, offsetof(struct dataplane, devmap_fd) },
 		{ QNAT_MAP_FWD, offsetof(struct dataplane, fwd_fd) },
+		{ QNAT_MAP_GUESTS, offsetof(struct dataplane, guests_fd) },
 	};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -82,7 +83,8 @@ static int *dp_fd_by_name(struct dataplane *dp, const char *name)
 static void dp_init(struct dataplane *dp)
 {
 	memset(dp, 0, sizeof(*dp));
-	dp->config_fd = dp->ct_fd = dp->ct_rev_fd = dp->stats_fd = dp->ports_fd = dp->devmap_fd = dp->fwd_fd = -1;
+	dp->config_fd = dp->ct_fd = dp->ct_rev_fd = dp->stats_fd = dp->ports_fd = dp->devmap_fd = dp->fwd_fd =
+		dp->guests_fd = -1;
 }
 
 /* Collect the maps one attached program uses into dp (by map name). */
@@ -146,7 +148,7 @@ int dp_open_existing(struct dataplane *dp, int uplink_ifindex)
 void dp_close(struct dataplane *dp)
 {
 	int *fds[] = { &dp->config_fd, &dp->ct_fd,    &dp->ct_rev_fd, &dp->stats_fd,
-		       &dp->ports_fd,  &dp->devmap_fd, &dp->fwd_fd };
+		       &dp->ports_fd,  &dp->devmap_fd, &dp->fwd_fd,    &dp->guests_fd };
 
 	if (dp->skel) {
 		qnat__destroy(dp->skel); /* owns the fds */
@@ -207,6 +209,7 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 	dp->ports_fd = bpf_map__fd(skel->maps.qnat_ports);
 	dp->devmap_fd = bpf_map__fd(skel->maps.qnat_devmap);
 	dp->fwd_fd = bpf_map__fd(skel->maps.qnat_fwd);
+	dp->guests_fd = bpf_map__fd(skel->maps.qnat_guests);
 	return 0;
 }
 
@@ -248,6 +251,7 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 	memcpy(cfg.bridge_mac, bridge_mac, 6);
 	memcpy(cfg.timeouts, s->timeouts, sizeof(cfg.timeouts));
 	cfg.netns_cookie = netns_cookie();
+	cfg.max_flows_per_guest = s->max_flows_per_guest;
 	return bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
@@ -540,12 +544,23 @@ int dp_attach_cgroup(struct dataplane *dp)
 	return err;
 }
 
-void dp_detach_cgroup(struct dataplane *dp)
+/* By the config map's id alone: the map lives as long as hooks use it. */
+void dp_detach_cgroup_id(uint32_t cfg_id)
 {
 	int cgfd = cgroup_root_fd();
 
 	if (cgfd < 0)
 		return;
-	cgroup_detach_ours(cgfd, map_id_of(dp->config_fd));
+	cgroup_detach_ours(cgfd, cfg_id);
 	close(cgfd);
+}
+
+void dp_detach_cgroup(struct dataplane *dp)
+{
+	dp_detach_cgroup_id(map_id_of(dp->config_fd));
+}
+
+uint32_t dp_config_id(struct dataplane *dp)
+{
+	return map_id_of(dp->config_fd);
 }

@@ -17,6 +17,12 @@
 
 enum xdp_mode { XDP_MODE_AUTO, XDP_MODE_NATIVE, XDP_MODE_GENERIC, XDP_MODE_OFF };
 
+/* What happens when the conntrack table is full. */
+enum ct_full_policy {
+	CT_FULL_REFUSE, /* new flows are refused (and counted) */
+	CT_FULL_EVICT,	/* the controller keeps room by evicting the least recently used */
+};
+
 /* What `attach` was asked for.  Two attaches agree when these agree. */
 struct settings {
 	char bridge[IFNAMSIZ];
@@ -28,6 +34,8 @@ struct settings {
 	struct in_addr dhcp_start, dhcp_end;
 	uint16_t port_min, port_max;
 	uint32_t ct_max;
+	uint32_t max_flows_per_guest; /* 0: no cap */
+	enum ct_full_policy ct_full;
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
 };
@@ -42,6 +50,7 @@ struct owned {
 	bool uplink_clsact_created;
 	int xdp_attached; /* XDP_FLAGS_* mode it was attached with, 0 when none */
 	bool sock_hooks;  /* host-local forwards: socket hooks on the root cgroup */
+	uint32_t sock_cfg_id; /* their config map's id: finds them when the data plane is gone */
 };
 
 /* util.c */
@@ -96,7 +105,7 @@ int nl_bridge_ports(struct nl_sock *sk, int bridge_ifindex, port_cb cb, void *ar
 struct qnat;
 struct dataplane {
 	struct qnat *skel;
-	int config_fd, ct_fd, ct_rev_fd, stats_fd, ports_fd, devmap_fd, fwd_fd;
+	int config_fd, ct_fd, ct_rev_fd, stats_fd, ports_fd, devmap_fd, fwd_fd, guests_fd;
 	bool reused; /* maps adopted from a running data plane */
 };
 int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex);
@@ -112,10 +121,17 @@ void dp_forget_port(struct dataplane *dp, int ifindex, bool detach);
 int dp_uplink_prog_ids(int ifindex, uint32_t ids[3]);
 int dp_attach_cgroup(struct dataplane *dp);
 void dp_detach_cgroup(struct dataplane *dp);
+void dp_detach_cgroup_id(uint32_t cfg_id);
+uint32_t dp_config_id(struct dataplane *dp);
 const char *xdp_mode_name(enum xdp_mode m);
 
 /* ct.c */
-int ct_expire(struct dataplane *dp, const uint32_t timeouts[QNAT_TO_MAX], uint64_t now_ns, uint32_t *expired);
+struct expiry_result {
+	uint32_t live, expired, evicted;
+};
+int ct_expire(struct dataplane *dp, const struct settings *s, uint64_t now_ns, struct expiry_result *res);
+const char *ct_full_name(enum ct_full_policy p);
+void stats_add(struct dataplane *dp, uint32_t counter, uint64_t packets);
 int ct_count(struct dataplane *dp);
 uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint32_t timeouts[QNAT_TO_MAX]);
 const char *ct_state_name(uint8_t state);

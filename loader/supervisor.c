@@ -259,12 +259,12 @@ int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex
 			next_resync = now + RESYNC_EVERY_NS;
 		}
 		if (now >= next_expiry) {
-			uint32_t expired = 0;
+			struct expiry_result res;
 
-			if (ct_expire(dp, s->timeouts, now, &expired))
+			if (ct_expire(dp, s, now, &res))
 				log_warn("conntrack expiry pass failed");
-			else if (expired)
-				log_debug("expired %u flows", expired);
+			else if (res.expired || res.evicted)
+				log_debug("%u flows: expired %u, evicted %u", res.live, res.expired, res.evicted);
 			next_expiry = now + EXPIRY_EVERY_NS;
 		}
 	}

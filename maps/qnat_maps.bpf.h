@@ -64,6 +64,13 @@ struct {
 	__type(value, struct qnat_sock_rev);
 } qnat_sock_rev SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QNAT_GUESTS_MAX);
+	__type(key, __be32);
+	__type(value, struct qnat_guest);
+} qnat_guests SEC(".maps");
+
 /* LRU is right here: entries are independent and live a few milliseconds. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

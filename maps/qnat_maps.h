@@ -24,10 +24,12 @@
 #define QNAT_MAP_FWD "qnat_fwd"
 #define QNAT_MAP_SOCK_REV "qnat_sock_rev"
 #define QNAT_MAP_FRAGS "qnat_frags"
+#define QNAT_MAP_GUESTS "qnat_guests"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024
 #define QNAT_FWD_MAX 65536 /* forwarded host ports, all rules together */
+#define QNAT_GUESTS_MAX 4096
 #define QNAT_PORT_TRIES 32 /* candidates tried before a flow is refused */
 
 /* Conntrack timeouts, in seconds; defaults are nf_conntrack's. */
@@ -63,8 +65,10 @@ struct qnat_config {
 	__u8 pad[2];
 	__u32 timeouts[QNAT_TO_MAX];
 	__u64 netns_cookie; /* the host's namespace: socket hooks act there only */
+	__u32 max_flows_per_guest; /* 0: no cap */
+	__u32 pad2;
 };
-_Static_assert(sizeof(struct qnat_config) == 88, "qnat_config layout");
+_Static_assert(sizeof(struct qnat_config) == 96, "qnat_config layout");
 
 /*
  * A flow's tuple.  For ICMP echo the identifier sits where the translated
@@ -191,6 +195,16 @@ struct qnat_frag {
 };
 _Static_assert(sizeof(struct qnat_frag) == 16, "qnat_frag layout");
 
+/*
+ * qnat_guests: guest address -> its flows.  The programs count new flows
+ * in; the controller's expiry pass sets the true count.
+ */
+struct qnat_guest {
+	__u32 flows;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct qnat_guest) == 8, "qnat_guest layout");
+
 /* qnat_ports: ifindex -> port.  Every bridge port we attached to. */
 #define QNAT_PORT_TAP (1U << 0)	       /* XDP_REDIRECT into it reaches the reader */
 #define QNAT_PORT_OWN_CLSACT (1U << 1) /* we created its clsact qdisc */
@@ -217,6 +231,8 @@ _Static_assert(sizeof(struct qnat_port) == 8, "qnat_port layout");
 	X(CT_NEW, "ct_new", "flows created")                                                  \
 	X(DROP_NO_FLOW, "drop_no_flow", "inbound packets for the subnet matching no flow")   \
 	X(DROP_CT_FULL, "drop_ct_full", "new flows refused: conntrack table full")           \
+	X(DROP_GUEST_CAP, "drop_guest_cap", "new flows refused: the guest has its maximum")   \
+	X(CT_EVICTED, "ct_evicted", "flows evicted by the controller to make room")         \
 	X(DROP_NO_PORT, "drop_no_port", "new flows refused: no free source port")            \
 	X(DROP_LEAK, "drop_leak", "subnet-sourced packets that could not be translated")     \
 	X(DROP_SPOOF, "drop_spoof", "guest packets with a source outside the subnet")        \

@@ -34,6 +34,39 @@ static __always_inline void ct_key_reply(const struct pkt *p, struct qnat_ct_key
 	k->pad[0] = k->pad[1] = k->pad[2] = 0;
 }
 
+/*
+ * One more flow for this guest, unless it has its maximum already: one
+ * guest must not be able to fill the table for all the others.
+ */
+static __always_inline int guest_admit(const struct qnat_config *cfg, __be32 guest)
+{
+	struct qnat_guest *g, zero = {};
+
+	if (!cfg->max_flows_per_guest)
+		return 1;
+	g = bpf_map_lookup_elem(&qnat_guests, &guest);
+	if (!g) {
+		bpf_map_update_elem(&qnat_guests, &guest, &zero, BPF_NOEXIST);
+		g = bpf_map_lookup_elem(&qnat_guests, &guest);
+		if (!g)
+			return 1; /* guest table full: the global limit still holds */
+	}
+	if (g->flows >= cfg->max_flows_per_guest) {
+		count(QNAT_C_DROP_GUEST_CAP, 0);
+		return 0;
+	}
+	__sync_fetch_and_add(&g->flows, 1);
+	return 1;
+}
+
+static __always_inline void guest_release(const struct qnat_config *cfg, __be32 guest)
+{
+	struct qnat_guest *g;
+
+	if (cfg->max_flows_per_guest && (g = bpf_map_lookup_elem(&qnat_guests, &guest)))
+		__sync_fetch_and_add(&g->flows, -1); /* clang 14 has no BPF atomic sub */
+}
+
 /* Does a host socket already own this reply tuple? */
 static __always_inline int host_owns(struct __sk_buff *skb, const struct qnat_ct_key *rev)
 {
@@ -81,6 +114,8 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 	__u16 port = bpf_ntohs(orig->sport);
 	int err = -EEXIST;
 
+	if (!guest_admit(cfg, orig->saddr))
+		return 0;
 	if (orig->proto != IPPROTO_ICMP && (port < cfg->port_min || port > cfg->port_max))
 		port = ct_pick_port(cfg, orig->proto);
 
@@ -95,6 +130,7 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 		port = ct_pick_port(cfg, orig->proto);
 	}
 	if (err) {
+		guest_release(cfg, orig->saddr);
 		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, skb->len);
 		return 0;
 	}
@@ -113,6 +149,7 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 	err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
 	if (err) {
 		bpf_map_delete_elem(&qnat_ct_rev, &rev);
+		guest_release(cfg, orig->saddr);
 		if (err != -EEXIST) { /* full: refuse the new flow, keep the old ones */
 			count(QNAT_C_DROP_CT_FULL, skb->len);
 			return 0;
@@ -197,8 +234,8 @@ static __always_inline void ct_touch(struct qnat_ct_entry *e, int dir, const str
  * the forwarded host address and port, so replies and later packets take
  * exactly the paths masqueraded flows take.
  */
-static __always_inline struct qnat_ct_entry *ct_create_dnat(const struct pkt *p, struct qnat_fwd *f,
-							    struct qnat_ct_key *orig)
+static __always_inline struct qnat_ct_entry *ct_create_dnat(const struct qnat_config *cfg, const struct pkt *p,
+							    struct qnat_fwd *f, struct qnat_ct_key *orig)
 {
 	struct qnat_ct_key rev = {
 		.saddr = p->saddr,
@@ -225,16 +262,20 @@ static __always_inline struct qnat_ct_entry *ct_create_dnat(const struct pkt *p,
 	orig->proto = p->proto;
 	orig->pad[0] = orig->pad[1] = orig->pad[2] = 0;
 
+	if (!guest_admit(cfg, f->guest_addr))
+		return 0;
 	err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
-	if (err == -EEXIST) /* another CPU set it up first */
-		return bpf_map_lookup_elem(&qnat_ct, orig);
 	if (err) {
+		guest_release(cfg, f->guest_addr);
+		if (err == -EEXIST) /* another CPU set it up first */
+			return bpf_map_lookup_elem(&qnat_ct, orig);
 		count(QNAT_C_DROP_CT_FULL, 0);
 		return 0;
 	}
 	err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
 	if (err) {
 		/* Full, or the guest already uses this very tuple outwards. */
+		guest_release(cfg, f->guest_addr);
 		bpf_map_delete_elem(&qnat_ct_rev, &rev);
 		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
 		return 0;
@@ -277,17 +318,21 @@ static __always_inline struct qnat_ct_entry *ct_create_hairpin(const struct qnat
 	orig->sport = f->guest_port;
 	orig->proto = p->proto;
 	orig->pad[0] = orig->pad[1] = orig->pad[2] = 0;
+	if (!guest_admit(cfg, f->guest_addr))
+		return 0;
 	for (int i = 0; i < QNAT_PORT_TRIES && err == -EEXIST; i++) {
 		orig->dport = bpf_htons(port);
 		err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
 		port = ct_pick_port(cfg, p->proto);
 	}
 	if (err) {
+		guest_release(cfg, f->guest_addr);
 		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
 		return 0;
 	}
 	err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
 	if (err) {
+		guest_release(cfg, f->guest_addr);
 		bpf_map_delete_elem(&qnat_ct, orig);
 		if (err != -EEXIST) {
 			count(QNAT_C_DROP_CT_FULL, 0);

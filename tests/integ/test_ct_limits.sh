@@ -1,0 +1,72 @@
+#!/bin/bash
+# A full conntrack table never breaks what already works: the per-guest cap
+# stops one guest from taking the table; "refuse" turns new flows away and
+# counts them; "evict" makes room by dropping unreplied and idle flows first.
+# In every case another guest's established connection keeps working.
+#
+#   hostile g1 ==veth== ┐
+#                       virbr0 [qnat-bpf --ct-max N] host up0 ==veth== ext
+#   victim  g2 ==veth== ┘
+. "$(dirname "$0")/lib.sh"
+
+setup() {
+	topo_init
+	attach "$@"
+	guest_veth g1
+	guest_addr g1 192.168.122.10
+	guest_veth g2
+	guest_addr g2 192.168.122.11
+	ext_tcp_echo 8080
+	# g2's long connection, opened before the flood.
+	coproc CONN { in_guest g2 socat - TCP:"$EXT_ADDR":8080 2>/dev/null; }
+	talk first || fail "g2's connection does not work before the flood"
+}
+talk() { echo "$1" >&"${CONN[1]}"; read -r -t 3 back <&"${CONN[0]}" && [ "$back" = "echo:$1" ]; }
+# g1 opens one UDP flow per source port (nobody answers: unreplied).
+flood() {
+	for p in $(seq 20000 $((20000 + $1 - 1))); do
+		echo x | in_guest g1 socat -u - UDP:"$EXT_ADDR":9,sourceport=$p 2>/dev/null
+	done
+}
+counter() { qnat stats "$BR" --json | grep -oE "\"$1\":\\{\"packets\":[0-9]+" | grep -oE '[0-9]+$'; }
+flows_of() { qnat ct show "$BR" | grep -c "src=$1 "; }
+
+# 1. Per-guest cap: g1 gets 10 flows, no more; g2 is untouched.
+setup --ct-max 64 --max-flows-per-guest 10
+qnat status "$BR" | grep -q "at most 10 per guest" || fail "status does not show the per-guest cap"
+flood 40
+[ "$(flows_of 192.168.122.10)" -le 10 ] || fail "g1 holds $(flows_of 192.168.122.10) flows, cap is 10"
+[ "$(counter drop_guest_cap)" -gt 0 ] || fail "drop_guest_cap not counted"
+talk second || fail "g2's connection broke under g1's flood (cap)"
+out=$(echo new | in_guest g2 socat -t 2 - TCP:"$EXT_ADDR":8080)
+[ "$out" = "echo:new" ] || fail "g2 cannot open a new flow while g1 is capped"
+exec {CONN[1]}>&-
+qnat detach "$BR" || fail detach
+for ns in "${NAMESPACES[@]}"; do ip netns del "$ns"; done
+NAMESPACES=()
+
+# 2. Refuse (the default): the table fills, new flows are refused and counted.
+T=q$(printf '%04x' $((RANDOM)))$$; NS_HOST=${T}h; NS_EXT=${T}e
+setup --ct-max 32
+qnat status "$BR" | grep -q "when full: refuse" || fail "status does not show the refuse policy"
+flood 60
+n=$(qnat ct count "$BR")
+[ "$n" -le 32 ] || fail "table holds $n flows, limit 32"
+[ "$(counter drop_ct_full)" -gt 0 ] || fail "drop_ct_full not counted"
+talk third || fail "g2's connection broke when the table was full (refuse)"
+exec {CONN[1]}>&-
+qnat detach "$BR" || fail detach
+for ns in "${NAMESPACES[@]}"; do ip netns del "$ns"; done
+NAMESPACES=()
+
+# 3. Evict: unreplied flows go first, the table stays below 95%, g2 keeps working.
+T=q$(printf '%04x' $((RANDOM)))$$; NS_HOST=${T}h; NS_EXT=${T}e
+setup --ct-max 32 --ct-full evict
+flood 60
+wait_for 6 test "$(counter ct_evicted)" -gt 0 || fail "nothing evicted"
+wait_for 6 test "$(qnat ct count "$BR")" -le 30 || fail "table not brought below 95%: $(qnat ct count "$BR")"
+talk fourth || fail "g2's established connection was evicted"
+out=$(echo after | in_guest g2 socat -t 2 - TCP:"$EXT_ADDR":8080)
+[ "$out" = "echo:after" ] || fail "g2 cannot open a new flow after eviction"
+exec {CONN[1]}>&-
+pass

@@ -273,12 +273,17 @@ int tc_uplink_in(struct __sk_buff *skb)
 		if (p.proto == IPPROTO_ICMP || (p.proto == IPPROTO_TCP && (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) != TCPF_SYN))
 			return TC_ACT_OK;
 		f = fwd_lookup(cfg, p.daddr, p.dport, p.proto);
-		if (!f)
-			return TC_ACT_OK; /* the host's own traffic */
-		e = ct_create_dnat(cfg, &p, f, &orig);
-		if (!e)
-			return TC_ACT_SHOT; /* counted */
-		count(QNAT_C_DNAT_NEW, skb->len);
+		if (f) {
+			e = ct_create_inbound(cfg, &p, f->guest_addr, f->guest_port, &orig);
+			if (!e)
+				return TC_ACT_SHOT; /* counted */
+			__sync_fetch_and_add(&f->hits, 1);
+			count(QNAT_C_DNAT_NEW, skb->len);
+		} else {
+			e = ct_create_eif(cfg, &p, &orig);
+			if (!e)
+				return TC_ACT_OK; /* the host's own traffic */
+		}
 	}
 	if (p.ttl <= 1)
 		return tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT);

@@ -23,6 +23,7 @@ static const char attach_usage[] =
 	"Usage: qnat-bpf attach BRIDGE --masq CIDR [--uplink IFNAME] [--gateway IP]\n"
 	"                       [--dhcp-range START,END | --no-dhcp] [--port-range LO-HI]\n"
 	"                       [--ct-max N] [--ct-full refuse|evict] [--max-flows-per-guest N]\n"
+	"                       [--filtering address-port-dependent|endpoint-independent]\n"
 	"                       [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
 	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
 	"                       [--foreground] [-v]\n"
@@ -100,7 +101,8 @@ struct forwards {
 static int attach_parse(int argc, char **argv, struct settings *s, struct forwards *fw, bool *foreground,
 			int *verbose)
 {
-	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX };
+	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX,
+	       O_FILTERING };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -111,6 +113,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct forwar
 		{ "ct-max", required_argument, NULL, O_CT_MAX },
 		{ "ct-full", required_argument, NULL, O_CT_FULL },
 		{ "max-flows-per-guest", required_argument, NULL, O_GUEST_MAX },
+		{ "filtering", required_argument, NULL, O_FILTERING },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "forward", required_argument, NULL, O_FORWARD },
@@ -179,6 +182,14 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct forwar
 				break;
 			}
 			log_warnx("--ct-full %s: expected refuse or evict", optarg);
+			return -EINVAL;
+		case O_FILTERING:
+			if (!strcmp(optarg, "endpoint-independent") || !strcmp(optarg, "address-port-dependent")) {
+				s->eif = optarg[0] == 'e';
+				break;
+			}
+			log_warnx("--filtering %s: expected address-port-dependent (like MASQUERADE) or "
+				  "endpoint-independent", optarg);
 			return -EINVAL;
 		case O_GUEST_MAX:
 			if (parse_u32(optarg, 1, 1u << 24, &s->max_flows_per_guest)) {

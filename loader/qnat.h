@@ -36,6 +36,7 @@ struct settings {
 	uint32_t ct_max;
 	uint32_t max_flows_per_guest; /* 0: no cap */
 	enum ct_full_policy ct_full;
+	bool eif; /* UDP: endpoint-independent filtering, else address-and-port-dependent */
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
 };

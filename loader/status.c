@@ -190,6 +190,7 @@ static int status_one(struct json *j, const char *bridge)
 	json_str(j, "full_policy", " (when full: %s", ct_full_name(s.ct_full));
 	json_uint(j, "max_flows_per_guest", s.max_flows_per_guest ? ", at most %llu per guest)" : "%.0llu)",
 		  s.max_flows_per_guest);
+	json_str(j, "filtering", ", udp filtering %s", s.eif ? "endpoint-independent" : "address-port-dependent");
 	json_uint(j, "port_min", ", ports %llu", s.port_min);
 	json_uint(j, "port_max", "-%llu\n", s.port_max);
 	json_obj_close(j);

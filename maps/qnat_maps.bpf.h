@@ -71,6 +71,14 @@ struct {
 	__type(value, struct qnat_guest);
 } qnat_guests SEC(".maps");
 
+/* LRU: a mapping is only a hint, checked against a live flow on use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct qnat_mapping_key);
+	__type(value, struct qnat_ct_key);
+} qnat_mappings SEC(".maps");
+
 /* LRU is right here: entries are independent and live a few milliseconds. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

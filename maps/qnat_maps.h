@@ -25,6 +25,7 @@
 #define QNAT_MAP_SOCK_REV "qnat_sock_rev"
 #define QNAT_MAP_FRAGS "qnat_frags"
 #define QNAT_MAP_GUESTS "qnat_guests"
+#define QNAT_MAP_MAPPINGS "qnat_mappings"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024
@@ -48,6 +49,7 @@ enum qnat_timeout {
 
 /* qnat_config flags */
 #define QNAT_CFG_XDP_UPLINK (1U << 0) /* an XDP program serves the uplink */
+#define QNAT_CFG_EIF (1U << 1)	      /* UDP: endpoint-independent filtering (RFC 4787) */
 
 /* qnat_config[0]: written by the controller, read by every program. */
 struct qnat_config {
@@ -204,6 +206,19 @@ struct qnat_guest {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct qnat_guest) == 8, "qnat_guest layout");
+
+/*
+ * qnat_mappings, with endpoint-independent filtering: the translated UDP
+ * address and port -> the original tuple of a flow that uses the mapping.
+ * Anyone may then send to that address and port; the guest gets it.
+ */
+struct qnat_mapping_key {
+	__be32 nat_addr;
+	__be16 nat_port;
+	__u8 proto;
+	__u8 pad;
+};
+_Static_assert(sizeof(struct qnat_mapping_key) == 8, "qnat_mapping_key layout");
 
 /* qnat_ports: ifindex -> port.  Every bridge port we attached to. */
 #define QNAT_PORT_TAP (1U << 0)	       /* XDP_REDIRECT into it reaches the reader */

@@ -157,6 +157,11 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 		/* Another CPU created it first: use theirs. */
 	} else {
 		count(QNAT_C_CT_NEW, 0);
+		if ((cfg->flags & QNAT_CFG_EIF) && orig->proto == IPPROTO_UDP) {
+			struct qnat_mapping_key mk = { .nat_addr = e.nat_addr, .nat_port = e.nat_port, .proto = orig->proto };
+
+			bpf_map_update_elem(&qnat_mappings, &mk, orig, BPF_ANY);
+		}
 	}
 	return bpf_map_lookup_elem(&qnat_ct, orig);
 }
@@ -234,8 +239,9 @@ static __always_inline void ct_touch(struct qnat_ct_entry *e, int dir, const str
  * the forwarded host address and port, so replies and later packets take
  * exactly the paths masqueraded flows take.
  */
-static __always_inline struct qnat_ct_entry *ct_create_dnat(const struct qnat_config *cfg, const struct pkt *p,
-							    struct qnat_fwd *f, struct qnat_ct_key *orig)
+static __always_inline struct qnat_ct_entry *ct_create_inbound(const struct qnat_config *cfg, const struct pkt *p,
+							       __be32 guest_addr, __be16 guest_port,
+							       struct qnat_ct_key *orig)
 {
 	struct qnat_ct_key rev = {
 		.saddr = p->saddr,
@@ -255,18 +261,18 @@ static __always_inline struct qnat_ct_entry *ct_create_dnat(const struct qnat_co
 	};
 	int err;
 
-	orig->saddr = f->guest_addr;
+	orig->saddr = guest_addr;
 	orig->daddr = p->saddr;
-	orig->sport = f->guest_port;
+	orig->sport = guest_port;
 	orig->dport = p->sport;
 	orig->proto = p->proto;
 	orig->pad[0] = orig->pad[1] = orig->pad[2] = 0;
 
-	if (!guest_admit(cfg, f->guest_addr))
+	if (!guest_admit(cfg, guest_addr))
 		return 0;
 	err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
 	if (err) {
-		guest_release(cfg, f->guest_addr);
+		guest_release(cfg, guest_addr);
 		if (err == -EEXIST) /* another CPU set it up first */
 			return bpf_map_lookup_elem(&qnat_ct, orig);
 		count(QNAT_C_DROP_CT_FULL, 0);
@@ -275,14 +281,36 @@ static __always_inline struct qnat_ct_entry *ct_create_dnat(const struct qnat_co
 	err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
 	if (err) {
 		/* Full, or the guest already uses this very tuple outwards. */
-		guest_release(cfg, f->guest_addr);
+		guest_release(cfg, guest_addr);
 		bpf_map_delete_elem(&qnat_ct_rev, &rev);
 		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
 		return 0;
 	}
-	__sync_fetch_and_add(&f->hits, 1);
 	count(QNAT_C_CT_NEW, 0);
 	return bpf_map_lookup_elem(&qnat_ct, orig);
+}
+
+/*
+ * With endpoint-independent filtering, a datagram from anyone to a UDP
+ * mapping in use reaches the guest that holds it.
+ */
+static __always_inline struct qnat_ct_entry *ct_create_eif(const struct qnat_config *cfg, const struct pkt *p,
+							   struct qnat_ct_key *orig)
+{
+	struct qnat_mapping_key mk = { .nat_addr = p->daddr, .nat_port = p->dport, .proto = p->proto };
+	struct qnat_ct_key *m;
+
+	if (!(cfg->flags & QNAT_CFG_EIF) || p->proto != IPPROTO_UDP)
+		return 0;
+	m = bpf_map_lookup_elem(&qnat_mappings, &mk);
+	if (!m)
+		return 0;
+	/* The mapping lives as long as a flow of it does. */
+	if (!bpf_map_lookup_elem(&qnat_ct, m)) {
+		bpf_map_delete_elem(&qnat_mappings, &mk);
+		return 0;
+	}
+	return ct_create_inbound(cfg, p, m->saddr, m->sport, orig);
 }
 
 /*

@@ -18,6 +18,7 @@ static const struct cmd {
 	{ "status", cmd_status, "status [BRIDGE] [--json]" },
 	{ "ct", cmd_ct, "ct { show | list | count } BRIDGE [--json]" },
 	{ "forward", cmd_forward, "forward { add | del | list } BRIDGE ... (qnat-bpf forward help)" },
+	{ "dhcp", cmd_dhcp, "dhcp { host { add | del } | leases } BRIDGE ... (qnat-bpf dhcp help)" },
 	{ "stats", cmd_stats, "stats BRIDGE [--json]" },
 	{ "help", cmd_help, "help" },
 };

@@ -167,6 +167,7 @@ int cmd_detach(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_dhcp(int argc, char **argv);
 int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, bool json);
 
 #endif /* QNAT_H */

@@ -50,7 +50,7 @@ int state_save(const struct settings *s, const struct owned *o)
 	int err;
 
 	err = state_dir(s->bridge, path, sizeof(path));
-	if (err || (err = mkdir_p(path, 0700)))
+	if (err || (err = mkdir_p(path, 0711)))
 		return err;
 	settings_describe(s, desc, sizeof(desc));
 	snprintf(buf, sizeof(buf),

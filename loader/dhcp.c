@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `qnat-bpf dhcp`: static hosts (dnsmasq's dhcp-hostsfile, rewritten
+ * atomically and reloaded with SIGHUP, which keeps the leases) and the
+ * leases, in the columns of `virsh net-dhcp-leases`.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "json.h"
+#include "log.h"
+#include "qnat.h"
+
+static const char dhcp_usage[] = "Usage: qnat-bpf dhcp host add BRIDGE MAC IP [NAME]\n"
+				 "       qnat-bpf dhcp host del BRIDGE MAC\n"
+				 "       qnat-bpf dhcp leases BRIDGE [--json]\n";
+
+static bool valid_mac(const char *s)
+{
+	unsigned int b[6];
+	char end;
+
+	return strlen(s) == 17 &&
+	       sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) == 6;
+}
+
+/* RFC 952/1123 host names: letters, digits and inner hyphens. */
+static bool valid_hostname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-')
+			return false;
+	return true;
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = tolower((unsigned char)*s);
+}
+
+/* Ask dnsmasq to re-read its hosts files; leases stay as they are. */
+static int dnsmasq_reload(const char *bridge)
+{
+	char path[PATH_MAX];
+	pid_t pid;
+
+	if (state_path(bridge, "dnsmasq.pid", path, sizeof(path)))
+		return -ENAMETOOLONG;
+	pid = pidfile_read(path);
+	if (!pid_alive(pid, "dnsmasq"))
+		return -ESRCH;
+	return kill(pid, SIGHUP) ? -errno : 0;
+}
+
+/* Rewrite hostsfile and addnhosts without the entry for mac, plus add when given. */
+static int hosts_update(const struct settings *s, const char *mac, const char *add_ip, const char *add_name)
+{
+	char hosts[PATH_MAX], addn[PATH_MAX], line[256];
+	size_t hlen = 0, alen = 0, cap = 1 << 16;
+	char *hbuf = calloc(1, cap), *abuf = calloc(1, cap);
+	bool found = false;
+	int err = 0;
+	FILE *f;
+
+	if (!hbuf || !abuf || state_path(s->bridge, "hostsfile", hosts, sizeof(hosts)) ||
+	    state_path(s->bridge, "addnhosts", addn, sizeof(addn))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	f = fopen(hosts, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char lmac[32] = "", lip[64] = "", lname[64] = "";
+
+		sscanf(line, "%31[^,\n],%63[^,\n],%63[^,\n]", lmac, lip, lname);
+		lower(lmac);
+		if (!strcmp(lmac, mac)) {
+			found = true;
+			continue;
+		}
+		if (add_ip && (!strcmp(lip, add_ip) || (add_name && *add_name && !strcmp(lname, add_name)))) {
+			log_warnx("%s is already given to %s", !strcmp(lip, add_ip) ? add_ip : add_name, lmac);
+			err = -EEXIST;
+			break;
+		}
+		hlen += snprintf(hbuf + hlen, cap - hlen, "%s", line);
+		if (lname[0])
+			alen += snprintf(abuf + alen, cap - alen, "%s %s\n", lip, lname);
+	}
+	if (f)
+		fclose(f);
+	if (err)
+		goto out;
+	if (!add_ip && !found) {
+		log_warnx("no static host with MAC %s on %s", mac, s->bridge);
+		err = -ENOENT;
+		goto out;
+	}
+	if (add_ip) {
+		hlen += snprintf(hbuf + hlen, cap - hlen, "%s,%s%s%s\n", mac, add_ip, add_name ? "," : "",
+				 add_name ? add_name : "");
+		if (add_name)
+			alen += snprintf(abuf + alen, cap - alen, "%s %s\n", add_ip, add_name);
+	}
+	if (hlen >= cap || alen >= cap) {
+		err = -E2BIG;
+		goto out;
+	}
+	/* dnsmasq reads these after dropping root: world-readable, like /etc/hosts. */
+	if ((err = write_file_atomic(hosts, hbuf, 0644)) || (err = write_file_atomic(addn, abuf, 0644)))
+		log_warnx("cannot write %s: %s", hosts, strerror(-err));
+out:
+	free(hbuf);
+	free(abuf);
+	return err;
+}
+
+static int leases_print(const struct settings *s, bool json)
+{
+	char path[PATH_MAX], line[512];
+	struct json j;
+	FILE *f;
+
+	if (state_path(s->bridge, "leases", path, sizeof(path)))
+		return -ENAMETOOLONG;
+	json_begin(&j, json);
+	json_arr_open(&j, NULL);
+	json_text(&j, " Expiry Time           MAC address         Protocol   IP address            Hostname     Client ID or DUID\n"
+		      "------------------------------------------------------------------------------------------------------------\n");
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		long long expiry;
+		char mac[64], ip[64], host[256], cid[256], when[32] = "never";
+		struct tm tm;
+		time_t t;
+
+		if (sscanf(line, "%lld %63s %63s %255s %255s", &expiry, mac, ip, host, cid) != 5)
+			continue; /* "duid ..." and anything unexpected */
+		t = expiry;
+		if (expiry && localtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		json_obj_open(&j, NULL);
+		json_str(&j, "expiry_time", " %-21s", when);
+		json_uint(&j, "expiry", "%.0llu", expiry);
+		json_str(&j, "mac", " %-19s", mac);
+		json_str(&j, "type", " %-10s", "ipv4");
+		json_str(&j, "ipaddr", " %s", ip);
+		json_uint(&j, "prefix", "/%-3llu", s->prefix);
+		json_str(&j, "hostname", " %-12s", strcmp(host, "*") ? host : "-");
+		json_str(&j, "clientid", " %s\n", strcmp(cid, "*") ? cid : "-");
+		json_obj_close(&j);
+	}
+	if (f)
+		fclose(f);
+	json_arr_close(&j);
+	json_end(&j);
+	return 0;
+}
+
+int cmd_dhcp(int argc, char **argv)
+{
+	struct settings s;
+	struct owned o;
+	bool json = false;
+	const char *args[6];
+	int n = 0, err;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "help"))
+			return fputs(dhcp_usage, stdout), 0;
+		else if (argv[i][0] == '-' || n == 6) {
+			print_error(json, "dhcp: unexpected argument %s", argv[i]);
+			return 1;
+		} else
+			args[n++] = argv[i];
+	}
+	if (n == 2 && !strcmp(args[0], "leases")) {
+		if (state_load(args[1], &s, &o)) {
+			print_error(json, "%s is not attached", args[1]);
+			return 1;
+		}
+		return leases_print(&s, json) ? 1 : 0;
+	}
+	if (n < 4 || strcmp(args[0], "host") || (strcmp(args[1], "add") && strcmp(args[1], "del"))) {
+		fputs(dhcp_usage, stderr);
+		return 1;
+	}
+	if (state_load(args[2], &s, &o)) {
+		log_warnx("%s is not attached", args[2]);
+		return 1;
+	}
+	char mac[18];
+
+	if (!valid_mac(args[3])) {
+		log_warnx("%s: not a MAC address like 52:54:00:12:34:56", args[3]);
+		return 1;
+	}
+	strcpy(mac, args[3]);
+	lower(mac);
+	if (!strcmp(args[1], "add")) {
+		struct in_addr ip;
+		uint32_t host;
+
+		if (n < 5 || n > 6) {
+			fputs(dhcp_usage, stderr);
+			return 1;
+		}
+		host = parse_ipv4(args[4], &ip) ? 0 : ntohl(ip.s_addr) & ~ntohl(prefix_mask(s.prefix));
+		if (!host || (ip.s_addr & prefix_mask(s.prefix)) != s.subnet.s_addr ||
+		    host == ~ntohl(prefix_mask(s.prefix)) || ip.s_addr == s.gateway.s_addr) {
+			log_warnx("%s: not a guest address of %s/%u", args[4], ip_str(s.subnet), s.prefix);
+			return 1;
+		}
+		if (n == 6 && !valid_hostname(args[5])) {
+			log_warnx("%s: not a host name (letters, digits, inner hyphens, at most 63)", args[5]);
+			return 1;
+		}
+		err = hosts_update(&s, mac, args[4], n == 6 ? args[5] : NULL);
+	} else {
+		if (n != 4) {
+			fputs(dhcp_usage, stderr);
+			return 1;
+		}
+		err = hosts_update(&s, mac, NULL, NULL);
+	}
+	if (err)
+		return 1;
+	err = dnsmasq_reload(s.bridge);
+	if (err && s.dhcp)
+		log_warnx("hosts file updated, but dnsmasq could not be told (%s); it reads it when it restarts",
+			  strerror(-err));
+	return 0;
+}

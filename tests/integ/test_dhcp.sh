@@ -1,0 +1,45 @@
+#!/bin/bash
+# DHCP like libvirt's: a static host added at runtime is honoured (address
+# and DNS name) without dropping existing leases, removed again, and
+# `dhcp leases` shows the columns of `virsh net-dhcp-leases`.
+#
+#   g1 (52:54:00:aa:00:01) ==veth== ┐
+#                                   virbr0 192.168.122.1 (dnsmasq) [qnat-bpf] host up0 ==veth== ext
+#   g2 (52:54:00:aa:00:02) ==veth== ┘
+. "$(dirname "$0")/lib.sh"
+
+topo_init
+attach
+guest_veth g1
+ip -n "${T}g1" link set eth0 address 52:54:00:aa:00:01
+guest_veth g2
+ip -n "${T}g2" link set eth0 address 52:54:00:aa:00:02
+
+# g1 leases from the range first, with a hostname.
+in_guest g1 busybox udhcpc -i eth0 -n -q -t 6 -T 1 -x hostname:alpha -s "$UDHCPC_SCRIPT" >/dev/null 2>&1 ||
+	fail "g1 got no lease"
+a1=$(ip -n "${T}g1" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1)
+leases=$(qnat dhcp leases "$BR")
+echo "$leases" | grep -qE "Expiry Time +MAC address +Protocol +IP address +Hostname +Client ID or DUID" ||
+	fail "leases header is not virsh's: $leases"
+echo "$leases" | grep -qE "52:54:00:aa:00:01 +ipv4 +$a1/24 +alpha " || fail "g1's lease not listed: $leases"
+qnat dhcp leases "$BR" --json | grep -q "\"ipaddr\":\"$a1\"" || fail "leases --json"
+
+# A static host for g2, added while dnsmasq runs.
+qnat dhcp host add "$BR" 52:54:00:AA:00:02 192.168.122.50 web1 || fail "dhcp host add"
+err=$(qnat dhcp host add "$BR" 52:54:00:aa:00:03 192.168.122.50 other 2>&1) && fail "duplicate address accepted"
+echo "$err" | grep -q "already given" || fail "duplicate error unclear: $err"
+err=$(qnat dhcp host add "$BR" 52:54:00:aa:00:03 10.0.0.5 2>&1) && fail "address outside the subnet accepted"
+err=$(qnat dhcp host add "$BR" nonsense 192.168.122.51 2>&1) && fail "bad MAC accepted"
+sleep 0.5
+a2=$(guest_dhcp g2)
+[ "$a2" = 192.168.122.50 ] || fail "static host not honoured: g2 got $a2"
+in_guest g1 busybox nslookup web1 "$GATEWAY" 2>&1 | grep -q "192.168.122.50" || fail "web1 does not resolve via dnsmasq"
+# The reload kept g1's lease.
+qnat dhcp leases "$BR" | grep -q "52:54:00:aa:00:01" || fail "g1's lease lost by the reload"
+
+qnat dhcp host del "$BR" 52:54:00:aa:00:02 || fail "dhcp host del"
+qnat dhcp host del "$BR" 52:54:00:aa:00:02 2>/dev/null && fail "deleting a missing host succeeded"
+hostsfile=/run/qnat-bpf/ns$(in_host stat -L -c %i /proc/self/ns/net)/$BR/hostsfile
+grep -q "52:54:00:aa:00:02" "$hostsfile" && fail "host still in the hosts file"
+pass

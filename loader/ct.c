@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Conntrack in userspace: timeouts, expiry of both halves of a flow, and `ct show`. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -264,12 +266,6 @@ static const char *proto_name(uint8_t p)
 	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : p == IPPROTO_ICMP ? "icmp" : "?";
 }
 
-struct show {
-	struct json *j;
-	const uint32_t *timeouts;
-	uint64_t now;
-};
-
 static void print_tuple(struct json *j, const char *name, uint32_t src, uint32_t dst, uint16_t sport,
 			uint16_t dport, uint8_t proto)
 {
@@ -285,43 +281,286 @@ static void print_tuple(struct json *j, const char *name, uint32_t src, uint32_t
 	json_obj_close(j);
 }
 
-static int show_one(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, void *arg)
+/* One flow, one line: conntrack(8)'s order, both tuples, then our extras. */
+static void print_flow(struct json *j, const char *event, const struct qnat_ct_key *k, const struct qnat_ct_entry *e,
+		       const uint32_t *timeouts, uint64_t now)
 {
-	struct show *s = arg;
-	uint64_t age = s->now > e->last_seen ? (s->now - e->last_seen) / 1000000000ull : 0;
-	uint64_t to = ct_timeout_of(e, k->proto, s->timeouts);
+	uint64_t age = now > e->last_seen ? (now - e->last_seen) / 1000000000ull : 0;
+	uint64_t to = ct_timeout_of(e, k->proto, timeouts);
 	struct qnat_ct_key rev;
 	char port[IF_NAMESIZE] = "-";
 
 	reply_key(k, e, &rev);
 	if (e->port_ifindex && !if_indextoname(e->port_ifindex, port))
 		snprintf(port, sizeof(port), "%u", e->port_ifindex);
-	json_obj_open(s->j, NULL);
-	json_str(s->j, "proto", "%-4s", proto_name(k->proto));
-	json_str(s->j, "state", " %-11s", ct_state_name(e->state));
-	json_uint(s->j, "expires", " %6llu ", to > age ? to - age : 0);
-	print_tuple(s->j, "orig", k->saddr, k->daddr, k->sport, k->dport, k->proto);
-	json_text(s->j, " ");
-	print_tuple(s->j, "reply", rev.saddr, rev.daddr, rev.sport, rev.dport, k->proto);
-	json_str(s->j, "port", " port=%s", port);
-	json_uint(s->j, "packets_orig", " packets=%llu", e->packets[0]);
-	json_uint(s->j, "packets_reply", "/%llu", e->packets[1]);
-	json_uint(s->j, "bytes_orig", " bytes=%llu", e->bytes[0]);
-	json_uint(s->j, "bytes_reply", "/%llu", e->bytes[1]);
-	if (e->flags & QNAT_CTF_REPLIED)
-		json_text(s->j, " [REPLIED]");
-	json_obj_close(s->j);
-	json_text(s->j, "\n");
+	json_obj_open(j, NULL);
+	if (event)
+		json_str(j, "event", "%-10s", event);
+	json_str(j, "proto", "%-4s", proto_name(k->proto));
+	json_str(j, "state", " %-11s", ct_state_name(e->state));
+	json_uint(j, "expires", " %6llu ", to > age ? to - age : 0);
+	print_tuple(j, "orig", k->saddr, k->daddr, k->sport, k->dport, k->proto);
+	json_text(j, " ");
+	print_tuple(j, "reply", rev.saddr, rev.daddr, rev.sport, rev.dport, k->proto);
+	json_str(j, "port", " port=%s", port);
+	json_uint(j, "packets_orig", " packets=%llu", e->packets[0]);
+	json_uint(j, "packets_reply", "/%llu", e->packets[1]);
+	json_uint(j, "bytes_orig", " bytes=%llu", e->bytes[0]);
+	json_uint(j, "bytes_reply", "/%llu", e->bytes[1]);
+	json_bool(j, "replied", e->flags & QNAT_CTF_REPLIED, " [REPLIED]", "");
+	json_bool(j, "inbound", e->flags & QNAT_CTF_DNAT, " [FORWARD]", "");
+	json_obj_close(j);
+	json_text(j, "\n");
+}
+
+/* conntrack(8)-style selection: -p/--proto, -s/--src, -d/--dst, --guest. */
+struct ct_filter {
+	uint8_t proto;			 /* 0: any */
+	struct in_addr src, dst, guest; /* 0: any */
+};
+
+static bool ct_match(const struct ct_filter *f, const struct qnat_ct_key *k)
+{
+	return (!f->proto || f->proto == k->proto) && (!f->src.s_addr || f->src.s_addr == k->saddr) &&
+	       (!f->dst.s_addr || f->dst.s_addr == k->daddr) && (!f->guest.s_addr || f->guest.s_addr == k->saddr);
+}
+
+struct ct_op {
+	struct dataplane *dp;
+	const struct ct_filter *f;
+	struct json *j;
+	const uint32_t *timeouts;
+	uint64_t now;
+	uint32_t n;
+	bool del;
+};
+
+static int op_one(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, void *arg)
+{
+	struct ct_op *op = arg;
+
+	if (!ct_match(op->f, k))
+		return 0;
+	op->n++;
+	if (op->del)
+		ct_delete(op->dp, k, e);
+	else if (op->j)
+		print_flow(op->j, NULL, k, e, op->timeouts, op->now);
 	return 0;
 }
 
-int ct_show(struct dataplane *dp, struct json *j, const uint32_t timeouts[QNAT_TO_MAX])
-{
-	struct show s = { j, timeouts, monotonic_ns() };
-	int err;
+/* A copy of the table, sorted by key, for `ct events` to compare. */
+struct snapshot {
+	struct qnat_ct_key *k;
+	struct qnat_ct_entry *e;
+	uint32_t n, cap;
+};
 
-	json_arr_open(j, NULL);
-	err = ct_walk(dp, show_one, &s);
-	json_arr_close(j);
-	return err;
+static int snap_one(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, void *arg)
+{
+	struct snapshot *s = arg;
+
+	if (s->n == s->cap) {
+		uint32_t cap = s->cap ? s->cap * 2 : 1024;
+		struct qnat_ct_key *nk = realloc(s->k, cap * sizeof(*nk));
+		struct qnat_ct_entry *ne = nk ? realloc(s->e, cap * sizeof(*ne)) : NULL;
+
+		if (nk)
+			s->k = nk;
+		if (!ne)
+			return -ENOMEM;
+		s->e = ne;
+		s->cap = cap;
+	}
+	s->k[s->n] = *k;
+	s->e[s->n++] = *e;
+	return 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct qnat_ct_key));
+}
+
+static void snap_sort(struct snapshot *s)
+{
+	/* Sort keys and entries together through an index. */
+	struct pair {
+		struct qnat_ct_key k;
+		struct qnat_ct_entry e;
+	} *p = malloc((s->n ? s->n : 1) * sizeof(*p));
+
+	if (!p)
+		return;
+	for (uint32_t i = 0; i < s->n; i++)
+		p[i] = (struct pair){ s->k[i], s->e[i] };
+	qsort(p, s->n, sizeof(*p), key_cmp); /* k is the first member */
+	for (uint32_t i = 0; i < s->n; i++) {
+		s->k[i] = p[i].k;
+		s->e[i] = p[i].e;
+	}
+	free(p);
+}
+
+static volatile sig_atomic_t events_stop;
+
+static void on_stop(int sig)
+{
+	events_stop = 1;
+}
+
+/* Flows appearing and going, by comparing the table every 200 ms. */
+static int ct_events(struct dataplane *dp, const struct ct_filter *f, struct json *j, const uint32_t *timeouts)
+{
+	struct snapshot old = { 0 }, cur = { 0 };
+	struct sigaction sa = { .sa_handler = on_stop };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (ct_walk(dp, snap_one, &old))
+		return -EIO;
+	snap_sort(&old);
+	while (!events_stop) {
+		uint32_t a = 0, b = 0;
+		uint64_t now = monotonic_ns();
+
+		usleep(200000);
+		cur.n = 0;
+		if (ct_walk(dp, snap_one, &cur))
+			break;
+		snap_sort(&cur);
+		while (a < old.n || b < cur.n) {
+			int c = a == old.n ? 1 : b == cur.n ? -1 : key_cmp(&old.k[a], &cur.k[b]);
+
+			const bool gone = c < 0;
+			uint32_t x = gone ? a : b;
+			struct snapshot *from = gone ? &old : &cur;
+
+			if (c && ct_match(f, &from->k[x])) {
+				/* A stream: with --json, one object per line. */
+				j->need_comma[0] = false;
+				print_flow(j, gone ? "[DESTROY]" : "[NEW]", &from->k[x], &from->e[x], timeouts, now);
+				if (j->on)
+					fputc('\n', j->f);
+			}
+			a += c <= 0;
+			b += c >= 0;
+		}
+		struct snapshot t = old;
+
+		old = cur;
+		cur = t;
+	}
+	free(old.k);
+	free(old.e);
+	free(cur.k);
+	free(cur.e);
+	return 0;
+}
+
+static const char ct_usage[] =
+	"Usage: qnat-bpf ct { show | list | count | del | flush | events } BRIDGE\n"
+	"                   [-p|--proto tcp|udp|icmp] [-s|--src IP] [-d|--dst IP] [--guest IP] [--json]\n"
+	"  src/dst are the original tuple's (as the guest sent it, or as a forwarded\n"
+	"  connection arrived); --guest matches the guest's address.  flush takes no filter.\n";
+
+int cmd_ct(int argc, char **argv)
+{
+	static const char *const verbs[] = { "show", "list", "count", "del", "flush", "events" };
+	const char *verb = "show", *bridge = NULL;
+	struct ct_filter f = { 0 };
+	struct qnat_config cfg;
+	struct dataplane dp;
+	struct settings s;
+	struct owned o;
+	struct json j;
+	bool json = false, filtered = false;
+	uint32_t zero = 0;
+	int i = 1, err = 0;
+
+	if (argc > 1 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return fputs(ct_usage, stdout), 0;
+	for (size_t v = 0; argc > 1 && v < sizeof(verbs) / sizeof(verbs[0]); v++)
+		if (!strcmp(argv[1], verbs[v])) {
+			verb = verbs[v];
+			i = 2;
+		}
+	for (; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		struct in_addr *addr = NULL;
+
+		if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
+			json = true;
+			continue;
+		}
+		if (!strcmp(a, "-p") || !strcmp(a, "--proto")) {
+			if (!val || (strcmp(val, "tcp") && strcmp(val, "udp") && strcmp(val, "icmp"))) {
+				print_error(json, "ct: --proto takes tcp, udp or icmp");
+				return 1;
+			}
+			f.proto = val[0] == 't' ? IPPROTO_TCP : val[0] == 'u' ? IPPROTO_UDP : IPPROTO_ICMP;
+			filtered = true;
+			i++;
+			continue;
+		}
+		if (!strcmp(a, "-s") || !strcmp(a, "--src"))
+			addr = &f.src;
+		else if (!strcmp(a, "-d") || !strcmp(a, "--dst"))
+			addr = &f.dst;
+		else if (!strcmp(a, "--guest"))
+			addr = &f.guest;
+		if (addr) {
+			if (!val || parse_ipv4(val, addr)) {
+				print_error(json, "ct: %s takes an IPv4 address", a);
+				return 1;
+			}
+			filtered = true;
+			i++;
+		} else if (a[0] == '-' || bridge || !valid_ifname(a)) {
+			print_error(json, "ct: unexpected argument %s (see qnat-bpf ct help)", a);
+			return 1;
+		} else {
+			bridge = a;
+		}
+	}
+	if (!bridge) {
+		print_error(json, "ct %s: which bridge?", verb);
+		return 1;
+	}
+	if (!strcmp(verb, "flush") && filtered) {
+		print_error(json, "ct flush takes no filter: use ct del with filters");
+		return 1;
+	}
+	if ((!strcmp(verb, "del") || !strcmp(verb, "flush")) && geteuid() != 0) {
+		print_error(json, "ct %s needs root", verb);
+		return 1;
+	}
+	if (bridge_open(bridge, &s, &o, &dp, json))
+		return 1;
+	if (bpf_map_lookup_elem(dp.config_fd, &zero, &cfg))
+		memcpy(cfg.timeouts, s.timeouts, sizeof(cfg.timeouts));
+	json_begin(&j, json);
+	if (!strcmp(verb, "events")) {
+		err = ct_events(&dp, &f, &j, cfg.timeouts);
+	} else {
+		struct ct_op op = { &dp, &f, NULL, cfg.timeouts, monotonic_ns(), 0, false };
+
+		op.del = !strcmp(verb, "del") || !strcmp(verb, "flush");
+		if (!strcmp(verb, "show") || !strcmp(verb, "list")) {
+			op.j = &j;
+			json_arr_open(&j, NULL);
+		}
+		err = ct_walk(&dp, op_one, &op);
+		if (op.j) {
+			json_arr_close(&j);
+		} else {
+			json_obj_open(&j, NULL);
+			json_uint(&j, op.del ? "deleted" : "count", op.del ? "%llu flows deleted\n" : "%llu\n", op.n);
+			json_obj_close(&j);
+		}
+	}
+	json_end(&j);
+	dp_close(&dp);
+	return err ? 1 : 0;
 }

@@ -137,7 +137,6 @@ int ct_count(struct dataplane *dp);
 uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint32_t timeouts[QNAT_TO_MAX]);
 const char *ct_state_name(uint8_t state);
 struct json;
-int ct_show(struct dataplane *dp, struct json *j, const uint32_t timeouts[QNAT_TO_MAX]);
 
 /* dnsmasq.c */
 int dnsmasq_write_config(const struct settings *s);
@@ -168,6 +167,7 @@ int cmd_status(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_dhcp(int argc, char **argv);
+int parse_listing_args(int argc, char **argv, const char **bridge, bool *json, bool bridge_required);
 int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, bool json);
 
 #endif /* QNAT_H */

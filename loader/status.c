@@ -26,7 +26,7 @@ static const struct {
 
 
 /* "BRIDGE [-j|--json]" in any order; returns the bridge or NULL. */
-static int parse_listing_args(int argc, char **argv, const char **bridge, bool *json, bool bridge_required)
+int parse_listing_args(int argc, char **argv, const char **bridge, bool *json, bool bridge_required)
 {
 	*bridge = NULL;
 	*json = false;
@@ -238,57 +238,6 @@ int cmd_status(int argc, char **argv)
 	}
 	json_arr_close(&j);
 	json_end(&j);
-	return err ? 1 : 0;
-}
-
-int cmd_ct(int argc, char **argv)
-{
-	const char *verb = argc > 1 && argv[1][0] != '-' ? argv[1] : "show";
-	const char *bridge;
-	struct dataplane dp;
-	struct settings s;
-	struct owned o;
-	struct json j;
-	bool json;
-	int err;
-
-	if (argc > 1 && argv[1][0] != '-') {
-		argc--;
-		argv++;
-	}
-	if (strcmp(verb, "show") && strcmp(verb, "list") && strcmp(verb, "count")) {
-		/* A bridge name in place of the verb means "show". */
-		if (argc > 0 && valid_ifname(verb) && !state_load(verb, &s, &o)) {
-			argc++;
-			argv--;
-			verb = "show";
-		} else {
-			print_error(false, "ct: unknown command %s (show, list, count)", verb);
-			return 1;
-		}
-	}
-	if (parse_listing_args(argc, argv, &bridge, &json, true))
-		return 1;
-	if (bridge_open(bridge, &s, &o, &dp, json))
-		return 1;
-	json_begin(&j, json);
-	if (!strcmp(verb, "count")) {
-		int n = ct_count(&dp);
-
-		json_obj_open(&j, NULL);
-		json_uint(&j, "count", "%llu\n", n < 0 ? 0 : n);
-		json_obj_close(&j);
-		err = n < 0 ? n : 0;
-	} else {
-		struct qnat_config cfg;
-		uint32_t zero = 0;
-
-		if (bpf_map_lookup_elem(dp.config_fd, &zero, &cfg))
-			memcpy(cfg.timeouts, s.timeouts, sizeof(cfg.timeouts));
-		err = ct_show(&dp, &j, cfg.timeouts);
-	}
-	json_end(&j);
-	dp_close(&dp);
 	return err ? 1 : 0;
 }
 

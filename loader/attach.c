@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <netlink/socket.h>
+#include <netinet/in.h>
 
 #include "log.h"
 #include "qnat.h"
@@ -24,6 +25,7 @@ static const char attach_usage[] =
 	"                       [--dhcp-range START,END | --no-dhcp] [--port-range LO-HI]\n"
 	"                       [--ct-max N] [--ct-full refuse|evict] [--max-flows-per-guest N]\n"
 	"                       [--filtering address-port-dependent|endpoint-independent]\n"
+	"                       [--metrics-listen ADDR:PORT]\n"
 	"                       [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
 	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
 	"                       [--foreground] [-v]\n"
@@ -102,7 +104,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct forwar
 			int *verbose)
 {
 	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX,
-	       O_FILTERING };
+	       O_FILTERING, O_METRICS };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -114,6 +116,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct forwar
 		{ "ct-full", required_argument, NULL, O_CT_FULL },
 		{ "max-flows-per-guest", required_argument, NULL, O_GUEST_MAX },
 		{ "filtering", required_argument, NULL, O_FILTERING },
+		{ "metrics-listen", required_argument, NULL, O_METRICS },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "forward", required_argument, NULL, O_FORWARD },
@@ -191,6 +194,16 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct forwar
 			log_warnx("--filtering %s: expected address-port-dependent (like MASQUERADE) or "
 				  "endpoint-independent", optarg);
 			return -EINVAL;
+		case O_METRICS: {
+			struct sockaddr_in sa;
+
+			if (metrics_parse(optarg, &sa)) {
+				log_warnx("--metrics-listen %s: expected ADDR:PORT, e.g. 127.0.0.1:9400", optarg);
+				return -EINVAL;
+			}
+			snprintf(s->metrics, sizeof(s->metrics), "%s", optarg);
+			break;
+		}
 		case O_GUEST_MAX:
 			if (parse_u32(optarg, 1, 1u << 24, &s->max_flows_per_guest)) {
 				log_warnx("--max-flows-per-guest %s: expected a number of flows from 1 to 16777216", optarg);

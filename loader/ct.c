@@ -99,19 +99,6 @@ const char *ct_full_name(enum ct_full_policy p)
 	return p == CT_FULL_EVICT ? "evict" : "refuse";
 }
 
-/* Add to a per-CPU counter from userspace: on CPU 0's slot. */
-void stats_add(struct dataplane *dp, uint32_t counter, uint64_t packets)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct qnat_counter_val *v = ncpu > 0 ? calloc(ncpu, sizeof(*v)) : NULL;
-
-	if (v && !bpf_map_lookup_elem(dp->stats_fd, &counter, v)) {
-		v[0].packets += packets;
-		bpf_map_update_elem(dp->stats_fd, &counter, v, BPF_ANY);
-	}
-	free(v);
-}
-
 /* Flows per guest, counted during the pass (open addressing, power of two). */
 #define GUEST_SLOTS (QNAT_GUESTS_MAX * 2)
 struct guest_count {
@@ -240,7 +227,7 @@ int ct_expire(struct dataplane *dp, const struct settings *s, uint64_t now_ns, s
 			}
 		}
 		res->live -= res->evicted;
-		stats_add(dp, QNAT_C_CT_EVICTED, res->evicted);
+		dp_count(dp, QNAT_C_CT_EVICTED, res->evicted);
 	}
 	free(x.guests);
 	free(x.victims);
@@ -518,7 +505,11 @@ int cmd_ct(int argc, char **argv)
 			filtered = true;
 			i++;
 		} else if (a[0] == '-' || bridge || !valid_ifname(a)) {
-			print_error(json, "ct: unexpected argument %s (see qnat-bpf ct help)", a);
+			/* "ct typo BRIDGE": the first word was a mistyped verb, not a bridge. */
+			if (bridge == argv[1] && a[0] != '-')
+				print_error(json, "ct: unknown command %s (see qnat-bpf ct help)", argv[1]);
+			else
+				print_error(json, "ct: unexpected argument %s (see qnat-bpf ct help)", a);
 			return 1;
 		} else {
 			bridge = a;

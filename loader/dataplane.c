@@ -565,3 +565,52 @@ uint32_t dp_config_id(struct dataplane *dp)
 {
 	return map_id_of(dp->config_fd);
 }
+
+static const struct {
+	const char *name, *help;
+} counters[QNAT_C_MAX] = {
+#define QNAT_COUNTER_NAME(id, name, help) [QNAT_C_##id] = { name, help },
+	QNAT_COUNTERS(QNAT_COUNTER_NAME)
+#undef QNAT_COUNTER_NAME
+};
+
+const char *counter_name(int i)
+{
+	return counters[i].name;
+}
+
+const char *counter_help(int i)
+{
+	return counters[i].help;
+}
+
+/* The per-CPU counters, summed. */
+void dp_read_counters(struct dataplane *dp, struct qnat_counter_val out[QNAT_C_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct qnat_counter_val *per = calloc(ncpu > 0 ? ncpu : 1, sizeof(*per));
+
+	memset(out, 0, sizeof(*out) * QNAT_C_MAX);
+	for (uint32_t k = 0; per && k < QNAT_C_MAX; k++) {
+		if (bpf_map_lookup_elem(dp->stats_fd, &k, per))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			out[k].packets += per[c].packets;
+			out[k].bytes += per[c].bytes;
+		}
+	}
+	free(per);
+}
+
+/* Add to a per-CPU counter from userspace: on CPU 0's slot. */
+void dp_count(struct dataplane *dp, uint32_t counter, uint64_t packets)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct qnat_counter_val *v = ncpu > 0 ? calloc(ncpu, sizeof(*v)) : NULL;
+
+	if (v && !bpf_map_lookup_elem(dp->stats_fd, &counter, v)) {
+		v[0].packets += packets;
+		bpf_map_update_elem(dp->stats_fd, &counter, v, BPF_ANY);
+	}
+	free(v);
+}

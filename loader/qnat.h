@@ -39,6 +39,7 @@ struct settings {
 	bool eif; /* UDP: endpoint-independent filtering, else address-and-port-dependent */
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
+	char metrics[32]; /* --metrics-listen ADDR:PORT, or empty */
 };
 
 /* What attach changed on the host, so detach can undo exactly that. */
@@ -121,6 +122,10 @@ int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex);
 void dp_forget_port(struct dataplane *dp, int ifindex, bool detach);
 int dp_uplink_prog_ids(int ifindex, uint32_t ids[3]);
 int dp_attach_cgroup(struct dataplane *dp);
+void dp_read_counters(struct dataplane *dp, struct qnat_counter_val out[QNAT_C_MAX]);
+void dp_count(struct dataplane *dp, uint32_t counter, uint64_t packets);
+const char *counter_name(int i);
+const char *counter_help(int i);
 void dp_detach_cgroup(struct dataplane *dp);
 void dp_detach_cgroup_id(uint32_t cfg_id);
 uint32_t dp_config_id(struct dataplane *dp);
@@ -132,7 +137,6 @@ struct expiry_result {
 };
 int ct_expire(struct dataplane *dp, const struct settings *s, uint64_t now_ns, struct expiry_result *res);
 const char *ct_full_name(enum ct_full_policy p);
-void stats_add(struct dataplane *dp, uint32_t counter, uint64_t packets);
 int ct_count(struct dataplane *dp);
 uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint32_t timeouts[QNAT_TO_MAX]);
 const char *ct_state_name(uint8_t state);
@@ -156,6 +160,12 @@ int fwd_rule_parse_compact(const char *s, struct fwd_rule *r);
 int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r, bool force, bool idempotent);
 void fwd_print(struct json *j, struct dataplane *dp);
 int cmd_forward(int argc, char **argv);
+
+/* metrics.c */
+struct sockaddr_in;
+int metrics_parse(const char *s, struct sockaddr_in *sa);
+int metrics_listen(const struct sockaddr_in *sa);
+void metrics_serve(int lfd, const struct settings *s, struct dataplane *dp, uint32_t flows, bool dnsmasq_up);
 
 /* supervisor.c */
 int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex, int uplink_ifindex, int ready_fd);

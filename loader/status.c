@@ -15,16 +15,6 @@
 #include "log.h"
 #include "qnat.h"
 
-static const struct {
-	const char *name, *help;
-} counters[QNAT_C_MAX] = {
-#define QNAT_COUNTER_NAME(id, name, help) [QNAT_C_##id] = { name, help },
-	QNAT_COUNTERS(QNAT_COUNTER_NAME)
-#undef QNAT_COUNTER_NAME
-};
-
-
-
 /* "BRIDGE [-j|--json]" in any order; returns the bridge or NULL. */
 int parse_listing_args(int argc, char **argv, const char **bridge, bool *json, bool bridge_required)
 {
@@ -67,37 +57,20 @@ int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct 
 	return 0;
 }
 
-static void read_counters(struct dataplane *dp, struct qnat_counter_val out[QNAT_C_MAX])
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct qnat_counter_val *per = calloc(ncpu > 0 ? ncpu : 1, sizeof(*per));
-
-	memset(out, 0, sizeof(*out) * QNAT_C_MAX);
-	for (uint32_t k = 0; per && k < QNAT_C_MAX; k++) {
-		if (bpf_map_lookup_elem(dp->stats_fd, &k, per))
-			continue;
-		for (int c = 0; c < ncpu; c++) {
-			out[k].packets += per[c].packets;
-			out[k].bytes += per[c].bytes;
-		}
-	}
-	free(per);
-}
-
 static void print_counters(struct json *j, struct dataplane *dp)
 {
 	struct qnat_counter_val v[QNAT_C_MAX];
 
-	read_counters(dp, v);
+	dp_read_counters(dp, v);
 	json_obj_open(j, "counters");
 	for (int i = 0; i < QNAT_C_MAX; i++) {
-		json_obj_open(j, counters[i].name);
+		json_obj_open(j, counter_name(i));
 		if (!j->on) /* in JSON the name is the key: a bare string is invalid */
-			fprintf(j->f, "  %-14s", counters[i].name);
+			fprintf(j->f, "  %-14s", counter_name(i));
 		json_uint(j, "packets", " %12llu pkts", v[i].packets);
 		json_uint(j, "bytes", " %14llu bytes", v[i].bytes);
 		json_text(j, "  # ");
-		json_text(j, counters[i].help);
+		json_text(j, counter_help(i));
 		json_text(j, "\n");
 		json_obj_close(j);
 	}

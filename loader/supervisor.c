@@ -45,6 +45,8 @@ struct sup {
 	pid_t dnsmasq;
 	uint64_t dnsmasq_due; /* when to (re)start it; 0: not due */
 	bool resync;
+	int metrics_fd;
+	uint32_t flows; /* as the last expiry pass counted them */
 };
 
 static bool port_known(struct sup *p, int ifindex)
@@ -204,7 +206,8 @@ static int pidfile_write(const char *bridge)
 
 int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex, int uplink_ifindex, int ready_fd)
 {
-	struct sup p = { .s = s, .dp = dp, .bridge_ifindex = bridge_ifindex, .uplink_ifindex = uplink_ifindex };
+	struct sup p = { .s = s, .dp = dp, .bridge_ifindex = bridge_ifindex, .uplink_ifindex = uplink_ifindex,
+			 .metrics_fd = -1 };
 	uint64_t next_expiry = 0, next_resync = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct nl_sock *ev;
@@ -229,6 +232,17 @@ int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex
 	ports_resync(&p);
 	if (s->dhcp)
 		dnsmasq_run(&p);
+	if (s->metrics[0]) {
+		struct sockaddr_in sa;
+
+		metrics_parse(s->metrics, &sa);
+		p.metrics_fd = metrics_listen(&sa);
+		if (p.metrics_fd < 0) {
+			log_warnx("cannot listen for metrics on %s: %s", s->metrics, strerror(-p.metrics_fd));
+			err = p.metrics_fd;
+			goto out;
+		}
+	}
 	if ((err = pidfile_write(s->bridge))) {
 		log_warnx("cannot write the supervisor pid file: %s", strerror(-err));
 		goto out;
@@ -241,13 +255,20 @@ int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex
 	log_info("supervising %s", s->bridge);
 
 	while (!quit) {
-		struct pollfd pfd = { .fd = nl_socket_get_fd(ev), .events = POLLIN };
+		struct pollfd pfd[2] = {
+			{ .fd = nl_socket_get_fd(ev), .events = POLLIN },
+			{ .fd = p.metrics_fd, .events = POLLIN },
+		};
 		uint64_t now;
 
-		if (poll(&pfd, 1, TICK_MS) > 0 && (pfd.revents & POLLIN)) {
-			err = nl_recvmsgs_default(ev);
-			if (err < 0 && err != -NLE_AGAIN)
-				p.resync = true; /* overrun (ENOBUFS): events were lost */
+		if (poll(pfd, p.metrics_fd >= 0 ? 2 : 1, TICK_MS) > 0) {
+			if (pfd[0].revents & POLLIN) {
+				err = nl_recvmsgs_default(ev);
+				if (err < 0 && err != -NLE_AGAIN)
+					p.resync = true; /* overrun (ENOBUFS): events were lost */
+			}
+			if (p.metrics_fd >= 0 && (pfd[1].revents & POLLIN))
+				metrics_serve(p.metrics_fd, s, dp, p.flows, p.dnsmasq > 0);
 		}
 		if (child_exited)
 			reap_children(&p);
@@ -261,10 +282,13 @@ int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex
 		if (now >= next_expiry) {
 			struct expiry_result res;
 
-			if (ct_expire(dp, s, now, &res))
+			if (ct_expire(dp, s, now, &res)) {
 				log_warn("conntrack expiry pass failed");
-			else if (res.expired || res.evicted)
-				log_debug("%u flows: expired %u, evicted %u", res.live, res.expired, res.evicted);
+			} else {
+				p.flows = res.live;
+				if (res.expired || res.evicted)
+					log_debug("%u flows: expired %u, evicted %u", res.live, res.expired, res.evicted);
+			}
 			next_expiry = now + EXPIRY_EVERY_NS;
 		}
 	}
@@ -275,6 +299,8 @@ out:
 		dnsmasq_stop(s->bridge);
 	if (!state_path(s->bridge, "supervisor.pid", path, sizeof(path)) && pidfile_read(path) == getpid())
 		unlink(path);
+	if (p.metrics_fd >= 0)
+		close(p.metrics_fd);
 	nl_socket_free(ev);
 	nl_socket_free(p.sk);
 	return err;

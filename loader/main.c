@@ -20,6 +20,7 @@ static const struct cmd {
 	{ "forward", cmd_forward, "forward { add | del | list } BRIDGE ... (qnat-bpf forward help)" },
 	{ "dhcp", cmd_dhcp, "dhcp { host { add | del } | leases } BRIDGE ... (qnat-bpf dhcp help)" },
 	{ "stats", cmd_stats, "stats BRIDGE [--json]" },
+	{ "doctor", cmd_doctor, "doctor BRIDGE [--json]" },
 	{ "help", cmd_help, "help" },
 };
 

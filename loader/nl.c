@@ -109,6 +109,18 @@ int nl_link_master(struct nl_sock *sk, int ifindex)
 	return err;
 }
 
+int nl_link_mtu(struct nl_sock *sk, int ifindex)
+{
+	struct rtnl_link *link;
+	int err = link_get(sk, ifindex, NULL, &link);
+
+	if (err)
+		return err;
+	err = rtnl_link_get_mtu(link);
+	rtnl_link_put(link);
+	return err;
+}
+
 int nl_link_mac(struct nl_sock *sk, int ifindex, uint8_t mac[6])
 {
 	struct rtnl_link *link;

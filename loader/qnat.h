@@ -91,6 +91,7 @@ int nl_ifname(struct nl_sock *sk, int ifindex, char *name);
 int nl_link_kind(struct nl_sock *sk, int ifindex, char *kind, size_t len);
 int nl_link_master(struct nl_sock *sk, int ifindex);
 int nl_link_mac(struct nl_sock *sk, int ifindex, uint8_t mac[6]);
+int nl_link_mtu(struct nl_sock *sk, int ifindex);
 int nl_bridge_create(struct nl_sock *sk, const char *name);
 int nl_link_delete(struct nl_sock *sk, int ifindex);
 int nl_link_set_up(struct nl_sock *sk, int ifindex, bool up);
@@ -177,6 +178,7 @@ int cmd_status(int argc, char **argv);
 int cmd_ct(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_dhcp(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 int parse_listing_args(int argc, char **argv, const char **bridge, bool *json, bool bridge_required);
 int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, bool json);
 

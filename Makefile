@@ -41,10 +41,18 @@ LOADER_HDR := $(wildcard loader/*.h) $(wildcard maps/*.h)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 TOOLS     := $(BUILD)/taprelay
 
+# The benchmark's helper: its own BPF programs (generator, sink, null
+# forwarder, wrappers, the XDP port prototype) and qbench.
+QBENCH_BPF  := $(wildcard tools/bench/*.bpf.c)
+QBENCH_BOBJ := $(patsubst tools/bench/%.bpf.c,$(BUILD)/tools/%.bpf.o,$(QBENCH_BPF))
+QBENCH_SKEL := $(QBENCH_BOBJ:.bpf.o=.skel.h)
+QBENCH_SRC  := $(filter-out $(QBENCH_BPF),$(wildcard tools/bench/*.c))
+QBENCH_OBJ  := $(patsubst tools/bench/%.c,$(BUILD)/tools/%.o,$(QBENCH_SRC))
+
 .PHONY: all test unit integ bench demo deps clean install uninstall
 all: $(BUILD)/qnat-bpf $(BUILD)/test_progs $(TOOLS)
 
-$(BUILD) $(BUILD)/loader:
+$(BUILD) $(BUILD)/loader $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
 $(BPF_OBJ): $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
@@ -71,6 +79,23 @@ $(BUILD)/taprelay: tests/tools/taprelay.c | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LDFLAGS)
 
+$(BUILD)/tools/%.bpf.o: tools/bench/%.bpf.c tools/bench/bench.h $(BPF_HDRS) | $(BUILD)/tools
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Itools/bench -c $< -o $@
+
+$(BUILD)/tools/%.skel.h: $(BUILD)/tools/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@
+
+$(BUILD)/tools/%.o: tools/bench/%.c $(wildcard tools/bench/*.h) $(QBENCH_SKEL) $(SKEL) $(LOADER_HDR) | $(BUILD)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(BUILD)/tools -Itools/bench -c $< -o $@
+
+.SECONDARY: $(QBENCH_BOBJ) $(QBENCH_SKEL)
+$(BUILD)/qbench: $(QBENCH_OBJ)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PC_LIBS)
+
 # The README's test command (as root).
 test: all
 	$(Q)tests/run.sh
@@ -88,9 +113,35 @@ demo:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo.sh
 
-# Benchmarks against iptables/nftables on the same topology (as root).
-bench: all
-	$(Q)tools/bench.sh
+# Benchmarks against iptables/nftables on the same topology (as root);
+# QUICK=1 for a short development run.  Results in $(BUILD)/bench/.
+bench: all $(BUILD)/qbench
+	$(Q)QUICK=$(QUICK) OUT=$(BUILD)/bench tools/bench.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]; make uninstall with the same.
+SBINDIR    := $(PREFIX)/sbin
+MANDIR     := $(PREFIX)/share/man/man8
+LIBEXECDIR := $(PREFIX)/libexec/qnat-bpf
+COMPLDIR   := $(PREFIX)/share/bash-completion/completions
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+CONFDIR    ?= /etc/qnat-bpf
+INSTALLED  := $(SBINDIR)/qnat-bpf $(MANDIR)/qnat-bpf.8 $(LIBEXECDIR)/qemu-ifup $(COMPLDIR)/qnat-bpf \
+	      $(UNITDIR)/qnat-bpf@.service $(CONFDIR)/virbr0.conf.example
+
+install: $(BUILD)/qnat-bpf
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 $(BUILD)/qnat-bpf $(DESTDIR)$(SBINDIR)/qnat-bpf
+	$(Q)install -D -m 0644 man/qnat-bpf.8 $(DESTDIR)$(MANDIR)/qnat-bpf.8
+	$(Q)install -D -m 0755 dist/qemu-ifup $(DESTDIR)$(LIBEXECDIR)/qemu-ifup
+	$(Q)install -D -m 0644 dist/qnat-bpf.bash-completion $(DESTDIR)$(COMPLDIR)/qnat-bpf
+	$(Q)install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(CONFDIR)
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' dist/qnat-bpf@.service.in >$(DESTDIR)$(UNITDIR)/qnat-bpf@.service
+	$(Q)install -m 0644 dist/virbr0.conf.example $(DESTDIR)$(CONFDIR)/virbr0.conf.example
+
+uninstall:
+	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	$(Q)rmdir --ignore-fail-on-non-empty $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(CONFDIR) 2>/dev/null || true
 
 clean:
 	$(Q)rm -rf $(BUILD)

@@ -25,10 +25,11 @@ static const char attach_usage[] =
 	"                       [--dhcp-range START,END | --no-dhcp] [--port-range LO-HI]\n"
 	"                       [--ct-max N] [--ct-full refuse|evict] [--max-flows-per-guest N]\n"
 	"                       [--filtering address-port-dependent|endpoint-independent]\n"
-	"                       [--metrics-listen ADDR:PORT]\n"
+	"                       [--metrics-listen ADDR:PORT] [--host MAC,IP[,NAME]]... [--config FILE]\n"
 	"                       [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
 	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
 	"                       [--foreground] [-v]\n"
+	"A config file holds the same options, one \"name value\" per line, e.g. \"masq 192.168.122.0/24\".\n"
 	"Timeouts: tcp_syn_sent tcp_syn_recv tcp_established tcp_fin_wait tcp_time_wait tcp_close\n"
 	"          udp udp_stream icmp (defaults are nf_conntrack's)\n";
 
@@ -91,20 +92,11 @@ static struct in_addr nth_host(const struct settings *s, int64_t n)
 	return (struct in_addr){ .s_addr = htonl(n >= 0 ? net + n : net + size + n) };
 }
 
-#define ATTACH_FORWARDS_MAX 64
-
-/* Forwards given on the command line; applied on every attach, idempotently. */
-struct forwards {
-	struct fwd_rule r[ATTACH_FORWARDS_MAX];
-	int n;
-};
-
 /* Parse and check the command line; on error say what is wrong. */
-static int attach_parse(int argc, char **argv, struct settings *s, struct forwards *fw, bool *foreground,
-			int *verbose)
+static int attach_parse(int argc, char **argv, struct settings *s, struct extras *x)
 {
 	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX,
-	       O_FILTERING, O_METRICS };
+	       O_FILTERING, O_METRICS, O_HOST };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -117,6 +109,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct forwar
 		{ "max-flows-per-guest", required_argument, NULL, O_GUEST_MAX },
 		{ "filtering", required_argument, NULL, O_FILTERING },
 		{ "metrics-listen", required_argument, NULL, O_METRICS },
+		{ "host", required_argument, NULL, O_HOST },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "forward", required_argument, NULL, O_FORWARD },
@@ -226,18 +219,29 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct forwar
 			}
 			break;
 		case O_FORWARD:
-			if (fw->n == ATTACH_FORWARDS_MAX || fwd_rule_parse_compact(optarg, &fw->r[fw->n])) {
+			if (x->nfwd == ATTACH_FORWARDS_MAX || fwd_rule_parse_compact(optarg, &x->fwd[x->nfwd])) {
 				log_warnx("--forward %s: expected PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT], "
 					  "e.g. tcp:8080:192.168.122.89:80 (at most %d)", optarg, ATTACH_FORWARDS_MAX);
 				return -EINVAL;
 			}
-			fw->n++;
+			x->nfwd++;
 			break;
+		case O_HOST: {
+			struct static_host *h = &x->host[x->nhost];
+
+			if (x->nhost == ATTACH_HOSTS_MAX ||
+			    sscanf(optarg, "%17[^,],%15[^,],%63s", h->mac, h->ip, h->name) < 2) {
+				log_warnx("--host %s: expected MAC,IP[,NAME] (at most %d)", optarg, ATTACH_HOSTS_MAX);
+				return -EINVAL;
+			}
+			x->nhost++;
+			break;
+		}
 		case 'f':
-			*foreground = true;
+			x->foreground = true;
 			break;
 		case 'v':
-			++*verbose;
+			x->verbose++;
 			break;
 		case 'h':
 			fputs(attach_usage, stdout);
@@ -280,6 +284,122 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct forwar
 			  ip_str(s->dhcp_start), ip_str(s->dhcp_end), ip_str(s->subnet), s->prefix);
 		return -EINVAL;
 	}
+	for (int i = 0; i < x->nhost; i++)
+		if (dhcp_host_check(s, &x->host[i]))
+			return -EINVAL;
+	return 0;
+}
+
+/*
+ * A config file holds attach's options, one "name value" per line (or just
+ * "name" for a flag), # comments; they come before the command line's own.
+ */
+static int config_args(const char *path, int *argcp, char ***argvp)
+{
+	char line[512], **argv = *argvp;
+	int argc = *argcp, n = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		log_warn("--config %s", path);
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *k = line + strspn(line, " \t"), *v, *end;
+
+		n++;
+		k[strcspn(k, "#\n")] = '\0';
+		if (!*k)
+			continue;
+		v = k + strcspn(k, " \t");
+		if (*v)
+			*v++ = '\0';
+		v += strspn(v, " \t");
+		for (end = v + strlen(v); end > v && (end[-1] == ' ' || end[-1] == '\t');)
+			*--end = '\0';
+		argv = realloc(argv, (argc + 3) * sizeof(*argv));
+		if (!argv || asprintf(&argv[argc++], "--%s", k) < 0) {
+			fclose(f);
+			return -ENOMEM;
+		}
+		if (*v)
+			argv[argc++] = strdup(v);
+	}
+	fclose(f);
+	argv[argc] = NULL;
+	*argcp = argc;
+	*argvp = argv;
+	return 0;
+}
+
+/* attach's argv with --config FILE replaced by the file's options. */
+static int expand_config(int argc, char **argv, int *nargc, char ***nargv, char *config)
+{
+	char **out = calloc(argc + 1, sizeof(*out));
+	const char *path = NULL;
+	int n = 1, err;
+
+	if (!out)
+		return -ENOMEM;
+	out[0] = argv[0];
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			path = argv[++i];
+		else if (!strncmp(argv[i], "--config=", 9))
+			path = argv[i] + 9;
+	}
+	if (path) {
+		if (strlen(path) >= PATH_MAX || !realpath(path, config)) {
+			log_warn("--config %s", path);
+			free(out);
+			return -ENOENT;
+		}
+		if ((err = config_args(config, &n, &out))) {
+			free(out);
+			return err;
+		}
+	}
+	out = realloc(out, (n + argc + 1) * sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			i++;
+		else if (strncmp(argv[i], "--config=", 9))
+			out[n++] = argv[i];
+	}
+	out[n] = NULL;
+	*nargc = n;
+	*nargv = out;
+	return 0;
+}
+
+/* The settings and extras a config file gives for bridge (the supervisor's reload). */
+int config_load(const char *bridge, const char *path, struct settings *s, struct extras *x)
+{
+	char *args[] = { "attach", "--config", (char *)path, (char *)bridge, NULL };
+	char **argv;
+	int argc, err;
+
+	memset(x, 0, sizeof(*x));
+	err = expand_config(4, args, &argc, &argv, x->config);
+	if (err)
+		return err;
+	err = attach_parse(argc, argv, s, x);
+	return err > 0 ? -EINVAL : err;
+}
+
+/* Forwards and static hosts, idempotently: what is there already stays. */
+int extras_apply(struct dataplane *dp, const struct settings *s, const struct extras *x)
+{
+	int err;
+
+	for (int i = 0; i < x->nfwd; i++)
+		if ((err = fwd_rule_add(dp, s, &x->fwd[i], false, true)))
+			return err;
+	for (int i = 0; i < x->nhost; i++)
+		if ((err = dhcp_host_set(s, &x->host[i])))
+			return err;
 	return 0;
 }
 
@@ -405,8 +525,8 @@ static void supervisor_stop(const char *bridge)
 }
 
 /* Start the supervisor in the background; returns once it is ready. */
-static int supervisor_spawn(const struct settings *s, struct dataplane *dp, int bridge_ifindex, int uplink_ifindex,
-			    int verbose)
+static int supervisor_spawn(const struct settings *s, struct extras *x, struct dataplane *dp, int bridge_ifindex,
+			    int uplink_ifindex, int verbose)
 {
 	int fds[2], null;
 	char c;
@@ -430,7 +550,7 @@ static int supervisor_spawn(const struct settings *s, struct dataplane *dp, int 
 			dup2(null, STDERR_FILENO);
 		}
 		log_init(1, verbose);
-		_exit(supervise(s, dp, bridge_ifindex, uplink_ifindex, fds[1]) ? 1 : 0);
+		_exit(supervise(s, x, dp, bridge_ifindex, uplink_ifindex, fds[1]) ? 1 : 0);
 	}
 	close(fds[1]);
 	if (read(fds[0], &c, 1) != 1) {
@@ -446,7 +566,9 @@ static int supervisor_spawn(const struct settings *s, struct dataplane *dp, int 
 int cmd_attach(int argc, char **argv)
 {
 	struct settings s, old;
-	static struct forwards fw;
+	static struct extras x;
+	char **args;
+	int nargs;
 	struct owned o = { .fwd_bridge_old = -1, .fwd_uplink_old = -1 };
 	struct undo u = { 0 };
 	struct dataplane dp = { .skel = NULL };
@@ -457,9 +579,13 @@ int cmd_attach(int argc, char **argv)
 	uint8_t mac[6];
 	char kind[32] = "";
 
-	err = attach_parse(argc, argv, &s, &fw, &foreground, &verbose);
+	if (expand_config(argc, argv, &nargs, &args, x.config))
+		return 1;
+	err = attach_parse(nargs, args, &s, &x);
 	if (err)
 		return err > 0 ? 0 : 1;
+	foreground = x.foreground;
+	verbose = x.verbose;
 	log_init(0, verbose);
 	log_libbpf_setup();
 	if (geteuid() != 0) {
@@ -605,13 +731,12 @@ int cmd_attach(int argc, char **argv)
 	o.sock_cfg_id = err ? 0 : dp_config_id(&dp);
 	if (err)
 		log_warnx("forwards will not work from the host itself: cannot attach socket hooks: %s", strerror(-err));
-	for (int i = 0; i < fw.n; i++)
-		if ((err = fwd_rule_add(&dp, &s, &fw.r[i], false, true)))
-			goto fail;
 	if (s.dhcp && (err = dnsmasq_write_config(&s))) {
 		log_warnx("cannot write the dnsmasq configuration: %s", strerror(-err));
 		goto fail;
 	}
+	if ((err = extras_apply(&dp, &s, &x)))
+		goto fail;
 	if ((err = state_save(&s, &o))) {
 		log_warnx("cannot save state under %s: %s", QNAT_RUN_DIR, strerror(-err));
 		goto fail;
@@ -620,11 +745,11 @@ int cmd_attach(int argc, char **argv)
 	sk = NULL;
 
 	if (foreground) {
-		err = supervise(&s, &dp, bridge_ifindex, uplink_ifindex, -1);
+		err = supervise(&s, &x, &dp, bridge_ifindex, uplink_ifindex, -1);
 		dp_close(&dp);
 		return err ? 1 : 0;
 	}
-	if ((err = supervisor_spawn(&s, &dp, bridge_ifindex, uplink_ifindex, verbose))) {
+	if ((err = supervisor_spawn(&s, &x, &dp, bridge_ifindex, uplink_ifindex, verbose))) {
 		if (nl_open(&sk))
 			sk = NULL;
 		goto fail;

@@ -51,7 +51,7 @@ static void lower(char *s)
 }
 
 /* Ask dnsmasq to re-read its hosts files; leases stay as they are. */
-static int dnsmasq_reload(const char *bridge)
+int dnsmasq_reload(const char *bridge)
 {
 	char path[PATH_MAX];
 	pid_t pid;
@@ -124,6 +124,47 @@ out:
 	free(hbuf);
 	free(abuf);
 	return err;
+}
+
+int dhcp_host_check(const struct settings *s, const struct static_host *h)
+{
+	struct in_addr ip;
+	uint32_t host;
+
+	if (!valid_mac(h->mac)) {
+		log_warnx("%s: not a MAC address like 52:54:00:12:34:56", h->mac);
+		return -EINVAL;
+	}
+	host = parse_ipv4(h->ip, &ip) ? 0 : ntohl(ip.s_addr) & ~ntohl(prefix_mask(s->prefix));
+	if (!host || (ip.s_addr & prefix_mask(s->prefix)) != s->subnet.s_addr || host == ~ntohl(prefix_mask(s->prefix)) ||
+	    ip.s_addr == s->gateway.s_addr) {
+		log_warnx("%s: not a guest address of %s/%u", h->ip, ip_str(s->subnet), s->prefix);
+		return -EINVAL;
+	}
+	if (h->name[0] && !valid_hostname(h->name)) {
+		log_warnx("%s: not a host name (letters, digits, inner hyphens, at most 63)", h->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Add or replace the static host of h->mac. */
+int dhcp_host_set(const struct settings *s, const struct static_host *h)
+{
+	char mac[18];
+
+	snprintf(mac, sizeof(mac), "%s", h->mac);
+	lower(mac);
+	return hosts_update(s, mac, h->ip, h->name[0] ? h->name : NULL);
+}
+
+int dhcp_host_del(const struct settings *s, const char *mac_in)
+{
+	char mac[18];
+
+	snprintf(mac, sizeof(mac), "%s", mac_in);
+	lower(mac);
+	return hosts_update(s, mac, NULL, NULL);
 }
 
 static int leases_print(const struct settings *s, bool json)
@@ -202,39 +243,28 @@ int cmd_dhcp(int argc, char **argv)
 		log_warnx("%s is not attached", args[2]);
 		return 1;
 	}
-	char mac[18];
+	struct static_host h = { 0 };
 
-	if (!valid_mac(args[3])) {
-		log_warnx("%s: not a MAC address like 52:54:00:12:34:56", args[3]);
+	if (strlen(args[3]) >= sizeof(h.mac) || (!strcmp(args[1], "add") && (n < 5 || n > 6)) ||
+	    (!strcmp(args[1], "del") && n != 4)) {
+		if (strlen(args[3]) >= sizeof(h.mac))
+			log_warnx("%s: not a MAC address like 52:54:00:12:34:56", args[3]);
+		else
+			fputs(dhcp_usage, stderr);
 		return 1;
 	}
-	strcpy(mac, args[3]);
-	lower(mac);
+	strcpy(h.mac, args[3]);
 	if (!strcmp(args[1], "add")) {
-		struct in_addr ip;
-		uint32_t host;
-
-		if (n < 5 || n > 6) {
-			fputs(dhcp_usage, stderr);
+		snprintf(h.ip, sizeof(h.ip), "%s", args[4]);
+		if (n == 6 && strlen(args[5]) >= sizeof(h.name)) {
+			log_warnx("%s: not a host name (at most 63 characters)", args[5]);
 			return 1;
 		}
-		host = parse_ipv4(args[4], &ip) ? 0 : ntohl(ip.s_addr) & ~ntohl(prefix_mask(s.prefix));
-		if (!host || (ip.s_addr & prefix_mask(s.prefix)) != s.subnet.s_addr ||
-		    host == ~ntohl(prefix_mask(s.prefix)) || ip.s_addr == s.gateway.s_addr) {
-			log_warnx("%s: not a guest address of %s/%u", args[4], ip_str(s.subnet), s.prefix);
-			return 1;
-		}
-		if (n == 6 && !valid_hostname(args[5])) {
-			log_warnx("%s: not a host name (letters, digits, inner hyphens, at most 63)", args[5]);
-			return 1;
-		}
-		err = hosts_update(&s, mac, args[4], n == 6 ? args[5] : NULL);
+		if (n == 6)
+			strcpy(h.name, args[5]);
+		err = dhcp_host_check(&s, &h) ? -EINVAL : dhcp_host_set(&s, &h);
 	} else {
-		if (n != 4) {
-			fputs(dhcp_usage, stderr);
-			return 1;
-		}
-		err = hosts_update(&s, mac, NULL, NULL);
+		err = valid_mac(h.mac) ? dhcp_host_del(&s, h.mac) : (log_warnx("%s: not a MAC address", h.mac), -EINVAL);
 	}
 	if (err)
 		return 1;

@@ -248,7 +248,7 @@ int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fw
 }
 
 /* Remove the rule that holds addr:port; returns -ENOENT when none does. */
-static int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint16_t port)
+int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint16_t port)
 {
 	struct qnat_fwd_key k = { .addr = addr.s_addr, .port = htons(port), .proto = proto };
 	struct qnat_fwd v;

@@ -41,9 +41,18 @@ int main(int argc, char **argv)
 		return cmd_help(argc, argv), 1;
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return cmd_help(argc, argv);
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		/* Commands with options of their own explain them; the rest have one line. */
+		if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) &&
+		    strcmp(argv[1], "attach") && strcmp(argv[1], "ct") && strcmp(argv[1], "forward") &&
+		    strcmp(argv[1], "dhcp")) {
+			printf("Usage: qnat-bpf %s\n", cmds[i].synopsis);
+			return 0;
+		}
+		return cmds[i].fn(argc - 1, argv + 1);
+	}
 	log_warnx("unknown command %s (see qnat-bpf help)", argv[1]);
 	return 1;
 }

@@ -3,6 +3,7 @@
 #ifndef QNAT_H
 #define QNAT_H
 
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -168,8 +169,38 @@ int metrics_parse(const char *s, struct sockaddr_in *sa);
 int metrics_listen(const struct sockaddr_in *sa);
 void metrics_serve(int lfd, const struct settings *s, struct dataplane *dp, uint32_t flows, bool dnsmasq_up);
 
+/* What an attach declares besides its settings: forwards and static DHCP
+ * hosts (applied idempotently on every attach and on reload), and where
+ * it was read from. */
+#define ATTACH_FORWARDS_MAX 64
+#define ATTACH_HOSTS_MAX 256
+struct static_host {
+	char mac[18];
+	char ip[16];
+	char name[64];
+};
+struct extras {
+	struct fwd_rule fwd[ATTACH_FORWARDS_MAX];
+	int nfwd;
+	struct static_host host[ATTACH_HOSTS_MAX];
+	int nhost;
+	char config[PATH_MAX]; /* --config FILE, or empty */
+	bool foreground;
+	int verbose;
+};
+int config_load(const char *bridge, const char *path, struct settings *s, struct extras *x);
+int extras_apply(struct dataplane *dp, const struct settings *s, const struct extras *x);
+int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint16_t port);
+
+/* dhcp.c */
+int dhcp_host_check(const struct settings *s, const struct static_host *h);
+int dhcp_host_set(const struct settings *s, const struct static_host *h);
+int dhcp_host_del(const struct settings *s, const char *mac);
+int dnsmasq_reload(const char *bridge);
+
 /* supervisor.c */
-int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex, int uplink_ifindex, int ready_fd);
+int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, int bridge_ifindex,
+	      int uplink_ifindex, int ready_fd);
 
 /* commands */
 int cmd_attach(int argc, char **argv);

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -26,18 +27,21 @@
 #define RESYNC_EVERY_NS 10000000000ull /* re-read the bridge's ports, in case an event was lost */
 #define DNSMASQ_BACKOFF_NS 1000000000ull
 
-static volatile sig_atomic_t quit, child_exited;
+static volatile sig_atomic_t quit, child_exited, reload;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGCHLD)
 		child_exited = 1;
+	else if (sig == SIGHUP)
+		reload = 1;
 	else
 		quit = 1;
 }
 
 struct sup {
 	const struct settings *s;
+	struct extras *x;
 	struct dataplane *dp;
 	struct nl_sock *sk; /* requests */
 	int bridge_ifindex;
@@ -204,9 +208,68 @@ static int pidfile_write(const char *bridge)
 	return write_file_atomic(path, buf, 0600);
 }
 
-int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex, int uplink_ifindex, int ready_fd)
+static bool same_rule(const struct fwd_rule *a, const struct fwd_rule *b)
 {
-	struct sup p = { .s = s, .dp = dp, .bridge_ifindex = bridge_ifindex, .uplink_ifindex = uplink_ifindex,
+	return a->proto == b->proto && a->host_addr.s_addr == b->host_addr.s_addr && a->first == b->first &&
+	       a->last == b->last && a->guest.s_addr == b->guest.s_addr && a->guest_first == b->guest_first;
+}
+
+/*
+ * SIGHUP: re-read the config file.  Forwards and static hosts are brought in
+ * line at once (open flows are untouched); anything else needs a detach and
+ * attach, and is only reported.
+ */
+static void config_reload(struct sup *p)
+{
+	static struct extras nx;
+	struct settings ns;
+	bool hosts_changed = false;
+
+	reload = 0;
+	if (!p->x->config[0]) {
+		log_info("SIGHUP: attached without --config, nothing to re-read");
+		return;
+	}
+	if (config_load(p->s->bridge, p->x->config, &ns, &nx)) {
+		log_warnx("%s: not reloaded, the running configuration stays", p->x->config);
+		return;
+	}
+	if (!ns.uplink[0])
+		strcpy(ns.uplink, p->s->uplink);
+	if (!settings_equal(&ns, p->s))
+		log_warnx("%s: settings other than forwards and hosts changed; they take effect at the next "
+			  "detach and attach", p->x->config);
+	for (int i = 0; i < p->x->nfwd; i++) {
+		bool kept = false;
+
+		for (int k = 0; k < nx.nfwd && !kept; k++)
+			kept = same_rule(&p->x->fwd[i], &nx.fwd[k]);
+		if (!kept)
+			fwd_rule_del(p->dp, p->x->fwd[i].proto, p->x->fwd[i].host_addr, p->x->fwd[i].first);
+	}
+	for (int i = 0; i < p->x->nhost; i++) {
+		bool kept = false;
+
+		for (int k = 0; k < nx.nhost && !kept; k++)
+			kept = !strcasecmp(p->x->host[i].mac, nx.host[k].mac);
+		if (!kept && !dhcp_host_del(p->s, p->x->host[i].mac))
+			hosts_changed = true;
+	}
+	if (extras_apply(p->dp, p->s, &nx))
+		log_warnx("%s: some forwards or hosts could not be applied", p->x->config);
+	hosts_changed |= nx.nhost > 0;
+	nx.foreground = p->x->foreground;
+	nx.verbose = p->x->verbose;
+	*p->x = nx;
+	if (hosts_changed && p->dnsmasq > 0)
+		kill(p->dnsmasq, SIGHUP);
+	log_info("%s reloaded: %d forwards, %d static hosts", p->x->config, nx.nfwd, nx.nhost);
+}
+
+int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, int bridge_ifindex,
+	      int uplink_ifindex, int ready_fd)
+{
+	struct sup p = { .s = s, .x = x, .dp = dp, .bridge_ifindex = bridge_ifindex, .uplink_ifindex = uplink_ifindex,
 			 .metrics_fd = -1 };
 	uint64_t next_expiry = 0, next_resync = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -218,8 +281,8 @@ int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
 
 	if ((err = nl_open(&p.sk)))
 		return err;
@@ -272,6 +335,8 @@ int supervise(const struct settings *s, struct dataplane *dp, int bridge_ifindex
 		}
 		if (child_exited)
 			reap_children(&p);
+		if (reload)
+			config_reload(&p);
 		now = monotonic_ns();
 		if (p.dnsmasq_due && now >= p.dnsmasq_due)
 			dnsmasq_run(&p);

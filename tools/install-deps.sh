@@ -10,5 +10,5 @@ apt-get update
 apt-get install -y --no-install-recommends \
 	make gcc libc6-dev clang llvm pkg-config bpftool \
 	libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-route-3-dev \
-	iproute2 dnsmasq-base ethtool socat tcpdump busybox-static util-linux procps coturn \
+	iproute2 dnsmasq-base ethtool socat tcpdump busybox-static util-linux procps coturn jq \
 	qemu-system-x86 linux-image-cloud-amd64 iperf3 iptables nftables gnuplot-nox

@@ -9,14 +9,25 @@
 #   g2 192.168.122.90 ==veth== ┘  (hairpin client)
 . "$(dirname "$0")/lib.sh"
 
-# The socket hooks live on the root cgroup: detach must take ours away.
+# The socket hooks live on the root cgroup, shared with any other instance:
+# ours are the ones that use our config map.
 cgroot=$(findmnt -t cgroup2 -n -o TARGET | head -1)
-sock_hooks() { bpftool cgroup show "$cgroot" 2>/dev/null | awk '/sock_(connect|sendmsg|recvmsg)4/ {print $1}' | sort; }
-hooks_before=$(sock_hooks)
+map_ids() { bpftool prog show id "$1" 2>/dev/null | grep -oE 'map_ids [0-9,]+' | cut -d' ' -f2 | tr , ' '; }
+our_hooks() {
+	local out cfg=
+	out=$(in_host tc filter show dev "$UPLINK" egress | grep -oE 'id [0-9]+' | head -1 | cut -d' ' -f2)
+	for m in $(map_ids "$out"); do
+		bpftool map show id "$m" 2>/dev/null | grep -q "name qnat_config" && cfg=$m
+	done
+	for id in $(bpftool cgroup show "$cgroot" 2>/dev/null | awk '/sock_(connect|sendmsg|recvmsg)4/ {print $1}'); do
+		map_ids "$id" | grep -qw "$cfg" && echo "$id"
+	done
+}
+attached_hooks() { bpftool cgroup show "$cgroot" 2>/dev/null | awk '/sock_/ {print $1}'; }
 
 topo_init
 attach --forward tcp:8080:192.168.122.89:80
-[ "$(comm -13 <(echo "$hooks_before") <(sock_hooks) | wc -l)" = 3 ] || fail "attach did not add its three socket hooks"
+[ "$(our_hooks | wc -l)" = 3 ] || fail "attach did not add its three socket hooks"
 guest_veth g1
 guest_addr g1 192.168.122.89
 # Guest services: TCP 80 and 9000-9002 say who they are and who called; UDP 53 echoes.
@@ -102,8 +113,10 @@ qnat forward list "$BR" | grep -q "9000-9002" || fail "runtime forwards lost acr
 
 # Detach removes them: the port leads nowhere.
 exec {CONN[1]}>&-
+ours=$(our_hooks)
+[ "$(echo "$ours" | wc -l)" = 3 ] || fail "re-attach did not leave exactly its three socket hooks: $ours"
 qnat detach "$BR" || fail "detach"
 [ -z "$(ask TCP 9000)" ] || fail "forward still works after detach"
-left=$(comm -13 <(echo "$hooks_before") <(sock_hooks))
+left=$(comm -12 <(echo "$ours" | sort) <(attached_hooks | sort))
 [ -z "$left" ] || fail "detach left socket hooks on the root cgroup: $left"
 pass

@@ -19,7 +19,8 @@
 # QNAT-DONE. The keeper kills QEMU (TERM, then KILL 3 s later) after
 # TIMEOUT_SECS (default 120); killing PID earlier is fine.
 # Environment: QEMU (binary, default qemu-system-x86_64), QNAT_QEMU_ARGS
-# (extra arguments, word-split, e.g. "-machine q35"), QNAT_KERNEL (kernel.sh).
+# (extra arguments, word-split, e.g. "-machine q35"), QNAT_KERNEL (kernel.sh),
+# QNAT_IFUP (QEMU's script= for the TAP, as an operator sets it; default: none).
 #
 # LOGFILE gets the guest's serial console and QEMU's own errors. The guest
 # prints QNAT-DHCP-OK IP/PREFIX router GW (or QNAT-DHCP-FAIL), then, unless
@@ -90,7 +91,7 @@ qpid=$(
 		"$qemu" $accel ${QNAT_QEMU_ARGS:-} -m 256 -smp 1 -no-user-config \
 			-nodefaults -nographic -no-reboot -serial stdio -monitor none \
 			-kernel "$kernel" -initrd "$initrd" -append "$append" \
-			-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+			-netdev "tap,id=n0,ifname=$tap,script=${QNAT_IFUP:-no},downscript=no" \
 			-device "virtio-net-pci,netdev=n0,mac=$mac,romfile=" \
 			</dev/null >>"$log" 2>&1 &
 		q=$!

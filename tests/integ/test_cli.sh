@@ -1,0 +1,158 @@
+#!/bin/bash
+# Bad input is refused cleanly: each case below runs a qnat-bpf command that
+# must exit non-zero, print exactly one line on stderr naming the problem
+# (KEYWORD), nothing on stdout, and change nothing in its namespace (links,
+# addresses, routes, tc, forwarding sysctls, our processes, the state
+# directory and state file).  Covers parse errors, a bad or missing uplink,
+# a name that is not a bridge, not being root, re-attaching an attached
+# bridge with other settings (refused; the first attach keeps working), and
+# commands on a bridge that is not attached (also as --json: {"error": ...}
+# on stdout).  Also: `attach --help` and `help` exit 0 with usage.
+#
+#   g1 eth0 ==veth== v-g1 ── virbr0 192.168.122.1 [qnat-bpf] host up0 198.51.100.1 ==veth== eth0 198.51.100.2 ext
+#                            vx0 ==veth== vx1 (not a bridge)    d2 203.0.113.1 ==veth== d2p (second uplink)
+#   second host namespace, no default route: d0 203.0.113.1 ==veth== d0p   d1 (no address) ==veth== d1p
+. "$(dirname "$0")/lib.sh"
+need jq setpriv
+
+NS_NR=${T}n
+FAILED=0
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+
+# The snapshot plus the state files' contents: a refused re-attach must not
+# rewrite the state of the attached bridge either.
+snap() {
+	ns_snapshot "$1"
+	cat "/run/qnat-bpf/ns$(ns_inode "$1")"/*/state 2>/dev/null
+}
+
+# The snapshot after one case is the one before the next (a case must
+# change nothing); forget them whenever the test itself changes something.
+declare -A SNAP=()
+
+case_fail() {
+	log "FAIL [$*]"
+	FAILED=$((FAILED + 1))
+}
+
+# bad [--ns NS] [--nobody] [--] KEYWORD ARGS...: qnat-bpf ARGS must fail as
+# described at the top.
+bad() {
+	local ns=$NS_HOST pre=() kw rc before after
+	while :; do
+		case $1 in
+		--ns) ns=$2; shift 2 ;;
+		--nobody) pre=("${NOBODY[@]}"); shift ;;
+		--) shift; break ;;
+		*) break ;;
+		esac
+	done
+	kw=$1
+	shift
+	before=${SNAP[$ns]:-$(snap "$ns")}
+	ip netns exec "$ns" "${pre[@]}" "$QNAT" "$@" >"$WORK/out" 2>"$WORK/err"
+	rc=$?
+	after=$(snap "$ns")
+	SNAP[$ns]=$after
+	[ $rc -ne 0 ] || case_fail "$*: exit 0"
+	[ "$(grep -c '' "$WORK/err")" = 1 ] || case_fail "$*: $(grep -c '' "$WORK/err") lines on stderr: $(cat "$WORK/err")"
+	grep -qiE -e "$kw" "$WORK/err" || case_fail "$*: stderr does not say '$kw': $(cat "$WORK/err")"
+	[ ! -s "$WORK/out" ] || case_fail "$*: stdout: $(head -3 "$WORK/out")"
+	if [ "$before" != "$after" ]; then
+		diff -u <(echo "$before") <(echo "$after") >&2
+		case_fail "$*: changed the namespace"
+	fi
+	log "refused: qnat-bpf $* -> $(cat "$WORK/err")"
+}
+
+topo_init
+# Second namespace: addresses but no default route, and a link without one.
+netns_add "$NS_NR"
+# (veth pairs stand in for NICs: the dummy module may not be there.)
+ip -n "$NS_NR" link add d0 up type veth peer name d0p
+ip -n "$NS_NR" addr add 203.0.113.1/24 dev d0
+ip -n "$NS_NR" link add d1 up type veth peer name d1p
+# In the host: a veth pair (a name that is not a bridge) and a second uplink.
+in_host ip link add vx0 type veth peer name vx1
+in_host ip link add d2 up type veth peer name d2p
+in_host ip addr add 203.0.113.1/24 dev d2
+for ns in "$NS_HOST" "$NS_NR"; do
+	for c in all default; do ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$c.accept_dad=0"; done
+done
+
+M=(--masq "$SUBNET")
+log "bad input, nothing attached"
+bad -- '--bogus' attach "$BR" "${M[@]}" --bogus
+bad -- '--masq.*required' attach "$BR"
+bad -- 'which bridge' attach "${M[@]}"
+bad -- 'unexpected argument extra' attach "$BR" "${M[@]}" extra
+bad -- '--masq' attach "$BR" --masq
+bad -- '--masq 10.0.0.0/33' attach "$BR" --masq 10.0.0.0/33
+bad -- '--masq 10.0.0.1/24' attach "$BR" --masq 10.0.0.1/24
+bad -- '--masq foo' attach "$BR" --masq foo
+bad -- 'gateway 10.0.0.1' attach "$BR" "${M[@]}" --gateway 10.0.0.1
+bad -- 'gateway 192.168.122.255' attach "$BR" "${M[@]}" --gateway 192.168.122.255
+bad -- 'DHCP range' attach "$BR" "${M[@]}" --dhcp-range 192.168.122.200,192.168.122.100
+bad -- 'DHCP range' attach "$BR" "${M[@]}" --dhcp-range 192.168.122.10,192.168.123.20
+bad -- '--port-range 0-10' attach "$BR" "${M[@]}" --port-range 0-10
+bad -- '--port-range 200-100' attach "$BR" "${M[@]}" --port-range 200-100
+bad -- '--port-range abc' attach "$BR" "${M[@]}" --port-range abc
+bad -- '--timeout' attach "$BR" "${M[@]}" --timeout bogus=3
+bad -- '--timeout' attach "$BR" "${M[@]}" --timeout udp=0
+bad -- '--xdp' attach "$BR" "${M[@]}" --xdp turbo
+bad -- 'nosuch0 does not exist' attach "$BR" "${M[@]}" --uplink nosuch0
+bad --ns "$NS_NR" 'default route' attach "$BR" "${M[@]}"
+bad -- 'interface name' attach virbr0-far-too-long "${M[@]}"
+bad -- 'vx0.*not a bridge' attach vx0 "${M[@]}"
+bad -- 'uplink.*up0' attach "$UPLINK" "${M[@]}"
+bad --ns "$NS_NR" 'd1 has no IPv4 address' attach "$BR" "${M[@]}" --uplink d1
+bad --nobody 'root' attach "$BR" "${M[@]}"
+bad -- "$BR is not attached" detach "$BR"
+bad -- 'usage' detach
+bad -- 'which bridge' ct show
+bad -- 'unknown command bogus' ct bogus "$BR"
+bad -- 'unknown command frobnicate' frobnicate "$BR"
+bad -- "$BR is not attached" ct show "$BR"
+bad -- "$BR is not attached" stats "$BR"
+in_host ip link show "$BR" >/dev/null 2>&1 && fail "a refused attach left $BR behind"
+
+# ct show --json of a bridge that is not attached: the error as JSON on stdout.
+qnat ct show "$BR" --json >"$WORK/out" 2>"$WORK/err" && case_fail "ct show --json: exit 0"
+jq -e '.error | test("not attached")' "$WORK/out" >/dev/null ||
+	case_fail "ct show --json: stdout is not {\"error\": \"... not attached\"}: $(cat "$WORK/out")"
+[ "$(grep -c '' "$WORK/err")" -le 1 ] || case_fail "ct show --json: stderr: $(cat "$WORK/err")"
+
+# Help is not an error.
+out=$(qnat attach --help 2>"$WORK/err") || case_fail "attach --help: non-zero exit"
+echo "$out" | grep -q "Usage: qnat-bpf attach BRIDGE --masq CIDR" || case_fail "attach --help shows no usage"
+[ ! -s "$WORK/err" ] || case_fail "attach --help: stderr: $(cat "$WORK/err")"
+out=$(qnat help 2>"$WORK/err") || case_fail "help: non-zero exit"
+echo "$out" | grep -q "qnat-bpf attach" || case_fail "help lists no attach"
+
+log "bad input against an attached bridge"
+attach
+guest_veth g1
+guest_dhcp g1 >/dev/null || exit 1
+in_guest g1 busybox ping -c 1 -W 2 "$EXT_ADDR" >/dev/null || fail "g1 cannot ping out after attach"
+SNAP=()
+bad -- 'already attached with other settings' attach "$BR" --masq 10.9.0.0/24
+bad -- 'already attached with other settings' attach "$BR" "${M[@]}" --port-range 2000-3000
+bad -- 'up0 is already used' attach virbr1 --masq 10.9.0.0/24
+bad -- 'already routed via virbr0' attach virbr1 "${M[@]}" --uplink d2
+bad -- 'vx0.*not a bridge' attach vx0 --masq 10.9.0.0/24 --uplink d2
+bad --nobody 'root' detach "$BR"
+bad --nobody 'root' attach "$BR" "${M[@]}"
+in_host ip link show virbr1 >/dev/null 2>&1 && fail "a refused attach left virbr1 behind"
+# The same settings again is fine, and changes nothing either.
+before=$(snap "$NS_HOST")
+out=$(qnat attach "$BR" "${M[@]}" 2>&1) || case_fail "attach with the same settings: exit non-zero: $out"
+[ "$before" = "$(snap "$NS_HOST")" ] || case_fail "attach with the same settings changed something"
+# The first attach still works, with its own settings.
+in_guest g1 busybox ping -c 2 -W 2 "$EXT_ADDR" >/dev/null || case_fail "g1 cannot ping out after the refused attaches"
+status=$(qnat status "$BR") || case_fail "status failed"
+echo "$status" | grep -q "masquerade $SUBNET" || case_fail "status lost the subnet: $status"
+echo "$status" | grep -q "ports 1024-65535" || case_fail "status lost the port range: $status"
+echo "$status" | grep -q "^$BR: running" || case_fail "the supervisor is not running: $status"
+
+[ "$FAILED" = 0 ] || fail "$FAILED case(s) failed"
+pass

@@ -63,8 +63,11 @@ NAMESPACES=()
 T=q$(printf '%04x' $((RANDOM)))$$; NS_HOST=${T}h; NS_EXT=${T}e
 setup --ct-max 32 --ct-full evict
 flood 60
-wait_for 6 test "$(counter ct_evicted)" -gt 0 || fail "nothing evicted"
-wait_for 6 test "$(qnat ct count "$BR")" -le 30 || fail "table not brought below 95%: $(qnat ct count "$BR")"
+# (functions, so that wait_for re-reads the figures on every try)
+evicted() { [ "$(counter ct_evicted)" -gt 0 ]; }
+below_95() { [ "$(qnat ct count "$BR")" -le 30 ]; }
+wait_for 6 evicted || fail "nothing evicted"
+wait_for 6 below_95 || fail "table not brought below 95%: $(qnat ct count "$BR")"
 talk fourth || fail "g2's established connection was evicted"
 out=$(echo after | in_guest g2 socat -t 2 - TCP:"$EXT_ADDR":8080)
 [ "$out" = "echo:after" ] || fail "g2 cannot open a new flow after eviction"

@@ -39,7 +39,7 @@ LOADER_OBJ := $(patsubst loader/%.c,$(BUILD)/loader/%.o,$(LOADER_SRC))
 LOADER_HDR := $(wildcard loader/*.h) $(wildcard maps/*.h)
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
-TOOLS     := $(BUILD)/taprelay
+TOOLS     := $(BUILD)/taprelay $(BUILD)/flowgen
 
 # The benchmark's helper: its own BPF programs (generator, sink, null
 # forwarder, wrappers, the XDP port prototype) and qbench.
@@ -48,6 +48,9 @@ QBENCH_BOBJ := $(patsubst tools/bench/%.bpf.c,$(BUILD)/tools/%.bpf.o,$(QBENCH_BP
 QBENCH_SKEL := $(QBENCH_BOBJ:.bpf.o=.skel.h)
 QBENCH_SRC  := $(filter-out $(QBENCH_BPF),$(wildcard tools/bench/*.c))
 QBENCH_OBJ  := $(patsubst tools/bench/%.c,$(BUILD)/tools/%.o,$(QBENCH_SRC))
+
+# A failed step (say, bpftool) must not leave a half-written target behind.
+.DELETE_ON_ERROR:
 
 .PHONY: all test unit integ bench demo deps clean install uninstall
 all: $(BUILD)/qnat-bpf $(BUILD)/test_progs $(TOOLS)
@@ -76,6 +79,10 @@ $(BUILD)/test_progs: $(UNIT_SRC) $(wildcard tests/unit/*.h) $(SKEL) $(wildcard m
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $(UNIT_SRC) -o $@ $(LDFLAGS) $(PC_LIBS)
 
 $(BUILD)/taprelay: tests/tools/taprelay.c | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LDFLAGS)
+
+$(BUILD)/flowgen: tests/tools/flowgen.c | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LDFLAGS)
 

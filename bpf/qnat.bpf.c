@@ -23,6 +23,7 @@
 #include "lib/ct.h"
 #include "lib/nat.h"
 #include "lib/icmp_err.h"
+#include "lib/fdb.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -129,10 +130,25 @@ int tc_port_in(struct __sk_buff *skb)
 
 	if (!cfg)
 		return TC_ACT_OK;
+	{
+		void *data = (void *)(long)skb->data;
+		struct ethhdr *eth = data;
+		__u32 port;
+
+		if ((void *)(eth + 1) > (void *)(long)skb->data_end)
+			return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+		fdb_learn(eth->h_source, skb->ingress_ifindex);
+		/* Another guest's MAC: straight to its port, whatever the protocol. */
+		port = fdb_port_for(cfg, eth->h_dest, skb->ingress_ifindex);
+		if (port) {
+			count(QNAT_C_L2_FAST, skb->len);
+			return bpf_redirect(port, 0);
+		}
+	}
 	r = tc_parse(skb, &p);
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
-	/* L2 and host traffic is the bridge's: guests, gateway, DHCP, mDNS. */
+	/* Host traffic is the bridge's, and what it floods: gateway, DHCP, mDNS. */
 	if (in_subnet(cfg, p.daddr) || is_mcast_or_bcast(p.daddr)) {
 		if (p.daddr == cfg->gateway && r == PARSE_OK && p.proto != IPPROTO_ICMP)
 			return tc_hairpin_server(skb, cfg, &p);

@@ -26,6 +26,7 @@ static const char attach_usage[] =
 	"                       [--ct-max N] [--ct-full refuse|evict] [--max-flows-per-guest N]\n"
 	"                       [--filtering address-port-dependent|endpoint-independent]\n"
 	"                       [--metrics-listen ADDR:PORT] [--host MAC,IP[,NAME]]... [--config FILE]\n"
+	"                       [--fdb-ageing SECONDS]\n"
 	"                       [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
 	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
 	"                       [--foreground] [-v]\n"
@@ -96,7 +97,7 @@ static struct in_addr nth_host(const struct settings *s, int64_t n)
 static int attach_parse(int argc, char **argv, struct settings *s, struct extras *x)
 {
 	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX,
-	       O_FILTERING, O_METRICS, O_HOST };
+	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -110,6 +111,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 		{ "filtering", required_argument, NULL, O_FILTERING },
 		{ "metrics-listen", required_argument, NULL, O_METRICS },
 		{ "host", required_argument, NULL, O_HOST },
+		{ "fdb-ageing", required_argument, NULL, O_FDB_AGEING },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "forward", required_argument, NULL, O_FORWARD },
@@ -197,6 +199,12 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 			snprintf(s->metrics, sizeof(s->metrics), "%s", optarg);
 			break;
 		}
+		case O_FDB_AGEING:
+			if (parse_u32(optarg, 1, 1000000, &s->fdb_ageing)) {
+				log_warnx("--fdb-ageing %s: expected seconds, 1 to 1000000", optarg);
+				return -EINVAL;
+			}
+			break;
 		case O_GUEST_MAX:
 			if (parse_u32(optarg, 1, 1u << 24, &s->max_flows_per_guest)) {
 				log_warnx("--max-flows-per-guest %s: expected a number of flows from 1 to 16777216", optarg);

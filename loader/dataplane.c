@@ -72,6 +72,7 @@ static int *dp_fd_by_name(struct dataplane *dp, const char *name)
 		{ QNAT_MAP_DEVMAP, offsetof(struct dataplane, devmap_fd) },
 		{ QNAT_MAP_FWD, offsetof(struct dataplane, fwd_fd) },
 		{ QNAT_MAP_GUESTS, offsetof(struct dataplane, guests_fd) },
+		{ QNAT_MAP_FDB, offsetof(struct dataplane, fdb_fd) },
 	};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -84,7 +85,7 @@ static void dp_init(struct dataplane *dp)
 {
 	memset(dp, 0, sizeof(*dp));
 	dp->config_fd = dp->ct_fd = dp->ct_rev_fd = dp->stats_fd = dp->ports_fd = dp->devmap_fd = dp->fwd_fd =
-		dp->guests_fd = -1;
+		dp->guests_fd = dp->fdb_fd = -1;
 }
 
 /* Collect the maps one attached program uses into dp (by map name). */
@@ -100,7 +101,7 @@ static void adopt_prog_maps(struct dataplane *dp, uint32_t prog_id)
 	info.nr_map_ids = 16;
 	info.map_ids = (uint64_t)(unsigned long)map_ids;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
-	    (strncmp(info.name, "tc_uplink", 9) && strcmp(info.name, "xdp_uplink_in"))) {
+	    (strncmp(info.name, "tc_uplink", 9) && strcmp(info.name, "xdp_uplink_in") && strcmp(info.name, "tc_port_in"))) {
 		close(fd);
 		return;
 	}
@@ -134,6 +135,16 @@ int dp_open_existing(struct dataplane *dp, int uplink_ifindex)
 	for (int i = 0; i < 3; i++)
 		if (ids[i])
 			adopt_prog_maps(dp, ids[i]);
+	/* Maps only the port programs use (the FDB): from any one port's. */
+	if (dp->ports_fd >= 0) {
+		uint32_t port, *prev = NULL, id;
+
+		while (dp->fdb_fd < 0 && !bpf_map_get_next_key(dp->ports_fd, prev, &port)) {
+			if (!tc_prog_id(port, BPF_TC_INGRESS, &id) && id)
+				adopt_prog_maps(dp, id);
+			prev = &port;
+		}
+	}
 	if (dp->config_fd < 0 || dp->ct_fd < 0 || dp->ct_rev_fd < 0) {
 		dp_close(dp);
 		return -ENOENT;
@@ -148,7 +159,7 @@ int dp_open_existing(struct dataplane *dp, int uplink_ifindex)
 void dp_close(struct dataplane *dp)
 {
 	int *fds[] = { &dp->config_fd, &dp->ct_fd,    &dp->ct_rev_fd, &dp->stats_fd,
-		       &dp->ports_fd,  &dp->devmap_fd, &dp->fwd_fd,    &dp->guests_fd };
+		       &dp->ports_fd,  &dp->devmap_fd, &dp->fwd_fd,    &dp->guests_fd, &dp->fdb_fd };
 
 	if (dp->skel) {
 		qnat__destroy(dp->skel); /* owns the fds */
@@ -210,6 +221,7 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 	dp->devmap_fd = bpf_map__fd(skel->maps.qnat_devmap);
 	dp->fwd_fd = bpf_map__fd(skel->maps.qnat_fwd);
 	dp->guests_fd = bpf_map__fd(skel->maps.qnat_guests);
+	dp->fdb_fd = bpf_map__fd(skel->maps.qnat_fdb);
 	return 0;
 }
 

@@ -19,6 +19,7 @@ static const struct cmd {
 	{ "ct", cmd_ct, "ct { show | list | count } BRIDGE [--json]" },
 	{ "forward", cmd_forward, "forward { add | del | list } BRIDGE ... (qnat-bpf forward help)" },
 	{ "dhcp", cmd_dhcp, "dhcp { host { add | del } | leases } BRIDGE ... (qnat-bpf dhcp help)" },
+	{ "fdb", cmd_fdb, "fdb [show] BRIDGE [--json]" },
 	{ "stats", cmd_stats, "stats BRIDGE [--json]" },
 	{ "doctor", cmd_doctor, "doctor BRIDGE [--json]" },
 	{ "help", cmd_help, "help" },

@@ -38,6 +38,7 @@ struct settings {
 	uint32_t max_flows_per_guest; /* 0: no cap */
 	enum ct_full_policy ct_full;
 	bool eif; /* UDP: endpoint-independent filtering, else address-and-port-dependent */
+	uint32_t fdb_ageing; /* seconds a learned MAC lives unseen */
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
 	char metrics[32]; /* --metrics-listen ADDR:PORT, or empty */
@@ -109,7 +110,7 @@ int nl_bridge_ports(struct nl_sock *sk, int bridge_ifindex, port_cb cb, void *ar
 struct qnat;
 struct dataplane {
 	struct qnat *skel;
-	int config_fd, ct_fd, ct_rev_fd, stats_fd, ports_fd, devmap_fd, fwd_fd, guests_fd;
+	int config_fd, ct_fd, ct_rev_fd, stats_fd, ports_fd, devmap_fd, fwd_fd, guests_fd, fdb_fd;
 	bool reused; /* maps adopted from a running data plane */
 };
 int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex);
@@ -210,6 +211,9 @@ int cmd_ct(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_dhcp(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_fdb(int argc, char **argv);
+void fdb_expire(struct dataplane *dp, uint32_t ageing_secs, uint64_t now_ns);
+void fdb_flush_port(struct dataplane *dp, uint32_t ifindex);
 int parse_listing_args(int argc, char **argv, const char **bridge, bool *json, bool bridge_required);
 int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, bool json);
 

@@ -81,6 +81,7 @@ static void port_leave(struct sup *p, int ifindex, bool gone)
 	if (!port_known(p, ifindex))
 		return;
 	dp_forget_port(p->dp, ifindex, !gone);
+	fdb_flush_port(p->dp, ifindex);
 	log_info("forgot port %d", ifindex);
 }
 
@@ -354,6 +355,7 @@ int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, 
 				if (res.expired || res.evicted)
 					log_debug("%u flows: expired %u, evicted %u", res.live, res.expired, res.evicted);
 			}
+			fdb_expire(dp, s->fdb_ageing, now);
 			next_expiry = now + EXPIRY_EVERY_NS;
 		}
 	}

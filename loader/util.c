@@ -54,6 +54,7 @@ void settings_defaults(struct settings *s)
 	s->ct_max = QNAT_CT_DEFAULT_MAX;
 	memcpy(s->timeouts, timeout_defaults, sizeof(s->timeouts));
 	s->xdp = XDP_MODE_AUTO;
+	s->fdb_ageing = 300; /* the Linux bridge's default */
 }
 
 in_addr_t prefix_mask(unsigned int prefix)

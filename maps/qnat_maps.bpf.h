@@ -79,6 +79,14 @@ struct {
 	__type(value, struct qnat_ct_key);
 } qnat_mappings SEC(".maps");
 
+/* LRU: entries are independent, and a full table must still learn. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, QNAT_FDB_MAX);
+	__type(key, struct qnat_fdb_key);
+	__type(value, struct qnat_fdb);
+} qnat_fdb SEC(".maps");
+
 /* LRU is right here: entries are independent and live a few milliseconds. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

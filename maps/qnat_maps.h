@@ -26,11 +26,13 @@
 #define QNAT_MAP_FRAGS "qnat_frags"
 #define QNAT_MAP_GUESTS "qnat_guests"
 #define QNAT_MAP_MAPPINGS "qnat_mappings"
+#define QNAT_MAP_FDB "qnat_fdb"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024
 #define QNAT_FWD_MAX 65536 /* forwarded host ports, all rules together */
 #define QNAT_GUESTS_MAX 4096
+#define QNAT_FDB_MAX 8192
 #define QNAT_PORT_TRIES 32 /* candidates tried before a flow is refused */
 
 /* Conntrack timeouts, in seconds; defaults are nf_conntrack's. */
@@ -220,6 +222,23 @@ struct qnat_mapping_key {
 };
 _Static_assert(sizeof(struct qnat_mapping_key) == 8, "qnat_mapping_key layout");
 
+/*
+ * qnat_fdb: a guest's MAC -> the bridge port it was last seen on, learned by
+ * the port programs (as the bridge learns), aged out by the controller.
+ */
+struct qnat_fdb_key {
+	__u8 mac[6];
+	__u16 pad;
+};
+_Static_assert(sizeof(struct qnat_fdb_key) == 8, "qnat_fdb_key layout");
+
+struct qnat_fdb {
+	__u64 last_seen; /* bpf_ktime_get_ns() */
+	__u32 ifindex;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct qnat_fdb) == 16, "qnat_fdb layout");
+
 /* qnat_ports: ifindex -> port.  Every bridge port we attached to. */
 #define QNAT_PORT_TAP (1U << 0)	       /* XDP_REDIRECT into it reaches the reader */
 #define QNAT_PORT_OWN_CLSACT (1U << 1) /* we created its clsact qdisc */
@@ -241,6 +260,7 @@ _Static_assert(sizeof(struct qnat_port) == 8, "qnat_port layout");
 	X(RNAT_BRIDGE, "rnat_bridge", "replies translated, sent via the bridge (port not known yet)") \
 	X(DNAT_NEW, "dnat_new", "connections opened through a port forward")                \
 	X(HAIRPIN, "hairpin", "guest-to-guest packets through a forward by the uplink address") \
+	X(L2_FAST, "l2_fast", "frames between guests sent straight to the port, past the bridge") \
 	X(PASS, "pass", "packets that are not ours, left to the kernel")                     \
 	X(PASS_SLOW, "pass_slow", "our packets handed to the kernel (ttl, mtu, route)")       \
 	X(CT_NEW, "ct_new", "flows created")                                                  \

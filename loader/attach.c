@@ -26,7 +26,7 @@ static const char attach_usage[] =
 	"                       [--ct-max N] [--ct-full refuse|evict] [--max-flows-per-guest N]\n"
 	"                       [--filtering address-port-dependent|endpoint-independent]\n"
 	"                       [--metrics-listen ADDR:PORT] [--host MAC,IP[,NAME]]... [--config FILE]\n"
-	"                       [--fdb-ageing SECONDS]\n"
+	"                       [--fdb-ageing SECONDS] [--mtu N]\n"
 	"                       [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
 	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
 	"                       [--foreground] [-v]\n"
@@ -97,7 +97,7 @@ static struct in_addr nth_host(const struct settings *s, int64_t n)
 static int attach_parse(int argc, char **argv, struct settings *s, struct extras *x)
 {
 	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX,
-	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING };
+	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING, O_MTU };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -112,6 +112,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 		{ "metrics-listen", required_argument, NULL, O_METRICS },
 		{ "host", required_argument, NULL, O_HOST },
 		{ "fdb-ageing", required_argument, NULL, O_FDB_AGEING },
+		{ "mtu", required_argument, NULL, O_MTU },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "forward", required_argument, NULL, O_FORWARD },
@@ -199,6 +200,12 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 			snprintf(s->metrics, sizeof(s->metrics), "%s", optarg);
 			break;
 		}
+		case O_MTU:
+			if (parse_u32(optarg, 576, 65535, &s->mtu)) {
+				log_warnx("--mtu %s: expected 576 to 65535", optarg);
+				return -EINVAL;
+			}
+			break;
 		case O_FDB_AGEING:
 			if (parse_u32(optarg, 1, 1000000, &s->fdb_ageing)) {
 				log_warnx("--fdb-ageing %s: expected seconds, 1 to 1000000", optarg);
@@ -455,6 +462,7 @@ struct port_attach {
 	struct nl_sock *sk;
 	int uplink;
 	int err;
+	uint32_t mtu;
 };
 
 static void attach_port_cb(int ifindex, void *arg)
@@ -465,6 +473,8 @@ static void attach_port_cb(int ifindex, void *arg)
 	if (ifindex == pa->uplink || pa->err)
 		return;
 	err = dp_attach_port(pa->dp, pa->sk, ifindex);
+	if (!err && pa->mtu)
+		err = nl_link_set_mtu(pa->sk, ifindex, pa->mtu);
 	if (err) {
 		char name[IFNAMSIZ] = "?";
 
@@ -693,6 +703,14 @@ int cmd_attach(int argc, char **argv)
 	u.bridge_up = err > 0;
 	if (!recovering)
 		o.bridge_upped = u.bridge_up;
+	if (s.mtu && (err = nl_link_mtu(sk, bridge_ifindex)) != (int)s.mtu) {
+		if (!recovering && !o.bridge_created)
+			o.bridge_mtu_old = err;
+		if ((err = nl_link_set_mtu(sk, bridge_ifindex, s.mtu))) {
+			log_warnx("cannot set %s's MTU to %u: %s", s.bridge, s.mtu, strerror(-err));
+			goto fail;
+		}
+	}
 	if (nl_addr_has(sk, bridge_ifindex, s.gateway, s.prefix) <= 0) {
 		if ((err = nl_addr_add(sk, bridge_ifindex, s.gateway, s.prefix))) {
 			log_warnx("cannot add %s/%u to %s: %s", ip_str(s.gateway), s.prefix, s.bridge, strerror(-err));
@@ -726,7 +744,7 @@ int cmd_attach(int argc, char **argv)
 	if ((err = dp_attach_uplink(&dp, sk, uplink_ifindex, s.xdp, &o)))
 		goto fail;
 	{
-		struct port_attach pa = { &dp, sk, uplink_ifindex, 0 };
+		struct port_attach pa = { &dp, sk, uplink_ifindex, 0, s.mtu };
 
 		nl_bridge_ports(sk, bridge_ifindex, attach_port_cb, &pa);
 		if ((err = pa.err))
@@ -844,10 +862,14 @@ int cmd_detach(int argc, char **argv)
 		if (o.addr_added)
 			nl_addr_del(sk, bridge_ifindex, s.gateway, s.prefix);
 		fwd_restore(s.bridge, o.fwd_bridge_old);
-		if (o.bridge_created)
+		if (o.bridge_created) {
 			nl_link_delete(sk, bridge_ifindex);
-		else if (o.bridge_upped)
-			nl_link_set_up(sk, bridge_ifindex, false);
+		} else {
+			if (o.bridge_mtu_old > 0)
+				nl_link_set_mtu(sk, bridge_ifindex, o.bridge_mtu_old);
+			if (o.bridge_upped)
+				nl_link_set_up(sk, bridge_ifindex, false);
+		}
 	}
 	state_remove(s.bridge);
 	nl_socket_free(sk);

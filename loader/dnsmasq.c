@@ -65,6 +65,11 @@ int dnsmasq_write_config(const struct settings *s)
 		 "addn-hosts=%s/addnhosts\n",
 		 dir, s->bridge, ip_str(s->dhcp_start), ip_str(s->dhcp_end),
 		 ip_str((struct in_addr){ .s_addr = prefix_mask(s->prefix) }), lease_max, dir, dir, dir);
+	if (s->mtu) { /* DHCP option 26, as libvirt's <mtu> does */
+		size_t n = strlen(buf);
+
+		snprintf(buf + n, sizeof(buf) - n, "dhcp-option=option:mtu,%u\n", s->mtu);
+	}
 	/* libvirt keeps these present even when empty, for runtime additions. */
 	if (snprintf(conf, sizeof(conf), "%s/hostsfile", dir) >= (int)sizeof(conf) || (err = touch(conf)))
 		return err ? err : -ENAMETOOLONG;

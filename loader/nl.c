@@ -109,6 +109,25 @@ int nl_link_master(struct nl_sock *sk, int ifindex)
 	return err;
 }
 
+int nl_link_set_mtu(struct nl_sock *sk, int ifindex, int mtu)
+{
+	struct rtnl_link *link, *change;
+	int err = link_get(sk, ifindex, NULL, &link);
+
+	if (err)
+		return err;
+	change = rtnl_link_alloc();
+	if (!change) {
+		rtnl_link_put(link);
+		return -ENOMEM;
+	}
+	rtnl_link_set_mtu(change, mtu);
+	err = nl2errno(rtnl_link_change(sk, link, change, 0));
+	rtnl_link_put(change);
+	rtnl_link_put(link);
+	return err;
+}
+
 int nl_link_mtu(struct nl_sock *sk, int ifindex)
 {
 	struct rtnl_link *link;

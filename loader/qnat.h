@@ -39,6 +39,7 @@ struct settings {
 	enum ct_full_policy ct_full;
 	bool eif; /* UDP: endpoint-independent filtering, else address-and-port-dependent */
 	uint32_t fdb_ageing; /* seconds a learned MAC lives unseen */
+	uint32_t mtu;	     /* bridge, ports and DHCP option 26; 0: leave alone */
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
 	char metrics[32]; /* --metrics-listen ADDR:PORT, or empty */
@@ -54,6 +55,7 @@ struct owned {
 	bool uplink_clsact_created;
 	int xdp_attached; /* XDP_FLAGS_* mode it was attached with, 0 when none */
 	bool sock_hooks;  /* host-local forwards: socket hooks on the root cgroup */
+	int bridge_mtu_old; /* 0: untouched */
 	uint32_t sock_cfg_id; /* their config map's id: finds them when the data plane is gone */
 };
 
@@ -94,6 +96,7 @@ int nl_link_kind(struct nl_sock *sk, int ifindex, char *kind, size_t len);
 int nl_link_master(struct nl_sock *sk, int ifindex);
 int nl_link_mac(struct nl_sock *sk, int ifindex, uint8_t mac[6]);
 int nl_link_mtu(struct nl_sock *sk, int ifindex);
+int nl_link_set_mtu(struct nl_sock *sk, int ifindex, int mtu);
 int nl_bridge_create(struct nl_sock *sk, const char *name);
 int nl_link_delete(struct nl_sock *sk, int ifindex);
 int nl_link_set_up(struct nl_sock *sk, int ifindex, bool up);

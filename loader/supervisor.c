@@ -70,6 +70,8 @@ static void port_join(struct sup *p, int ifindex)
 		return;
 	nl_ifname(p->sk, ifindex, name);
 	err = dp_attach_port(p->dp, p->sk, ifindex);
+	if (!err && p->s->mtu)
+		err = nl_link_set_mtu(p->sk, ifindex, p->s->mtu); /* QEMU's TAPs come at 1500 */
 	if (err)
 		log_warnx("cannot attach to port %s: %s", name, strerror(-err));
 	else

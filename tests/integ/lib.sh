@@ -129,7 +129,7 @@ guest_tap() {
 # Leases an address with busybox udhcpc; prints it.
 guest_dhcp() {
 	local g=$1 addr
-	in_guest "$g" busybox udhcpc -i eth0 -n -q -t 6 -T 1 -s "$UDHCPC_SCRIPT" >"$WORK/dhcp-$g.log" 2>&1 ||
+	in_guest "$g" busybox udhcpc -i eth0 -n -q -t 6 -T 1 -O mtu -s "$UDHCPC_SCRIPT" >"$WORK/dhcp-$g.log" 2>&1 ||
 		{ cat "$WORK/dhcp-$g.log" >&2; fail "guest $g got no DHCP lease"; }
 	addr=$(ip -n "${T}$g" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1)
 	[ -n "$addr" ] || fail "guest $g has no address after DHCP"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # DHCP like libvirt's: a static host added at runtime is honoured (address
 # and DNS name) without dropping existing leases, removed again, and
-# `dhcp leases` shows the columns of `virsh net-dhcp-leases`.
+# `dhcp leases` shows the columns of `virsh net-dhcp-leases`; --mtu sets the
+# bridge's and the ports' MTU and hands it out with option 26.
 #
 #   g1 (52:54:00:aa:00:01) ==veth== ┐
 #                                   virbr0 192.168.122.1 (dnsmasq) [qnat-bpf] host up0 ==veth== ext
@@ -42,4 +43,20 @@ qnat dhcp host del "$BR" 52:54:00:aa:00:02 || fail "dhcp host del"
 qnat dhcp host del "$BR" 52:54:00:aa:00:02 2>/dev/null && fail "deleting a missing host succeeded"
 hostsfile=/run/qnat-bpf/ns$(in_host stat -L -c %i /proc/self/ns/net)/$BR/hostsfile
 grep -q "52:54:00:aa:00:02" "$hostsfile" && fail "host still in the hosts file"
+
+# --mtu: the bridge and its ports take it, and DHCP hands it out (option 26).
+qnat detach "$BR" || fail "detach"
+# (detach deleted the bridge it had created: a bridge of our own this time,
+# its port enslaved before the attach)
+ip -n "$NS_HOST" link add "$BR" type bridge
+ip -n "$NS_HOST" link set v-g1 master "$BR"
+attach --mtu 1400
+[ "$(ip -n "$NS_HOST" -o link show "$BR" | grep -oE 'mtu [0-9]+')" = "mtu 1400" ] || fail "bridge MTU not 1400"
+[ "$(ip -n "$NS_HOST" -o link show v-g1 | grep -oE 'mtu [0-9]+')" = "mtu 1400" ] || fail "port MTU not 1400"
+guest_veth g3
+mtu1400() { ip -n "$NS_HOST" -o link show v-g3 | grep -q 'mtu 1400'; }
+wait_for 5 mtu1400 || fail "a port joining later keeps MTU 1500"
+ip -n "${T}g3" link set eth0 mtu 1500
+guest_dhcp g3 >/dev/null
+[ "$(ip -n "${T}g3" -o link show eth0 | grep -oE 'mtu [0-9]+')" = "mtu 1400" ] || fail "DHCP did not hand out MTU 1400"
 pass

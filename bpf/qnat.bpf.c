@@ -24,6 +24,7 @@
 #include "lib/nat.h"
 #include "lib/icmp_err.h"
 #include "lib/fdb.h"
+#include "lib/portsec.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -131,10 +132,15 @@ int tc_port_in(struct __sk_buff *skb)
 	if (!cfg)
 		return TC_ACT_OK;
 	{
-		void *data = (void *)(long)skb->data;
-		struct ethhdr *eth = data;
+		void *data;
+		struct ethhdr *eth;
 		__u32 port;
+		__u32 denied = port_security(skb, cfg);
 
+		if (denied)
+			return tc_verdict(skb, denied, TC_ACT_SHOT);
+		data = (void *)(long)skb->data;
+		eth = data;
 		if ((void *)(eth + 1) > (void *)(long)skb->data_end)
 			return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
 		fdb_learn(eth->h_source, skb->ingress_ifindex);

@@ -26,7 +26,7 @@ static const char attach_usage[] =
 	"                       [--ct-max N] [--ct-full refuse|evict] [--max-flows-per-guest N]\n"
 	"                       [--filtering address-port-dependent|endpoint-independent]\n"
 	"                       [--metrics-listen ADDR:PORT] [--host MAC,IP[,NAME]]... [--config FILE]\n"
-	"                       [--fdb-ageing SECONDS] [--mtu N]\n"
+	"                       [--fdb-ageing SECONDS] [--mtu N] [--port-security]\n"
 	"                       [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
 	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
 	"                       [--foreground] [-v]\n"
@@ -97,7 +97,7 @@ static struct in_addr nth_host(const struct settings *s, int64_t n)
 static int attach_parse(int argc, char **argv, struct settings *s, struct extras *x)
 {
 	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX,
-	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING, O_MTU };
+	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING, O_MTU, O_PORT_SECURITY };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -113,6 +113,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 		{ "host", required_argument, NULL, O_HOST },
 		{ "fdb-ageing", required_argument, NULL, O_FDB_AGEING },
 		{ "mtu", required_argument, NULL, O_MTU },
+		{ "port-security", no_argument, NULL, O_PORT_SECURITY },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "forward", required_argument, NULL, O_FORWARD },
@@ -200,6 +201,9 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 			snprintf(s->metrics, sizeof(s->metrics), "%s", optarg);
 			break;
 		}
+		case O_PORT_SECURITY:
+			s->port_security = true;
+			break;
 		case O_MTU:
 			if (parse_u32(optarg, 576, 65535, &s->mtu)) {
 				log_warnx("--mtu %s: expected 576 to 65535", optarg);

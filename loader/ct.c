@@ -133,6 +133,7 @@ struct expiry {
 	struct guest_count *guests;
 	struct victim *victims; /* when eviction may be needed */
 	uint32_t nvictims, cap;
+	uint32_t ext_addr; /* the uplink address masqueraded flows must use now */
 };
 
 static void ct_delete(struct dataplane *dp, const struct qnat_ct_key *k, const struct qnat_ct_entry *e)
@@ -151,7 +152,12 @@ static int expire_one(const struct qnat_ct_key *k, const struct qnat_ct_entry *e
 	struct expiry *x = arg;
 	uint64_t limit = (uint64_t)ct_timeout_of(e, k->proto, x->timeouts) * 1000000000ull;
 
-	if (e->last_seen <= x->now && x->now - e->last_seen > limit) {
+	/* The uplink's address changed: a masqueraded flow bound to the old
+	 * one would leave with a source the host no longer owns.  MASQUERADE
+	 * forgets such flows too; the guest's next packet starts a new one. */
+	bool stale = x->ext_addr && !(e->flags & (QNAT_CTF_DNAT | QNAT_CTF_HAIRPIN)) && e->nat_addr != x->ext_addr;
+
+	if (stale || (e->last_seen <= x->now && x->now - e->last_seen > limit)) {
 		ct_delete(x->dp, k, e);
 		x->res->expired++;
 		return 0;
@@ -201,10 +207,14 @@ static void guests_sync(struct dataplane *dp, const struct guest_count *t)
  */
 int ct_expire(struct dataplane *dp, const struct settings *s, uint64_t now_ns, struct expiry_result *res)
 {
-	struct expiry x = { dp, s->timeouts, now_ns, res, NULL, NULL, 0, 0 };
+	struct expiry x = { dp, s->timeouts, now_ns, res, NULL, NULL, 0, 0, 0 };
+	struct qnat_config cfg;
+	uint32_t zero = 0;
 	int err;
 
 	memset(res, 0, sizeof(*res));
+	if (!bpf_map_lookup_elem(dp->config_fd, &zero, &cfg))
+		x.ext_addr = cfg.ext_addr;
 	if (s->max_flows_per_guest && dp->guests_fd >= 0)
 		x.guests = calloc(GUEST_SLOTS, sizeof(*x.guests));
 	if (s->ct_full == CT_FULL_EVICT) {

@@ -264,7 +264,7 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 	memcpy(cfg.timeouts, s->timeouts, sizeof(cfg.timeouts));
 	cfg.netns_cookie = netns_cookie();
 	cfg.max_flows_per_guest = s->max_flows_per_guest;
-	cfg.flags = s->eif ? QNAT_CFG_EIF : 0;
+	cfg.flags = (s->eif ? QNAT_CFG_EIF : 0) | (s->port_security ? QNAT_CFG_PORT_SECURITY : 0);
 	return bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -165,6 +166,29 @@ int dhcp_host_del(const struct settings *s, const char *mac_in)
 	snprintf(mac, sizeof(mac), "%s", mac_in);
 	lower(mac);
 	return hosts_update(s, mac, NULL, NULL);
+}
+
+/* The address dnsmasq gives this MAC: its static host, else its lease. */
+int dhcp_ip_of(const struct settings *s, const uint8_t mac[6], struct in_addr *ip)
+{
+	char want[18], path[PATH_MAX], line[512], lmac[64], lip[64];
+	int found = 0;
+	FILE *f;
+
+	snprintf(want, sizeof(want), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	if (!state_path(s->bridge, "hostsfile", path, sizeof(path)) && (f = fopen(path, "re"))) {
+		while (!found && fgets(line, sizeof(line), f))
+			found = sscanf(line, "%63[^,],%63[^,\n]", lmac, lip) == 2 && !strcasecmp(lmac, want) &&
+				!parse_ipv4(lip, ip);
+		fclose(f);
+	}
+	if (!found && !state_path(s->bridge, "leases", path, sizeof(path)) && (f = fopen(path, "re"))) {
+		while (!found && fgets(line, sizeof(line), f))
+			found = sscanf(line, "%*s %63s %63s", lmac, lip) == 2 && !strcasecmp(lmac, want) &&
+				!parse_ipv4(lip, ip);
+		fclose(f);
+	}
+	return found ? 0 : -ENOENT;
 }
 
 static int leases_print(const struct settings *s, bool json)

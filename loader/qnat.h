@@ -40,6 +40,7 @@ struct settings {
 	bool eif; /* UDP: endpoint-independent filtering, else address-and-port-dependent */
 	uint32_t fdb_ageing; /* seconds a learned MAC lives unseen */
 	uint32_t mtu;	     /* bridge, ports and DHCP option 26; 0: leave alone */
+	bool port_security;  /* each port: one MAC, one IPv4 address */
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
 	char metrics[32]; /* --metrics-listen ADDR:PORT, or empty */
@@ -201,6 +202,7 @@ int dhcp_host_check(const struct settings *s, const struct static_host *h);
 int dhcp_host_set(const struct settings *s, const struct static_host *h);
 int dhcp_host_del(const struct settings *s, const char *mac);
 int dnsmasq_reload(const char *bridge);
+int dhcp_ip_of(const struct settings *s, const uint8_t mac[6], struct in_addr *ip);
 
 /* supervisor.c */
 int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, int bridge_ifindex,

@@ -106,6 +106,14 @@ static void print_ports(struct json *j, struct dataplane *dp)
 		json_str(j, "name", " %s", name);
 		json_str(j, "kind", " (%s", port.flags & QNAT_PORT_TAP ? "tap" : "other");
 		json_uint(j, "ifindex", " ifindex %llu)", key);
+		if (port.mac[0] | port.mac[1] | port.mac[2] | port.mac[3] | port.mac[4] | port.mac[5]) {
+			char mac[18];
+
+			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", port.mac[0], port.mac[1],
+				 port.mac[2], port.mac[3], port.mac[4], port.mac[5]);
+			json_str(j, "bound_mac", "[%s", mac);
+			json_str(j, "bound_ip", " %s]", port.ip ? ip_str_be(port.ip) : "-");
+		}
 		json_obj_close(j);
 	}
 	json_text(j, "\n");

@@ -49,6 +49,7 @@ struct sup {
 	pid_t dnsmasq;
 	uint64_t dnsmasq_due; /* when to (re)start it; 0: not due */
 	bool resync;
+	bool expire_now; /* the uplink address changed: drop flows bound to the old one */
 	int metrics_fd;
 	uint32_t flows; /* as the last expiry pass counted them */
 };
@@ -109,16 +110,36 @@ static void ports_resync(struct sup *p)
 	p->resync = false;
 }
 
+/* Port security: a port's address is its guest's static host or DHCP lease. */
+static void port_bindings_sync(struct sup *p)
+{
+	uint32_t key, *prev = NULL;
+	struct qnat_port port;
+	struct in_addr ip;
+
+	while (!bpf_map_get_next_key(p->dp->ports_fd, prev, &key)) {
+		prev = &key;
+		if (bpf_map_lookup_elem(p->dp->ports_fd, &key, &port) ||
+		    !(port.mac[0] | port.mac[1] | port.mac[2] | port.mac[3] | port.mac[4] | port.mac[5]) ||
+		    dhcp_ip_of(p->s, port.mac, &ip) || ip.s_addr == port.ip)
+			continue;
+		port.ip = ip.s_addr;
+		bpf_map_update_elem(p->dp->ports_fd, &key, &port, BPF_EXIST);
+	}
+}
+
 static void uplink_addr_refresh(struct sup *p)
 {
 	struct in_addr ext = { 0 };
 
 	/* No address: ext 0 stops translation; the egress program then drops. */
 	nl_addr_first(p->sk, p->uplink_ifindex, &ext);
-	if (dp_set_ext_addr(p->dp, ext))
+	if (dp_set_ext_addr(p->dp, ext)) {
 		log_warn("cannot update the uplink address");
-	else
-		log_info("uplink address is now %s", ext.s_addr ? ip_str(ext) : "(none)");
+		return;
+	}
+	p->expire_now = true;
+	log_info("uplink address is now %s", ext.s_addr ? ip_str(ext) : "(none)");
 }
 
 static int on_event(struct nl_msg *msg, void *arg)
@@ -347,9 +368,10 @@ int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, 
 			ports_resync(&p);
 			next_resync = now + RESYNC_EVERY_NS;
 		}
-		if (now >= next_expiry) {
+		if (p.expire_now || now >= next_expiry) {
 			struct expiry_result res;
 
+			p.expire_now = false;
 			if (ct_expire(dp, s, now, &res)) {
 				log_warn("conntrack expiry pass failed");
 			} else {
@@ -358,6 +380,8 @@ int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, 
 					log_debug("%u flows: expired %u, evicted %u", res.live, res.expired, res.evicted);
 			}
 			fdb_expire(dp, s->fdb_ageing, now);
+			if (s->port_security)
+				port_bindings_sync(&p);
 			next_expiry = now + EXPIRY_EVERY_NS;
 		}
 	}

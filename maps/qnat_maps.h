@@ -52,6 +52,7 @@ enum qnat_timeout {
 /* qnat_config flags */
 #define QNAT_CFG_XDP_UPLINK (1U << 0) /* an XDP program serves the uplink */
 #define QNAT_CFG_EIF (1U << 1)	      /* UDP: endpoint-independent filtering (RFC 4787) */
+#define QNAT_CFG_PORT_SECURITY (1U << 2) /* each port: one MAC, one IPv4 address */
 
 /* qnat_config[0]: written by the controller, read by every program. */
 struct qnat_config {
@@ -244,9 +245,11 @@ _Static_assert(sizeof(struct qnat_fdb) == 16, "qnat_fdb layout");
 #define QNAT_PORT_OWN_CLSACT (1U << 1) /* we created its clsact qdisc */
 struct qnat_port {
 	__u32 flags;
-	__u32 pad;
+	__be32 ip;	/* --port-security: the one IPv4 source allowed, 0 until known */
+	__u8 mac[6];	/* --port-security: the one source MAC allowed, 0 until seen */
+	__u16 pad;
 };
-_Static_assert(sizeof(struct qnat_port) == 8, "qnat_port layout");
+_Static_assert(sizeof(struct qnat_port) == 16, "qnat_port layout");
 
 /*
  * Per-CPU counters: what happened to each packet we looked at.  Every
@@ -271,7 +274,9 @@ _Static_assert(sizeof(struct qnat_port) == 8, "qnat_port layout");
 	X(DROP_NO_PORT, "drop_no_port", "new flows refused: no free source port")            \
 	X(DROP_LEAK, "drop_leak", "subnet-sourced packets that could not be translated")     \
 	X(DROP_SPOOF, "drop_spoof", "guest packets with a source outside the subnet")        \
-	X(DROP_TTL, "drop_ttl", "replies whose ttl ran out")
+	X(DROP_TTL, "drop_ttl", "replies whose ttl ran out")                                 \
+	X(DROP_PORT_MAC, "drop_port_mac", "port security: a source MAC not the port's")          \
+	X(DROP_PORT_IP, "drop_port_ip", "port security: an IPv4 or ARP source not the port's")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,

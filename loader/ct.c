@@ -136,10 +136,27 @@ struct expiry {
 	uint32_t ext_addr; /* the uplink address masqueraded flows must use now */
 };
 
+/* A flow that goes leaves its packets and bytes in its guest's totals. */
+static void ct_retire(struct dataplane *dp, const struct qnat_ct_key *k, const struct qnat_ct_entry *e)
+{
+	struct qnat_guest g = { 0 };
+	uint32_t guest = k->saddr;
+
+	if (dp->guests_fd < 0)
+		return;
+	bpf_map_lookup_elem(dp->guests_fd, &guest, &g);
+	for (int d = 0; d < QNAT_DIR_MAX; d++) {
+		g.packets[d] += e->packets[d];
+		g.bytes[d] += e->bytes[d];
+	}
+	bpf_map_update_elem(dp->guests_fd, &guest, &g, BPF_ANY);
+}
+
 static void ct_delete(struct dataplane *dp, const struct qnat_ct_key *k, const struct qnat_ct_entry *e)
 {
 	struct qnat_ct_key rev, owner;
 
+	ct_retire(dp, k, e);
 	reply_key(k, e, &rev);
 	/* Delete the reverse half only if it is still this flow's. */
 	if (!bpf_map_lookup_elem(dp->ct_rev_fd, &rev, &owner) && !memcmp(&owner, k, sizeof(owner)))
@@ -186,10 +203,13 @@ static void guests_sync(struct dataplane *dp, const struct guest_count *t)
 	uint32_t key, next, *prev = NULL;
 
 	while (!bpf_map_get_next_key(dp->guests_fd, prev, &next)) {
+		struct qnat_guest g;
+
 		key = next;
 		prev = &key;
-		struct qnat_guest g = { 0 };
-
+		if (bpf_map_lookup_elem(dp->guests_fd, &key, &g))
+			continue;
+		g.flows = 0;
 		for (uint32_t i = (key * 2654435761u) & (GUEST_SLOTS - 1), n = 0; n < GUEST_SLOTS && t[i].addr;
 		     i = (i + 1) & (GUEST_SLOTS - 1), n++)
 			if (t[i].addr == key) {
@@ -242,6 +262,65 @@ int ct_expire(struct dataplane *dp, const struct settings *s, uint64_t now_ns, s
 	free(x.guests);
 	free(x.victims);
 	return err;
+}
+
+/* Each guest's totals: its flows that are gone (from the guests map) plus its live ones. */
+struct guest_walk {
+	struct guest_total *t;
+	int n, cap;
+};
+
+static struct guest_total *guest_slot(struct guest_walk *w, uint32_t addr)
+{
+	for (int i = 0; i < w->n; i++)
+		if (w->t[i].addr == addr)
+			return &w->t[i];
+	if (w->n == w->cap) {
+		struct guest_total *more = realloc(w->t, (w->cap = w->cap ? w->cap * 2 : 64) * sizeof(*more));
+
+		if (!more)
+			return NULL;
+		w->t = more;
+	}
+	memset(&w->t[w->n], 0, sizeof(w->t[0]));
+	w->t[w->n].addr = addr;
+	return &w->t[w->n++];
+}
+
+static int total_one(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, void *arg)
+{
+	struct guest_total *g = guest_slot(arg, k->saddr);
+
+	if (g) {
+		g->flows++;
+		for (int d = 0; d < QNAT_DIR_MAX; d++) {
+			g->packets[d] += e->packets[d];
+			g->bytes[d] += e->bytes[d];
+		}
+	}
+	return 0;
+}
+
+int guest_totals(struct dataplane *dp, struct guest_total **out)
+{
+	struct guest_walk w = { 0 };
+	uint32_t key, *prev = NULL;
+	struct qnat_guest g;
+
+	while (dp->guests_fd >= 0 && !bpf_map_get_next_key(dp->guests_fd, prev, &key)) {
+		struct guest_total *t;
+
+		prev = &key;
+		if (bpf_map_lookup_elem(dp->guests_fd, &key, &g) || !(t = guest_slot(&w, key)))
+			continue;
+		for (int d = 0; d < QNAT_DIR_MAX; d++) {
+			t->packets[d] += g.packets[d];
+			t->bytes[d] += g.bytes[d];
+		}
+	}
+	ct_walk(dp, total_one, &w);
+	*out = w.t;
+	return w.n;
 }
 
 static int count_one(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, void *arg)

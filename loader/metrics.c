@@ -104,6 +104,23 @@ static char *metrics_text(const struct settings *s, struct dataplane *dp, uint32
 				fprintf(f, "qnat_guest_flows{bridge=\"%s\",guest=\"%s\"} %u\n", b, ip_str_be(key), g.flows);
 		}
 	}
+	{
+		struct guest_total *t = NULL;
+		int n = guest_totals(dp, &t);
+		static const char *const dir[QNAT_DIR_MAX] = { "out", "in" };
+
+		metric(f, "qnat_guest_packets_total", "counter", "Packets from (out) and to (in) each guest.");
+		for (int i = 0; i < n; i++)
+			for (int d = 0; d < QNAT_DIR_MAX; d++)
+				fprintf(f, "qnat_guest_packets_total{bridge=\"%s\",guest=\"%s\",direction=\"%s\"} %llu\n", b,
+					ip_str_be(t[i].addr), dir[d], (unsigned long long)t[i].packets[d]);
+		metric(f, "qnat_guest_bytes_total", "counter", "Bytes from (out) and to (in) each guest.");
+		for (int i = 0; i < n; i++)
+			for (int d = 0; d < QNAT_DIR_MAX; d++)
+				fprintf(f, "qnat_guest_bytes_total{bridge=\"%s\",guest=\"%s\",direction=\"%s\"} %llu\n", b,
+					ip_str_be(t[i].addr), dir[d], (unsigned long long)t[i].bytes[d]);
+		free(t);
+	}
 	metric(f, "qnat_dnsmasq_up", "gauge", "Whether dnsmasq runs (1) or not (0).");
 	fprintf(f, "qnat_dnsmasq_up{bridge=\"%s\"} %d\n", b, dnsmasq_up);
 	fclose(f);

@@ -144,6 +144,11 @@ struct expiry_result {
 };
 int ct_expire(struct dataplane *dp, const struct settings *s, uint64_t now_ns, struct expiry_result *res);
 const char *ct_full_name(enum ct_full_policy p);
+struct guest_total {
+	uint32_t addr, flows;
+	uint64_t packets[QNAT_DIR_MAX], bytes[QNAT_DIR_MAX];
+};
+int guest_totals(struct dataplane *dp, struct guest_total **out); /* count; free(*out) */
 int ct_count(struct dataplane *dp);
 uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint32_t timeouts[QNAT_TO_MAX]);
 const char *ct_state_name(uint8_t state);

@@ -222,6 +222,28 @@ int cmd_status(int argc, char **argv)
 	return err ? 1 : 0;
 }
 
+/* Per guest: live flows, packets and bytes from and to it since attach. */
+static void print_guests(struct json *j, struct dataplane *dp)
+{
+	struct guest_total *t = NULL;
+	int n = guest_totals(dp, &t);
+
+	json_arr_open(j, "guests");
+	json_text(j, "  guests:\n");
+	for (int i = 0; i < n; i++) {
+		json_obj_open(j, NULL);
+		json_str(j, "guest", "    %-15s", ip_str_be(t[i].addr));
+		json_uint(j, "flows", " %6llu flows", t[i].flows);
+		json_uint(j, "packets_out", " %12llu pkts out", t[i].packets[QNAT_DIR_ORIG]);
+		json_uint(j, "packets_in", " %12llu in", t[i].packets[QNAT_DIR_REPLY]);
+		json_uint(j, "bytes_out", " %14llu bytes out", t[i].bytes[QNAT_DIR_ORIG]);
+		json_uint(j, "bytes_in", " %14llu in\n", t[i].bytes[QNAT_DIR_REPLY]);
+		json_obj_close(j);
+	}
+	json_arr_close(j);
+	free(t);
+}
+
 int cmd_stats(int argc, char **argv)
 {
 	const char *bridge;
@@ -238,6 +260,7 @@ int cmd_stats(int argc, char **argv)
 	json_begin(&j, json);
 	json_obj_open(&j, NULL);
 	print_counters(&j, &dp);
+	print_guests(&j, &dp);
 	json_obj_close(&j);
 	json_end(&j);
 	dp_close(&dp);

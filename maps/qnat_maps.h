@@ -202,13 +202,17 @@ _Static_assert(sizeof(struct qnat_frag) == 16, "qnat_frag layout");
 
 /*
  * qnat_guests: guest address -> its flows.  The programs count new flows
- * in; the controller's expiry pass sets the true count.
+ * in; the controller's expiry pass sets the true count, and adds up the
+ * packets and bytes of the guest's flows that are gone (a guest's totals are
+ * these plus its live flows' counters).
  */
 struct qnat_guest {
 	__u32 flows;
 	__u32 pad;
+	__u64 packets[QNAT_DIR_MAX]; /* of flows that are gone: from, to the guest */
+	__u64 bytes[QNAT_DIR_MAX];
 };
-_Static_assert(sizeof(struct qnat_guest) == 8, "qnat_guest layout");
+_Static_assert(sizeof(struct qnat_guest) == 40, "qnat_guest layout");
 
 /*
  * qnat_mappings, with endpoint-independent filtering: the translated UDP

@@ -1,13 +1,14 @@
 #!/bin/bash
 # Prometheus metrics: attach --metrics-listen serves the exposition format
-# on the host; a real scrape over loopback parses, and the conntrack and
-# packet figures agree with `ct count` and `stats`.
+# on the host; a real scrape over loopback parses, the conntrack and packet
+# figures agree with `ct count` and `stats`, and per-guest totals outlive
+# the flows they came from.
 #
 #   g1 ==veth== virbr0 [qnat-bpf, metrics on 127.0.0.1:9400] host up0 ==veth== ext
 . "$(dirname "$0")/lib.sh"
 
 topo_init
-attach --metrics-listen 127.0.0.1:9400
+attach --metrics-listen 127.0.0.1:9400 --timeout tcp_time_wait=2 --timeout tcp_close=2
 guest_veth g1
 guest_addr g1 192.168.122.10
 ext_tcp_echo 8080
@@ -31,6 +32,15 @@ val() { echo "$body" | grep -E "^$1 " | awk '{print $2}'; }
 snat=$(val 'qnat_packets_total\{bridge="virbr0",reason="snat_fast"\}')
 [ "${snat:-0}" -gt 0 ] || fail "snat_fast packets not exported"
 [ "$(val 'qnat_dnsmasq_up\{bridge="virbr0"\}')" = 1 ] || fail "dnsmasq_up"
+# Per-guest totals: from the live flows, and kept when the flows are gone.
+gout() { val 'qnat_guest_packets_total\{bridge="virbr0",guest="192.168.122.10",direction="out"\}'; }
+before=$(gout)
+[ "${before:-0}" -gt 0 ] || fail "no per-guest packets for g1"
+qnat stats "$BR" --json | grep -q '"guest":"192.168.122.10","flows":[0-9]*,"packets_out":[1-9]' || fail "stats --json lacks g1's totals"
+sleep 5 # the closed flows expire (time_wait 2 s) and are retired
+body=$(scrape | sed '1,/^\r*$/d')
+[ "$(qnat ct count "$BR")" = 0 ] || fail "flows did not expire"
+[ "$(gout)" -ge "$before" ] || fail "g1's total fell from $before to $(gout) when its flows expired"
 # A second scrape still works (the listener serves one request per connection).
 scrape | grep -q "qnat_conntrack_entries" || fail "second scrape"
 err=$(ip netns exec "$NS_HOST" "$QNAT" attach other0 --masq 10.9.0.0/24 --metrics-listen nonsense 2>&1) && fail "bad --metrics-listen accepted"

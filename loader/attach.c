@@ -26,7 +26,7 @@ static const char attach_usage[] =
 	"                       [--ct-max N] [--ct-full refuse|evict] [--max-flows-per-guest N]\n"
 	"                       [--filtering address-port-dependent|endpoint-independent]\n"
 	"                       [--metrics-listen ADDR:PORT] [--host MAC,IP[,NAME]]... [--config FILE]\n"
-	"                       [--fdb-ageing SECONDS] [--mtu N] [--port-security]\n"
+	"                       [--fdb-ageing SECONDS] [--mtu N] [--port-security] [--dhcp-checksum-fill]\n"
 	"                       [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
 	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
 	"                       [--foreground] [-v]\n"
@@ -97,7 +97,7 @@ static struct in_addr nth_host(const struct settings *s, int64_t n)
 static int attach_parse(int argc, char **argv, struct settings *s, struct extras *x)
 {
 	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX,
-	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING, O_MTU, O_PORT_SECURITY };
+	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING, O_MTU, O_PORT_SECURITY, O_CSUM_FILL };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -114,6 +114,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 		{ "fdb-ageing", required_argument, NULL, O_FDB_AGEING },
 		{ "mtu", required_argument, NULL, O_MTU },
 		{ "port-security", no_argument, NULL, O_PORT_SECURITY },
+		{ "dhcp-checksum-fill", no_argument, NULL, O_CSUM_FILL },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "forward", required_argument, NULL, O_FORWARD },
@@ -201,6 +202,9 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 			snprintf(s->metrics, sizeof(s->metrics), "%s", optarg);
 			break;
 		}
+		case O_CSUM_FILL:
+			s->csum_fill = true;
+			break;
 		case O_PORT_SECURITY:
 			s->port_security = true;
 			break;
@@ -591,7 +595,7 @@ int cmd_attach(int argc, char **argv)
 	static struct extras x;
 	char **args;
 	int nargs;
-	struct owned o = { .fwd_bridge_old = -1, .fwd_uplink_old = -1 };
+	struct owned o = { .fwd_bridge_old = -1, .fwd_uplink_old = -1, .bridge_txcsum_old = -1 };
 	struct undo u = { 0 };
 	struct dataplane dp = { .skel = NULL };
 	struct nl_sock *sk = NULL;
@@ -714,6 +718,20 @@ int cmd_attach(int argc, char **argv)
 			log_warnx("cannot set %s's MTU to %u: %s", s.bridge, s.mtu, strerror(-err));
 			goto fail;
 		}
+	}
+	/*
+	 * Old DHCP clients drop replies whose UDP checksum the host left for
+	 * the NIC to fill (libvirt's CHECKSUM --checksum-fill rule).  With the
+	 * bridge's TX offload off, what the host sends guests leaves complete.
+	 */
+	if (s.csum_fill) {
+		err = link_tx_csum(s.bridge, 0);
+		if (err < 0) {
+			log_warnx("cannot turn off TX checksum offload on %s: %s", s.bridge, strerror(-err));
+			goto fail;
+		}
+		if (!recovering && !o.bridge_created)
+			o.bridge_txcsum_old = err;
 	}
 	if (nl_addr_has(sk, bridge_ifindex, s.gateway, s.prefix) <= 0) {
 		if ((err = nl_addr_add(sk, bridge_ifindex, s.gateway, s.prefix))) {
@@ -871,6 +889,8 @@ int cmd_detach(int argc, char **argv)
 		} else {
 			if (o.bridge_mtu_old > 0)
 				nl_link_set_mtu(sk, bridge_ifindex, o.bridge_mtu_old);
+			if (o.bridge_txcsum_old > 0)
+				link_tx_csum(s.bridge, 1);
 			if (o.bridge_upped)
 				nl_link_set_up(sk, bridge_ifindex, false);
 		}

@@ -33,6 +33,11 @@ uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint3
 	case QNAT_CT_SYN_RECV:
 		return to[QNAT_TO_TCP_SYN_RECV];
 	case QNAT_CT_ESTABLISHED:
+		/* Picked up mid-stream and never answered (a guest's bare ACK into
+		 * the void): 300 s, nf_conntrack's tcp_timeout_unacknowledged, so
+		 * one packet cannot hold a table slot for days. */
+		if (!(e->flags & QNAT_CTF_REPLIED) && to[QNAT_TO_TCP_ESTABLISHED] > 300)
+			return 300;
 		return to[QNAT_TO_TCP_ESTABLISHED];
 	case QNAT_CT_FIN_WAIT:
 		return to[QNAT_TO_TCP_FIN_WAIT];

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Links, addresses and routes through libnl-route-3. */
 #include <errno.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <string.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
@@ -107,6 +112,36 @@ int nl_link_master(struct nl_sock *sk, int ifindex)
 	err = rtnl_link_get_master(link);
 	rtnl_link_put(link);
 	return err;
+}
+
+/*
+ * TX checksum offload of a device (ethtool -K DEV tx on|off), through the
+ * ethtool ioctl: libnl has no ethtool.  Returns the previous state (0/1).
+ */
+int link_tx_csum(const char *ifname, int on)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_GTXCSUM };
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), old = 0, err = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ev;
+	if (ioctl(fd, SIOCETHTOOL, &ifr)) {
+		err = -errno;
+		goto out;
+	}
+	old = !!ev.data;
+	if (on >= 0 && on != old) {
+		ev.cmd = ETHTOOL_STXCSUM;
+		ev.data = on;
+		if (ioctl(fd, SIOCETHTOOL, &ifr))
+			err = -errno;
+	}
+out:
+	close(fd);
+	return err ? err : old;
 }
 
 int nl_link_set_mtu(struct nl_sock *sk, int ifindex, int mtu)

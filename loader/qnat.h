@@ -41,6 +41,7 @@ struct settings {
 	uint32_t fdb_ageing; /* seconds a learned MAC lives unseen */
 	uint32_t mtu;	     /* bridge, ports and DHCP option 26; 0: leave alone */
 	bool port_security;  /* each port: one MAC, one IPv4 address */
+	bool csum_fill;	     /* complete checksums on what the host sends guests (DHCP) */
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
 	char metrics[32]; /* --metrics-listen ADDR:PORT, or empty */
@@ -57,6 +58,7 @@ struct owned {
 	int xdp_attached; /* XDP_FLAGS_* mode it was attached with, 0 when none */
 	bool sock_hooks;  /* host-local forwards: socket hooks on the root cgroup */
 	int bridge_mtu_old; /* 0: untouched */
+	int bridge_txcsum_old; /* -1: untouched */
 	uint32_t sock_cfg_id; /* their config map's id: finds them when the data plane is gone */
 };
 
@@ -98,6 +100,7 @@ int nl_link_master(struct nl_sock *sk, int ifindex);
 int nl_link_mac(struct nl_sock *sk, int ifindex, uint8_t mac[6]);
 int nl_link_mtu(struct nl_sock *sk, int ifindex);
 int nl_link_set_mtu(struct nl_sock *sk, int ifindex, int mtu);
+int link_tx_csum(const char *ifname, int on); /* on: 0/1, or -1 to only read */
 int nl_bridge_create(struct nl_sock *sk, const char *name);
 int nl_link_delete(struct nl_sock *sk, int ifindex);
 int nl_link_set_up(struct nl_sock *sk, int ifindex, bool up);

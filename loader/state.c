@@ -31,6 +31,8 @@ void settings_describe(const struct settings *s, char *buf, size_t len)
 	n += snprintf(buf + n, len - n, " ports %u-%u ct-max %u ct-full %s max-flows-per-guest %u filtering %s xdp %s",
 		      s->port_min, s->port_max, s->ct_max, ct_full_name(s->ct_full), s->max_flows_per_guest,
 		      s->eif ? "endpoint-independent" : "address-port-dependent", xdp_mode_name(s->xdp));
+	if (s->csum_fill && n < len)
+		n += snprintf(buf + n, len - n, " dhcp-checksum-fill");
 	if (s->port_security && n < len)
 		n += snprintf(buf + n, len - n, " port-security");
 	if (s->mtu && n < len)
@@ -65,13 +67,14 @@ int state_save(const struct settings *s, const struct owned *o)
 		 "abi %d\nbridge %s\nuplink %s\nsubnet %s\nprefix %u\ngateway %s\ndhcp %d\n"
 		 "dhcp_start %s\ndhcp_end %s\nport_min %u\nport_max %u\nct_max %u\nct_full %d\n"
 		 "max_flows_per_guest %u\neif %d\nxdp %d\nmetrics %s\nfdb_ageing %u\nmtu %u\nbridge_mtu_old %d\nport_security %d\n"
+		 "csum_fill %d\nbridge_txcsum_old %d\n"
 		 "timeouts %u %u %u %u %u %u %u %u %u\n"
 		 "bridge_created %d\nbridge_upped %d\naddr_added %d\nfwd_bridge_old %d\nfwd_uplink_old %d\n"
 		 "uplink_clsact_created %d\nxdp_attached %d\nsock_hooks %d\nsock_cfg_id %u\n",
 		 QNAT_ABI_VERSION, s->bridge, s->uplink, ip_str(s->subnet), s->prefix, ip_str(s->gateway), s->dhcp,
 		 ip_str(s->dhcp_start), ip_str(s->dhcp_end), s->port_min, s->port_max, s->ct_max, s->ct_full,
 		 s->max_flows_per_guest, s->eif, s->xdp, s->metrics[0] ? s->metrics : "-", s->fdb_ageing, s->mtu,
-		 o->bridge_mtu_old, s->port_security,
+		 o->bridge_mtu_old, s->port_security, s->csum_fill, o->bridge_txcsum_old,
 		 s->timeouts[0], s->timeouts[1], s->timeouts[2], s->timeouts[3], s->timeouts[4], s->timeouts[5],
 		 s->timeouts[6], s->timeouts[7], s->timeouts[8], o->bridge_created, o->bridge_upped, o->addr_added,
 		 o->fwd_bridge_old, o->fwd_uplink_old, o->uplink_clsact_created, o->xdp_attached,
@@ -96,6 +99,7 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 		return -errno;
 	settings_defaults(s);
 	memset(o, 0, sizeof(*o));
+	o->bridge_txcsum_old = -1;
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "%63s %191[^\n]", key, val) != 2)
 			continue;
@@ -122,6 +126,8 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 		NUM("fdb_ageing", s->fdb_ageing);
 		NUM("mtu", s->mtu);
 		NUM("port_security", s->port_security);
+		NUM("csum_fill", s->csum_fill);
+		NUM("bridge_txcsum_old", o->bridge_txcsum_old);
 		NUM("bridge_mtu_old", o->bridge_mtu_old);
 		else if (!strcmp(key, "metrics") && strcmp(val, "-") && strlen(val) < sizeof(s->metrics))
 			strcpy(s->metrics, val);

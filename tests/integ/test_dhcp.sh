@@ -44,10 +44,29 @@ qnat dhcp host del "$BR" 52:54:00:aa:00:02 2>/dev/null && fail "deleting a missi
 hostsfile=/run/qnat-bpf/ns$(in_host stat -L -c %i /proc/self/ns/net)/$BR/hostsfile
 grep -q "52:54:00:aa:00:02" "$hostsfile" && fail "host still in the hosts file"
 
-# --mtu: the bridge and its ports take it, and DHCP hands it out (option 26).
+# --dhcp-checksum-fill: dnsmasq's replies reach the guest with complete UDP
+# checksums (without it they carry the partial sum the host left for offload).
+dhcp_sum() {
+	in_guest "$1" tcpdump -i eth0 --immediate-mode -nn -vv -l -U -w "$WORK/d.pcap" udp port 68 >/dev/null 2>"$WORK/d.err" &
+	local cap=$!
+	wait_for 5 grep -q "listening on" "$WORK/d.err"
+	guest_dhcp "$1" >/dev/null
+	sleep 0.3
+	kill "$cap"; wait "$cap" 2>/dev/null
+	tcpdump -nn -vv -r "$WORK/d.pcap" 2>/dev/null | grep -E "192.168.122.1.67 > .*(udp sum ok|bad udp cksum)"
+}
 qnat detach "$BR" || fail "detach"
+attach --dhcp-checksum-fill
+ip -n "$NS_HOST" link set v-g1 master "$BR"
+sums=$(dhcp_sum g1)
+[ -n "$sums" ] || fail "no DHCP reply captured"
+echo "$sums" | grep -q "bad udp cksum" && fail "DHCP reply with a bad checksum despite --dhcp-checksum-fill: $sums"
+echo "$sums" | grep -q "udp sum ok" || fail "DHCP reply checksum not verified: $sums"
+
+# --mtu: the bridge and its ports take it, and DHCP hands it out (option 26).
 # (detach deleted the bridge it had created: a bridge of our own this time,
 # its port enslaved before the attach)
+qnat detach "$BR" || fail "detach"
 ip -n "$NS_HOST" link add "$BR" type bridge
 ip -n "$NS_HOST" link set v-g1 master "$BR"
 attach --mtu 1400

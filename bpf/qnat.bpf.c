@@ -118,10 +118,34 @@ static __always_inline int tc_hairpin_client(struct __sk_buff *skb, const struct
 	return tc_via_bridge(skb, cfg, p, orig.saddr, QNAT_C_HAIRPIN);
 }
 
+/*
+ * The port's L2 work: port security, MAC learning, and frames for another
+ * port's MAC sent straight there.  -1: not done with it yet.
+ */
+static __always_inline int tc_port_l2(struct __sk_buff *skb, const struct qnat_config *cfg)
+{
+	__u32 denied = port_security(skb, cfg);
+	struct ethhdr *eth = (void *)(long)skb->data;
+	__u32 port;
+
+	if (denied)
+		return tc_verdict(skb, denied, TC_ACT_SHOT);
+	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
+		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+	fdb_learn(eth->h_source, skb->ingress_ifindex);
+	/* Another guest's MAC (or, bridged, a LAN host's): straight to its port. */
+	port = fdb_port_for(cfg, eth->h_dest, skb->ingress_ifindex);
+	if (port) {
+		count(QNAT_C_L2_FAST, skb->len);
+		return bpf_redirect(port, 0);
+	}
+	return -1;
+}
+
 SEC("tc")
 int tc_port_in(struct __sk_buff *skb)
 {
-	const struct qnat_config *cfg = config_get();
+	const struct qnat_config *cfg = config_raw();
 	struct bpf_fib_lookup fib = {};
 	struct qnat_ct_entry *e;
 	struct qnat_ct_key orig;
@@ -131,26 +155,12 @@ int tc_port_in(struct __sk_buff *skb)
 
 	if (!cfg)
 		return TC_ACT_OK;
-	{
-		void *data;
-		struct ethhdr *eth;
-		__u32 port;
-		__u32 denied = port_security(skb, cfg);
-
-		if (denied)
-			return tc_verdict(skb, denied, TC_ACT_SHOT);
-		data = (void *)(long)skb->data;
-		eth = data;
-		if ((void *)(eth + 1) > (void *)(long)skb->data_end)
-			return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
-		fdb_learn(eth->h_source, skb->ingress_ifindex);
-		/* Another guest's MAC: straight to its port, whatever the protocol. */
-		port = fdb_port_for(cfg, eth->h_dest, skb->ingress_ifindex);
-		if (port) {
-			count(QNAT_C_L2_FAST, skb->len);
-			return bpf_redirect(port, 0);
-		}
-	}
+	r = tc_port_l2(skb, cfg);
+	if (r >= 0)
+		return r;
+	/* Bridged, or no uplink address to translate to: the bridge does the rest. */
+	if ((cfg->flags & QNAT_CFG_BRIDGED) || !cfg->ext_addr)
+		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
 	r = tc_parse(skb, &p);
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);

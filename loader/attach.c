@@ -22,6 +22,7 @@
 
 static const char attach_usage[] =
 	"Usage: qnat-bpf attach BRIDGE --masq CIDR [--uplink IFNAME] [--gateway IP]\n"
+	"       qnat-bpf attach BRIDGE --bridged [--uplink IFNAME] [--port-security] [--fdb-ageing S] [--mtu N]\n"
 	"                       [--dhcp-range START,END | --no-dhcp] [--port-range LO-HI]\n"
 	"                       [--ct-max N] [--ct-full refuse|evict] [--max-flows-per-guest N]\n"
 	"                       [--filtering address-port-dependent|endpoint-independent]\n"
@@ -97,7 +98,7 @@ static struct in_addr nth_host(const struct settings *s, int64_t n)
 static int attach_parse(int argc, char **argv, struct settings *s, struct extras *x)
 {
 	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX,
-	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING, O_MTU, O_PORT_SECURITY, O_CSUM_FILL };
+	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING, O_MTU, O_PORT_SECURITY, O_CSUM_FILL, O_BRIDGED };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -115,6 +116,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 		{ "mtu", required_argument, NULL, O_MTU },
 		{ "port-security", no_argument, NULL, O_PORT_SECURITY },
 		{ "dhcp-checksum-fill", no_argument, NULL, O_CSUM_FILL },
+		{ "bridged", no_argument, NULL, O_BRIDGED },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "forward", required_argument, NULL, O_FORWARD },
@@ -202,6 +204,9 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 			snprintf(s->metrics, sizeof(s->metrics), "%s", optarg);
 			break;
 		}
+		case O_BRIDGED:
+			s->bridged = true;
+			break;
 		case O_CSUM_FILL:
 			s->csum_fill = true;
 			break;
@@ -287,6 +292,16 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 		return -EINVAL;
 	}
 	snprintf(s->bridge, sizeof(s->bridge), "%s", argv[optind]);
+	if (s->bridged) {
+		/* Guests on the LAN with their own addresses: nothing to translate. */
+		if (have_masq || have_gw || have_range || x->nfwd || x->nhost) {
+			log_warnx("--bridged puts guests on the uplink's LAN: it takes no --masq, --gateway, "
+				  "--dhcp-range, --forward or --host");
+			return -EINVAL;
+		}
+		s->dhcp = false;
+		return 0;
+	}
 	if (!have_masq) {
 		log_warnx("attach: --masq CIDR is required (e.g. --masq 192.168.122.0/24)");
 		return -EINVAL;
@@ -428,7 +443,7 @@ int extras_apply(struct dataplane *dp, const struct settings *s, const struct ex
 
 /* What this run changed, to be undone if a later step fails. */
 struct undo {
-	bool bridge, bridge_up, addr, fwd_bridge, fwd_uplink, uplink_progs;
+	bool bridge, bridge_up, addr, fwd_bridge, fwd_uplink, uplink_progs, enslaved;
 	int fwd_bridge_old, fwd_uplink_old;
 };
 
@@ -589,6 +604,74 @@ static int supervisor_spawn(const struct settings *s, struct extras *x, struct d
 	return 0;
 }
 
+#define MOVED_MAX 8
+
+/*
+ * Bridged mode: put the uplink in the bridge and move its IPv4 addresses and
+ * default route to the bridge (what the seeds do by hand with brctl and
+ * nmcli), so the host keeps its connectivity.  Recorded in o for detach.
+ */
+static int uplink_enslave(struct nl_sock *sk, int bridge, int uplink, bool bridge_new, struct owned *o)
+{
+	struct in_addr a[MOVED_MAX], gw;
+	unsigned int prefix[MOVED_MAX];
+	uint8_t mac[6];
+	int n = nl_addrs(sk, uplink, a, prefix, MOVED_MAX), err;
+	bool has_gw = !nl_default_gw(sk, uplink, &gw);
+	size_t len = 0;
+
+	if (n < 0)
+		return n;
+	/* The bridge takes the uplink's MAC: the LAN's ARP caches stay right. */
+	if (bridge_new && !nl_link_mac(sk, uplink, mac))
+		nl_link_set_mac(sk, bridge, mac);
+	if ((err = nl_link_set_master(sk, uplink, bridge)))
+		return err;
+	o->uplink_enslaved = true;
+	o->moved_addrs[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		nl_addr_del(sk, uplink, a[i], prefix[i]);
+		if ((err = nl_addr_add(sk, bridge, a[i], prefix[i])) && err != -EEXIST)
+			return err;
+		len += snprintf(o->moved_addrs + len, sizeof(o->moved_addrs) - len, "%s%s/%u", i ? "," : "",
+				ip_str(a[i]), prefix[i]);
+	}
+	o->moved_gw.s_addr = 0;
+	if (has_gw) {
+		if ((err = nl_default_route_set(sk, bridge, gw)))
+			return err;
+		o->moved_gw = gw;
+	}
+	return 0;
+}
+
+/* And back: the uplink leaves the bridge with its addresses and default route. */
+static void uplink_release(struct nl_sock *sk, int bridge, int uplink, const struct owned *o)
+{
+	char list[sizeof(o->moved_addrs)], *tok, *save;
+
+	if (!o->uplink_enslaved || uplink <= 0)
+		return;
+	nl_link_set_master(sk, uplink, 0);
+	snprintf(list, sizeof(list), "%s", o->moved_addrs);
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *slash = strchr(tok, '/');
+		struct in_addr a;
+		uint32_t p;
+
+		if (!slash)
+			continue;
+		*slash = '\0';
+		if (parse_ipv4(tok, &a) || parse_u32(slash + 1, 1, 32, &p))
+			continue;
+		if (bridge > 0)
+			nl_addr_del(sk, bridge, a, p);
+		nl_addr_add(sk, uplink, a, p);
+	}
+	if (o->moved_gw.s_addr)
+		nl_default_route_set(sk, uplink, o->moved_gw);
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	struct settings s, old;
@@ -641,7 +724,8 @@ int cmd_attach(int argc, char **argv)
 		log_warnx("the uplink cannot be the bridge %s itself", s.bridge);
 		goto fail_early;
 	}
-	if (nl_addr_first(sk, uplink_ifindex, &ext)) {
+	ext.s_addr = 0;
+	if (!s.bridged && nl_addr_first(sk, uplink_ifindex, &ext)) {
 		log_warnx("uplink %s has no IPv4 address to masquerade behind", s.uplink);
 		goto fail_early;
 	}
@@ -670,7 +754,7 @@ int cmd_attach(int argc, char **argv)
 			log_warnx("%s exists and is not a bridge (%s)", s.bridge, kind[0] ? kind : "no kind");
 			goto fail_early;
 		}
-		if (nl_link_master(sk, uplink_ifindex) == bridge_ifindex) {
+		if (!s.bridged && nl_link_master(sk, uplink_ifindex) == bridge_ifindex) {
 			log_warnx("uplink %s is a port of %s: NAT mode needs a separate uplink", s.uplink, s.bridge);
 			goto fail_early;
 		}
@@ -683,7 +767,7 @@ int cmd_attach(int argc, char **argv)
 			log_warnx("uplink %s is already used by another qnat-bpf attach", s.uplink);
 			goto fail_early;
 		}
-		other = nl_route_overlaps(sk, s.subnet, s.prefix, bridge_ifindex);
+		other = s.bridged ? 0 : nl_route_overlaps(sk, s.subnet, s.prefix, bridge_ifindex);
 		if (other > 0) {
 			char name[IFNAMSIZ] = "?";
 
@@ -733,6 +817,16 @@ int cmd_attach(int argc, char **argv)
 		if (!recovering && !o.bridge_created)
 			o.bridge_txcsum_old = err;
 	}
+	if (s.bridged) {
+		if (nl_link_master(sk, uplink_ifindex) != bridge_ifindex) {
+			u.enslaved = true;
+			if ((err = uplink_enslave(sk, bridge_ifindex, uplink_ifindex, o.bridge_created, &o))) {
+				log_warnx("cannot move %s into %s: %s", s.uplink, s.bridge, strerror(-err));
+				goto fail;
+			}
+		}
+		goto bridged;
+	}
 	if (nl_addr_has(sk, bridge_ifindex, s.gateway, s.prefix) <= 0) {
 		if ((err = nl_addr_add(sk, bridge_ifindex, s.gateway, s.prefix))) {
 			log_warnx("cannot add %s/%u to %s: %s", ip_str(s.gateway), s.prefix, s.bridge, strerror(-err));
@@ -749,6 +843,7 @@ int cmd_attach(int argc, char **argv)
 		o.fwd_bridge_old = u.fwd_bridge_old;
 		o.fwd_uplink_old = u.fwd_uplink_old;
 	}
+bridged:
 	if (nl_link_mac(sk, bridge_ifindex, mac)) {
 		log_warnx("%s has no MAC address", s.bridge);
 		goto fail;
@@ -763,22 +858,28 @@ int cmd_attach(int argc, char **argv)
 		goto fail;
 	}
 	u.uplink_progs = !dp.reused;
-	if ((err = dp_attach_uplink(&dp, sk, uplink_ifindex, s.xdp, &o)))
+	if (!s.bridged && (err = dp_attach_uplink(&dp, sk, uplink_ifindex, s.xdp, &o)))
 		goto fail;
 	{
-		struct port_attach pa = { &dp, sk, uplink_ifindex, 0, s.mtu };
+		/* Bridged, the uplink is one more port (the LAN side). */
+		struct port_attach pa = { &dp, sk, s.bridged ? -1 : uplink_ifindex, 0, s.mtu };
 
 		nl_bridge_ports(sk, bridge_ifindex, attach_port_cb, &pa);
 		if ((err = pa.err))
 			goto fail;
+		if (s.bridged)
+			dp_mark_uplink_port(&dp, uplink_ifindex);
 	}
-	if (o.sock_cfg_id) /* a previous data plane's, whose maps we did not adopt */
-		dp_detach_cgroup_id(o.sock_cfg_id);
-	err = dp_attach_cgroup(&dp);
-	o.sock_hooks = !err;
-	o.sock_cfg_id = err ? 0 : dp_config_id(&dp);
-	if (err)
-		log_warnx("forwards will not work from the host itself: cannot attach socket hooks: %s", strerror(-err));
+	if (!s.bridged) {
+		if (o.sock_cfg_id) /* a previous data plane's, whose maps we did not adopt */
+			dp_detach_cgroup_id(o.sock_cfg_id);
+		err = dp_attach_cgroup(&dp);
+		o.sock_hooks = !err;
+		o.sock_cfg_id = err ? 0 : dp_config_id(&dp);
+		if (err)
+			log_warnx("forwards will not work from the host itself: cannot attach socket hooks: %s",
+				  strerror(-err));
+	}
 	if (s.dhcp && (err = dnsmasq_write_config(&s))) {
 		log_warnx("cannot write the dnsmasq configuration: %s", strerror(-err));
 		goto fail;
@@ -812,8 +913,11 @@ fail:
 			if (dp.skel)
 				dp_detach_cgroup(&dp);
 			ports_detach_all(&dp, sk, bridge_ifindex);
-			dp_detach_uplink(uplink_ifindex, &o);
+			if (!s.bridged)
+				dp_detach_uplink(uplink_ifindex, &o);
 		}
+		if (u.enslaved)
+			uplink_release(sk, bridge_ifindex, uplink_ifindex, &o);
 		if (u.fwd_uplink)
 			fwd_restore(s.uplink, u.fwd_uplink_old);
 		if (u.fwd_bridge)
@@ -876,10 +980,11 @@ int cmd_detach(int argc, char **argv)
 		if (bridge_ifindex > 0)
 			nl_bridge_ports(sk, bridge_ifindex, detach_port_cb, &dp);
 	}
-	if (uplink_ifindex > 0) {
+	if (uplink_ifindex > 0 && !s.bridged) {
 		dp_detach_uplink(uplink_ifindex, &o);
 		fwd_restore(s.uplink, o.fwd_uplink_old);
 	}
+	uplink_release(sk, bridge_ifindex, uplink_ifindex, &o);
 	if (bridge_ifindex > 0) {
 		if (o.addr_added)
 			nl_addr_del(sk, bridge_ifindex, s.gateway, s.prefix);

@@ -264,7 +264,8 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 	memcpy(cfg.timeouts, s->timeouts, sizeof(cfg.timeouts));
 	cfg.netns_cookie = netns_cookie();
 	cfg.max_flows_per_guest = s->max_flows_per_guest;
-	cfg.flags = (s->eif ? QNAT_CFG_EIF : 0) | (s->port_security ? QNAT_CFG_PORT_SECURITY : 0);
+	cfg.flags = (s->eif ? QNAT_CFG_EIF : 0) | (s->port_security ? QNAT_CFG_PORT_SECURITY : 0) |
+		    (s->bridged ? QNAT_CFG_BRIDGED : 0);
 	return bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
@@ -425,6 +426,18 @@ int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex)
 		return err;
 	}
 	return 0;
+}
+
+/* Bridged: the uplink is a port carrying the whole LAN's MACs. */
+void dp_mark_uplink_port(struct dataplane *dp, int ifindex)
+{
+	struct qnat_port port;
+	uint32_t key = ifindex;
+
+	if (!bpf_map_lookup_elem(dp->ports_fd, &key, &port)) {
+		port.flags |= QNAT_PORT_UPLINK;
+		bpf_map_update_elem(dp->ports_fd, &key, &port, BPF_EXIST);
+	}
 }
 
 void dp_forget_port(struct dataplane *dp, int ifindex, bool detach)

@@ -38,6 +38,7 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	log_init(0, 0);
+	log_libbpf_setup(); /* libbpf's chatter only with -vv */
 	if (argc < 2)
 		return cmd_help(argc, argv), 1;
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))

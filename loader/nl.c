@@ -443,3 +443,128 @@ int nl_bridge_ports(struct nl_sock *sk, int bridge_ifindex, port_cb cb, void *ar
 	nl_cache_free(cache);
 	return 0;
 }
+
+/* Changes one link: its master (0: none) and/or its MAC (NULL: leave). */
+static int link_change(struct nl_sock *sk, int ifindex, int master, const uint8_t *mac)
+{
+	struct rtnl_link *link, *change;
+	struct nl_addr *a = NULL;
+	int err = link_get(sk, ifindex, NULL, &link);
+
+	if (err)
+		return err;
+	change = rtnl_link_alloc();
+	if (!change) {
+		rtnl_link_put(link);
+		return -ENOMEM;
+	}
+	if (master >= 0)
+		rtnl_link_set_master(change, master);
+	if (mac && (a = nl_addr_build(AF_LLC, mac, 6)))
+		rtnl_link_set_addr(change, a);
+	err = nl2errno(rtnl_link_change(sk, link, change, 0));
+	nl_addr_put(a);
+	rtnl_link_put(change);
+	rtnl_link_put(link);
+	return err;
+}
+
+int nl_link_set_master(struct nl_sock *sk, int ifindex, int master)
+{
+	return link_change(sk, ifindex, master, NULL);
+}
+
+int nl_link_set_mac(struct nl_sock *sk, int ifindex, const uint8_t mac[6])
+{
+	return link_change(sk, ifindex, -1, mac);
+}
+
+struct gw_find {
+	int ifindex;
+	struct in_addr gw;
+	int found;
+};
+
+static int default_gw(struct rtnl_route *r, void *arg)
+{
+	struct gw_find *g = arg;
+	struct nl_addr *dst = rtnl_route_get_dst(r);
+	struct rtnl_nexthop *nh = rtnl_route_get_nnexthops(r) ? rtnl_route_nexthop_n(r, 0) : NULL;
+	struct nl_addr *via = nh ? rtnl_route_nh_get_gateway(nh) : NULL;
+
+	if (!dst || nl_addr_get_prefixlen(dst) != 0 || route_dev(r) != g->ifindex || !via)
+		return 0;
+	memcpy(&g->gw, nl_addr_get_binary_addr(via), sizeof(g->gw));
+	g->found = 1;
+	return 1;
+}
+
+/* The gateway of the IPv4 default route through ifindex, if there is one. */
+int nl_default_gw(struct nl_sock *sk, int ifindex, struct in_addr *gw)
+{
+	struct gw_find g = { .ifindex = ifindex };
+	int ret = route_walk(sk, default_gw, &g);
+
+	if (ret < 0)
+		return ret;
+	if (!g.found)
+		return -ENOENT;
+	*gw = g.gw;
+	return 0;
+}
+
+/* Adds (or replaces) the IPv4 default route via gw on ifindex. */
+int nl_default_route_set(struct nl_sock *sk, int ifindex, struct in_addr gw)
+{
+	struct rtnl_route *r = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	struct nl_addr *dst = nl_addr_build(AF_INET, &(struct in_addr){ 0 }, 4);
+	struct nl_addr *via = nl_addr_build(AF_INET, &gw, 4);
+	int err = -ENOMEM;
+
+	if (r && nh && dst && via) {
+		nl_addr_set_prefixlen(dst, 0);
+		rtnl_route_set_family(r, AF_INET);
+		rtnl_route_set_table(r, RT_TABLE_MAIN);
+		rtnl_route_set_protocol(r, RTPROT_BOOT); /* as `ip route add` makes it */
+		rtnl_route_set_dst(r, dst);
+		rtnl_route_nh_set_ifindex(nh, ifindex);
+		rtnl_route_nh_set_gateway(nh, via);
+		rtnl_route_add_nexthop(r, nh);
+		nh = NULL; /* the route owns it now */
+		err = nl2errno(rtnl_route_add(sk, r, NLM_F_CREATE | NLM_F_REPLACE));
+	}
+	if (nh)
+		rtnl_route_nh_free(nh);
+	nl_addr_put(dst);
+	nl_addr_put(via);
+	if (r)
+		rtnl_route_put(r);
+	return err;
+}
+
+struct addr_list {
+	struct in_addr *a;
+	unsigned int *prefix;
+	int n, cap;
+};
+
+static int collect(struct in_addr a, unsigned int prefix, void *arg)
+{
+	struct addr_list *l = arg;
+
+	if (l->n < l->cap) {
+		l->a[l->n] = a;
+		l->prefix[l->n++] = prefix;
+	}
+	return 0;
+}
+
+/* Up to cap IPv4 addresses of ifindex; returns how many. */
+int nl_addrs(struct nl_sock *sk, int ifindex, struct in_addr *a, unsigned int *prefix, int cap)
+{
+	struct addr_list l = { a, prefix, 0, cap };
+	int err = addr_walk(sk, ifindex, collect, &l);
+
+	return err < 0 ? err : l.n;
+}

@@ -42,6 +42,7 @@ struct settings {
 	uint32_t mtu;	     /* bridge, ports and DHCP option 26; 0: leave alone */
 	bool port_security;  /* each port: one MAC, one IPv4 address */
 	bool csum_fill;	     /* complete checksums on what the host sends guests (DHCP) */
+	bool bridged;	     /* no NAT: the uplink is a port, guests are on the LAN */
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
 	char metrics[32]; /* --metrics-listen ADDR:PORT, or empty */
@@ -59,6 +60,9 @@ struct owned {
 	bool sock_hooks;  /* host-local forwards: socket hooks on the root cgroup */
 	int bridge_mtu_old; /* 0: untouched */
 	int bridge_txcsum_old; /* -1: untouched */
+	bool uplink_enslaved;  /* bridged: we put the uplink in the bridge ... */
+	char moved_addrs[160]; /* ... and moved these "a/p,a/p" to the bridge ... */
+	struct in_addr moved_gw; /* ... and the default route via this gateway */
 	uint32_t sock_cfg_id; /* their config map's id: finds them when the data plane is gone */
 };
 
@@ -68,7 +72,7 @@ int parse_ipv4(const char *s, struct in_addr *a);
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
 in_addr_t prefix_mask(unsigned int prefix);
-const char *ip_str(struct in_addr a); /* static buffer, rotating over 4 */
+const char *ip_str(struct in_addr a); /* static buffer, rotating over 8 */
 const char *ip_str_be(uint32_t be);
 int state_dir(const char *bridge, char *buf, size_t len);
 int state_path(const char *bridge, const char *file, char *buf, size_t len);
@@ -110,6 +114,11 @@ int nl_addr_del(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int 
 int nl_addr_first(struct nl_sock *sk, int ifindex, struct in_addr *a);
 int nl_default_route_dev(struct nl_sock *sk);
 int nl_route_overlaps(struct nl_sock *sk, struct in_addr net, unsigned int prefix, int except_ifindex);
+int nl_link_set_master(struct nl_sock *sk, int ifindex, int master);
+int nl_link_set_mac(struct nl_sock *sk, int ifindex, const uint8_t mac[6]);
+int nl_default_gw(struct nl_sock *sk, int ifindex, struct in_addr *gw);
+int nl_default_route_set(struct nl_sock *sk, int ifindex, struct in_addr gw);
+int nl_addrs(struct nl_sock *sk, int ifindex, struct in_addr *a, unsigned int *prefix, int cap);
 typedef void (*port_cb)(int ifindex, void *arg);
 int nl_bridge_ports(struct nl_sock *sk, int bridge_ifindex, port_cb cb, void *arg);
 
@@ -130,6 +139,7 @@ int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum
 void dp_detach_uplink(int ifindex, const struct owned *o);
 int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex);
 void dp_forget_port(struct dataplane *dp, int ifindex, bool detach);
+void dp_mark_uplink_port(struct dataplane *dp, int ifindex);
 int dp_uplink_prog_ids(int ifindex, uint32_t ids[3]);
 int dp_attach_cgroup(struct dataplane *dp);
 void dp_read_counters(struct dataplane *dp, struct qnat_counter_val out[QNAT_C_MAX]);

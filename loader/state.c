@@ -22,8 +22,11 @@ void settings_describe(const struct settings *s, char *buf, size_t len)
 {
 	size_t n = 0;
 
-	n += snprintf(buf + n, len - n, "masq %s/%u gateway %s uplink %s", ip_str(s->subnet), s->prefix,
-		      ip_str(s->gateway), s->uplink);
+	if (s->bridged)
+		n += snprintf(buf + n, len - n, "bridged uplink %s", s->uplink);
+	else
+		n += snprintf(buf + n, len - n, "masq %s/%u gateway %s uplink %s", ip_str(s->subnet), s->prefix,
+			      ip_str(s->gateway), s->uplink);
 	if (s->dhcp)
 		n += snprintf(buf + n, len - n, " dhcp %s-%s", ip_str(s->dhcp_start), ip_str(s->dhcp_end));
 	else
@@ -67,14 +70,16 @@ int state_save(const struct settings *s, const struct owned *o)
 		 "abi %d\nbridge %s\nuplink %s\nsubnet %s\nprefix %u\ngateway %s\ndhcp %d\n"
 		 "dhcp_start %s\ndhcp_end %s\nport_min %u\nport_max %u\nct_max %u\nct_full %d\n"
 		 "max_flows_per_guest %u\neif %d\nxdp %d\nmetrics %s\nfdb_ageing %u\nmtu %u\nbridge_mtu_old %d\nport_security %d\n"
-		 "csum_fill %d\nbridge_txcsum_old %d\n"
+		 "csum_fill %d\nbridge_txcsum_old %d\nbridged %d\nuplink_enslaved %d\nmoved_addrs %s\n"
+		 "moved_gw %s\n"
 		 "timeouts %u %u %u %u %u %u %u %u %u\n"
 		 "bridge_created %d\nbridge_upped %d\naddr_added %d\nfwd_bridge_old %d\nfwd_uplink_old %d\n"
 		 "uplink_clsact_created %d\nxdp_attached %d\nsock_hooks %d\nsock_cfg_id %u\n",
 		 QNAT_ABI_VERSION, s->bridge, s->uplink, ip_str(s->subnet), s->prefix, ip_str(s->gateway), s->dhcp,
 		 ip_str(s->dhcp_start), ip_str(s->dhcp_end), s->port_min, s->port_max, s->ct_max, s->ct_full,
 		 s->max_flows_per_guest, s->eif, s->xdp, s->metrics[0] ? s->metrics : "-", s->fdb_ageing, s->mtu,
-		 o->bridge_mtu_old, s->port_security, s->csum_fill, o->bridge_txcsum_old,
+		 o->bridge_mtu_old, s->port_security, s->csum_fill, o->bridge_txcsum_old, s->bridged,
+		 o->uplink_enslaved, o->moved_addrs[0] ? o->moved_addrs : "-", ip_str(o->moved_gw),
 		 s->timeouts[0], s->timeouts[1], s->timeouts[2], s->timeouts[3], s->timeouts[4], s->timeouts[5],
 		 s->timeouts[6], s->timeouts[7], s->timeouts[8], o->bridge_created, o->bridge_upped, o->addr_added,
 		 o->fwd_bridge_old, o->fwd_uplink_old, o->uplink_clsact_created, o->xdp_attached,
@@ -127,6 +132,11 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 		NUM("mtu", s->mtu);
 		NUM("port_security", s->port_security);
 		NUM("csum_fill", s->csum_fill);
+		NUM("bridged", s->bridged);
+		NUM("uplink_enslaved", o->uplink_enslaved);
+		IP("moved_gw", o->moved_gw);
+		else if (!strcmp(key, "moved_addrs") && strcmp(val, "-") && strlen(val) < sizeof(o->moved_addrs))
+			strcpy(o->moved_addrs, val);
 		NUM("bridge_txcsum_old", o->bridge_txcsum_old);
 		NUM("bridge_mtu_old", o->bridge_mtu_old);
 		else if (!strcmp(key, "metrics") && strcmp(val, "-") && strlen(val) < sizeof(s->metrics))

@@ -139,9 +139,12 @@ static int status_one(struct json *j, const char *bridge)
 	json_str(j, "supervisor", " %s", sup ? "running" : "NOT RUNNING (run attach again to restart it)");
 	json_uint(j, "supervisor_pid", sup ? " (pid %llu)" : "", sup);
 	json_text(j, "\n");
-	json_str(j, "subnet", "  masquerade %s", ip_str(s.subnet));
-	json_uint(j, "prefix", "/%llu", s.prefix);
-	json_str(j, "gateway", " gateway %s\n", ip_str(s.gateway));
+	json_bool(j, "bridged", s.bridged, "  bridged: guests on the uplink's LAN, no NAT\n", "");
+	if (!s.bridged) {
+		json_str(j, "subnet", "  masquerade %s", ip_str(s.subnet));
+		json_uint(j, "prefix", "/%llu", s.prefix);
+		json_str(j, "gateway", " gateway %s\n", ip_str(s.gateway));
+	}
 	{
 		struct qnat_config cfg;
 		uint32_t zero = 0;

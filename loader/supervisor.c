@@ -67,12 +67,15 @@ static void port_join(struct sup *p, int ifindex)
 	char name[IFNAMSIZ] = "?";
 	int err;
 
-	if (ifindex == p->uplink_ifindex || port_known(p, ifindex))
+	/* Bridged, the uplink is a port too (the LAN side). */
+	if ((ifindex == p->uplink_ifindex && !p->s->bridged) || port_known(p, ifindex))
 		return;
 	nl_ifname(p->sk, ifindex, name);
 	err = dp_attach_port(p->dp, p->sk, ifindex);
 	if (!err && p->s->mtu)
 		err = nl_link_set_mtu(p->sk, ifindex, p->s->mtu); /* QEMU's TAPs come at 1500 */
+	if (!err && ifindex == p->uplink_ifindex)
+		dp_mark_uplink_port(p->dp, ifindex);
 	if (err)
 		log_warnx("cannot attach to port %s: %s", name, strerror(-err));
 	else

@@ -128,11 +128,12 @@ int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 	return 0;
 }
 
+/* A static buffer, rotating over 8: enough for every address one printf shows. */
 const char *ip_str(struct in_addr a)
 {
-	static char bufs[4][INET_ADDRSTRLEN];
+	static char bufs[8][INET_ADDRSTRLEN];
 	static int next;
-	char *b = bufs[next++ & 3];
+	char *b = bufs[next++ & 7];
 
 	return inet_ntop(AF_INET, &a, b, INET_ADDRSTRLEN);
 }

@@ -53,6 +53,7 @@ enum qnat_timeout {
 #define QNAT_CFG_XDP_UPLINK (1U << 0) /* an XDP program serves the uplink */
 #define QNAT_CFG_EIF (1U << 1)	      /* UDP: endpoint-independent filtering (RFC 4787) */
 #define QNAT_CFG_PORT_SECURITY (1U << 2) /* each port: one MAC, one IPv4 address */
+#define QNAT_CFG_BRIDGED (1U << 3)	 /* no NAT: the uplink is a port of the bridge */
 
 /* qnat_config[0]: written by the controller, read by every program. */
 struct qnat_config {
@@ -247,6 +248,7 @@ _Static_assert(sizeof(struct qnat_fdb) == 16, "qnat_fdb layout");
 /* qnat_ports: ifindex -> port.  Every bridge port we attached to. */
 #define QNAT_PORT_TAP (1U << 0)	       /* XDP_REDIRECT into it reaches the reader */
 #define QNAT_PORT_OWN_CLSACT (1U << 1) /* we created its clsact qdisc */
+#define QNAT_PORT_UPLINK (1U << 2)     /* bridged mode: the LAN side, many MACs */
 struct qnat_port {
 	__u32 flags;
 	__be32 ip;	/* --port-security: the one IPv4 source allowed, 0 until known */

@@ -6,15 +6,21 @@
 #include <bpf/bpf_endian.h>
 #include "qnat_maps.bpf.h"
 
-static __always_inline const struct qnat_config *config_get(void)
+/* The configuration, once the controller has written it. */
+static __always_inline const struct qnat_config *config_raw(void)
 {
 	__u32 zero = 0;
 	const struct qnat_config *cfg = bpf_map_lookup_elem(&qnat_config, &zero);
 
-	/* Not configured yet, or no uplink address: nothing to translate to. */
-	if (!cfg || !cfg->ext_addr)
-		return 0;
-	return cfg;
+	return cfg && cfg->abi_version ? cfg : 0;
+}
+
+/* The configuration for translating: none without an uplink address. */
+static __always_inline const struct qnat_config *config_get(void)
+{
+	const struct qnat_config *cfg = config_raw();
+
+	return cfg && cfg->ext_addr ? cfg : 0;
 }
 
 static __always_inline int in_subnet(const struct qnat_config *cfg, __be32 addr)

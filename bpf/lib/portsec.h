@@ -33,7 +33,7 @@ static __always_inline __u32 port_security(struct __sk_buff *skb, const struct q
 	if (!(cfg->flags & QNAT_CFG_PORT_SECURITY) || (void *)(eth + 1) > data_end)
 		return 0;
 	port = bpf_map_lookup_elem(&qnat_ports, &ifindex);
-	if (!port)
+	if (!port || (port->flags & QNAT_PORT_UPLINK))
 		return 0;
 	if (!(port->mac[0] | port->mac[1] | port->mac[2] | port->mac[3] | port->mac[4] | port->mac[5]))
 		__builtin_memcpy(port->mac, eth->h_source, ETH_ALEN); /* first seen: bound */

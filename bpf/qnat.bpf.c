@@ -251,7 +251,7 @@ static __always_inline int tc_icmp_err_in(struct __sk_buff *skb, const struct qn
 		return TC_ACT_OK; /* about the host's own traffic */
 	if (p->ttl <= 1)
 		return tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT);
-	if (tc_icmp_err_rewrite(skb, p, &q, &orig))
+	if (tc_icmp_err_xlate(skb, p, &q, NAT_SRC, orig.saddr, orig.sport, NAT_DST))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 	return tc_to_guest(skb, cfg, p, e->port_ifindex, e->guest_mac);
 }
@@ -353,6 +353,14 @@ int tc_uplink_out(struct __sk_buff *skb)
 	if (r == PARSE_BAD || !in_subnet(cfg, p.saddr))
 		return r == PARSE_BAD ? tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT) : TC_ACT_OK;
 	/* From here on the source is a guest's: translate it or stop it. */
+	if (cfg->ext_addr && r == PARSE_IPV4 && p.proto == IPPROTO_ICMP && is_icmp_error(p.icmp_type)) {
+		struct quoted q;
+
+		e = icmp_err_out_flow(skb, &p, &q);
+		if (!e || tc_icmp_err_xlate(skb, &p, &q, NAT_DST, e->nat_addr, e->nat_port, NAT_SRC))
+			return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
+	}
 	if (cfg->ext_addr && r == PARSE_IPV4 && p.frag == FRAG_LATER &&
 	    (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP || p.proto == IPPROTO_ICMP)) {
 		/* No ports here: the first fragment carried them (and the

@@ -13,6 +13,7 @@
 #include "csum.h"
 #include "ct.h"
 #include "parse.h"
+#include "nat.h"
 
 /* The quoted packet: its IPv4 header (no options) and first L4 bytes. */
 struct quoted {
@@ -63,18 +64,23 @@ static __always_inline struct qnat_ct_entry *icmp_err_flow(struct __sk_buff *skb
 }
 
 /*
- * Rewrite the quoted packet back to what the guest sent and the outer
- * destination to the guest.  Each quoted change is paired with its ICMP
- * checksum change, so the packet's sum (and a CHECKSUM_COMPLETE skb->csum)
- * stays consistent.
+ * Translate an ICMP error: one end of the quoted packet (address and port,
+ * or echo identifier) and one end of the outer header.  Each quoted change
+ * is paired with its ICMP checksum change, so the packet's sum (and a
+ * CHECKSUM_COMPLETE skb->csum) stays consistent.
+ *   in:  error from outside about a packet we sent: quoted source and outer
+ *        destination become the guest's;
+ *   out: error from a guest about a packet we delivered to it: quoted
+ *        destination and outer source become the translated address.
  */
-static __always_inline int tc_icmp_err_rewrite(struct __sk_buff *skb, const struct pkt *p, struct quoted *q,
-					       const struct qnat_ct_key *orig)
+static __always_inline int tc_icmp_err_xlate(struct __sk_buff *skb, const struct pkt *p, struct quoted *q,
+					     int quoted_side, __be32 new_addr, __be16 new_port, int outer_side)
 {
 	__u32 off = QUOTE_OFF(p), l4 = off + sizeof(struct iphdr);
 	__sum16 icsum, old_ipsum = q->ip.check, l4sum = 0, old_l4sum = 0;
-	__be32 old_saddr = q->ip.saddr;
-	__be16 old_port, new_port = orig->sport;
+	__be32 *qaddr = quoted_side == NAT_DST ? &q->ip.daddr : &q->ip.saddr;
+	__be32 old_addr = *qaddr, old_outer = outer_side == NAT_DST ? p->daddr : p->saddr;
+	__be16 *qport, old_port;
 	__u32 l4sum_off = 0;
 	int has_l4sum = 0;
 
@@ -86,39 +92,35 @@ static __always_inline int tc_icmp_err_rewrite(struct __sk_buff *skb, const stru
 	case IPPROTO_TCP:
 		l4sum_off = l4 + offsetof(struct tcphdr, check);
 		has_l4sum = !bpf_skb_load_bytes(skb, l4sum_off, &l4sum, sizeof(l4sum));
+		qport = &q->port[quoted_side == NAT_DST];
 		break;
 	case IPPROTO_UDP:
 		l4sum_off = l4 + offsetof(struct udphdr, check);
 		l4sum = q->l4w[1];
 		has_l4sum = l4sum != 0;
+		qport = &q->port[quoted_side == NAT_DST];
 		break;
-	default:
+	default: /* ICMP echo: the identifier, whichever end */
 		l4sum_off = l4 + offsetof(struct icmphdr, checksum);
 		l4sum = q->port[1];
 		has_l4sum = 1;
+		qport = &q->l4w[0];
 	}
 	old_l4sum = l4sum;
+	old_port = *qport;
 
-	/* Quoted source address, and the quoted IP header's checksum. */
-	q->ip.saddr = orig->saddr;
-	csum_replace4(&q->ip.check, old_saddr, orig->saddr);
-	/* Quoted source port or echo identifier. */
-	if (q->ip.protocol == IPPROTO_ICMP) {
-		old_port = q->l4w[0];
-		q->l4w[0] = new_port;
-	} else {
-		old_port = q->port[0];
-		q->port[0] = new_port;
-	}
+	*qaddr = new_addr;
+	csum_replace4(&q->ip.check, old_addr, new_addr);
+	*qport = new_port;
 	if (has_l4sum) {
 		if (q->ip.protocol != IPPROTO_ICMP)
-			csum_replace4(&l4sum, old_saddr, orig->saddr);
+			csum_replace4(&l4sum, old_addr, new_addr);
 		csum_replace2(&l4sum, old_port, new_port);
 		if (q->ip.protocol == IPPROTO_UDP && !l4sum)
 			l4sum = 0xffff;
 	}
 
-	csum_replace4(&icsum, old_saddr, orig->saddr);
+	csum_replace4(&icsum, old_addr, new_addr);
 	csum_replace2(&icsum, old_ipsum, q->ip.check);
 	csum_replace2(&icsum, old_port, new_port);
 	if (has_l4sum)
@@ -128,10 +130,34 @@ static __always_inline int tc_icmp_err_rewrite(struct __sk_buff *skb, const stru
 	    (has_l4sum && bpf_skb_store_bytes(skb, l4sum_off, &l4sum, sizeof(l4sum), 0)) ||
 	    bpf_skb_store_bytes(skb, p->l4_off + offsetof(struct icmphdr, checksum), &icsum, sizeof(icsum), 0))
 		return -1;
-	/* The outer destination: only the IP checksum covers it. */
-	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF(p), p->daddr, orig->saddr, sizeof(orig->saddr)))
+	/* The outer address: only the IP checksum covers it. */
+	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF(p), old_outer, new_addr, sizeof(new_addr)))
 		return -1;
-	return bpf_skb_store_bytes(skb, IP_ADDR_OFF(p, 1), &orig->saddr, sizeof(orig->saddr), 0);
+	return bpf_skb_store_bytes(skb, IP_ADDR_OFF(p, outer_side == NAT_DST), &new_addr, sizeof(new_addr), 0);
+}
+
+/*
+ * An ICMP error a guest sends about a packet of one of its flows that came
+ * from outside (a forwarded connection's late segment, a datagram to a
+ * closed port, one too big for the guest's MTU): the flow it is about, by
+ * the quoted packet (remote -> guest).
+ */
+static __always_inline struct qnat_ct_entry *icmp_err_out_flow(struct __sk_buff *skb, const struct pkt *p,
+								struct quoted *q)
+{
+	struct qnat_ct_key orig = {};
+
+	if (bpf_skb_load_bytes(skb, QUOTE_OFF(p), q, sizeof(*q)))
+		return 0;
+	if (q->ip.version != 4 || q->ip.ihl != 5 || q->ip.daddr != p->saddr ||
+	    (q->ip.protocol != IPPROTO_TCP && q->ip.protocol != IPPROTO_UDP))
+		return 0;
+	orig.saddr = q->ip.daddr;
+	orig.daddr = q->ip.saddr;
+	orig.sport = q->port[1];
+	orig.dport = q->port[0];
+	orig.proto = q->ip.protocol;
+	return bpf_map_lookup_elem(&qnat_ct, &orig);
 }
 
 #endif /* QNAT_ICMP_ERR_H */

@@ -71,6 +71,13 @@ gask() { echo "${4:-x}" | in_guest "$1" socat -t 2 - "$2:$3" 2>/dev/null | head 
 [ "$(gask g2 UDP "$HOST_ADDR":5353 pin)" = "udp-pin" ] || fail "hairpin udp g2 -> $HOST_ADDR:5353"
 qnat stats "$BR" --json | grep -qE '"hairpin":\{"packets":[1-9]' || fail "hairpin counter did not move"
 
+# The guest's own ICMP errors reach the client translated: a forward to a
+# closed UDP port is refused, as through DNAT.
+qnat forward add "$BR" udp 5999 192.168.122.89 || fail "forward add udp 5999"
+out=$(echo x | in_ext socat -t 2 - UDP:"$HOST_ADDR":5999 2>&1)
+echo "$out" | grep -qi "refused" || fail "the guest's port unreachable did not reach the client: $out"
+qnat forward del "$BR" udp 5999 || fail "forward del udp 5999"
+
 list=$(qnat forward list "$BR")
 echo "$list" | grep -qE "tcp +\*:8080 -> 192.168.122.89:80 +hits 3" || { echo "$list" >&2; fail "list: 8080 rule/hits"; }
 echo "$list" | grep -qE "tcp +\*:9000-9002 -> 192.168.122.89:9000-9002 +hits 4" || { echo "$list" >&2; fail "list: range"; }

@@ -291,6 +291,9 @@ int tc_uplink_in(struct __sk_buff *skb)
 	/* Nobody outside may address a guest directly. */
 	if (in_subnet(cfg, p.daddr))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	/* Nor pose as one: the subnet lives behind us, never out there. */
+	if (in_subnet(cfg, p.saddr))
+		return tc_verdict(skb, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
 	if (r == PARSE_IPV4 && p.proto == IPPROTO_ICMP && is_icmp_error(p.icmp_type) && p.daddr == cfg->ext_addr)
 		return tc_icmp_err_in(skb, cfg, &p);
 	if (r == PARSE_IPV4 && p.frag == FRAG_LATER)
@@ -301,9 +304,12 @@ int tc_uplink_in(struct __sk_buff *skb)
 	if (!e) {
 		struct qnat_fwd *f;
 
-		/* A new connection to a forwarded port: TCP by its SYN, UDP by any datagram. */
+		/* A new connection to a forwarded port: TCP by its SYN, UDP by any
+		 * datagram; not one that could not be delivered anyway. */
 		if (p.proto == IPPROTO_ICMP || (p.proto == IPPROTO_TCP && (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) != TCPF_SYN))
 			return TC_ACT_OK;
+		if (p.ttl <= 1)
+			return tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT);
 		f = fwd_lookup(cfg, p.daddr, p.dport, p.proto);
 		if (f) {
 			e = ct_create_inbound(cfg, &p, f->guest_addr, f->guest_port, &orig);

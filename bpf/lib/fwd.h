@@ -11,7 +11,11 @@ static __always_inline struct qnat_fwd *fwd_lookup(const struct qnat_config *cfg
 						   __u8 proto)
 {
 	struct qnat_fwd_key k = { .addr = addr, .port = port, .proto = proto };
-	struct qnat_fwd *f = bpf_map_lookup_elem(&qnat_fwd, &k);
+	struct qnat_fwd *f;
+
+	if (!addr) /* 0 in the key means "every uplink address", never 0.0.0.0 */
+		return 0;
+	f = bpf_map_lookup_elem(&qnat_fwd, &k);
 
 	if (f || addr != cfg->ext_addr)
 		return f;

@@ -35,7 +35,9 @@ static __always_inline struct qnat_ct_entry *icmp_err_flow(struct __sk_buff *skb
 	struct qnat_ct_key rev = {};
 	struct qnat_ct_key *o;
 
-	if (bpf_skb_load_bytes(skb, QUOTE_OFF(p), q, sizeof(*q)))
+	/* The quote must lie inside the IP packet: bytes past tot_len are a
+	 * trailer no checksum covers. */
+	if (QUOTE_OFF(p) + sizeof(*q) > p->l3_off + p->tot_len || bpf_skb_load_bytes(skb, QUOTE_OFF(p), q, sizeof(*q)))
 		return 0;
 	if (q->ip.version != 4 || q->ip.ihl != 5 || q->ip.saddr != cfg->ext_addr)
 		return 0;
@@ -91,7 +93,8 @@ static __always_inline int tc_icmp_err_xlate(struct __sk_buff *skb, const struct
 	switch (q->ip.protocol) {
 	case IPPROTO_TCP:
 		l4sum_off = l4 + offsetof(struct tcphdr, check);
-		has_l4sum = !bpf_skb_load_bytes(skb, l4sum_off, &l4sum, sizeof(l4sum));
+		has_l4sum = l4sum_off + sizeof(l4sum) <= p->l3_off + p->tot_len &&
+			    !bpf_skb_load_bytes(skb, l4sum_off, &l4sum, sizeof(l4sum));
 		qport = &q->port[quoted_side == NAT_DST];
 		break;
 	case IPPROTO_UDP:
@@ -147,7 +150,7 @@ static __always_inline struct qnat_ct_entry *icmp_err_out_flow(struct __sk_buff 
 {
 	struct qnat_ct_key orig = {};
 
-	if (bpf_skb_load_bytes(skb, QUOTE_OFF(p), q, sizeof(*q)))
+	if (QUOTE_OFF(p) + sizeof(*q) > p->l3_off + p->tot_len || bpf_skb_load_bytes(skb, QUOTE_OFF(p), q, sizeof(*q)))
 		return 0;
 	if (q->ip.version != 4 || q->ip.ihl != 5 || q->ip.daddr != p->saddr ||
 	    (q->ip.protocol != IPPROTO_TCP && q->ip.protocol != IPPROTO_UDP))

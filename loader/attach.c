@@ -412,6 +412,20 @@ static int expand_config(int argc, char **argv, int *nargc, char ***nargv, char 
 	return 0;
 }
 
+/* expand_config's array and the strings it read from the file (not argv's). */
+static void expand_config_free(int argc, char **argv, int nargc, char **nargv)
+{
+	for (int i = 1; i < nargc; i++) {
+		bool ours = true;
+
+		for (int j = 0; j < argc && ours; j++)
+			ours = nargv[i] != argv[j];
+		if (ours)
+			free(nargv[i]);
+	}
+	free(nargv);
+}
+
 /* The settings and extras a config file gives for bridge (the supervisor's reload). */
 int config_load(const char *bridge, const char *path, struct settings *s, struct extras *x)
 {
@@ -424,6 +438,7 @@ int config_load(const char *bridge, const char *path, struct settings *s, struct
 	if (err)
 		return err;
 	err = attach_parse(argc, argv, s, x);
+	expand_config_free(4, args, argc, argv);
 	return err > 0 ? -EINVAL : err;
 }
 
@@ -691,6 +706,7 @@ int cmd_attach(int argc, char **argv)
 	if (expand_config(argc, argv, &nargs, &args, x.config))
 		return 1;
 	err = attach_parse(nargs, args, &s, &x);
+	expand_config_free(argc, argv, nargs, args);
 	if (err)
 		return err > 0 ? 0 : 1;
 	foreground = x.foreground;

@@ -178,8 +178,14 @@ static int expire_one(const struct qnat_ct_key *k, const struct qnat_ct_entry *e
 	 * one would leave with a source the host no longer owns.  MASQUERADE
 	 * forgets such flows too; the guest's next packet starts a new one. */
 	bool stale = x->ext_addr && !(e->flags & (QNAT_CTF_DNAT | QNAT_CTF_HAIRPIN)) && e->nat_addr != x->ext_addr;
+	bool expired = e->last_seen <= x->now && x->now - e->last_seen > limit;
+	struct qnat_ct_entry cur;
 
-	if (stale || (e->last_seen <= x->now && x->now - e->last_seen > limit)) {
+	/* The batch is a snapshot: a packet (a reused port) may have revived
+	 * the flow since it was read.  Deleting it now would drop its reply. */
+	if (expired && !stale && !bpf_map_lookup_elem(x->dp->ct_fd, k, &cur) && cur.last_seen != e->last_seen)
+		expired = false;
+	if (stale || expired) {
 		ct_delete(x->dp, k, e);
 		x->res->expired++;
 		return 0;

@@ -298,7 +298,8 @@ void fwd_print(struct json *j, struct dataplane *dp)
 		if (!bpf_map_lookup_elem(dp->fwd_fd, &k, &rows[n].v))
 			n++;
 	}
-	qsort(rows, n, sizeof(*rows), row_cmp);
+	if (n) /* no rows: rows is NULL, which qsort must not get */
+		qsort(rows, n, sizeof(*rows), row_cmp);
 	json_arr_open(j, "forwards");
 	for (size_t i = 0; i < n;) {
 		const struct fwd_row *r = &rows[i];

@@ -96,6 +96,20 @@ static __always_inline __u16 ct_pick_port(const struct qnat_config *cfg, __u8 pr
 }
 
 /*
+ * The candidate after a taken port: a random start once, then the ports
+ * that follow it, so a small range is searched whole, not sampled.
+ */
+static __always_inline __u16 ct_next_port(const struct qnat_config *cfg, __u8 proto, __u16 port, int try)
+{
+	__u32 lo = proto == IPPROTO_ICMP ? 0 : cfg->port_min;
+	__u32 hi = proto == IPPROTO_ICMP ? 0xffff : cfg->port_max;
+
+	if (!try)
+		return ct_pick_port(cfg, proto);
+	return port >= hi || port < lo ? lo : port + 1;
+}
+
+/*
  * Create the flow for a guest packet.  The reply tuple is claimed first with
  * BPF_NOEXIST, so two CPUs can never hand out the same one; the guest's own
  * port is kept when it is free and in range, as MASQUERADE does.
@@ -127,7 +141,7 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 			if (err != -EEXIST)
 				break;
 		}
-		port = ct_pick_port(cfg, orig->proto);
+		port = ct_next_port(cfg, orig->proto, port, i);
 	}
 	if (err) {
 		guest_release(cfg, orig->saddr);
@@ -351,7 +365,7 @@ static __always_inline struct qnat_ct_entry *ct_create_hairpin(const struct qnat
 	for (int i = 0; i < QNAT_PORT_TRIES && err == -EEXIST; i++) {
 		orig->dport = bpf_htons(port);
 		err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
-		port = ct_pick_port(cfg, p->proto);
+		port = ct_next_port(cfg, p->proto, port, i);
 	}
 	if (err) {
 		guest_release(cfg, f->guest_addr);

@@ -20,11 +20,18 @@ PC_LIBS   := $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
+# SANITIZE=1: ASan + UBSan.  Static runtimes: with gcc's shared libubsan
+# next to libasan, UBSan ignores log_path and reports only on stderr, which
+# the daemonised supervisor does not have (tests/run.sh collects the logs).
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
-LDFLAGS += -fsanitize=address,undefined
+override CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
+override LDFLAGS += -fsanitize=address,undefined -static-libasan -static-libubsan
 endif
 ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Imaps -Iloader $(PC_CFLAGS)
+# What everything was compiled and linked with: objects depend on it, so
+# switching SANITIZE or CFLAGS rebuilds them instead of mixing builds.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW   := $(CC) $(ALL_CFLAGS) $(LDFLAGS)
 
 BPF_ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 BPF_CFLAGS   := -g -O2 -target bpf -Wall -Werror -Imaps -Ibpf -I$(BPF_ARCH_INC)
@@ -52,11 +59,15 @@ QBENCH_OBJ  := $(patsubst tools/bench/%.c,$(BUILD)/tools/%.o,$(QBENCH_SRC))
 # A failed step (say, bpftool) must not leave a half-written target behind.
 .DELETE_ON_ERROR:
 
-.PHONY: all test unit integ bench demo deps clean install uninstall
+.PHONY: all test unit integ bench demo deps clean install uninstall fuzz fuzz-build valgrind
 all: $(BUILD)/qnat-bpf $(BUILD)/test_progs $(TOOLS)
 
 $(BUILD) $(BUILD)/loader $(BUILD)/tools:
 	$(Q)mkdir -p $@
+
+$(FLAGS_STAMP): FORCE | $(BUILD)
+	$(Q)echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' >$@
+.PHONY: FORCE
 
 $(BPF_OBJ): $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
 	$(call msg,BPF,$@)
@@ -66,7 +77,7 @@ $(SKEL): $(BPF_OBJ)
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name qnat > $@
 
-$(BUILD)/loader/%.o: loader/%.c $(LOADER_HDR) $(SKEL) | $(BUILD)/loader
+$(BUILD)/loader/%.o: loader/%.c $(LOADER_HDR) $(SKEL) $(FLAGS_STAMP) | $(BUILD)/loader
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -74,15 +85,15 @@ $(BUILD)/qnat-bpf: $(LOADER_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PC_LIBS)
 
-$(BUILD)/test_progs: $(UNIT_SRC) $(wildcard tests/unit/*.h) $(SKEL) $(wildcard maps/*.h)
+$(BUILD)/test_progs: $(UNIT_SRC) $(wildcard tests/unit/*.h) $(SKEL) $(wildcard maps/*.h) $(FLAGS_STAMP)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $(UNIT_SRC) -o $@ $(LDFLAGS) $(PC_LIBS)
 
-$(BUILD)/taprelay: tests/tools/taprelay.c | $(BUILD)
+$(BUILD)/taprelay: tests/tools/taprelay.c $(FLAGS_STAMP) | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LDFLAGS)
 
-$(BUILD)/flowgen: tests/tools/flowgen.c | $(BUILD)
+$(BUILD)/flowgen: tests/tools/flowgen.c $(FLAGS_STAMP) | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LDFLAGS)
 
@@ -94,7 +105,7 @@ $(BUILD)/tools/%.skel.h: $(BUILD)/tools/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@
 
-$(BUILD)/tools/%.o: tools/bench/%.c $(wildcard tools/bench/*.h) $(QBENCH_SKEL) $(SKEL) $(LOADER_HDR) | $(BUILD)/tools
+$(BUILD)/tools/%.o: tools/bench/%.c $(wildcard tools/bench/*.h) $(QBENCH_SKEL) $(SKEL) $(LOADER_HDR) $(FLAGS_STAMP) | $(BUILD)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -I$(BUILD)/tools -Itools/bench -c $< -o $@
 
@@ -103,9 +114,47 @@ $(BUILD)/qbench: $(QBENCH_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PC_LIBS)
 
-# The README's test command (as root).
-test: all
-	$(Q)tests/run.sh
+# The fuzzer (tests/fuzz/): libFuzzer drives frames through every program
+# with BPF_PROG_TEST_RUN; clang's fuzzer runtime (libclang-rt-*-dev) needed.
+# Always ASan + UBSan; the BPF object is the normal one.
+FUZZ_SECS   ?= 300
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	       $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Imaps -Itests/unit $(PC_CFLAGS)
+FUZZ_SHARED := tests/fuzz/world.c tests/fuzz/stubs.c tests/unit/fixture.c tests/unit/pkt.c
+FUZZ_HDRS   := $(wildcard tests/fuzz/*.h) $(wildcard tests/unit/*.h) $(wildcard maps/*.h) $(SKEL)
+FUZZ_BIN    := $(BUILD)/fuzz/qnat_fuzz
+FUZZ_SEEDS  := $(BUILD)/fuzz/seeds.stamp
+HAVE_LIBFUZZER ?= $(if $(wildcard /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a),1)
+
+$(BUILD)/fuzz:
+	$(Q)mkdir -p $@
+
+$(FUZZ_BIN): tests/fuzz/fuzz_qnat.c $(FUZZ_SHARED) $(FUZZ_HDRS) | $(BUILD)/fuzz
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_qnat.c $(FUZZ_SHARED) -o $@ $(PC_LIBS)
+
+$(BUILD)/fuzz/gen_seeds: tests/fuzz/gen_seeds.c $(FUZZ_SHARED) $(FUZZ_HDRS) $(FLAGS_STAMP) | $(BUILD)/fuzz
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit tests/fuzz/gen_seeds.c $(FUZZ_SHARED) -o $@ $(LDFLAGS) $(PC_LIBS)
+
+# The seed corpus, written afresh: real packets of the fuzzing world.
+$(FUZZ_SEEDS): $(BUILD)/fuzz/gen_seeds
+	$(call msg,GEN,$(BUILD)/fuzz/seeds)
+	$(Q)rm -rf $(BUILD)/fuzz/seeds && $(BUILD)/fuzz/gen_seeds $(BUILD)/fuzz/seeds >/dev/null && touch $@
+
+fuzz-build: $(FUZZ_BIN) $(FUZZ_SEEDS)
+
+# make fuzz [FUZZ_SECS=300] [FUZZ_ARGS=...]: the corpus grows in $(BUILD)/fuzz/corpus.
+fuzz: fuzz-build
+	$(Q)BUILD=$(BUILD) tests/fuzz/fuzz.sh -t $(FUZZ_SECS) -c $(BUILD)/fuzz/corpus $(FUZZ_ARGS)
+
+# The README's test command (as root).  SANITIZE=1: userspace under ASan+UBSan.
+test: all $(if $(HAVE_LIBFUZZER),fuzz-build)
+	$(Q)SANITIZE=$(SANITIZE) BUILD=$(BUILD) tests/run.sh
+
+# The controller under valgrind: attach, commands, detach, in namespaces of its own.
+valgrind: all
+	$(Q)tests/valgrind.sh
 
 unit: $(BUILD)/test_progs
 	$(Q)$(BUILD)/test_progs
@@ -124,6 +173,12 @@ demo:
 # QUICK=1 for a short development run.  Results in $(BUILD)/bench/.
 bench: all $(BUILD)/qbench
 	$(Q)QUICK=$(QUICK) OUT=$(BUILD)/bench tools/bench.sh
+
+# Flow churn with the supervisor killed every minute (as root; not part of
+# `make test`): SOAK_SECS=300 by default, at most 570 (10 minutes in all).
+.PHONY: soak
+soak: all
+	$(Q)tests/soak.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=...]; make uninstall with the same.
 SBINDIR    := $(PREFIX)/sbin

@@ -2,12 +2,25 @@
 # The test suite: BPF unit tests, then every integration test in its own
 # namespaces.  Last line: "N passed, N failed, N skipped"; exit 1 on failure.
 #   tests/run.sh [PATTERN]   runs the integration tests whose name matches
+# BUILD=DIR: the binaries' directory (build).  FUZZ_TEST_SECS: the fuzzing
+# run's length (25).  SANITIZE=1 (make test SANITIZE=1): the binaries carry
+# ASan+UBSan; every process reports into a log directory (the daemonised
+# supervisor's stderr is /dev/null), and any report fails the run.
 set -u
 cd "$(dirname "$0")/.."
 pattern=${1:-}
 passed=0 failed=0 skipped=0
 logs=$(mktemp -d /tmp/qnat-tests.XXXXXX)
 trap 'rm -rf "$logs"' EXIT
+BUILD=${BUILD:-build}
+export QNAT=${QNAT:-$PWD/$BUILD/qnat-bpf} TAPRELAY=${TAPRELAY:-$PWD/$BUILD/taprelay}
+export FLOWGEN=${FLOWGEN:-$PWD/$BUILD/flowgen}
+if [ "${SANITIZE:-}" = 1 ]; then
+	san=$(mktemp -d /tmp/qnat-sanitizers.XXXXXX)
+	chmod 1777 "$san"
+	export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$san/asan:${ASAN_OPTIONS:-}"
+	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$san/ubsan:${UBSAN_OPTIONS:-}"
+fi
 
 if [ "$(id -u)" != 0 ]; then
 	echo "tests/run.sh: the tests load BPF programs and build namespaces: run them as root" >&2
@@ -15,7 +28,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 echo "== unit tests (BPF_PROG_TEST_RUN)"
-build/test_progs >"$logs/unit" 2>&1
+"$BUILD/test_progs" >"$logs/unit" 2>&1
 rc=$?
 grep -E '^(ok|FAIL)' "$logs/unit" | sed 's/^/  /'
 summary=$(tail -n 1 "$logs/unit")
@@ -28,6 +41,31 @@ fi
 if [ $rc -ne 0 ]; then
 	grep -vE '^ok' "$logs/unit" | head -40 | sed 's/^/    /'
 	[ "$failed" -gt 0 ] || failed=1
+fi
+
+# The fuzzer: a short run through every program, one pass/fail entry.
+if [ -z "$pattern" ] || [[ fuzz_bpf == *$pattern* ]]; then
+	echo "== fuzzing (libFuzzer through BPF_PROG_TEST_RUN)"
+	if [ ! -x "$BUILD/fuzz/qnat_fuzz" ]; then
+		skipped=$((skipped + 1))
+		echo "  skip fuzz_bpf: $BUILD/fuzz/qnat_fuzz not built (clang's libFuzzer runtime: libclang-rt-14-dev)"
+	else
+		start=$(date +%s)
+		# Always sanitized, it reports on its own output, not into $san.
+		env -u ASAN_OPTIONS -u UBSAN_OPTIONS BUILD="$BUILD" \
+			tests/fuzz/fuzz.sh -q -t "${FUZZ_TEST_SECS:-25}" >"$logs/fuzz" 2>&1
+		rc=$?
+		secs=$(($(date +%s) - start))
+		res=$(tail -n 1 "$logs/fuzz")
+		if [ $rc -eq 0 ] && [[ $res =~ ^fuzz:\ ([0-9]+)\ inputs.*\(([0-9]+)/s\) ]]; then
+			passed=$((passed + 1))
+			echo "  ok   fuzz_bpf (${secs}s, ${BASH_REMATCH[1]} inputs, ${BASH_REMATCH[2]}/s)"
+		else
+			failed=$((failed + 1))
+			echo "  FAIL fuzz_bpf (${secs}s, exit $rc)"
+			tail -n 40 "$logs/fuzz" | sed 's/^/    /'
+		fi
+	fi
 fi
 
 echo "== integration tests (network namespaces)"
@@ -44,6 +82,27 @@ for t in tests/integ/test_*.sh; do
 	*) failed=$((failed + 1)); echo "  FAIL $name (${secs}s, exit $rc)"; tail -n 30 "$logs/$name" | sed 's/^/    /' ;;
 	esac
 done
+
+if [ "${SANITIZE:-}" = 1 ]; then
+	echo "== sanitizers (ASan, LSan, UBSan reports of every process)"
+	reports=$(find "$san" -type f | sort)
+	if nm "$QNAT" 2>/dev/null | grep -q __asan_init && [ -z "$reports" ]; then
+		passed=$((passed + 1))
+		echo "  ok   sanitizer_reports (none)"
+		rm -rf "$san"
+	else
+		failed=$((failed + 1))
+		if [ -z "$reports" ]; then
+			echo "  FAIL sanitizer_reports: $QNAT is not built with ASan (make test SANITIZE=1)"
+		else
+			echo "  FAIL sanitizer_reports: $(echo "$reports" | wc -l) reports, kept in $san"
+			for f in $reports; do
+				echo "    == $(basename "$f")"
+				grep -E "ERROR|SUMMARY|runtime error|^    #[0-9]+ " "$f" | head -25 | sed 's/^/    /'
+			done
+		fi
+	fi
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -1,149 +1,89 @@
 #!/bin/bash
-# Side-by-side TCP benchmark: the same namespace topology under each
-# contender, run interleaved (A B C D A B C D ...), median and spread per
-# contender, ratios to iptables MASQUERADE.  Writes build/bench/tcp.json.
+# make bench: qnat-bpf against the kernel's NAT on one namespace topology,
+# the same for every contender, contenders interleaved (A B C D A B C D ...).
+# Prints a table per workload (median, min-max, ratio to each contender)
+# and the issue-7 targets; writes OUT/bench.json (every figure), OUT/raw.txt
+# (every sample) and OUT/<workload>.png (gnuplot).
 #
-#   guest 192.168.122.10 ==veth== vg ┐
-#                                 virbr0 192.168.122.1 host up0 198.51.100.1 ==veth== 198.51.100.2 sink
+#   tools/bench.sh                       as root; 10 to 13 minutes on the 2-vCPU VM
+#   QUICK=1 tools/bench.sh               2 rounds, short runs, 100k-flow table
+#   WORKLOADS="udp" tools/bench.sh       a subset: progcost udp tcp expiry
 #
-# Contenders: iptables  kernel bridge + libvirt's iptables rules (MASQUERADE, nf_conntrack)
-#             nftables  kernel bridge + libvirt's nftables rules (masquerade)
-#             route     kernel bridge + plain routing, no NAT (sink routes the subnet back)
-#             qnat-bpf  qnat-bpf attach virbr0 --masq 192.168.122.0/24 (defaults)
-set -eu
+# Contenders (tools/bench/lib.sh has the topology and their setup):
+#   iptables        kernel bridge + libvirt's iptables rules (MASQUERADE, nf_conntrack)
+#   ipt-brnf   the same with br_netfilter on (a host that also runs Docker)
+#   nftables        kernel bridge + libvirt's nftables rules (masquerade)
+#   route           kernel bridge + plain routing, no NAT
+#   xdp-fwd         a null XDP forwarder (MACs, TTL, devmap redirect): the ceiling
+#   qnat-bpf        qnat-bpf attach virbr0 --masq 192.168.122.0/24 (defaults)
+#   qnat-xdp        qnat-bpf plus a prototype XDP variant of tc_port_in on the
+#                   guest port (tools/bench/xdp_port.bpf.c, not in the data plane)
+#   L2: br-libvirt (br_netfilter on, libvirt's rules), bridge (br_netfilter off),
+#       qnat-bpf, xdp-l2 (null XDP forwarder port to port)
+set -u
 cd "$(dirname "$0")/.."
-QNAT=$PWD/build/qnat-bpf
-ROUNDS=${ROUNDS:-3}
-SECS=${SECS:-4}
-CONTENDERS=${CONTENDERS:-"iptables nftables route qnat-bpf"}
+. tools/bench/lib.sh
+
+QUICK=${QUICK:-0}
 OUT=${OUT:-build/bench}
-id=$$
-H=qb-h-$id E=qb-e-$id G=qb-g-$id
-mkdir -p "$OUT"
-raw=$OUT/tcp.raw
-: >"$raw"
+WORKLOADS=${WORKLOADS:-"progcost udp tcp expiry"}
+if [ "$QUICK" = 1 ]; then
+	ROUNDS=${ROUNDS:-2} SECS=${SECS:-0.5} FLOWS=${FLOWS:-"1 1000 10000 100000"} FS_PKTS=${FS_PKTS:-100000}
+	TCP_SECS=${TCP_SECS:-2} CRR_SECS=${CRR_SECS:-1} PC_REPEAT=${PC_REPEAT:-1000000} PC_RUNS=${PC_RUNS:-3}
+	EXP_FLOWS=${EXP_FLOWS:-200000}
+else
+	ROUNDS=${ROUNDS:-5} SECS=${SECS:-1} FLOWS=${FLOWS:-"1 1000 10000 1000000"} FS_PKTS=${FS_PKTS:-200000}
+	TCP_SECS=${TCP_SECS:-2} CRR_SECS=${CRR_SECS:-2} PC_REPEAT=${PC_REPEAT:-10000000} PC_RUNS=${PC_RUNS:-5}
+	EXP_FLOWS=${EXP_FLOWS:-1000000}
+fi
 
-[ "$(id -u)" = 0 ] || { echo "bench.sh: run as root" >&2; exit 1; }
-for c in iperf3 iptables nft; do command -v $c >/dev/null || { echo "bench.sh: needs $c (make deps)" >&2; exit 1; }; done
-
-teardown() {
-	ip netns exec "$H" "$QNAT" detach virbr0 >/dev/null 2>&1 || true
-	pkill -f "iperf3 -s -B 198.51.100.2" 2>/dev/null || true
-	for ns in "$G" "$E" "$H"; do ip netns del "$ns" 2>/dev/null || true; done
-}
-trap teardown EXIT
-
-setup() {
-	local c=$1
-	for ns in "$H" "$E" "$G"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-	ip link add up0 netns "$H" type veth peer name eth0 netns "$E"
-	ip -n "$H" addr add 198.51.100.1/24 dev up0 && ip -n "$H" link set up0 up
-	ip -n "$E" addr add 198.51.100.2/24 dev eth0 && ip -n "$E" link set eth0 up
-	ip -n "$H" route add default via 198.51.100.2
-	ip link add vg netns "$H" type veth peer name eth0 netns "$G"
-	ip -n "$G" link set eth0 up
-	if [ "$c" = qnat-bpf ]; then
-		ip netns exec "$H" "$QNAT" attach virbr0 --masq 192.168.122.0/24 --no-dhcp
-	else
-		ip -n "$H" link add virbr0 type bridge
-		ip -n "$H" addr add 192.168.122.1/24 dev virbr0
-		ip -n "$H" link set virbr0 up
-		ip netns exec "$H" sysctl -qw net.ipv4.ip_forward=1
-	fi
-	ip -n "$H" link set vg master virbr0 up
-	ip -n "$G" addr add 192.168.122.10/24 dev eth0
-	ip -n "$G" route add default via 192.168.122.1
-	case $c in
-	iptables) ip netns exec "$H" sh -e <<'RULES' ;;
-iptables -A FORWARD -i virbr0 -o virbr0 -j ACCEPT
-iptables -A FORWARD -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-iptables -A FORWARD -s 192.168.122.0/24 -i virbr0 -j ACCEPT
-iptables -A FORWARD -i virbr0 -j REJECT
-iptables -A FORWARD -o virbr0 -j REJECT
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 -d 224.0.0.0/24 -j RETURN
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 -d 255.255.255.255/32 -j RETURN
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -p tcp -j MASQUERADE --to-ports 1024-65535
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -p udp -j MASQUERADE --to-ports 1024-65535
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -j MASQUERADE
-RULES
-	nftables) ip netns exec "$H" nft -f - <<'RULES' ;;
-table ip libvirt_network {
-	chain forward { type filter hook forward priority 0; policy accept;
-		iifname "virbr0" oifname "virbr0" counter accept
-		oifname "virbr0" ip daddr 192.168.122.0/24 ct state related,established counter accept
-		iifname "virbr0" ip saddr 192.168.122.0/24 counter accept
-		iifname "virbr0" counter reject
-		oifname "virbr0" counter reject
-	}
-	chain guest_nat { type nat hook postrouting priority 100; policy accept;
-		ip saddr 192.168.122.0/24 ip daddr 224.0.0.0/24 counter return
-		ip saddr 192.168.122.0/24 ip daddr 255.255.255.255 counter return
-		meta l4proto tcp ip saddr 192.168.122.0/24 ip daddr != 192.168.122.0/24 counter masquerade to :1024-65535
-		meta l4proto udp ip saddr 192.168.122.0/24 ip daddr != 192.168.122.0/24 counter masquerade to :1024-65535
-		ip saddr 192.168.122.0/24 ip daddr != 192.168.122.0/24 counter masquerade
-	}
-}
-RULES
-	route) ip -n "$E" route add 192.168.122.0/24 via 198.51.100.1 ;;
-	esac
-	ip netns exec "$E" iperf3 -s -B 198.51.100.2 -D -1 >/dev/null
-	sleep 0.3
-}
-
-# One iperf3 run; prints Gbit/s received.
-run_tcp() {
-	local dir=$1 json
-	json=$(ip netns exec "$G" iperf3 -c 198.51.100.2 -t "$SECS" -J $([ "$dir" = down ] && echo -R)) || { echo 0; return; }
-	echo "$json" | awk '/"sum_received"/ {f=1} f && /"bits_per_second"/ {gsub(/[,]/,""); printf "%.2f\n", $2/1e9; exit}'
-}
-
-brnf=off
-[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] && [ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables)" = 1 ] && brnf=on
-echo "# TCP bulk, 1 stream, ${SECS}s, $ROUNDS interleaved rounds; br_netfilter: $brnf; kernel $(uname -r); $(nproc) CPUs"
-for r in $(seq "$ROUNDS"); do
-	for c in $CONTENDERS; do
-		for dir in up down; do
-			setup "$c"
-			v=$(run_tcp "$dir")
-			teardown
-			echo "$c $dir $v" >>"$raw"
-			printf '  round %d  %-9s %-4s %6s Gbit/s\n' "$r" "$c" "$dir" "$v"
-		done
-	done
+[ "$(id -u)" = 0 ] || die "run as root (namespaces, BPF)"
+for c in iperf3 iptables nft ethtool taskset gnuplot; do
+	command -v $c >/dev/null || die "needs $c (make deps)"
 done
+[ -x "$QNAT" ] && [ -x "$QB" ] || die "build first: make all build/qbench"
+[ "$(nproc)" -gt "$MEAS_CPU" ] || MEAS_CPU=0
+mkdir -p "$OUT"
+RAW=$OUT/raw.txt
+: >"$RAW"
+rm -f "$OUT"/*.png "$OUT"/*.dat "$OUT/tcp.json" "$OUT/tcp.raw"
 
-# Median, min-max, ratio to iptables; JSON with every figure.
-awk -v contenders="$CONTENDERS" -v brnf="$brnf" -v json="$OUT/tcp.json" '
-function median(arr, n,   i, j, t) {
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
-	return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
-}
-{ k = $1 SUBSEP $2; n[k]++; v[k, n[k]] = $3 }
-END {
-	split(contenders, cs, " ")
-	for (d = 1; d <= 2; d++) {
-		dir = d == 1 ? "up" : "down"
-		for (i = 1; i in cs; i++) {
-			k = cs[i] SUBSEP dir; m = n[k]; delete a
-			for (j = 1; j <= m; j++) a[j] = v[k, j]
-			med[k] = median(a, m); lo[k] = a[1]; hi[k] = a[m]
-		}
-	}
-	printf "\n%-10s %-5s %8s %15s %12s\n", "contender", "dir", "median", "min-max", "vs iptables"
-	printf "{\"br_netfilter\":\"%s\",\"unit\":\"Gbit/s\",\"results\":[", brnf > json
-	sep = ""
-	for (d = 1; d <= 2; d++) {
-		dir = d == 1 ? "up" : "down"
-		for (i = 1; i in cs; i++) {
-			k = cs[i] SUBSEP dir; base = med["iptables" SUBSEP dir]
-			ratio = base > 0 ? med[k] / base : 0
-			printf "%-10s %-5s %8.2f %7.2f-%-7.2f %11.2fx\n", cs[i], dir, med[k], lo[k], hi[k], ratio
-			printf "%s{\"contender\":\"%s\",\"direction\":\"%s\",\"median\":%.3f,\"min\":%.3f,\"max\":%.3f,\"ratio_iptables\":%.3f,\"runs\":[", sep, cs[i], dir, med[k], lo[k], hi[k], ratio > json
-			for (j = 1; j <= n[k]; j++) printf "%s%s", (j > 1 ? "," : ""), v[k, j] > json
-			printf "]}" > json
-			sep = ","
-		}
-	}
-	print "]}" > json
-}' "$raw"
-echo "(every figure: $OUT/tcp.json)"
+trap teardown_all EXIT
+trap 'exit 130' INT TERM
+
+start=$(date +%s)
+brnf=$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo absent)
+ctmax_mode=$(stat -c %A /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null)
+{
+	echo "meta host $(uname -r), $(nproc) vCPU $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+	echo "meta method packet workloads: BPF_PROG_TEST_RUN live-frames generator, XDP sink, all run to completion on CPU $MEAS_CPU (qnat supervisors on CPU $BG_CPU); ${SECS}s per run; 60-byte frames (64 on the wire), UDP checksum 0; rate = packets at the sink / CPU time of the generator thread and ksoftirqd (time other tasks held the CPU left out; per wall-second in the JSON)"
+	echo "meta br_netfilter built in, bridge-nf-call-iptables=$brnf by default in new namespaces; set to 0 for every contender except ipt-brnf and br-libvirt"
+	echo "meta nf_conntrack_max $(cat /proc/sys/net/netfilter/nf_conntrack_max) (global; read-only in other namespaces: ${ctmax_mode:-?} here), buckets $(cat /proc/sys/net/netfilter/nf_conntrack_buckets)"
+	echo "meta quick $QUICK"
+	echo "meta rounds $ROUNDS"
+	echo "meta secs $SECS"
+	echo "meta flows $FLOWS"
+	echo "meta load_before $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "meta qnat_commit $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet -- bpf maps loader 2>/dev/null || echo +dirty)"
+	echo "meta date $(date -u +%FT%TZ)"
+} >>"$RAW"
+
+for w in $WORKLOADS; do
+	case $w in
+	progcost)
+		log "== L0: program costs (repeat $PC_REPEAT, $PC_RUNS runs)"
+		"$QB" progcost --repeat "$PC_REPEAT" --runs "$PC_RUNS" --flows "1000,$(echo "$FLOWS" | awk '{print $NF}')" \
+			--cpu "$MEAS_CPU" >>"$RAW" || die "progcost"
+		;;
+	udp | tcp | expiry) . "tools/bench/$w.sh" ;;
+	*) die "unknown workload $w" ;;
+	esac
+done
+teardown_all
+
+echo "meta load_after $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW"
+echo "meta elapsed_s $(($(date +%s) - start))" >>"$RAW"
+awk -v out="$OUT" -f tools/bench/report.awk "$RAW" | tee "$OUT/table.txt"
+gnuplot "$OUT/plots.gp" 2>"$OUT/gnuplot.log" || log "bench: gnuplot failed, see $OUT/gnuplot.log"
+echo
+echo "every figure: $OUT/bench.json; charts: $(cd "$OUT" && ls *.png 2>/dev/null | tr '\n' ' ')"

@@ -1,0 +1,955 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Coverage-guided fuzzing of the data plane.  libFuzzer mutates inputs (a
+ * selector byte, then a frame: see world.h); each runs through one of the
+ * four packet programs with BPF_PROG_TEST_RUN, against the world of flows,
+ * forwards and ports world_seed() built, and the invariants below are checked
+ * on every execution.  A violation prints what broke and aborts: libFuzzer
+ * saves the input as a crash-* file.
+ *
+ * libFuzzer only sees this process's branches, not the BPF program's, so
+ * each run's outcome (verdict, counters bumped, maps changed, bytes
+ * rewritten, per selector) is fed back as extra coverage counters.  The maps
+ * are put back to the world's state after every run, so every input starts
+ * from the same state and a crash replays alone.
+ *
+ * Invariants (delivered: TC_ACT_OK/TC_ACT_REDIRECT, XDP_PASS/XDP_REDIRECT):
+ *   verdict    tc_port_in, tc_uplink_in: OK, SHOT or REDIRECT; tc_uplink_out:
+ *              OK or SHOT; xdp_uplink_in: PASS, DROP or REDIRECT (ABORTED is
+ *              the program's own "bug" verdict).  The frame keeps its length.
+ *   untouched  what goes to the kernel's stack (OK from the port or uplink
+ *              ingress, XDP_PASS) is exactly the frame that came in.
+ *   fields     a delivered frame differs from the input only in the MACs, TTL,
+ *              addresses, ports or identifier, checksums, and an ICMP error's
+ *              quoted header.
+ *   leak       nothing that leaves for the uplink carries an IPv4 source in
+ *              the subnet: tc_uplink_out's OK, and every REDIRECT of
+ *              tc_port_in but the L2 fast path's (l2_fast counted) and the
+ *              hairpin's back into the bridge (hairpin counted).  Tagged
+ *              (802.1Q) frames are not IPv4 to the programs, by design.
+ *   l2         a frame tc_port_in switches to another guest's port (l2_fast)
+ *              is not modified.
+ *   to guest   tc_uplink_in's and XDP's REDIRECT hand a guest a packet
+ *              addressed to the subnet, from a source outside it.
+ *   ttl        any other REDIRECT (we routed it) came with a TTL of 2 or more
+ *              and leaves with one less.
+ *   checksums  for a delivered frame that was modified: an IPv4 header
+ *              checksum valid before is valid after; a TCP/UDP/ICMP checksum
+ *              valid before, over a complete datagram (not a fragment, total
+ *              length within the frame), is valid after; UDP's "no
+ *              checksum" stays 0; the same for an ICMP error's quoted header
+ *              and, when quoted whole, its quoted datagram.
+ *   no flow    a dropped packet (SHOT, DROP) created no conntrack entry.
+ *   nat        a translated packet (snat_fast, snat_egress, a reply redirected
+ *              to a guest) carries exactly its flow's tuple: out, the flow of
+ *              its original tuple's nat address and port; in, the guest's.
+ *   ct         qnat_ct and qnat_ct_rev mirror each other exactly: every flow's
+ *              reply tuple (peer -> nat) maps back to it and nothing else is
+ *              there; every flow has a guest inside (its source is in the
+ *              subnet) and is translated to the uplink address.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+
+#include "world.h"
+
+#define FRAME_MAX 1600 /* BPF_PROG_TEST_RUN takes up to about a page */
+#define OUT_MAX 4096
+#define SNAP_CAP 256
+#define CT_MAX 256
+
+struct snap {
+	__u32 n, ksz, vsz;
+	__u8 *k, *v;
+};
+
+/* Every map a program may write (all but the config, counters and devmap),
+ * found by walking the object: maps added later are covered too. */
+#define MAPS_MAX 16
+struct inst {
+	struct qnat *skel;
+	int nmaps, ct, ct_rev; /* ct, ct_rev: indexes of qnat_ct and qnat_ct_rev */
+	struct {
+		const char *name;
+		int fd;
+		struct snap base, cur;
+	} m[MAPS_MAX];
+	struct qnat_config written;
+	__u32 cap; /* GUEST1's seeded flows: with SEL_CAP, it may open no more */
+	__u64 prev[QNAT_C_MAX];
+};
+static struct inst insts[2];
+static int ncpus;
+static __u8 *stats_vals;
+
+static const char *const prog_names[FP_MAX] = { "tc_port_in", "tc_uplink_in", "tc_uplink_out", "xdp_uplink_in" };
+static const char *const counter_names[QNAT_C_MAX] = {
+#define COUNTER_NAME(id, name, help) [QNAT_C_##id] = name,
+	QNAT_COUNTERS(COUNTER_NAME)
+#undef COUNTER_NAME
+};
+
+/* Extra coverage: what the BPF program did, as libFuzzer features. */
+enum { R_DMAC, R_SMAC, R_TTL, R_IPSUM, R_SADDR, R_DADDR, R_SPORT, R_DPORT, R_L4SUM, R_QUOTE, R_OTHER, R_MAX };
+#define EC_VERDICT 0
+#define EC_COUNTER (EC_VERDICT + FP_MAX * 8)
+#define EC_REGION (EC_COUNTER + FP_MAX * QNAT_C_MAX)
+#define EC_MAPS (EC_REGION + FP_MAX * R_MAX)
+#define EC_SEL (EC_MAPS + FP_MAX * MAPS_MAX)
+#define EC_NEWCT (EC_SEL + FP_MAX * 32 * 3)
+#define EC_CHECKS (EC_NEWCT + FP_MAX * 3)
+#define EC_N (EC_CHECKS + FP_MAX * 8)
+__attribute__((section("__libfuzzer_extra_counters"), used)) static __u8 ec[EC_N];
+
+/* For the summary printed at exit: is the fuzzing reaching anything? */
+static struct {
+	__u64 runs[FP_MAX], verdicts[FP_MAX][8], counters[FP_MAX][QNAT_C_MAX];
+	__u64 ip_sum, l4_sum, inner_ip, inner_l4, leak, to_guest, nat, new_flows, dropped;
+} seen;
+
+static __u16 get16(const __u8 *p)
+{
+	return p[0] << 8 | p[1];
+}
+
+static __be32 get_be32(const __u8 *p)
+{
+	__be32 a;
+
+	memcpy(&a, p, 4);
+	return a;
+}
+
+static bool in_subnet(__be32 a)
+{
+	return (a & NETMASK) == SUBNET;
+}
+
+/* ---- the run and what it did ---- */
+
+static __u8 in_buf[FRAME_MAX], out_buf[OUT_MAX];
+static size_t in_len, out_len;
+static __u8 sel;
+static int prog;
+static __u32 verdict;
+
+static void hexdump(const char *title, const __u8 *b, size_t len)
+{
+	fprintf(stderr, "  %s (%zu bytes):\n", title, len);
+	for (size_t row = 0; row < len; row += 16) {
+		fprintf(stderr, "  %04zx:", row);
+		for (size_t i = row; i < row + 16 && i < len; i++)
+			fprintf(stderr, " %02x", b[i]);
+		fputc('\n', stderr);
+	}
+}
+
+/* An invariant is broken: say which, show the run, let libFuzzer save it. */
+__attribute__((noreturn, format(printf, 1, 2))) static void broken(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "\n==qnat-fuzz== INVARIANT BROKEN: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n  program %s, selector 0x%02x (%s%s%s%s%s), verdict %s (%u)\n", prog_names[prog], sel,
+		sel & SEL_VPORT ? "vport" : "tap", sel & SEL_EIF ? " eif" : "", sel & SEL_CAP ? " guest-cap" : "",
+		sel & SEL_FULL ? " ct-full" : "", sel & SEL_PORTSEC ? " port-security" : "",
+		verdict_name(prog == FP_XDP, verdict), verdict);
+	hexdump("input frame", in_buf, in_len);
+	hexdump("output frame", out_buf, out_len);
+	abort();
+}
+
+/* ---- map snapshots ---- */
+
+static int snap_init(struct snap *s, const struct bpf_map *m)
+{
+	s->ksz = bpf_map__key_size(m);
+	s->vsz = bpf_map__value_size(m);
+	s->k = calloc(SNAP_CAP, s->ksz);
+	s->v = calloc(SNAP_CAP, s->vsz);
+	return s->k && s->v ? 0 : -1;
+}
+
+static void snap_take(int fd, struct snap *s)
+{
+	__u32 token, cnt;
+	void *in = NULL;
+	int err;
+
+	s->n = 0;
+	do {
+		cnt = SNAP_CAP - s->n;
+		err = bpf_map_lookup_batch(fd, in, &token, s->k + s->n * s->ksz, s->v + s->n * s->vsz, &cnt, NULL);
+		if (err && err != -ENOENT) {
+			fprintf(stderr, "qnat-fuzz: map lookup_batch: %s\n", strerror(-err));
+			abort();
+		}
+		s->n += cnt;
+		in = &token;
+	} while (!err && s->n < SNAP_CAP);
+}
+
+static const __u8 *snap_find(const struct snap *s, const void *key)
+{
+	for (__u32 i = 0; i < s->n; i++)
+		if (!memcmp(s->k + i * s->ksz, key, s->ksz))
+			return s->v + i * s->vsz;
+	return NULL;
+}
+
+/* Puts the map back as base has it; returns how many entries it changed. */
+static int snap_restore(int fd, const struct snap *base, const struct snap *cur)
+{
+	int changed = 0;
+
+	for (__u32 i = 0; i < cur->n; i++) {
+		const __u8 *k = cur->k + i * cur->ksz;
+
+		if (!snap_find(base, k)) {
+			bpf_map_delete_elem(fd, k);
+			changed++;
+		}
+	}
+	for (__u32 i = 0; i < base->n; i++) {
+		const __u8 *k = base->k + i * base->ksz, *v = snap_find(cur, k);
+
+		if (!v || memcmp(v, base->v + i * base->vsz, base->vsz)) {
+			if (bpf_map_update_elem(fd, k, base->v + i * base->vsz, BPF_ANY)) {
+				fprintf(stderr, "qnat-fuzz: cannot restore a map entry: %s\n", strerror(errno));
+				abort();
+			}
+			changed++;
+		}
+	}
+	return changed;
+}
+
+/* Counter deltas since the last run of this instance. */
+static void stats_delta(struct inst *I, __u64 delta[QNAT_C_MAX])
+{
+	__u32 keys[QNAT_C_MAX], token, cnt = QNAT_C_MAX;
+	int err = bpf_map_lookup_batch(bpf_map__fd(I->skel->maps.qnat_stats), NULL, &token, keys, stats_vals, &cnt,
+				       NULL);
+
+	if ((err && err != -ENOENT) || cnt != QNAT_C_MAX) {
+		fprintf(stderr, "qnat-fuzz: reading the counters: %s (%u)\n", strerror(-err), cnt);
+		abort();
+	}
+	for (__u32 i = 0; i < cnt; i++) {
+		const struct qnat_counter_val *v = (const void *)(stats_vals + (size_t)i * ncpus * sizeof(*v));
+		__u64 sum = 0;
+
+		for (int c = 0; c < ncpus; c++)
+			sum += v[c].packets;
+		delta[keys[i]] = sum - I->prev[keys[i]];
+		I->prev[keys[i]] = sum;
+	}
+}
+
+/* ---- frames ---- */
+
+struct v4 {
+	const __u8 *ip; /* NULL: not an IPv4 header we can read */
+	size_t ihl, tot, avail; /* header length; total length field; bytes from ip to the end */
+	__u8 proto;
+	bool whole; /* the header with its options is there: the parser reads 20 bytes
+		     * only, when it needs no L4 header (later fragments) */
+	bool frag, later;
+};
+
+static void v4_at(const __u8 *ip, size_t avail, struct v4 *v)
+{
+	size_t ihl;
+
+	memset(v, 0, sizeof(*v));
+	if (avail < 20 || ip[0] >> 4 != 4)
+		return;
+	ihl = (ip[0] & 0xf) * 4;
+	if (ihl < 20)
+		return;
+	v->whole = ihl <= avail;
+	v->ip = ip;
+	v->ihl = ihl;
+	v->tot = get16(ip + 2);
+	v->avail = avail;
+	v->proto = ip[9];
+	v->frag = get16(ip + 6) & 0x3fff;
+	v->later = get16(ip + 6) & 0x1fff;
+}
+
+static void v4_frame(const __u8 *f, size_t len, struct v4 *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (len >= 14 + 20 && get16(f + 12) == 0x0800)
+		v4_at(f + 14, len - 14, v);
+}
+
+static bool is_icmp_err_type(__u8 t)
+{
+	return t == 3 || t == 11 || t == 12;
+}
+
+/* The packet an ICMP error quotes, within the ICMP message. */
+static void v4_quoted(const struct v4 *o, struct v4 *q)
+{
+	size_t end = o->tot < o->avail ? o->tot : o->avail;
+
+	memset(q, 0, sizeof(*q));
+	if (!o->ip || !o->whole || o->later || o->proto != IPPROTO_ICMP || end < o->ihl + 8 + 20 ||
+	    !is_icmp_err_type(o->ip[o->ihl]))
+		return;
+	v4_at(o->ip + o->ihl + 8, end - o->ihl - 8, q);
+}
+
+static bool ip_sum_ok(const struct v4 *v)
+{
+	return v->whole && csum_ref_finish(csum_ref_add(0, v->ip, v->ihl)) == 0;
+}
+
+enum l4c { L4C_NA, L4C_OK, L4C_BAD, L4C_NONE };
+
+/* The L4 checksum of a complete, unfragmented datagram. */
+static enum l4c l4_sum(const struct v4 *v)
+{
+	const __u8 *l4;
+	size_t l4len;
+	__u32 sum = 0;
+
+	if (!v->ip || !v->whole || v->frag || v->tot < v->ihl || v->tot > v->avail)
+		return L4C_NA;
+	l4 = v->ip + v->ihl;
+	l4len = v->tot - v->ihl;
+	switch (v->proto) {
+	case IPPROTO_TCP:
+		if (l4len < 20)
+			return L4C_NA;
+		break;
+	case IPPROTO_UDP:
+		if (l4len < 8)
+			return L4C_NA;
+		if (!get16(l4 + 6))
+			return L4C_NONE;
+		break;
+	case IPPROTO_ICMP:
+		if (l4len < 8)
+			return L4C_NA;
+		break;
+	default:
+		return L4C_NA;
+	}
+	if (v->proto != IPPROTO_ICMP) {
+		__u8 ph[12];
+
+		memcpy(ph, v->ip + 12, 8);
+		ph[8] = 0;
+		ph[9] = v->proto;
+		ph[10] = l4len >> 8;
+		ph[11] = l4len;
+		sum = csum_ref_add(0, ph, sizeof(ph));
+	}
+	return csum_ref_finish(csum_ref_add(sum, l4, l4len)) == 0 ? L4C_OK : L4C_BAD;
+}
+
+static const char *const l4c_names[] = { "n/a", "valid", "invalid", "none (0)" };
+
+/* Which field an offset of the input frame is, and may a program write it. */
+static int region_of(size_t off, bool *allowed)
+{
+	struct v4 v;
+	size_t l4;
+
+	*allowed = false;
+	v4_frame(in_buf, in_len, &v);
+	if (!v.ip)
+		return R_OTHER;
+	*allowed = true;
+	if (off < 6)
+		return R_DMAC;
+	if (off < 12)
+		return R_SMAC;
+	if (off == 14 + 8)
+		return R_TTL;
+	if (off == 14 + 10 || off == 14 + 11)
+		return R_IPSUM;
+	if (off >= 14 + 12 && off < 14 + 16)
+		return R_SADDR;
+	if (off >= 14 + 16 && off < 14 + 20)
+		return R_DADDR;
+	l4 = 14 + v.ihl;
+	if (v.whole && !v.later && off >= l4) {
+		size_t o = off - l4;
+
+		switch (v.proto) {
+		case IPPROTO_TCP:
+			if (o < 4)
+				return o < 2 ? R_SPORT : R_DPORT;
+			if (o == 16 || o == 17)
+				return R_L4SUM;
+			break;
+		case IPPROTO_UDP:
+			if (o < 4)
+				return o < 2 ? R_SPORT : R_DPORT;
+			if (o == 6 || o == 7)
+				return R_L4SUM;
+			break;
+		case IPPROTO_ICMP:
+			if (o == 2 || o == 3)
+				return R_L4SUM;
+			if (o == 4 || o == 5)
+				return R_SPORT; /* the echo identifier */
+			/* An error's quote: IPv4 header, then TCP up to its checksum. */
+			if (in_len > l4 && is_icmp_err_type(in_buf[l4]) && o >= 8 && o < 8 + 20 + 18)
+				return R_QUOTE;
+			break;
+		}
+	}
+	*allowed = false;
+	return R_OTHER;
+}
+
+/* ---- the invariants ---- */
+
+static bool tc_prog(void)
+{
+	return prog != FP_XDP;
+}
+
+static void inv_verdict(void)
+{
+	switch (prog) {
+	case FP_PORT_IN:
+	case FP_UPLINK_IN:
+		if (verdict == TC_ACT_OK || verdict == TC_ACT_SHOT || verdict == TC_ACT_REDIRECT)
+			return;
+		break;
+	case FP_UPLINK_OUT:
+		if (verdict == TC_ACT_OK || verdict == TC_ACT_SHOT)
+			return;
+		break;
+	case FP_XDP:
+		if (verdict == XDP_PASS || verdict == XDP_DROP || verdict == XDP_REDIRECT)
+			return;
+		break;
+	}
+	broken("unexpected verdict");
+}
+
+static bool delivered(void)
+{
+	return tc_prog() ? verdict == TC_ACT_OK || verdict == TC_ACT_REDIRECT :
+			   verdict == XDP_PASS || verdict == XDP_REDIRECT;
+}
+
+static bool redirected(void)
+{
+	return verdict == (tc_prog() ? TC_ACT_REDIRECT : XDP_REDIRECT);
+}
+
+static bool to_stack(void)
+{
+	return (prog == FP_PORT_IN || prog == FP_UPLINK_IN) ? verdict == TC_ACT_OK :
+	       prog == FP_XDP				     ? verdict == XDP_PASS :
+								       false;
+}
+
+/* Bytes: only the fields NAT rewrites; returns the regions changed. */
+static unsigned int check_bytes(void)
+{
+	unsigned int regions = 0;
+
+	if (out_len != in_len)
+		broken("the frame's length changed: %zu -> %zu", in_len, out_len);
+	for (size_t i = 0; i < in_len; i++) {
+		bool allowed;
+		int r;
+
+		if (in_buf[i] == out_buf[i])
+			continue;
+		if (to_stack())
+			broken("a frame handed to the kernel's stack was modified (byte %zu: %02x -> %02x)", i,
+			       in_buf[i], out_buf[i]);
+		r = region_of(i, &allowed);
+		regions |= 1U << r;
+		if (delivered() && !allowed)
+			broken("byte %zu changed (%02x -> %02x): not a field NAT rewrites", i, in_buf[i], out_buf[i]);
+	}
+	return regions;
+}
+
+static void check_csums(unsigned int *checks)
+{
+	struct v4 vi, vo, qi, qo;
+	enum l4c a, b;
+
+	v4_frame(in_buf, in_len, &vi);
+	v4_frame(out_buf, out_len, &vo);
+	if (!vi.ip || !vo.ip || !memcmp(in_buf, out_buf, in_len))
+		return;
+	if (vi.ihl != vo.ihl || vi.tot != vo.tot || vi.proto != vo.proto)
+		broken("the IPv4 header's length, total length or protocol changed");
+	if (ip_sum_ok(&vi)) {
+		seen.ip_sum++;
+		*checks |= 1;
+		if (!ip_sum_ok(&vo))
+			broken("IPv4 header checksum valid in, invalid out");
+	}
+	a = l4_sum(&vi);
+	b = l4_sum(&vo);
+	if (a == L4C_OK || a == L4C_NONE) {
+		seen.l4_sum++;
+		*checks |= 2;
+		if (a != b)
+			broken("L4 (protocol %u) checksum %s in, %s out", vi.proto, l4c_names[a], l4c_names[b]);
+	}
+	v4_quoted(&vi, &qi);
+	v4_quoted(&vo, &qo);
+	if (!qi.ip)
+		return;
+	if (!qo.ip)
+		broken("the quoted packet of an ICMP error became unreadable");
+	if (ip_sum_ok(&qi)) {
+		seen.inner_ip++;
+		*checks |= 4;
+		if (!ip_sum_ok(&qo))
+			broken("quoted IPv4 header checksum valid in, invalid out");
+	}
+	a = l4_sum(&qi);
+	b = l4_sum(&qo);
+	if (a == L4C_OK || a == L4C_NONE) {
+		seen.inner_l4++;
+		*checks |= 8;
+		if (a != b)
+			broken("quoted L4 (protocol %u) checksum %s in, %s out", qi.proto, l4c_names[a], l4c_names[b]);
+	}
+}
+
+static void check_path(const __u64 delta[QNAT_C_MAX], unsigned int *checks)
+{
+	/* tc_port_in's redirects: L2 to another guest's port, a hairpin back
+	 * through the bridge, else translated for the uplink. */
+	bool l2 = prog == FP_PORT_IN && delta[QNAT_C_L2_FAST];
+	bool hairpin = prog == FP_PORT_IN && delta[QNAT_C_HAIRPIN];
+	struct v4 vi, vo;
+	__be32 src, dst;
+
+	v4_frame(in_buf, in_len, &vi);
+	v4_frame(out_buf, out_len, &vo);
+	if (redirected() && l2) {
+		if (memcmp(in_buf, out_buf, in_len))
+			broken("a frame switched to another guest's port was modified");
+		return;
+	}
+	if (redirected()) {
+		if (!vi.ip || !vo.ip)
+			broken("redirected a frame that is not IPv4");
+		if (vi.ip[8] < 2 || vo.ip[8] != vi.ip[8] - 1)
+			broken("forwarded with TTL %u -> %u", vi.ip[8], vo.ip[8]);
+	}
+	if (!vo.ip)
+		return;
+	src = get_be32(vo.ip + 12);
+	dst = get_be32(vo.ip + 16);
+	/* Leaving for the uplink. */
+	if ((prog == FP_UPLINK_OUT && verdict == TC_ACT_OK) ||
+	    (prog == FP_PORT_IN && verdict == TC_ACT_REDIRECT && !hairpin)) {
+		seen.leak++;
+		*checks |= 16;
+		if (in_subnet(src))
+			broken("a packet leaves for the uplink with the subnet source %s", ip4_str(src));
+	}
+	/* Handed to a guest from outside. */
+	if ((prog == FP_UPLINK_IN || prog == FP_XDP) && redirected()) {
+		seen.to_guest++;
+		*checks |= 32;
+		if (!in_subnet(dst))
+			broken("a reply redirected towards the guests is addressed to %s", ip4_str(dst));
+		if (in_subnet(src))
+			broken("a packet from the uplink reaches a guest with the subnet source %s", ip4_str(src));
+	}
+}
+
+/* The translation is the flow's: the tuple rewritten exactly as the flow says. */
+static void check_nat(struct inst *I, const __u64 delta[QNAT_C_MAX], unsigned int *checks)
+{
+	bool snat = (prog == FP_PORT_IN && delta[QNAT_C_SNAT_FAST]) || (prog == FP_UPLINK_OUT && delta[QNAT_C_SNAT_EGRESS]);
+	bool rnat = (prog == FP_UPLINK_IN || prog == FP_XDP) && redirected();
+	struct qnat_ct_key k = {};
+	const __u8 *l4i, *l4o;
+	struct v4 vi, vo;
+	__be16 pi[2], po[2]; /* source, destination port; ICMP echo: the identifier in both */
+
+	v4_frame(in_buf, in_len, &vi);
+	v4_frame(out_buf, out_len, &vo);
+	if ((!snat && !rnat) || !delivered() || !vi.ip || !vo.ip)
+		return;
+	if (vi.later) { /* no ports: only the source address, going out */
+		if (snat && get_be32(vo.ip + 12) != EXT_ADDR)
+			broken("a later fragment leaves from %s", ip4_str(get_be32(vo.ip + 12)));
+		return;
+	}
+	l4i = vi.ip + vi.ihl;
+	l4o = vo.ip + vo.ihl;
+	if (!vi.whole || vi.ihl + 8 > vi.avail ||
+	    (vi.proto != IPPROTO_TCP && vi.proto != IPPROTO_UDP && vi.proto != IPPROTO_ICMP) ||
+	    (vi.proto == IPPROTO_ICMP && is_icmp_err_type(l4i[0])))
+		return; /* ICMP errors and fragments have their own paths */
+	memcpy(pi, vi.proto == IPPROTO_ICMP ? l4i + 4 : l4i, 2);
+	memcpy(pi + 1, vi.proto == IPPROTO_ICMP ? l4i + 4 : l4i + 2, 2);
+	memcpy(po, vo.proto == IPPROTO_ICMP ? l4o + 4 : l4o, 2);
+	memcpy(po + 1, vo.proto == IPPROTO_ICMP ? l4o + 4 : l4o + 2, 2);
+	k.saddr = get_be32(vi.ip + 12);
+	k.daddr = get_be32(vi.ip + 16);
+	k.proto = vi.proto;
+	seen.nat++;
+	*checks |= 64;
+	if (snat) {
+		const struct qnat_ct_entry *e;
+
+		k.sport = pi[0];
+		k.dport = vi.proto == IPPROTO_ICMP ? 0 : pi[1];
+		e = (const void *)snap_find(&I->m[I->ct].cur, &k);
+		if (!e)
+			broken("translated out with no flow for its tuple");
+		if (get_be32(vo.ip + 12) != e->nat_addr || po[0] != e->nat_port || get_be32(vo.ip + 16) != k.daddr ||
+		    (vi.proto != IPPROTO_ICMP && po[1] != pi[1]))
+			broken("translated out to %s:%u -> %s:%u, the flow says %s:%u", ip4_str(get_be32(vo.ip + 12)),
+			       ntohs(po[0]), ip4_str(get_be32(vo.ip + 16)), ntohs(po[1]), ip4_str(e->nat_addr),
+			       ntohs(e->nat_port));
+	} else {
+		const struct qnat_ct_key *o;
+
+		k.sport = vi.proto == IPPROTO_ICMP ? 0 : pi[0];
+		k.dport = pi[1];
+		o = (const void *)snap_find(&I->m[I->ct_rev].cur, &k);
+		if (!o)
+			broken("translated in with no flow for its tuple");
+		if (get_be32(vo.ip + 16) != o->saddr || po[1] != o->sport || get_be32(vo.ip + 12) != k.saddr ||
+		    (vi.proto != IPPROTO_ICMP && po[0] != pi[0]))
+			broken("translated in to %s:%u -> %s:%u, the flow's guest is %s:%u", ip4_str(get_be32(vo.ip + 12)),
+			       ntohs(po[0]), ip4_str(get_be32(vo.ip + 16)), ntohs(po[1]), ip4_str(o->saddr),
+			       ntohs(o->sport));
+	}
+}
+
+static void ct_rev_of(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, struct qnat_ct_key *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->saddr = e->peer_addr;
+	r->daddr = e->nat_addr;
+	r->sport = k->proto == IPPROTO_ICMP ? 0 : e->peer_port;
+	r->dport = e->nat_port;
+	r->proto = k->proto;
+}
+
+static int check_ct(struct inst *I)
+{
+	const struct snap *ct = &I->m[I->ct].cur, *rev = &I->m[I->ct_rev].cur, *base = &I->m[I->ct].base;
+	int created = 0;
+
+	for (__u32 i = 0; i < ct->n; i++) {
+		const struct qnat_ct_key *k = (const void *)(ct->k + i * ct->ksz);
+		const struct qnat_ct_entry *e = (const void *)(ct->v + i * ct->vsz);
+		const struct qnat_ct_key *o;
+		struct qnat_ct_key r;
+
+		if (!snap_find(base, k))
+			created++;
+		ct_rev_of(k, e, &r);
+		o = (const void *)snap_find(rev, &r);
+		if (!o || memcmp(o, k, sizeof(*k)))
+			broken("flow %s:%u -> %s:%u/%u: its reply tuple %s:%u -> %s:%u %s", ip4_str(k->saddr),
+			       ntohs(k->sport), ip4_str(k->daddr), ntohs(k->dport), k->proto, ip4_str(r.saddr),
+			       ntohs(r.sport), ip4_str(r.daddr), ntohs(r.dport),
+			       o ? "leads to another flow" : "is not in qnat_ct_rev");
+		if (!in_subnet(k->saddr) || e->nat_addr != EXT_ADDR)
+			broken("flow %s:%u -> %s:%u/%u: not from a guest, or translated to %s", ip4_str(k->saddr),
+			       ntohs(k->sport), ip4_str(k->daddr), ntohs(k->dport), k->proto, ip4_str(e->nat_addr));
+	}
+	/* The flows' reply tuples are all in qnat_ct_rev; anything more is stray. */
+	if (rev->n != ct->n)
+		broken("%u flows but %u reply tuples", ct->n, rev->n);
+	if (created && !delivered())
+		broken("a dropped packet created %d conntrack entr%s", created, created > 1 ? "ies" : "y");
+	return created;
+}
+
+/* ---- the instances ---- */
+
+static struct qnat_config fuzz_config(const struct inst *I, __u8 s)
+{
+	struct qnat_config c = nat_default_config();
+
+	if (s & SEL_EIF)
+		c.flags |= QNAT_CFG_EIF;
+	if (s & SEL_CAP)
+		c.max_flows_per_guest = I->cap;
+#ifdef QNAT_CFG_PORT_SECURITY
+	if (s & SEL_PORTSEC)
+		c.flags |= QNAT_CFG_PORT_SECURITY;
+#endif
+	return c;
+}
+
+static void config_write(struct inst *I, const struct qnat_config *c)
+{
+	__u32 zero = 0;
+
+	if (!memcmp(&I->written, c, sizeof(*c)))
+		return;
+	if (bpf_map__update_elem(I->skel->maps.qnat_config, &zero, sizeof(zero), c, sizeof(*c), BPF_ANY)) {
+		fprintf(stderr, "qnat-fuzz: cannot write the config\n");
+		abort();
+	}
+	I->written = *c;
+}
+
+static int inst_open(struct inst *I, __u32 ct_max)
+{
+	struct qnat *skel = qnat__open();
+	struct qnat_config c = nat_default_config();
+	struct qnat_guest g;
+	struct bpf_map *map;
+	__u64 d[QNAT_C_MAX];
+
+	if (!skel)
+		return -1;
+	I->ct = I->ct_rev = -1;
+	bpf_object__for_each_map(map, skel->obj) {
+		const char *name = bpf_map__name(map);
+		enum bpf_map_type t = bpf_map__type(map);
+		int i = I->nmaps;
+
+		if (strchr(name, '.') || !strcmp(name, QNAT_MAP_CONFIG) || !strcmp(name, QNAT_MAP_STATS) ||
+		    t == BPF_MAP_TYPE_DEVMAP || t == BPF_MAP_TYPE_DEVMAP_HASH)
+			continue;
+		if (i == MAPS_MAX)
+			return -1;
+		if (!strcmp(name, QNAT_MAP_CT))
+			I->ct = i;
+		if (!strcmp(name, QNAT_MAP_CT_REV))
+			I->ct_rev = i;
+		/* Small maps: a snapshot walks every bucket. */
+		if (bpf_map__set_max_entries(map, (I->ct == i || I->ct_rev == i) ? ct_max : 64))
+			return -1;
+		I->m[i].name = name;
+		I->nmaps++;
+	}
+	if (I->ct < 0 || I->ct_rev < 0 || qnat__load(skel))
+		return -1;
+	I->skel = skel;
+	/* Seeding: mappings are made with EIF on, guests counted with a cap,
+	 * ports bound to their guest's MAC and address by port security. */
+	c.flags |= QNAT_CFG_EIF;
+#ifdef QNAT_CFG_PORT_SECURITY
+	c.flags |= QNAT_CFG_PORT_SECURITY;
+#endif
+	c.max_flows_per_guest = 1000;
+	config_write(I, &c);
+	if (world_seed(skel))
+		return -1;
+	if (bpf_map__lookup_elem(skel->maps.qnat_guests, &(__be32){ GUEST1 }, sizeof(__be32), &g, sizeof(g), 0))
+		return -1;
+	I->cap = g.flows;
+	for (int i = 0; i < I->nmaps; i++) {
+		map = bpf_object__find_map_by_name(skel->obj, I->m[i].name);
+		I->m[i].fd = bpf_map__fd(map);
+		if (snap_init(&I->m[i].base, map) || snap_init(&I->m[i].cur, map))
+			return -1;
+		snap_take(I->m[i].fd, &I->m[i].base);
+	}
+	c = fuzz_config(I, 0);
+	config_write(I, &c);
+	stats_delta(I, d);
+	return 0;
+}
+
+__attribute__((format(printf, 2, 0))) static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static void summary(void)
+{
+	static const char *const tcv[] = { "ok", "reclassify", "shot", "pipe", "stolen", "queued", "repeat",
+					   "redirect" };
+	static const char *const xdv[] = { "aborted", "drop", "pass", "tx", "redirect", "?", "?", "?" };
+	__u64 total = 0;
+	int pairs = 0;
+
+	for (int p = 0; p < FP_MAX; p++)
+		total += seen.runs[p];
+	if (!total)
+		return;
+	fprintf(stderr, "qnat-fuzz: %llu programs runs:\n", (unsigned long long)total);
+	for (int p = 0; p < FP_MAX; p++) {
+		fprintf(stderr, "  %-14s %9llu runs;", prog_names[p], (unsigned long long)seen.runs[p]);
+		for (int v = 0; v < 8; v++)
+			if (seen.verdicts[p][v])
+				fprintf(stderr, " %s %llu", p == FP_XDP ? xdv[v] : tcv[v],
+					(unsigned long long)seen.verdicts[p][v]);
+		fprintf(stderr, "\n                 counters:");
+		for (int c = 0; c < QNAT_C_MAX; c++)
+			if (seen.counters[p][c]) {
+				fprintf(stderr, " %s", counter_names[c]);
+				pairs++;
+			}
+		fputc('\n', stderr);
+	}
+	fprintf(stderr,
+		"qnat-fuzz: %d (program, counter) outcomes reached; checked: %llu IPv4 header sums, %llu L4 sums, "
+		"%llu quoted header sums, %llu quoted L4 sums, %llu uplink-bound sources, %llu guest-bound "
+		"packets, %llu translations against their flow; %llu flows created, %llu drops\n",
+		pairs, (unsigned long long)seen.ip_sum, (unsigned long long)seen.l4_sum,
+		(unsigned long long)seen.inner_ip, (unsigned long long)seen.inner_l4, (unsigned long long)seen.leak,
+		(unsigned long long)seen.to_guest, (unsigned long long)seen.nat, (unsigned long long)seen.new_flows,
+		(unsigned long long)seen.dropped);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const __u8 *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct inst *normal = &insts[0], *full = &insts[1];
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "qnat-fuzz: run as root (BPF_PROG_TEST_RUN and a private network namespace)\n");
+		exit(1);
+	}
+	/* Devices of our own, as the unit tests have: the host's are never touched. */
+	if (unshare(CLONE_NEWNET)) {
+		perror("qnat-fuzz: unshare(CLONE_NEWNET)");
+		exit(1);
+	}
+	if (testnet_setup()) {
+		fprintf(stderr, "qnat-fuzz: cannot set up the test network namespace\n");
+		exit(1);
+	}
+	libbpf_set_print(libbpf_quiet);
+	ncpus = libbpf_num_possible_cpus();
+	stats_vals = calloc((size_t)ncpus * QNAT_C_MAX, sizeof(struct qnat_counter_val));
+	if (ncpus <= 0 || !stats_vals || inst_open(normal, CT_MAX) ||
+	    inst_open(full, normal->m[normal->ct].base.n)) {
+		fprintf(stderr, "qnat-fuzz: cannot load and seed the data plane\n");
+		exit(1);
+	}
+	fprintf(stderr, "qnat-fuzz: world:");
+	for (int i = 0; i < normal->nmaps; i++)
+		fprintf(stderr, " %s %u", normal->m[i].name, normal->m[i].base.n);
+	fprintf(stderr, "; guest cap %u\n", normal->cap);
+	atexit(summary);
+	return 0;
+}
+
+static int run(struct inst *I)
+{
+	struct bpf_program *progs[FP_MAX] = { I->skel->progs.tc_port_in, I->skel->progs.tc_uplink_in,
+					      I->skel->progs.tc_uplink_out, I->skel->progs.xdp_uplink_in };
+	int port = sel & SEL_VPORT ? tn.vport : tn.tap;
+	struct __sk_buff ctx = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in_buf, .data_size_in = in_len, .data_out = out_buf,
+		    .data_size_out = sizeof(out_buf));
+	int err;
+
+	switch (prog) {
+	case FP_PORT_IN:
+		ctx.ifindex = ctx.ingress_ifindex = port;
+		break;
+	case FP_UPLINK_IN:
+		ctx.ifindex = ctx.ingress_ifindex = tn.uplink;
+		break;
+	case FP_UPLINK_OUT:
+		ctx.ifindex = tn.uplink;
+		break;
+	}
+	if (tc_prog()) {
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
+	err = bpf_prog_test_run_opts(bpf_program__fd(progs[prog]), &opts);
+	verdict = opts.retval;
+	out_len = opts.data_size_out;
+	return err;
+}
+
+int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
+{
+	__u64 delta[QNAT_C_MAX];
+	unsigned int regions, checks = 0;
+	struct qnat_config c;
+	struct inst *I;
+	int err, created, changed;
+
+	/* BPF_PROG_TEST_RUN wants at least an Ethernet header, and for skbs
+	 * (since Linux 6.x) the whole IPv4 or IPv6 header its ethertype
+	 * announces: runts like these reach TC on a real link, but cannot be
+	 * tested here. */
+	if (size < 1 + 14)
+		return 0;
+	sel = data[0];
+	prog = sel & 3;
+	in_len = size - 1 < FRAME_MAX ? size - 1 : FRAME_MAX;
+	memcpy(in_buf, data + 1, in_len);
+	if (tc_prog() && ((get16(in_buf + 12) == 0x0800 && in_len < 14 + 20) ||
+			  (get16(in_buf + 12) == 0x86dd && in_len < 14 + 40)))
+		return 0;
+	I = &insts[sel & SEL_FULL ? 1 : 0];
+	c = fuzz_config(I, sel);
+	config_write(I, &c);
+
+	err = run(I);
+	if (err) {
+		fprintf(stderr, "qnat-fuzz: BPF_PROG_TEST_RUN: %s\n", strerror(-err));
+		broken("the program did not run");
+	}
+	for (int i = 0; i < I->nmaps; i++)
+		snap_take(I->m[i].fd, &I->m[i].cur);
+	stats_delta(I, delta);
+
+	inv_verdict();
+	regions = check_bytes();
+	if (delivered())
+		check_csums(&checks);
+	check_path(delta, &checks);
+	check_nat(I, delta, &checks);
+	created = check_ct(I);
+
+	/* What happened, for the summary and as coverage. */
+	seen.runs[prog]++;
+	seen.verdicts[prog][verdict & 7]++;
+	seen.new_flows += created;
+	seen.dropped += !delivered();
+	ec[EC_VERDICT + prog * 8 + (verdict & 7)] = 1;
+	for (int i = 0; i < QNAT_C_MAX; i++) {
+		seen.counters[prog][i] += delta[i];
+		if (delta[i])
+			ec[EC_COUNTER + prog * QNAT_C_MAX + i] = delta[i] > 255 ? 255 : delta[i];
+	}
+	for (int r = 0; r < R_MAX; r++)
+		if (regions & (1U << r))
+			ec[EC_REGION + prog * R_MAX + r] = 1;
+	ec[EC_SEL + (prog * 32 + ((sel >> 2) & 31)) * 3 + (!delivered() ? 0 : redirected() ? 1 : 2)] = 1;
+	ec[EC_NEWCT + prog * 3 + (created > 2 ? 2 : created)] = 1;
+	for (int i = 0; i < 8; i++)
+		if (checks & (1U << i))
+			ec[EC_CHECKS + prog * 8 + i] = 1;
+
+	/* Back to the world as seeded. */
+	for (int i = 0; i < I->nmaps; i++) {
+		changed = snap_restore(I->m[i].fd, &I->m[i].base, &I->m[i].cur);
+		if (changed)
+			ec[EC_MAPS + prog * MAPS_MAX + i] = changed > 255 ? 255 : changed;
+	}
+	return 0;
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The state every fuzzing input starts from, shared by the harness (which
+ * builds it, through the programs themselves) and the seed generator (which
+ * writes packets that belong to it): flows in every direction and on every
+ * path, port forwards, a hairpin flow, an inbound fragment, the bridge ports.
+ *
+ * An input is one selector byte, then the frame:
+ *
+ *   bits 0-1  the program: enum fuzz_prog
+ *   bit  2    tc_port_in runs on the veth port (else the TAP)
+ *   bit  3    QNAT_CFG_EIF (endpoint-independent filtering) is set
+ *   bit  4    max_flows_per_guest is the seeded flows of GUEST1 (it is full)
+ *   bit  5    the instance whose conntrack table is full
+ *   bit  6    QNAT_CFG_PORT_SECURITY is set
+ *   bit  7    unused
+ */
+#ifndef QNAT_FUZZ_WORLD_H
+#define QNAT_FUZZ_WORLD_H
+
+#include <stdbool.h>
+#include "fixture.h"
+
+enum fuzz_prog { FP_PORT_IN, FP_UPLINK_IN, FP_UPLINK_OUT, FP_XDP, FP_MAX };
+
+#define SEL_VPORT 0x04
+#define SEL_EIF 0x08
+#define SEL_CAP 0x10
+#define SEL_FULL 0x20
+#define SEL_PORTSEC 0x40
+
+#define GUEST3 IP4(192, 168, 122, 12)	  /* has no flows */
+#define CLIENT IP4(203, 0, 113, 9)	  /* opened the seeded port-forward flow */
+#define STRANGER IP4(203, 0, 113, 77)	  /* never talked to anyone */
+#define ROUTER IP4(198, 51, 100, 254)	  /* the uplink's next hop: sends ICMP errors */
+
+/* Flows a guest opened; each keeps its source port (or ICMP identifier). */
+enum world_via { VIA_TAP, VIA_VPORT, VIA_EGRESS };
+struct world_flow {
+	const char *name;
+	__u8 proto;
+	__be32 guest;
+	__u16 sport;
+	__be32 server;
+	__u16 dport; /* ignored for ICMP */
+	enum world_via via;
+	bool udp_no_csum;
+};
+
+/* Flows opened from outside through a forward: client:cport -> host:hport. */
+struct world_inbound {
+	const char *name;
+	__u8 proto;
+	__be32 client;
+	__u16 cport;
+	__u16 hport; /* to EXT_ADDR */
+	__be32 guest;
+	__u16 gport;
+};
+
+/* Port forwards, written as the controller writes them: one entry a port. */
+struct world_fwd {
+	__be32 addr; /* 0: every uplink address */
+	__u16 first, last;
+	__u8 proto;
+	__be32 guest;
+	__u16 guest_first;
+};
+
+/* A guest reaching a forward by the uplink address (via the TAP). */
+#define HAIRPIN_CLIENT GUEST1
+#define HAIRPIN_CPORT 41000
+#define HAIRPIN_HPORT 2222 /* the TCP forward to GUEST2:22 */
+
+/* The first fragment of a reply of world_flows[FRAG_FLOW], id FRAG_ID. */
+#define FRAG_FLOW 1
+#define FRAG_ID 0x5151
+
+extern const struct world_flow world_flows[];
+extern const size_t world_nflows;
+extern const struct world_inbound world_inbound[];
+extern const size_t world_ninbound;
+extern const struct world_fwd world_fwds[];
+extern const size_t world_nfwds;
+
+/* The packets that build the world (also good seeds). */
+struct pkt_spec world_request(const struct world_flow *f); /* as the guest sends it */
+struct pkt_spec world_reply(const struct world_flow *f);	   /* the server's answer on the uplink */
+struct pkt_spec world_inbound_pkt(const struct world_inbound *in);
+struct pkt_spec world_hairpin_pkt(void);
+struct pkt_spec world_frag_first(void);
+
+/*
+ * Seeds skel (already loaded, config written with EIF and a per-guest cap
+ * that never bites) with the world, by running the packets above through
+ * the programs.  0, or -1 after printing what went wrong.
+ */
+int world_seed(struct qnat *skel);
+
+#endif /* QNAT_FUZZ_WORLD_H */

@@ -27,7 +27,7 @@ static const char attach_usage[] =
 	"                       [--ct-max N] [--ct-full refuse|evict] [--max-flows-per-guest N]\n"
 	"                       [--filtering address-port-dependent|endpoint-independent]\n"
 	"                       [--metrics-listen ADDR:PORT] [--host MAC,IP[,NAME]]... [--config FILE]\n"
-	"                       [--fdb-ageing SECONDS] [--mtu N] [--port-security] [--dhcp-checksum-fill]\n"
+	"                       [--fdb-ageing SECONDS] [--mtu N] [--port-security] [--no-dhcp-checksum-fill]\n"
 	"                       [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
 	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
 	"                       [--foreground] [-v]\n"
@@ -98,7 +98,8 @@ static struct in_addr nth_host(const struct settings *s, int64_t n)
 static int attach_parse(int argc, char **argv, struct settings *s, struct extras *x)
 {
 	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX,
-	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING, O_MTU, O_PORT_SECURITY, O_CSUM_FILL, O_BRIDGED };
+	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING, O_MTU, O_PORT_SECURITY, O_CSUM_FILL, O_NO_CSUM_FILL,
+	       O_BRIDGED };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -116,6 +117,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 		{ "mtu", required_argument, NULL, O_MTU },
 		{ "port-security", no_argument, NULL, O_PORT_SECURITY },
 		{ "dhcp-checksum-fill", no_argument, NULL, O_CSUM_FILL },
+		{ "no-dhcp-checksum-fill", no_argument, NULL, O_NO_CSUM_FILL },
 		{ "bridged", no_argument, NULL, O_BRIDGED },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
@@ -208,7 +210,8 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 			s->bridged = true;
 			break;
 		case O_CSUM_FILL:
-			s->csum_fill = true;
+		case O_NO_CSUM_FILL:
+			s->csum_fill = c == O_CSUM_FILL;
 			break;
 		case O_PORT_SECURITY:
 			s->port_security = true;
@@ -300,6 +303,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 			return -EINVAL;
 		}
 		s->dhcp = false;
+		s->csum_fill = false; /* no dnsmasq of ours to fill for */
 		return 0;
 	}
 	if (!have_masq) {
@@ -824,7 +828,7 @@ int cmd_attach(int argc, char **argv)
 	 * the NIC to fill (libvirt's CHECKSUM --checksum-fill rule).  With the
 	 * bridge's TX offload off, what the host sends guests leaves complete.
 	 */
-	if (s.csum_fill) {
+	if (s.csum_fill && s.dhcp) {
 		err = link_tx_csum(s.bridge, 0);
 		if (err < 0) {
 			log_warnx("cannot turn off TX checksum offload on %s: %s", s.bridge, strerror(-err));

@@ -34,8 +34,8 @@ void settings_describe(const struct settings *s, char *buf, size_t len)
 	n += snprintf(buf + n, len - n, " ports %u-%u ct-max %u ct-full %s max-flows-per-guest %u filtering %s xdp %s",
 		      s->port_min, s->port_max, s->ct_max, ct_full_name(s->ct_full), s->max_flows_per_guest,
 		      s->eif ? "endpoint-independent" : "address-port-dependent", xdp_mode_name(s->xdp));
-	if (s->csum_fill && n < len)
-		n += snprintf(buf + n, len - n, " dhcp-checksum-fill");
+	if (!s->csum_fill && !s->bridged && n < len)
+		n += snprintf(buf + n, len - n, " no-dhcp-checksum-fill");
 	if (s->port_security && n < len)
 		n += snprintf(buf + n, len - n, " port-security");
 	if (s->mtu && n < len)

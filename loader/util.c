@@ -55,6 +55,7 @@ void settings_defaults(struct settings *s)
 	memcpy(s->timeouts, timeout_defaults, sizeof(s->timeouts));
 	s->xdp = XDP_MODE_AUTO;
 	s->fdb_ageing = 300; /* the Linux bridge's default */
+	s->csum_fill = true; /* like libvirt's CHECKSUM --checksum-fill */
 }
 
 in_addr_t prefix_mask(unsigned int prefix)

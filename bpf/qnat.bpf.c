@@ -308,9 +308,11 @@ int tc_uplink_in(struct __sk_buff *skb)
 		 * datagram; not one that could not be delivered anyway. */
 		if (p.proto == IPPROTO_ICMP || (p.proto == IPPROTO_TCP && (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) != TCPF_SYN))
 			return TC_ACT_OK;
-		if (p.ttl <= 1)
-			return tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT);
 		f = fwd_lookup(cfg, p.daddr, p.dport, p.proto);
+		/* One that could not be delivered opens nothing; the host's own
+		 * (TTL 1 is fine for it) is none of our business. */
+		if (p.ttl <= 1)
+			return f ? tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT) : TC_ACT_OK;
 		if (f) {
 			e = ct_create_inbound(cfg, &p, f->guest_addr, f->guest_port, &orig);
 			if (!e)

@@ -23,7 +23,8 @@
  *              addresses, ports or identifier, checksums, and an ICMP error's
  *              quoted header.
  *   leak       nothing that leaves for the uplink carries an IPv4 source in
- *              the subnet: tc_uplink_out's OK, and every REDIRECT of
+ *              the subnet, nor (a guest's ICMP error) quotes a subnet address:
+ *              tc_uplink_out's OK, and every REDIRECT of
  *              tc_port_in but the L2 fast path's (l2_fast counted) and the
  *              hairpin's back into the bridge (hairpin counted).  Tagged
  *              (802.1Q) frames are not IPv4 to the programs, by design.
@@ -43,6 +44,10 @@
  *   nat        a translated packet (snat_fast, snat_egress, a reply redirected
  *              to a guest) carries exactly its flow's tuple: out, the flow of
  *              its original tuple's nat address and port; in, the guest's.
+ *   host       from the uplink, a packet for the host (its address, multicast,
+ *              broadcast) that no flow, forward or (EIF) mapping claims goes
+ *              to the kernel (OK, PASS), whatever its TTL; ICMP errors and
+ *              later fragments aside.
  *   ct         qnat_ct and qnat_ct_rev mirror each other exactly: every flow's
  *              reply tuple (peer -> nat) maps back to it and nothing else is
  *              there; every flow has a guest inside (its source is in the
@@ -76,7 +81,7 @@ struct snap {
 #define MAPS_MAX 16
 struct inst {
 	struct qnat *skel;
-	int nmaps, ct, ct_rev; /* ct, ct_rev: indexes of qnat_ct and qnat_ct_rev */
+	int nmaps, ct, ct_rev, fwd, mappings; /* indexes of those maps in m[] */
 	struct {
 		const char *name;
 		int fd;
@@ -112,7 +117,7 @@ __attribute__((section("__libfuzzer_extra_counters"), used)) static __u8 ec[EC_N
 /* For the summary printed at exit: is the fuzzing reaching anything? */
 static struct {
 	__u64 runs[FP_MAX], verdicts[FP_MAX][8], counters[FP_MAX][QNAT_C_MAX];
-	__u64 ip_sum, l4_sum, inner_ip, inner_l4, leak, to_guest, nat, new_flows, dropped;
+	__u64 ip_sum, l4_sum, inner_ip, inner_l4, leak, to_guest, nat, host, new_flows, dropped;
 } seen;
 
 static __u16 get16(const __u8 *p)
@@ -131,6 +136,11 @@ static __be32 get_be32(const __u8 *p)
 static bool in_subnet(__be32 a)
 {
 	return (a & NETMASK) == SUBNET;
+}
+
+static bool mcast_or_bcast(__be32 a)
+{
+	return (ntohl(a) & 0xf0000000) == 0xe0000000 || a == 0xffffffff;
 }
 
 /* ---- the run and what it did ---- */
@@ -563,10 +573,19 @@ static void check_path(const __u64 delta[QNAT_C_MAX], unsigned int *checks)
 	/* Leaving for the uplink. */
 	if ((prog == FP_UPLINK_OUT && verdict == TC_ACT_OK) ||
 	    (prog == FP_PORT_IN && verdict == TC_ACT_REDIRECT && !hairpin)) {
+		struct v4 q;
+
 		seen.leak++;
 		*checks |= 16;
 		if (in_subnet(src))
 			broken("a packet leaves for the uplink with the subnet source %s", ip4_str(src));
+		/* A guest's ICMP error must not show its address in the quote
+		 * either (errors from elsewhere are not ours to translate). */
+		v4_quoted(&vo, &q);
+		if (q.ip && vi.ip && in_subnet(get_be32(vi.ip + 12)) &&
+		    (in_subnet(get_be32(q.ip + 12)) || in_subnet(get_be32(q.ip + 16))))
+			broken("an ICMP error leaves for the uplink quoting %s -> %s", ip4_str(get_be32(q.ip + 12)),
+			       ip4_str(get_be32(q.ip + 16)));
 	}
 	/* Handed to a guest from outside. */
 	if ((prog == FP_UPLINK_IN || prog == FP_XDP) && redirected()) {
@@ -577,6 +596,73 @@ static void check_path(const __u64 delta[QNAT_C_MAX], unsigned int *checks)
 		if (in_subnet(src))
 			broken("a packet from the uplink reaches a guest with the subnet source %s", ip4_str(src));
 	}
+}
+
+/*
+ * Arriving on the uplink, what no flow, forward or mapping of the world
+ * claims is the host's own: it goes to the kernel (TC_ACT_OK, XDP_PASS),
+ * whatever its TTL or flags.  ICMP errors and later fragments aside (their
+ * flow is found through the quote, the first fragment).
+ */
+static void check_host(struct inst *I, unsigned int *checks)
+{
+	struct qnat_ct_key rev = {};
+	struct qnat_fwd_key fk = {};
+	struct qnat_mapping_key mk = {};
+	const __u8 *l4;
+	struct v4 v;
+	size_t hdr;
+
+	if (prog != FP_UPLINK_IN && prog != FP_XDP)
+		return;
+	v4_frame(in_buf, in_len, &v);
+	if (!v.ip || !v.whole || v.later)
+		return;
+	rev.saddr = get_be32(v.ip + 12);
+	rev.daddr = get_be32(v.ip + 16);
+	if (in_subnet(rev.saddr) || in_subnet(rev.daddr))
+		return; /* dropped on sight, by design */
+	/* For the host: its address, multicast, broadcast (TTL 1 is fine
+	 * there); what it would route on may lose an expiring TTL. */
+	if (rev.daddr != EXT_ADDR && !mcast_or_bcast(rev.daddr))
+		return;
+	l4 = v.ip + v.ihl;
+	hdr = v.proto == IPPROTO_TCP ? 20 : v.proto == IPPROTO_UDP || v.proto == IPPROTO_ICMP ? 8 : 0;
+	if (hdr && v.ihl + hdr <= v.avail) { /* a header the programs can read */
+		if (v.proto == IPPROTO_ICMP) {
+			if (is_icmp_err_type(l4[0]))
+				return;
+			if (l4[0] == 0) { /* echo reply: the identifier */
+				memcpy(&rev.dport, l4 + 4, 2);
+				rev.proto = IPPROTO_ICMP;
+				if (snap_find(&I->m[I->ct_rev].base, &rev))
+					return;
+			}
+		} else {
+			memcpy(&rev.sport, l4, 2);
+			memcpy(&rev.dport, l4 + 2, 2);
+			rev.proto = v.proto;
+			if (snap_find(&I->m[I->ct_rev].base, &rev))
+				return;
+			fk.addr = rev.daddr;
+			fk.port = rev.dport;
+			fk.proto = v.proto;
+			if (fk.addr && snap_find(&I->m[I->fwd].base, &fk))
+				return;
+			fk.addr = 0;
+			if (rev.daddr == EXT_ADDR && snap_find(&I->m[I->fwd].base, &fk))
+				return;
+			mk.nat_addr = rev.daddr;
+			mk.nat_port = rev.dport;
+			mk.proto = v.proto;
+			if ((sel & SEL_EIF) && v.proto == IPPROTO_UDP && snap_find(&I->m[I->mappings].base, &mk))
+				return;
+		}
+	}
+	seen.host++;
+	*checks |= 128;
+	if (verdict != (prog == FP_XDP ? XDP_PASS : TC_ACT_OK))
+		broken("a packet for the host that no flow, forward or mapping claims was not left to the kernel");
 }
 
 /* The translation is the flow's: the tuple rewritten exactly as the flow says. */
@@ -724,7 +810,7 @@ static int inst_open(struct inst *I, __u32 ct_max)
 
 	if (!skel)
 		return -1;
-	I->ct = I->ct_rev = -1;
+	I->ct = I->ct_rev = I->fwd = I->mappings = -1;
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *name = bpf_map__name(map);
 		enum bpf_map_type t = bpf_map__type(map);
@@ -739,13 +825,17 @@ static int inst_open(struct inst *I, __u32 ct_max)
 			I->ct = i;
 		if (!strcmp(name, QNAT_MAP_CT_REV))
 			I->ct_rev = i;
+		if (!strcmp(name, QNAT_MAP_FWD))
+			I->fwd = i;
+		if (!strcmp(name, QNAT_MAP_MAPPINGS))
+			I->mappings = i;
 		/* Small maps: a snapshot walks every bucket. */
 		if (bpf_map__set_max_entries(map, (I->ct == i || I->ct_rev == i) ? ct_max : 64))
 			return -1;
 		I->m[i].name = name;
 		I->nmaps++;
 	}
-	if (I->ct < 0 || I->ct_rev < 0 || qnat__load(skel))
+	if (I->ct < 0 || I->ct_rev < 0 || I->fwd < 0 || I->mappings < 0 || qnat__load(skel))
 		return -1;
 	I->skel = skel;
 	/* Seeding: mappings are made with EIF on, guests counted with a cap,
@@ -809,10 +899,12 @@ static void summary(void)
 	fprintf(stderr,
 		"qnat-fuzz: %d (program, counter) outcomes reached; checked: %llu IPv4 header sums, %llu L4 sums, "
 		"%llu quoted header sums, %llu quoted L4 sums, %llu uplink-bound sources, %llu guest-bound "
-		"packets, %llu translations against their flow; %llu flows created, %llu drops\n",
+		"packets, %llu translations against their flow, %llu packets for the host; %llu flows created, "
+		"%llu drops\n",
 		pairs, (unsigned long long)seen.ip_sum, (unsigned long long)seen.l4_sum,
 		(unsigned long long)seen.inner_ip, (unsigned long long)seen.inner_l4, (unsigned long long)seen.leak,
-		(unsigned long long)seen.to_guest, (unsigned long long)seen.nat, (unsigned long long)seen.new_flows,
+		(unsigned long long)seen.to_guest, (unsigned long long)seen.nat, (unsigned long long)seen.host,
+		(unsigned long long)seen.new_flows,
 		(unsigned long long)seen.dropped);
 }
 
@@ -923,6 +1015,7 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 		check_csums(&checks);
 	check_path(delta, &checks);
 	check_nat(I, delta, &checks);
+	check_host(I, &checks);
 	created = check_ct(I);
 
 	/* What happened, for the summary and as coverage. */

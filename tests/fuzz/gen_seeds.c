@@ -478,6 +478,25 @@ static void seeds_uplink_out(void)
 	s = routed(guest_pkt(IPPROTO_ICMP, GUEST1, 0, SERVER, 0));
 	s.icmp_type = ICMP_DEST_UNREACH;
 	emit_spec("egress-icmp-error", sel, &s);
+	/* A guest's ICMP errors about packets of its forwarded flows, as
+	 * delivered to it: translated back out (quote and all). */
+	for (size_t i = 0; i < world_ninbound; i++) {
+		const struct world_inbound *in = &world_inbound[i];
+		struct pkt_spec d = outside_pkt(in->proto, in->client, in->cport, in->guest, in->gport);
+		__u8 q[PKT_MAX];
+		size_t qlen;
+
+		d.tcp_flags = TCP_ACK;
+		qlen = pkt_build(&d, q) - 14;
+		snprintf(n, sizeof(n), "egress-guest-unreach-%s", in->name);
+		emit_icmp_err(n, sel, in->guest, in->client, 3, 3, q, 28, 0);
+		snprintf(n, sizeof(n), "egress-guest-fragneeded-whole-%s", in->name);
+		emit_icmp_err(n, sel, in->guest, in->client, 3, 4, q, qlen, 0);
+		snprintf(n, sizeof(n), "egress-guest-unreach-trailer-%s", in->name);
+		emit_icmp_err(n, sel, in->guest, in->client, 3, 3, q, 28, 20);
+		snprintf(n, sizeof(n), "egress-guest-unreach-other-%s", in->name);
+		emit_icmp_err(n, sel, GUEST3, in->client, 3, 3, q, 28, 0);
+	}
 	s = routed(guest_pkt(47, GUEST1, 0, SERVER, 0));
 	emit_variants("egress-gre", sel, s);
 	s = routed(guest_pkt(IPPROTO_UDP, GUEST1, 41000, SERVER, 53));

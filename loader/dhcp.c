@@ -217,7 +217,8 @@ static int leases_print(const struct settings *s, bool json)
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 		json_obj_open(&j, NULL);
 		json_str(&j, "expiry_time", " %-21s", when);
-		json_uint(&j, "expiry", "%.0llu", expiry);
+		if (j.on) /* the epoch seconds, for scripts; text shows the date */
+			json_uint(&j, "expiry", "%llu", expiry);
 		json_str(&j, "mac", " %-19s", mac);
 		json_str(&j, "type", " %-10s", "ipv4");
 		json_str(&j, "ipaddr", " %s", ip);

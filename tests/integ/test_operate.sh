@@ -10,6 +10,18 @@
 . "$(dirname "$0")/lib.sh"
 need make systemd-analyze man
 
+# Staged install, as a package build does it: DESTDIR + PREFIX, nothing outside DESTDIR.
+dest=$WORK/dest
+make -C "$ROOT" --no-print-directory -s install DESTDIR="$dest" PREFIX=/usr >/dev/null || fail "make install DESTDIR"
+for f in usr/sbin/qnat-bpf usr/share/man/man8/qnat-bpf.8 usr/libexec/qnat-bpf/qemu-ifup \
+	usr/lib/systemd/system/qnat-bpf@.service etc/qnat-bpf/virbr0.conf.example; do
+	[ -e "$dest/$f" ] || fail "make install DESTDIR=... did not stage $f"
+done
+grep -q "ExecStart=/usr/sbin/qnat-bpf attach" "$dest/usr/lib/systemd/system/qnat-bpf@.service" ||
+	fail "staged unit does not point at PREFIX (not DESTDIR)"
+make -C "$ROOT" --no-print-directory -s uninstall DESTDIR="$dest" PREFIX=/usr >/dev/null || fail "make uninstall DESTDIR"
+[ -z "$(find "$dest" -type f)" ] || fail "make uninstall DESTDIR left files: $(find "$dest" -type f)"
+
 # Install into a prefix, check, uninstall.
 prefix=$WORK/prefix
 make -C "$ROOT" --no-print-directory -s install PREFIX="$prefix" UNITDIR="$prefix/lib/systemd/system" \

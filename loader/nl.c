@@ -263,28 +263,26 @@ static struct rtnl_addr *addr_build(int ifindex, struct in_addr a, unsigned int 
 	return addr;
 }
 
-int nl_addr_add(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix)
+static int addr_change(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix, bool add)
 {
 	struct rtnl_addr *addr = addr_build(ifindex, a, prefix);
 	int err;
 
 	if (!addr)
 		return -ENOMEM;
-	err = nl2errno(rtnl_addr_add(sk, addr, 0));
+	err = nl2errno(add ? rtnl_addr_add(sk, addr, 0) : rtnl_addr_delete(sk, addr, 0));
 	rtnl_addr_put(addr);
 	return err;
 }
 
+int nl_addr_add(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix)
+{
+	return addr_change(sk, ifindex, a, prefix, true);
+}
+
 int nl_addr_del(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix)
 {
-	struct rtnl_addr *addr = addr_build(ifindex, a, prefix);
-	int err;
-
-	if (!addr)
-		return -ENOMEM;
-	err = nl2errno(rtnl_addr_delete(sk, addr, 0));
-	rtnl_addr_put(addr);
-	return err;
+	return addr_change(sk, ifindex, a, prefix, false);
 }
 
 /* Calls fn for each IPv4 address of ifindex until it returns non-zero. */

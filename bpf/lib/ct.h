@@ -247,6 +247,23 @@ static __always_inline void ct_touch(struct qnat_ct_entry *e, int dir, const str
 	}
 }
 
+/* A flow opened from the other side (a forward, a hairpin): the packet's
+ * destination is the translated end, its source the peer. */
+static __always_inline struct qnat_ct_entry inbound_entry(const struct pkt *p, __u8 flags)
+{
+	struct qnat_ct_entry e = {
+		.last_seen = bpf_ktime_get_ns(),
+		.nat_addr = p->daddr,
+		.nat_port = p->dport,
+		.peer_addr = p->saddr,
+		.peer_port = p->sport,
+		.state = p->proto == IPPROTO_TCP ? QNAT_CT_NONE : QNAT_CT_UDP,
+		.flags = flags,
+	};
+
+	return e;
+}
+
 /*
  * A connection from outside to a forwarded port: the flow is stored as if
  * the guest had opened it towards the remote end and been masqueraded to
@@ -257,23 +274,11 @@ static __always_inline struct qnat_ct_entry *ct_create_inbound(const struct qnat
 							       __be32 guest_addr, __be16 guest_port,
 							       struct qnat_ct_key *orig)
 {
-	struct qnat_ct_key rev = {
-		.saddr = p->saddr,
-		.daddr = p->daddr,
-		.sport = p->sport,
-		.dport = p->dport,
-		.proto = p->proto,
-	};
-	struct qnat_ct_entry e = {
-		.last_seen = bpf_ktime_get_ns(),
-		.nat_addr = p->daddr,
-		.nat_port = p->dport,
-		.peer_addr = p->saddr,
-		.peer_port = p->sport,
-		.state = p->proto == IPPROTO_TCP ? QNAT_CT_NONE : QNAT_CT_UDP,
-		.flags = QNAT_CTF_DNAT,
-	};
+	struct qnat_ct_entry e = inbound_entry(p, QNAT_CTF_DNAT);
+	struct qnat_ct_key rev;
 	int err;
+
+	ct_key_reply(p, &rev);
 
 	orig->saddr = guest_addr;
 	orig->daddr = p->saddr;
@@ -336,25 +341,12 @@ static __always_inline struct qnat_ct_entry *ct_create_eif(const struct qnat_con
 static __always_inline struct qnat_ct_entry *ct_create_hairpin(const struct qnat_config *cfg, const struct pkt *p,
 							       struct qnat_fwd *f, struct qnat_ct_key *orig)
 {
-	struct qnat_ct_key rev = {
-		.saddr = p->saddr,
-		.daddr = p->daddr,
-		.sport = p->sport,
-		.dport = p->dport,
-		.proto = p->proto,
-	};
-	struct qnat_ct_entry e = {
-		.last_seen = bpf_ktime_get_ns(),
-		.nat_addr = p->daddr,
-		.nat_port = p->dport,
-		.peer_addr = p->saddr,
-		.peer_port = p->sport,
-		.state = p->proto == IPPROTO_TCP ? QNAT_CT_NONE : QNAT_CT_UDP,
-		.flags = QNAT_CTF_DNAT | QNAT_CTF_HAIRPIN,
-	};
+	struct qnat_ct_entry e = inbound_entry(p, QNAT_CTF_DNAT | QNAT_CTF_HAIRPIN);
+	struct qnat_ct_key rev;
 	__u16 port = bpf_ntohs(p->sport);
 	int err = -EEXIST;
 
+	ct_key_reply(p, &rev);
 	orig->saddr = f->guest_addr;
 	orig->daddr = cfg->gateway;
 	orig->sport = f->guest_port;

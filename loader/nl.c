@@ -144,23 +144,11 @@ out:
 	return err ? err : old;
 }
 
+static int link_change(struct nl_sock *sk, int ifindex, int master, const uint8_t *mac, int mtu);
+
 int nl_link_set_mtu(struct nl_sock *sk, int ifindex, int mtu)
 {
-	struct rtnl_link *link, *change;
-	int err = link_get(sk, ifindex, NULL, &link);
-
-	if (err)
-		return err;
-	change = rtnl_link_alloc();
-	if (!change) {
-		rtnl_link_put(link);
-		return -ENOMEM;
-	}
-	rtnl_link_set_mtu(change, mtu);
-	err = nl2errno(rtnl_link_change(sk, link, change, 0));
-	rtnl_link_put(change);
-	rtnl_link_put(link);
-	return err;
+	return link_change(sk, ifindex, -1, NULL, mtu);
 }
 
 int nl_link_mtu(struct nl_sock *sk, int ifindex)
@@ -442,8 +430,8 @@ int nl_bridge_ports(struct nl_sock *sk, int bridge_ifindex, port_cb cb, void *ar
 	return 0;
 }
 
-/* Changes one link: its master (0: none) and/or its MAC (NULL: leave). */
-static int link_change(struct nl_sock *sk, int ifindex, int master, const uint8_t *mac)
+/* Changes one link: its master (0: none, -1: leave), MAC (NULL: leave), MTU (0: leave). */
+static int link_change(struct nl_sock *sk, int ifindex, int master, const uint8_t *mac, int mtu)
 {
 	struct rtnl_link *link, *change;
 	struct nl_addr *a = NULL;
@@ -460,6 +448,8 @@ static int link_change(struct nl_sock *sk, int ifindex, int master, const uint8_
 		rtnl_link_set_master(change, master);
 	if (mac && (a = nl_addr_build(AF_LLC, mac, 6)))
 		rtnl_link_set_addr(change, a);
+	if (mtu > 0)
+		rtnl_link_set_mtu(change, mtu);
 	err = nl2errno(rtnl_link_change(sk, link, change, 0));
 	nl_addr_put(a);
 	rtnl_link_put(change);
@@ -469,12 +459,12 @@ static int link_change(struct nl_sock *sk, int ifindex, int master, const uint8_
 
 int nl_link_set_master(struct nl_sock *sk, int ifindex, int master)
 {
-	return link_change(sk, ifindex, master, NULL);
+	return link_change(sk, ifindex, master, NULL, 0);
 }
 
 int nl_link_set_mac(struct nl_sock *sk, int ifindex, const uint8_t mac[6])
 {
-	return link_change(sk, ifindex, -1, mac);
+	return link_change(sk, ifindex, -1, mac, 0);
 }
 
 struct gw_find {

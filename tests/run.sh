@@ -2,6 +2,9 @@
 # The test suite: BPF unit tests, then every integration test in its own
 # namespaces.  Last line: "N passed, N failed, N skipped"; exit 1 on failure.
 #   tests/run.sh [PATTERN]   runs the integration tests whose name matches
+# The integration phase ends with uplink_leak_check: every masquerading
+# topology's uplink was captured throughout (tests/integ/lib.sh), and no
+# packet from qnat-bpf carried an address of the masquerade subnet.
 # BUILD=DIR: the binaries' directory (build).  FUZZ_TEST_SECS: the fuzzing
 # run's length (25).  SANITIZE=1 (make test SANITIZE=1): the binaries carry
 # ASan+UBSan; every process reports into a log directory (the daemonised
@@ -69,19 +72,63 @@ if [ -z "$pattern" ] || [[ fuzz_bpf == *$pattern* ]]; then
 fi
 
 echo "== integration tests (network namespaces)"
+# Each test's uplink captures (tests/integ/lib.sh) land here, one file each.
+export QNAT_UPLINK_CAPTURES=$logs/uplink
+mkdir -p "$QNAT_UPLINK_CAPTURES"
+masq_tests=() masq_passed=()
 for t in tests/integ/test_*.sh; do
 	name=$(basename "$t" .sh)
 	[ -n "$pattern" ] && [[ $name != *$pattern* ]] && continue
+	# topo_init (diff_mode calls it) builds a masquerading topology; bridged tests do not.
+	masq=
+	grep -qE '\b(topo_init|diff_mode)\b' "$t" && masq=1 && masq_tests+=("$name")
 	start=$(date +%s)
 	timeout --kill-after=10 300 bash "$t" >"$logs/$name" 2>&1
 	rc=$?
 	secs=$(($(date +%s) - start))
 	case $rc in
-	0) passed=$((passed + 1)); echo "  ok   $name (${secs}s)" ;;
+	0) passed=$((passed + 1)); echo "  ok   $name (${secs}s)"; [ -n "$masq" ] && masq_passed+=("$name") ;;
 	77) skipped=$((skipped + 1)); echo "  skip $name: $(grep -m1 SKIP "$logs/$name" | sed 's/.*SKIP: //')" ;;
 	*) failed=$((failed + 1)); echo "  FAIL $name (${secs}s, exit $rc)"; tail -n 30 "$logs/$name" | sed 's/^/    /' ;;
 	esac
 done
+
+# Issue 3: no packet with an address inside the masquerade subnet ever left
+# an uplink during the whole run.  Only qnat-bpf's captures count; the
+# differential suite's iptables MASQUERADE runs are reported alongside.
+if [ ${#masq_tests[@]} -gt 0 ]; then
+	declare -A sum=()
+	for f in "$QNAT_UPLINK_CAPTURES"/*; do
+		[ -e "$f" ] || continue
+		read -r _ kind n src qsrc qdst <"$f"
+		for k in caps:1 pkts:$n src:$src qsrc:$qsrc qdst:$qdst; do
+			sum[$kind.${k%:*}]=$((${sum[$kind.${k%:*}]:-0} + ${k#*:}))
+		done
+	done
+	missing=()
+	for name in "${masq_passed[@]}"; do
+		compgen -G "$QNAT_UPLINK_CAPTURES/$name.*" >/dev/null || missing+=("$name")
+	done
+	leaks=$((${sum[qnat.src]:-0} + ${sum[qnat.qsrc]:-0} + ${sum[qnat.qdst]:-0}))
+	res="${sum[qnat.caps]:-0} captures, ${sum[qnat.pkts]:-0} packets out of the uplinks, $leaks with an address inside the masquerade subnet"
+	[ -z "${sum[kernel.caps]:-}" ] || res+="; iptables MASQUERADE runs (not counted): ${sum[kernel.caps]} captures, \
+${sum[kernel.pkts]} packets, inside the subnet: ${sum[kernel.src]} sources, ${sum[kernel.qsrc]} quoted sources, \
+${sum[kernel.qdst]} quoted destinations"
+	if [ "$leaks" = 0 ] && [ ${#missing[@]} = 0 ]; then
+		passed=$((passed + 1))
+		echo "  ok   uplink_leak_check ($res)"
+	else
+		failed=$((failed + 1))
+		echo "  FAIL uplink_leak_check ($res)"
+		[ ${#missing[@]} = 0 ] || echo "    no uplink capture from: ${missing[*]}"
+	fi
+	# The packets themselves (the first 20 of each capture), MASQUERADE's too.
+	for f in "$QNAT_UPLINK_CAPTURES"/*; do
+		[ -e "$f" ] && [ "$(wc -l <"$f")" -gt 1 ] || continue
+		echo "    $(basename "$f"):"
+		tail -n +2 "$f" | sed 's/^/      /'
+	done
+fi
 
 if [ "${SANITIZE:-}" = 1 ]; then
 	echo "== sanitizers (ASan, LSan, UBSan reports of every process)"

@@ -11,8 +11,9 @@ need turnserver turnutils_natdiscovery iptables
 
 # $1: kernel | qnat; the rest: qnat attach options.  Prints the two verdicts.
 discover() {
-	local mode=$1
+	local mode=$1 UPLINK_CAPTURE_KIND=qnat
 	shift
+	[ "$mode" = kernel ] && UPLINK_CAPTURE_KIND=kernel
 	topo_init
 	ip -n "$NS_EXT" addr add 198.51.100.3/24 dev eth0
 	if [ "$mode" = kernel ]; then

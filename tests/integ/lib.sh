@@ -206,6 +206,7 @@ uplink_capture_start() {
 	fail "the uplink capture did not start: $(cat "$f.err")"
 }
 
+# shellcheck disable=SC2086 # (split on the dots)
 ip2int() { local IFS=.; set -- $1; echo $((($1 << 24) | ($2 << 16) | ($3 << 8) | $4)); }
 
 # Stops every uplink capture of this test and checks it; 1 on a leak under qnat-bpf.

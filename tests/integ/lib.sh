@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Namespace test harness for qnat-bpf.  Source it from a test_*.sh file.
 #
-#   topo_init            host + ext namespaces, the uplink between them
+#   topo_init            host + ext namespaces, the uplink between them, and
+#                        its capture until cleanup (no guest address may leave)
 #   guest_veth NAME      a guest namespace on a veth port of the bridge
 #   guest_tap NAME       a guest namespace behind a real TAP (held by taprelay)
 #   guest_dhcp NAME      DHCP from the managed dnsmasq; prints the address

@@ -189,8 +189,9 @@ capture_stop() {
 # "uplink capture ...", fails the test on a leak in a qnat-bpf topology, and
 # leaves one line per capture in $QNAT_UPLINK_CAPTURES (tests/run.sh's
 # uplink_leak_check adds them up).  UPLINK_CAPTURE_KIND=kernel marks a
-# topology where iptables MASQUERADE does the job: its figures are reported,
-# never failed.  Files are found by name, so that a topology built in a
+# topology where iptables MASQUERADE does the job (any kind but qnat, e.g.
+# bridged, where guests are on the LAN): its figures are reported, never
+# failed.  Files are found by name, so that a topology built in a
 # subshell is checked too.
 UPCAP=$WORK/uplink
 uplink_capture_start() {

@@ -9,6 +9,10 @@
  *   tc_uplink_in   TC ingress of the uplink: every other reply.
  *   tc_uplink_out  TC egress of the uplink: the catch-all; no packet with a
  *                  source in the subnet leaves untranslated.
+ *   tc_host_in     TC ingress of the bridge device: what guests may reach
+ *                  on the host itself (lib/host.h).
+ *   tc_host_out    TC egress of the bridge device: the host's own
+ *                  connections to guests, whose replies tc_host_in lets in.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -25,6 +29,7 @@
 #include "lib/icmp_err.h"
 #include "lib/fdb.h"
 #include "lib/portsec.h"
+#include "lib/host.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -427,6 +432,35 @@ int xdp_uplink_in(struct xdp_md *ctx)
 		return XDP_ABORTED; /* bounds were checked by the parser: a bug */
 	count(QNAT_C_RNAT_XDP, data_end - data);
 	return bpf_redirect_map(&qnat_devmap, port_ifindex, 0);
+}
+
+SEC("tc")
+int tc_host_in(struct __sk_buff *skb)
+{
+	const struct qnat_config *cfg = config_raw();
+	struct pkt p;
+	int r;
+
+	if (!cfg || (cfg->flags & (QNAT_CFG_BRIDGED | QNAT_CFG_HOST_OPEN)))
+		return TC_ACT_OK;
+	r = tc_parse(skb, &p);
+	/* IPv6 and ARP pass: see README's limits; malformed IPv4 the kernel drops. */
+	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD || !host_is_dest(skb, cfg, &p) || host_in_allowed(cfg, &p, r))
+		return TC_ACT_OK;
+	return tc_verdict(skb, QNAT_C_DROP_HOST, TC_ACT_SHOT);
+}
+
+SEC("tc")
+int tc_host_out(struct __sk_buff *skb)
+{
+	const struct qnat_config *cfg = config_raw();
+	struct pkt p;
+
+	if (!cfg || (cfg->flags & (QNAT_CFG_BRIDGED | QNAT_CFG_HOST_OPEN)))
+		return TC_ACT_OK;
+	if (tc_parse(skb, &p) == PARSE_OK && p.proto != IPPROTO_ICMP && in_subnet(cfg, p.daddr))
+		host_flow_note(&p);
+	return TC_ACT_OK;
 }
 
 /*

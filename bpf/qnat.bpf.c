@@ -444,8 +444,16 @@ int tc_host_in(struct __sk_buff *skb)
 	if (!cfg || (cfg->flags & (QNAT_CFG_BRIDGED | QNAT_CFG_HOST_OPEN)))
 		return TC_ACT_OK;
 	r = tc_parse(skb, &p);
-	/* IPv6 and ARP pass: see README's limits; malformed IPv4 the kernel drops. */
-	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD || !host_is_dest(skb, cfg, &p) || host_in_allowed(cfg, &p, r))
+	if (r == PARSE_NOT_IPV4) {
+		struct ethhdr *eth = (void *)(long)skb->data;
+
+		if ((void *)(eth + 1) > (void *)(long)skb->data_end || eth->h_proto != bpf_htons(ETH_P_IPV6) ||
+		    host_in6_allowed(skb, cfg))
+			return TC_ACT_OK; /* ARP, VLAN-tagged, allowed IPv6 */
+		return tc_verdict(skb, QNAT_C_DROP_HOST, TC_ACT_SHOT);
+	}
+	/* Malformed IPv4 the kernel drops itself. */
+	if (r == PARSE_BAD || !host_is_dest(skb, cfg, &p) || host_in_allowed(cfg, &p, r))
 		return TC_ACT_OK;
 	return tc_verdict(skb, QNAT_C_DROP_HOST, TC_ACT_SHOT);
 }
@@ -454,12 +462,26 @@ SEC("tc")
 int tc_host_out(struct __sk_buff *skb)
 {
 	const struct qnat_config *cfg = config_raw();
+	struct qnat_host_flow_key k;
 	struct pkt p;
+	int r;
 
 	if (!cfg || (cfg->flags & (QNAT_CFG_BRIDGED | QNAT_CFG_HOST_OPEN)))
 		return TC_ACT_OK;
-	if (tc_parse(skb, &p) == PARSE_OK && p.proto != IPPROTO_ICMP && in_subnet(cfg, p.daddr))
-		host_flow_note(&p);
+	r = tc_parse(skb, &p);
+	if (r == PARSE_OK && p.proto != IPPROTO_ICMP && in_subnet(cfg, p.daddr)) {
+		host_key4(&p, &k);
+		host_flow_note(&k);
+	} else if (r == PARSE_NOT_IPV4) {
+		struct ethhdr *eth = (void *)(long)skb->data;
+		int nh;
+
+		if ((void *)(eth + 1) > (void *)(long)skb->data_end || eth->h_proto != bpf_htons(ETH_P_IPV6))
+			return TC_ACT_OK;
+		nh = parse_ipv6(skb, &k);
+		if (nh == IPPROTO_TCP || nh == IPPROTO_UDP)
+			host_flow_note(&k);
+	}
 	return TC_ACT_OK;
 }
 

@@ -107,7 +107,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, QNAT_HOST_FLOWS_MAX);
-	__type(key, struct qnat_ct_key);
+	__type(key, struct qnat_host_flow_key);
 	__type(value, __u64);
 } qnat_host_flow SEC(".maps");
 

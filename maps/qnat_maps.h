@@ -266,8 +266,17 @@ _Static_assert(sizeof(struct qnat_host_allow) == 8, "qnat_host_allow layout");
 /*
  * qnat_host_flow: connections the host opened to a guest, keyed as the
  * guest's replies look (guest -> host); the value is bpf_ktime_get_ns() of
- * the last packet either way.
+ * the last packet either way.  IPv4 addresses are IPv4-mapped (::ffff:a.b.c.d).
  */
+struct qnat_host_flow_key {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct qnat_host_flow_key) == 40, "qnat_host_flow_key layout");
 
 /* qnat_ports: ifindex -> port.  Every bridge port we attached to. */
 #define QNAT_PORT_TAP (1U << 0)	       /* XDP_REDIRECT into it reaches the reader */

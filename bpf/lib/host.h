@@ -3,7 +3,8 @@
  * What guests may reach on the host itself: libvirt's INPUT rules made
  * strict.  DHCP and DNS on the gateway, ICMP echo to the gateway and ICMP
  * errors, the ports of --host-allow, and replies to connections the host
- * opened; nothing else.
+ * opened; nothing else.  IPv6: ICMPv6 (neighbour discovery), the ports of
+ * --host-allow and replies to the host's connections.
  *
  * Where: TC on the bridge device.  Its ingress sees exactly what the bridge
  * hands up to the host's stack (unicast to the bridge's MAC, and the host's
@@ -15,31 +16,41 @@
 #ifndef QNAT_HOST_H
 #define QNAT_HOST_H
 
+#include <linux/ipv6.h>
 #include "config.h"
 #include "parse.h"
 
 #ifndef AF_INET
 #define AF_INET 2
 #endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+#define IPPROTO_HOPOPTS_ 0
+#define IPPROTO_ICMPV6_ 58
 
-/* The host's own connection, keyed as the guest's reply looks. */
-static __always_inline void host_flow_key(const struct pkt *p, struct qnat_ct_key *k)
+/* A packet's tuple for the host policy, IPv4 mapped into IPv6. */
+static __always_inline void host_key4(const struct pkt *p, struct qnat_host_flow_key *k)
 {
 	__builtin_memset(k, 0, sizeof(*k));
-	k->saddr = p->daddr;
-	k->daddr = p->saddr;
-	k->sport = p->dport;
-	k->dport = p->sport;
+	k->saddr[2] = k->daddr[2] = bpf_htonl(0xffff);
+	k->saddr[3] = p->saddr;
+	k->daddr[3] = p->daddr;
+	k->sport = p->sport;
+	k->dport = p->dport;
 	k->proto = p->proto;
 }
 
-/* Host to guest: note the connection, or that it is still alive. */
-static __always_inline void host_flow_note(const struct pkt *p)
+/* Host to guest: note the connection (keyed as the reply), or that it lives. */
+static __always_inline void host_flow_note(const struct qnat_host_flow_key *out)
 {
-	struct qnat_ct_key k;
+	struct qnat_host_flow_key k = *out;
 	__u64 now = bpf_ktime_get_ns(), *seen;
 
-	host_flow_key(p, &k);
+	__builtin_memcpy(k.saddr, out->daddr, sizeof(k.saddr));
+	__builtin_memcpy(k.daddr, out->saddr, sizeof(k.daddr));
+	k.sport = out->dport;
+	k.dport = out->sport;
 	seen = bpf_map_lookup_elem(&qnat_host_flow, &k);
 	if (seen)
 		*seen = now;
@@ -48,13 +59,10 @@ static __always_inline void host_flow_note(const struct pkt *p)
 }
 
 /* Guest to host: a reply within a connection the host opened, not gone quiet. */
-static __always_inline int host_flow_reply(const struct qnat_config *cfg, const struct pkt *p)
+static __always_inline int host_flow_reply(const struct qnat_config *cfg, const struct qnat_host_flow_key *k)
 {
-	struct qnat_ct_key k = {
-		.saddr = p->saddr, .daddr = p->daddr, .sport = p->sport, .dport = p->dport, .proto = p->proto
-	};
-	__u64 now = bpf_ktime_get_ns(), *seen = bpf_map_lookup_elem(&qnat_host_flow, &k);
-	__u32 secs = p->proto == IPPROTO_TCP ? cfg->timeouts[QNAT_TO_TCP_ESTABLISHED] : cfg->timeouts[QNAT_TO_UDP_STREAM];
+	__u64 now = bpf_ktime_get_ns(), *seen = bpf_map_lookup_elem(&qnat_host_flow, k);
+	__u32 secs = k->proto == IPPROTO_TCP ? cfg->timeouts[QNAT_TO_TCP_ESTABLISHED] : cfg->timeouts[QNAT_TO_UDP_STREAM];
 
 	if (!seen || now - *seen > (__u64)secs * 1000000000ULL)
 		return 0;
@@ -78,26 +86,30 @@ static __always_inline int host_port_allowed(__u8 proto, __be16 port)
 	return 0;
 }
 
+/* Local and broadcast routes are "not forwarded"; with forwarding off,
+ * nothing is forwarded. */
+static __always_inline int host_fib_local(struct __sk_buff *skb, struct bpf_fib_lookup *fib)
+{
+	int rc = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+
+	return rc == BPF_FIB_LKUP_RET_NOT_FWDED || rc == BPF_FIB_LKUP_RET_FWD_DISABLED;
+}
+
 /* Is the packet for the host itself (not routed through it)? */
 static __always_inline int host_is_dest(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p)
 {
 	struct bpf_fib_lookup fib = {
 		.family = AF_INET, .ifindex = cfg->bridge_ifindex, .ipv4_src = p->saddr, .ipv4_dst = p->daddr
 	};
-	int rc;
 
-	if (p->daddr == cfg->gateway || is_mcast_or_bcast(p->daddr))
-		return 1;
-	/* Local and broadcast routes are "not forwarded"; with forwarding
-	 * off, nothing is forwarded. */
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
-	return rc == BPF_FIB_LKUP_RET_NOT_FWDED || rc == BPF_FIB_LKUP_RET_FWD_DISABLED;
+	return p->daddr == cfg->gateway || is_mcast_or_bcast(p->daddr) || host_fib_local(skb, &fib);
 }
 
-/* May this guest packet for the host go in?  r: what parse_ipv4 said. */
+/* May this guest IPv4 packet for the host go in?  r: what parse_ipv4 said. */
 static __always_inline int host_in_allowed(const struct qnat_config *cfg, const struct pkt *p, int r)
 {
 	__be32 bcast = cfg->subnet | ~cfg->netmask;
+	struct qnat_host_flow_key k;
 
 	/* A later fragment follows its first, which was judged by its ports:
 	 * without it the datagram never reassembles. */
@@ -115,7 +127,69 @@ static __always_inline int host_in_allowed(const struct qnat_config *cfg, const 
 		return 1; /* DHCP, also before the guest has an address */
 	if (p->dport == bpf_htons(53) && p->daddr == cfg->gateway)
 		return 1; /* DNS, UDP and TCP */
-	return host_port_allowed(p->proto, p->dport) || host_flow_reply(cfg, p);
+	host_key4(p, &k);
+	return host_port_allowed(p->proto, p->dport) || host_flow_reply(cfg, &k);
+}
+
+/*
+ * An IPv6 packet's TCP or UDP tuple, past at most one hop-by-hop header.
+ * Returns its next header (ICMPv6, TCP, UDP, anything else), -1 if short.
+ */
+static __always_inline int parse_ipv6(struct __sk_buff *skb, struct qnat_host_flow_key *k)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+	__u32 off = sizeof(struct ethhdr) + sizeof(*ip6);
+	__u8 nh, ext[2];
+	__be16 ports[2];
+
+	if ((void *)(ip6 + 1) > data_end)
+		return -1;
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->saddr, &ip6->saddr, 16);
+	__builtin_memcpy(k->daddr, &ip6->daddr, 16);
+	nh = ip6->nexthdr;
+	if (nh == IPPROTO_HOPOPTS_) { /* MLD reports carry one */
+		if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)))
+			return -1;
+		nh = ext[0];
+		off += (ext[1] + 1) * 8;
+	}
+	k->proto = nh;
+	if (nh != IPPROTO_TCP && nh != IPPROTO_UDP)
+		return nh;
+	if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)))
+		return -1;
+	k->sport = ports[0];
+	k->dport = ports[1];
+	return nh;
+}
+
+/* Is this IPv6 packet for the host?  Link-local and multicast always are. */
+static __always_inline int host6_is_dest(struct __sk_buff *skb, const struct qnat_config *cfg,
+					 const struct qnat_host_flow_key *k)
+{
+	struct bpf_fib_lookup fib = { .family = AF_INET6, .ifindex = cfg->bridge_ifindex };
+	__u32 top = bpf_ntohl(k->daddr[0]);
+
+	if ((top >> 24) == 0xff || (top >> 22) == (0xfe80 >> 6))
+		return 1;
+	__builtin_memcpy(fib.ipv6_src, k->saddr, 16);
+	__builtin_memcpy(fib.ipv6_dst, k->daddr, 16);
+	return host_fib_local(skb, &fib);
+}
+
+/* May this guest IPv6 packet go in?  Only a host-bound one is judged. */
+static __always_inline int host_in6_allowed(struct __sk_buff *skb, const struct qnat_config *cfg)
+{
+	struct qnat_host_flow_key k;
+	int nh = parse_ipv6(skb, &k);
+
+	if (nh == IPPROTO_ICMPV6_ || !host6_is_dest(skb, cfg, &k))
+		return 1;
+	if (nh != IPPROTO_TCP && nh != IPPROTO_UDP)
+		return 0; /* other protocols, extension headers, fragments: only with --host-allow all */
+	return host_port_allowed(k.proto, k.dport) || host_flow_reply(cfg, &k);
 }
 
 #endif /* QNAT_HOST_H */

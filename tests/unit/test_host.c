@@ -170,3 +170,76 @@ TEST(host_out_replies)
 	ASSERT_COUNTERS(skel, [QNAT_C_DROP_HOST] = 2);
 	qnat__destroy(skel);
 }
+
+/* An IPv6 frame from GUEST1's MAC to the bridge: TCP SYN or UDP, or ICMPv6 (next header 58). */
+static size_t ipv6_frame(const __u8 src[16], const __u8 dst[16], __u8 nh, __u16 sport, __u16 dport, __u8 *buf)
+{
+	__u8 *ip6 = buf + 14, *l4 = ip6 + 40;
+
+	memset(buf, 0, PKT_MAX);
+	memcpy(buf, BRIDGE_MAC, 6);
+	guest_mac(GUEST1, buf + 6);
+	buf[12] = 0x86;
+	buf[13] = 0xdd;
+	ip6[0] = 0x60;
+	ip6[5] = 20;
+	ip6[6] = nh;
+	ip6[7] = 64;
+	memcpy(ip6 + 8, src, 16);
+	memcpy(ip6 + 24, dst, 16);
+	l4[0] = sport >> 8;
+	l4[1] = sport & 0xff;
+	l4[2] = dport >> 8;
+	l4[3] = dport & 0xff;
+	if (nh == IPPROTO_TCP) {
+		l4[12] = 5 << 4;
+		l4[13] = TCP_SYN;
+	}
+	return 14 + 40 + 20;
+}
+
+static bool host_in6(struct qnat *skel, const __u8 *src, const __u8 *dst, __u8 nh, __u16 sport, __u16 dport,
+		     __u32 want, const char *what)
+{
+	__u8 buf[PKT_MAX];
+	size_t len = ipv6_frame(src, dst, nh, sport, dport, buf);
+	struct run r;
+	int err = run_tc(skel->progs.tc_host_in, buf, len, tn.bridge, tn.bridge, &r);
+
+	if (!check_verdict(err, &r, false, want, want == TC_ACT_OK ? "TC_ACT_OK" : "TC_ACT_SHOT", __FILE__, __LINE__)) {
+		test__fail(__FILE__, __LINE__, "case %s", what);
+		return false;
+	}
+	return ASSERT_EQ(r.len, len, what);
+}
+
+/* IPv6: ICMPv6 goes in; TCP and UDP to a link-local or multicast address
+ * only to a --host-allow port or as a reply to the host's connection. */
+TEST(host_in_ipv6)
+{
+	static const __u8 guest[16] = { 0xfe, 0x80, [15] = 0x10 }, host[16] = { 0xfe, 0x80, [15] = 0x01 },
+			  mdns[16] = { 0xff, 0x02, [15] = 0xfb };
+	struct qnat_host_allow rule = { .proto = IPPROTO_TCP, .first = 2224, .last = 2224 };
+	struct qnat *skel = nat_open();
+	__u8 buf[PKT_MAX];
+	struct run r;
+	__u32 zero = 0;
+	size_t len;
+
+	if (!skel)
+		return;
+	host_in6(skel, guest, host, 58, 0x8700, 0, TC_ACT_OK, "icmpv6 neighbour solicitation");
+	host_in6(skel, guest, host, IPPROTO_TCP, 40000, 22, TC_ACT_SHOT, "tcp/22 link-local");
+	host_in6(skel, guest, mdns, IPPROTO_UDP, 5353, 5353, TC_ACT_SHOT, "mdns");
+	host_in6(skel, guest, host, 44, 0, 0, TC_ACT_SHOT, "fragment header");
+	ASSERT_OK(bpf_map__update_elem(skel->maps.qnat_host_allow, &zero, sizeof(zero), &rule, sizeof(rule), BPF_ANY),
+		  "seed qnat_host_allow");
+	host_in6(skel, guest, host, IPPROTO_TCP, 40000, 2224, TC_ACT_OK, "tcp/2224 allowed");
+	/* The host opens a connection to the guest's port 22. */
+	host_in6(skel, guest, host, IPPROTO_TCP, 22, 45000, TC_ACT_SHOT, "reply before the host's packet");
+	len = ipv6_frame(host, guest, IPPROTO_TCP, 45000, 22, buf);
+	ASSERT_TC(run_tc(skel->progs.tc_host_out, buf, len, tn.bridge, 0, &r), &r, TC_ACT_OK);
+	host_in6(skel, guest, host, IPPROTO_TCP, 22, 45000, TC_ACT_OK, "reply");
+	ASSERT_COUNTERS(skel, [QNAT_C_DROP_HOST] = 4);
+	qnat__destroy(skel);
+}

@@ -48,7 +48,7 @@ static int tc_prog_id(int ifindex, enum bpf_tc_attach_point where, uint32_t *id)
 	return err;
 }
 
-/* Our programs on the uplink: TC ingress, TC egress, XDP (0 where absent). */
+/* Our programs on the uplink (or any device): TC ingress, TC egress, XDP (0 where absent). */
 int dp_uplink_prog_ids(int ifindex, uint32_t ids[3])
 {
 	tc_prog_id(ifindex, BPF_TC_INGRESS, &ids[0]);
@@ -74,7 +74,7 @@ static int *dp_fd_by_name(struct dataplane *dp, const char *name)
 		{ QNAT_MAP_GUESTS, offsetof(struct dataplane, guests_fd) },
 		{ QNAT_MAP_FDB, offsetof(struct dataplane, fdb_fd) },
 		{ QNAT_MAP_HOST_ALLOW, offsetof(struct dataplane, host_allow_fd) },
-		{ QNAT_MAP_HOST_FLOWS, offsetof(struct dataplane, host_flow_fd) },
+		{ QNAT_MAP_HOST_FLOW, offsetof(struct dataplane, host_flow_fd) },
 	};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)

@@ -28,7 +28,7 @@
 #define QNAT_MAP_MAPPINGS "qnat_mappings"
 #define QNAT_MAP_FDB "qnat_fdb"
 #define QNAT_MAP_HOST_ALLOW "qnat_host_allow"
-#define QNAT_MAP_HOST_FLOWS "qnat_host_flow"
+#define QNAT_MAP_HOST_FLOW "qnat_host_flow"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024

@@ -5,7 +5,7 @@
 # broadcast, each drop counted (drop_host).  The host's own connections to
 # guests keep working (TCP, connected and unconnected UDP, ping), and so do
 # forwards from the host and hairpin.  --host-allow tcp/PORT opens that port
-# only; --host-allow all is libvirt's behaviour.  IPv6 (fd00:122::/64 on the
+# only; --host-allow all (here from a config file) is libvirt's behaviour.  IPv6 (fd00:122::/64 on the
 # bridge and both guests): the same, over TCP.
 #
 #   g1 (DHCP)         ==veth== v-g1 ┐
@@ -115,10 +115,11 @@ qnat status "$BR" | grep -q "DHCP, DNS, ICMP, tcp/2222,udp/5000-5001,tcp/2224$" 
 [ "$(qnat status "$BR" --json | jq -r '.[0].host_allow')" = tcp/2222,udp/5000-5001,tcp/2224 ] || fail "status --json: host_allow"
 hostcheck "--host-allow tcp/2222"
 
-# --host-allow all: libvirt's behaviour, every service.
+# --host-allow all: libvirt's behaviour, every service (from a config file).
 qnat detach "$BR" || fail "detach"
 : >"$WORK/reached"
-attach --host-allow all
+printf '# libvirt-like\nhost-allow all\n' >"$WORK/all.conf"
+attach --config "$WORK/all.conf"
 out=$(udp_to "$GATEWAY" 2223)
 [ "$out" = host-udp ] || fail "--host-allow all: g1 -> udp 2223 got '$out'"
 qnat status "$BR" | grep -q "all open to guests" || fail "status: --host-allow all not shown"

@@ -444,16 +444,9 @@ int tc_host_in(struct __sk_buff *skb)
 	if (!cfg || (cfg->flags & (QNAT_CFG_BRIDGED | QNAT_CFG_HOST_OPEN)))
 		return TC_ACT_OK;
 	r = tc_parse(skb, &p);
-	if (r == PARSE_NOT_IPV4) {
-		struct ethhdr *eth = (void *)(long)skb->data;
-
-		if ((void *)(eth + 1) > (void *)(long)skb->data_end || eth->h_proto != bpf_htons(ETH_P_IPV6) ||
-		    host_in6_allowed(skb, cfg))
-			return TC_ACT_OK; /* ARP, VLAN-tagged, allowed IPv6 */
-		return tc_verdict(skb, QNAT_C_DROP_HOST, TC_ACT_SHOT);
-	}
-	/* Malformed IPv4 the kernel drops itself. */
-	if (r == PARSE_BAD || !host_is_dest(skb, cfg, &p) || host_in_allowed(cfg, &p, r))
+	if (r == PARSE_NOT_IPV4 ? host_in6_allowed(skb, cfg) :
+	    /* Malformed IPv4 the kernel drops itself. */
+	    r == PARSE_BAD || !host_is_dest(skb, cfg, &p) || host_in_allowed(cfg, &p, r))
 		return TC_ACT_OK;
 	return tc_verdict(skb, QNAT_C_DROP_HOST, TC_ACT_SHOT);
 }
@@ -473,13 +466,8 @@ int tc_host_out(struct __sk_buff *skb)
 		host_key4(&p, &k);
 		host_flow_note(&k);
 	} else if (r == PARSE_NOT_IPV4) {
-		struct ethhdr *eth = (void *)(long)skb->data;
-		int nh;
-
-		if ((void *)(eth + 1) > (void *)(long)skb->data_end || eth->h_proto != bpf_htons(ETH_P_IPV6))
-			return TC_ACT_OK;
-		nh = parse_ipv6(skb, &k);
-		if (nh == IPPROTO_TCP || nh == IPPROTO_UDP)
+		r = parse_ipv6(skb, &k);
+		if (r == IPPROTO_TCP || r == IPPROTO_UDP)
 			host_flow_note(&k);
 	}
 	return TC_ACT_OK;

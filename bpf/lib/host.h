@@ -133,22 +133,23 @@ static __always_inline int host_in_allowed(const struct qnat_config *cfg, const 
 
 /*
  * An IPv6 packet's TCP or UDP tuple, past at most one hop-by-hop header.
- * Returns its next header (ICMPv6, TCP, UDP, anything else), -1 if short.
+ * Returns its next header (ICMPv6, TCP, UDP, anything else); -1 if it is
+ * not IPv6 (ARP, VLAN-tagged) or too short.
  */
 static __always_inline int parse_ipv6(struct __sk_buff *skb, struct qnat_host_flow_key *k)
 {
-	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
-	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
-	__u32 off = sizeof(struct ethhdr) + sizeof(*ip6);
+	__u32 off = sizeof(struct ethhdr) + sizeof(struct ipv6hdr);
+	struct ipv6hdr ip6;
 	__u8 nh, ext[2];
 	__be16 ports[2];
 
-	if ((void *)(ip6 + 1) > data_end)
+	/* Loaded, not read in place: the header need not be in the linear part. */
+	if (skb->protocol != bpf_htons(ETH_P_IPV6) || bpf_skb_load_bytes(skb, sizeof(struct ethhdr), &ip6, sizeof(ip6)))
 		return -1;
 	__builtin_memset(k, 0, sizeof(*k));
-	__builtin_memcpy(k->saddr, &ip6->saddr, 16);
-	__builtin_memcpy(k->daddr, &ip6->daddr, 16);
-	nh = ip6->nexthdr;
+	__builtin_memcpy(k->saddr, &ip6.saddr, 16);
+	__builtin_memcpy(k->daddr, &ip6.daddr, 16);
+	nh = ip6.nexthdr;
 	if (nh == IPPROTO_HOPOPTS_) { /* MLD reports carry one */
 		if (bpf_skb_load_bytes(skb, off, ext, sizeof(ext)))
 			return -1;
@@ -179,13 +180,13 @@ static __always_inline int host6_is_dest(struct __sk_buff *skb, const struct qna
 	return host_fib_local(skb, &fib);
 }
 
-/* May this guest IPv6 packet go in?  Only a host-bound one is judged. */
+/* May this frame that is not IPv4 go in?  Only host-bound IPv6 is judged. */
 static __always_inline int host_in6_allowed(struct __sk_buff *skb, const struct qnat_config *cfg)
 {
 	struct qnat_host_flow_key k;
 	int nh = parse_ipv6(skb, &k);
 
-	if (nh == IPPROTO_ICMPV6_ || !host6_is_dest(skb, cfg, &k))
+	if (nh < 0 || nh == IPPROTO_ICMPV6_ || !host6_is_dest(skb, cfg, &k))
 		return 1;
 	if (nh != IPPROTO_TCP && nh != IPPROTO_UDP)
 		return 0; /* other protocols, extension headers, fragments: only with --host-allow all */

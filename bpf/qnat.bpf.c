@@ -9,6 +9,10 @@
  *   tc_uplink_in   TC ingress of the uplink: every other reply.
  *   tc_uplink_out  TC egress of the uplink: the catch-all; no packet with a
  *                  source in the subnet leaves untranslated.
+ *   tc_host_in     TC ingress of the bridge device: what guests may reach
+ *                  on the host itself (lib/host.h).
+ *   tc_host_out    TC egress of the bridge device: the host's own
+ *                  connections to guests, whose replies tc_host_in lets in.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -25,6 +29,7 @@
 #include "lib/icmp_err.h"
 #include "lib/fdb.h"
 #include "lib/portsec.h"
+#include "lib/host.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -427,6 +432,45 @@ int xdp_uplink_in(struct xdp_md *ctx)
 		return XDP_ABORTED; /* bounds were checked by the parser: a bug */
 	count(QNAT_C_RNAT_XDP, data_end - data);
 	return bpf_redirect_map(&qnat_devmap, port_ifindex, 0);
+}
+
+SEC("tc")
+int tc_host_in(struct __sk_buff *skb)
+{
+	const struct qnat_config *cfg = config_raw();
+	struct pkt p;
+	int r;
+
+	if (!cfg || (cfg->flags & (QNAT_CFG_BRIDGED | QNAT_CFG_HOST_OPEN)))
+		return TC_ACT_OK;
+	r = tc_parse(skb, &p);
+	if (r == PARSE_NOT_IPV4 ? host_in6_allowed(skb, cfg) :
+	    /* Malformed IPv4 the kernel drops itself. */
+	    r == PARSE_BAD || !host_is_dest(skb, cfg, &p) || host_in_allowed(cfg, &p, r))
+		return TC_ACT_OK;
+	return tc_verdict(skb, QNAT_C_DROP_HOST, TC_ACT_SHOT);
+}
+
+SEC("tc")
+int tc_host_out(struct __sk_buff *skb)
+{
+	const struct qnat_config *cfg = config_raw();
+	struct qnat_host_flow_key k;
+	struct pkt p;
+	int r;
+
+	if (!cfg || (cfg->flags & (QNAT_CFG_BRIDGED | QNAT_CFG_HOST_OPEN)))
+		return TC_ACT_OK;
+	r = tc_parse(skb, &p);
+	if (r == PARSE_OK && p.proto != IPPROTO_ICMP && in_subnet(cfg, p.daddr)) {
+		host_key4(&p, &k);
+		host_flow_note(&k);
+	} else if (r == PARSE_NOT_IPV4) {
+		r = parse_ipv6(skb, &k);
+		if (r == IPPROTO_TCP || r == IPPROTO_UDP)
+			host_flow_note(&k);
+	}
+	return TC_ACT_OK;
 }
 
 /*

@@ -30,8 +30,11 @@ static const char attach_usage[] =
 	"                       [--fdb-ageing SECONDS] [--mtu N] [--port-security] [--no-dhcp-checksum-fill]\n"
 	"                       [--timeout NAME=SECONDS]... [--xdp auto|native|generic|off]\n"
 	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
+	"                       [--host-allow all|PROTO/PORT[-END][,...]]...\n"
 	"                       [--foreground] [-v]\n"
 	"A config file holds the same options, one \"name value\" per line, e.g. \"masq 192.168.122.0/24\".\n"
+	"Guests reach only DHCP and DNS on the host (and ICMP) unless --host-allow lets them,\n"
+	"e.g. --host-allow tcp/22,udp/123,tcp/8000-8100; --host-allow all is libvirt's behaviour.\n"
 	"Timeouts: tcp_syn_sent tcp_syn_recv tcp_established tcp_fin_wait tcp_time_wait tcp_close\n"
 	"          udp udp_stream icmp (defaults are nf_conntrack's)\n";
 
@@ -99,7 +102,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 {
 	enum { O_DHCP_RANGE = 256, O_NO_DHCP, O_PORT_RANGE, O_CT_MAX, O_TIMEOUT, O_XDP, O_FORWARD, O_CT_FULL, O_GUEST_MAX,
 	       O_FILTERING, O_METRICS, O_HOST, O_FDB_AGEING, O_MTU, O_PORT_SECURITY, O_CSUM_FILL, O_NO_CSUM_FILL,
-	       O_BRIDGED };
+	       O_BRIDGED, O_HOST_ALLOW };
 	static const struct option opts[] = {
 		{ "masq", required_argument, NULL, 'm' },
 		{ "uplink", required_argument, NULL, 'u' },
@@ -122,6 +125,7 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "xdp", required_argument, NULL, O_XDP },
 		{ "forward", required_argument, NULL, O_FORWARD },
+		{ "host-allow", required_argument, NULL, O_HOST_ALLOW },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -257,6 +261,20 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 			}
 			x->nfwd++;
 			break;
+		case O_HOST_ALLOW: {
+			size_t len = strlen(s->host_allow);
+
+			/* Repeated options add up; the map holds QNAT_HOST_ALLOW_MAX rules. */
+			if (host_allow_parse(optarg, NULL, NULL, NULL) || len + strlen(optarg) + 2 > sizeof(s->host_allow) ||
+			    (snprintf(s->host_allow + len, sizeof(s->host_allow) - len, "%s%s", len ? "," : "", optarg),
+			     host_allow_parse(s->host_allow, NULL, NULL, NULL))) {
+				log_warnx("--host-allow %s: expected all or PROTO/PORT[-END] items (tcp or udp, ports "
+					  "1-65535), comma-separated, e.g. tcp/22,udp/123,tcp/8000-8100 (at most %d)",
+					  optarg, QNAT_HOST_ALLOW_MAX);
+				return -EINVAL;
+			}
+			break;
+		}
 		case O_HOST: {
 			struct static_host *h = &x->host[x->nhost];
 
@@ -297,9 +315,9 @@ static int attach_parse(int argc, char **argv, struct settings *s, struct extras
 	snprintf(s->bridge, sizeof(s->bridge), "%s", argv[optind]);
 	if (s->bridged) {
 		/* Guests on the LAN with their own addresses: nothing to translate. */
-		if (have_masq || have_gw || have_range || x->nfwd || x->nhost) {
+		if (have_masq || have_gw || have_range || x->nfwd || x->nhost || s->host_allow[0]) {
 			log_warnx("--bridged puts guests on the uplink's LAN: it takes no --masq, --gateway, "
-				  "--dhcp-range, --forward or --host");
+				  "--dhcp-range, --forward, --host or --host-allow");
 			return -EINVAL;
 		}
 		s->dhcp = false;
@@ -890,6 +908,10 @@ bridged:
 		if (s.bridged)
 			dp_mark_uplink_port(&dp, uplink_ifindex);
 	}
+	if (!s.bridged && (err = dp_attach_bridge(&dp, bridge_ifindex, &o))) {
+		log_warnx("cannot attach the host policy to %s: %s", s.bridge, strerror(-err));
+		goto fail;
+	}
 	if (!s.bridged) {
 		if (o.sock_cfg_id) /* a previous data plane's, whose maps we did not adopt */
 			dp_detach_cgroup_id(o.sock_cfg_id);
@@ -933,8 +955,10 @@ fail:
 			if (dp.skel)
 				dp_detach_cgroup(&dp);
 			ports_detach_all(&dp, sk, bridge_ifindex);
-			if (!s.bridged)
+			if (!s.bridged) {
+				dp_detach_bridge(bridge_ifindex, &o);
 				dp_detach_uplink(uplink_ifindex, &o);
+			}
 		}
 		if (u.enslaved)
 			uplink_release(sk, bridge_ifindex, uplink_ifindex, &o);
@@ -1000,6 +1024,8 @@ int cmd_detach(int argc, char **argv)
 		if (bridge_ifindex > 0)
 			nl_bridge_ports(sk, bridge_ifindex, detach_port_cb, &dp);
 	}
+	if (bridge_ifindex > 0 && !s.bridged)
+		dp_detach_bridge(bridge_ifindex, &o);
 	if (uplink_ifindex > 0 && !s.bridged) {
 		dp_detach_uplink(uplink_ifindex, &o);
 		fwd_restore(s.uplink, o.fwd_uplink_old);

@@ -48,7 +48,7 @@ static int tc_prog_id(int ifindex, enum bpf_tc_attach_point where, uint32_t *id)
 	return err;
 }
 
-/* Our programs on the uplink: TC ingress, TC egress, XDP (0 where absent). */
+/* Our programs on the uplink (or any device): TC ingress, TC egress, XDP (0 where absent). */
 int dp_uplink_prog_ids(int ifindex, uint32_t ids[3])
 {
 	tc_prog_id(ifindex, BPF_TC_INGRESS, &ids[0]);
@@ -73,6 +73,8 @@ static int *dp_fd_by_name(struct dataplane *dp, const char *name)
 		{ QNAT_MAP_FWD, offsetof(struct dataplane, fwd_fd) },
 		{ QNAT_MAP_GUESTS, offsetof(struct dataplane, guests_fd) },
 		{ QNAT_MAP_FDB, offsetof(struct dataplane, fdb_fd) },
+		{ QNAT_MAP_HOST_ALLOW, offsetof(struct dataplane, host_allow_fd) },
+		{ QNAT_MAP_HOST_FLOW, offsetof(struct dataplane, host_flow_fd) },
 	};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -85,7 +87,7 @@ static void dp_init(struct dataplane *dp)
 {
 	memset(dp, 0, sizeof(*dp));
 	dp->config_fd = dp->ct_fd = dp->ct_rev_fd = dp->stats_fd = dp->ports_fd = dp->devmap_fd = dp->fwd_fd =
-		dp->guests_fd = dp->fdb_fd = -1;
+		dp->guests_fd = dp->fdb_fd = dp->host_allow_fd = dp->host_flow_fd = -1;
 }
 
 /* Collect the maps one attached program uses into dp (by map name). */
@@ -101,7 +103,8 @@ static void adopt_prog_maps(struct dataplane *dp, uint32_t prog_id)
 	info.nr_map_ids = 16;
 	info.map_ids = (uint64_t)(unsigned long)map_ids;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
-	    (strncmp(info.name, "tc_uplink", 9) && strcmp(info.name, "xdp_uplink_in") && strcmp(info.name, "tc_port_in"))) {
+	    (strncmp(info.name, "tc_uplink", 9) && strcmp(info.name, "xdp_uplink_in") && strcmp(info.name, "tc_port_in") &&
+	     strcmp(info.name, "tc_host_in"))) {
 		close(fd);
 		return;
 	}
@@ -153,13 +156,17 @@ int dp_open_existing(struct dataplane *dp, int uplink_ifindex)
 		dp_close(dp);
 		return -EPROTO;
 	}
+	/* The host policy's maps: from the bridge device's program. */
+	if (!tc_prog_id(cfg.bridge_ifindex, BPF_TC_INGRESS, &ids[0]) && ids[0])
+		adopt_prog_maps(dp, ids[0]);
 	return 0;
 }
 
 void dp_close(struct dataplane *dp)
 {
 	int *fds[] = { &dp->config_fd, &dp->ct_fd,    &dp->ct_rev_fd, &dp->stats_fd,
-		       &dp->ports_fd,  &dp->devmap_fd, &dp->fwd_fd,    &dp->guests_fd, &dp->fdb_fd };
+		       &dp->ports_fd,  &dp->devmap_fd, &dp->fwd_fd,    &dp->guests_fd, &dp->fdb_fd,
+		       &dp->host_allow_fd, &dp->host_flow_fd };
 
 	if (dp->skel) {
 		qnat__destroy(dp->skel); /* owns the fds */
@@ -222,6 +229,8 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 	dp->fwd_fd = bpf_map__fd(skel->maps.qnat_fwd);
 	dp->guests_fd = bpf_map__fd(skel->maps.qnat_guests);
 	dp->fdb_fd = bpf_map__fd(skel->maps.qnat_fdb);
+	dp->host_allow_fd = bpf_map__fd(skel->maps.qnat_host_allow);
+	dp->host_flow_fd = bpf_map__fd(skel->maps.qnat_host_flow);
 	return 0;
 }
 
@@ -258,14 +267,23 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 		.port_min = s->port_min,
 		.port_max = s->port_max,
 	};
+	struct qnat_host_allow rules[QNAT_HOST_ALLOW_MAX] = {};
 	uint32_t zero = 0;
+	bool all = false;
+	int n = 0;
 
+	if (s->host_allow[0] && host_allow_parse(s->host_allow, rules, &n, &all))
+		return -EINVAL;
+	/* Every slot, so rules of an earlier attach do not linger. */
+	for (uint32_t i = 0; i < QNAT_HOST_ALLOW_MAX; i++)
+		if (bpf_map_update_elem(dp->host_allow_fd, &i, &rules[i], BPF_ANY))
+			return -errno;
 	memcpy(cfg.bridge_mac, bridge_mac, 6);
 	memcpy(cfg.timeouts, s->timeouts, sizeof(cfg.timeouts));
 	cfg.netns_cookie = netns_cookie();
 	cfg.max_flows_per_guest = s->max_flows_per_guest;
 	cfg.flags = (s->eif ? QNAT_CFG_EIF : 0) | (s->port_security ? QNAT_CFG_PORT_SECURITY : 0) |
-		    (s->bridged ? QNAT_CFG_BRIDGED : 0);
+		    (s->bridged ? QNAT_CFG_BRIDGED : 0) | (all ? QNAT_CFG_HOST_OPEN : 0);
 	return bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
@@ -426,6 +444,28 @@ int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex)
 		return err;
 	}
 	return 0;
+}
+
+/* The host policy: ingress and egress of the bridge device itself. */
+int dp_attach_bridge(struct dataplane *dp, int ifindex, struct owned *o)
+{
+	int err, created = clsact_ensure(ifindex);
+
+	if (created < 0)
+		return created;
+	o->bridge_clsact_created |= created;
+	if ((err = tc_attach(ifindex, BPF_TC_INGRESS, dp->skel->progs.tc_host_in)) ||
+	    (err = tc_attach(ifindex, BPF_TC_EGRESS, dp->skel->progs.tc_host_out)))
+		return err;
+	return 0;
+}
+
+void dp_detach_bridge(int ifindex, const struct owned *o)
+{
+	tc_detach(ifindex, BPF_TC_INGRESS);
+	tc_detach(ifindex, BPF_TC_EGRESS);
+	if (o->bridge_clsact_created)
+		clsact_destroy(ifindex);
 }
 
 /* Bridged: the uplink is a port carrying the whole LAN's MACs. */

@@ -204,6 +204,25 @@ static void check_dnsmasq(struct report *r, const struct settings *s)
 		say(r, OK, "dnsmasq", "dnsmasq (pid %d) listens on %s:53 (DNS) and :67 (DHCP)", pid, ip_str(s->gateway));
 }
 
+/* The host policy's programs on the bridge device (NAT mode). */
+static void check_host_policy(struct report *r, const struct settings *s, int br)
+{
+	uint32_t ids[3];
+	bool all = false;
+
+	if (s->bridged)
+		return;
+	host_allow_parse(s->host_allow, NULL, NULL, &all);
+	if (dp_uplink_prog_ids(br, ids) || !ids[0] || !ids[1])
+		say(r, FAIL, "host-policy", "the host policy is missing from %s's TC ingress/egress: guests reach "
+		    "every host service; detach and attach again", s->bridge);
+	else if (all)
+		say(r, OK, "host-policy", "guests reach every host service (--host-allow all)");
+	else
+		say(r, OK, "host-policy", "guests reach DHCP, DNS and ICMP on the host%s%s", s->host_allow[0] ? ", " : "",
+		    s->host_allow);
+}
+
 int cmd_doctor(int argc, char **argv)
 {
 	const char *bridge;
@@ -242,6 +261,7 @@ int cmd_doctor(int argc, char **argv)
 		check_mtu(&r, sk, &s, br, up);
 		check_routes(&r, sk, &s, br);
 		check_xdp(&r, sk, &s, &o, up);
+		check_host_policy(&r, &s, br);
 	} else {
 		say(&r, FAIL, "links", "%s or %s is gone", s.bridge, s.uplink);
 	}

@@ -46,6 +46,7 @@ struct settings {
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
 	char metrics[32]; /* --metrics-listen ADDR:PORT, or empty */
+	char host_allow[256]; /* --host-allow, comma-joined; empty: DHCP and DNS only */
 };
 
 /* What attach changed on the host, so detach can undo exactly that. */
@@ -64,6 +65,7 @@ struct owned {
 	char moved_addrs[160]; /* ... and moved these "a/p,a/p" to the bridge ... */
 	struct in_addr moved_gw; /* ... and the default route via this gateway */
 	uint32_t sock_cfg_id; /* their config map's id: finds them when the data plane is gone */
+	bool bridge_clsact_created; /* the host policy's programs hang on the bridge device */
 };
 
 /* util.c */
@@ -71,6 +73,7 @@ int parse_cidr(const char *s, struct in_addr *net, unsigned int *prefix);
 int parse_ipv4(const char *s, struct in_addr *a);
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+int host_allow_parse(const char *spec, struct qnat_host_allow *rules, int *n, bool *all);
 in_addr_t prefix_mask(unsigned int prefix);
 const char *ip_str(struct in_addr a); /* static buffer, rotating over 8 */
 const char *ip_str_be(uint32_t be);
@@ -126,7 +129,8 @@ int nl_bridge_ports(struct nl_sock *sk, int bridge_ifindex, port_cb cb, void *ar
 struct qnat;
 struct dataplane {
 	struct qnat *skel;
-	int config_fd, ct_fd, ct_rev_fd, stats_fd, ports_fd, devmap_fd, fwd_fd, guests_fd, fdb_fd;
+	int config_fd, ct_fd, ct_rev_fd, stats_fd, ports_fd, devmap_fd, fwd_fd, guests_fd, fdb_fd, host_allow_fd,
+		host_flow_fd;
 	bool reused; /* maps adopted from a running data plane */
 };
 int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex);
@@ -140,6 +144,8 @@ void dp_detach_uplink(int ifindex, const struct owned *o);
 int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex);
 void dp_forget_port(struct dataplane *dp, int ifindex, bool detach);
 void dp_mark_uplink_port(struct dataplane *dp, int ifindex);
+int dp_attach_bridge(struct dataplane *dp, int ifindex, struct owned *o);
+void dp_detach_bridge(int ifindex, const struct owned *o);
 int dp_uplink_prog_ids(int ifindex, uint32_t ids[3]);
 int dp_attach_cgroup(struct dataplane *dp);
 void dp_read_counters(struct dataplane *dp, struct qnat_counter_val out[QNAT_C_MAX]);

@@ -42,6 +42,8 @@ void settings_describe(const struct settings *s, char *buf, size_t len)
 		n += snprintf(buf + n, len - n, " mtu %u", s->mtu);
 	if (s->fdb_ageing != 300 && n < len)
 		n += snprintf(buf + n, len - n, " fdb-ageing %u", s->fdb_ageing);
+	if (s->host_allow[0] && n < len)
+		n += snprintf(buf + n, len - n, " host-allow %s", s->host_allow);
 	if (s->metrics[0] && n < len)
 		n += snprintf(buf + n, len - n, " metrics %s", s->metrics);
 	for (int i = 0; i < QNAT_TO_MAX && n < len; i++)
@@ -74,7 +76,8 @@ int state_save(const struct settings *s, const struct owned *o)
 		 "moved_gw %s\n"
 		 "timeouts %u %u %u %u %u %u %u %u %u\n"
 		 "bridge_created %d\nbridge_upped %d\naddr_added %d\nfwd_bridge_old %d\nfwd_uplink_old %d\n"
-		 "uplink_clsact_created %d\nxdp_attached %d\nsock_hooks %d\nsock_cfg_id %u\n",
+		 "uplink_clsact_created %d\nxdp_attached %d\nsock_hooks %d\nsock_cfg_id %u\n"
+		 "host_allow %s\nbridge_clsact_created %d\n",
 		 QNAT_ABI_VERSION, s->bridge, s->uplink, ip_str(s->subnet), s->prefix, ip_str(s->gateway), s->dhcp,
 		 ip_str(s->dhcp_start), ip_str(s->dhcp_end), s->port_min, s->port_max, s->ct_max, s->ct_full,
 		 s->max_flows_per_guest, s->eif, s->xdp, s->metrics[0] ? s->metrics : "-", s->fdb_ageing, s->mtu,
@@ -83,7 +86,7 @@ int state_save(const struct settings *s, const struct owned *o)
 		 s->timeouts[0], s->timeouts[1], s->timeouts[2], s->timeouts[3], s->timeouts[4], s->timeouts[5],
 		 s->timeouts[6], s->timeouts[7], s->timeouts[8], o->bridge_created, o->bridge_upped, o->addr_added,
 		 o->fwd_bridge_old, o->fwd_uplink_old, o->uplink_clsact_created, o->xdp_attached,
-		 o->sock_hooks, o->sock_cfg_id);
+		 o->sock_hooks, o->sock_cfg_id, s->host_allow[0] ? s->host_allow : "-", o->bridge_clsact_created);
 	_Static_assert(QNAT_TO_MAX == 9, "state file lists nine timeouts");
 	err = state_path(s->bridge, "state", path, sizeof(path));
 	return err ? err : write_file_atomic(path, buf, 0600);
@@ -91,7 +94,7 @@ int state_save(const struct settings *s, const struct owned *o)
 
 int state_load(const char *bridge, struct settings *s, struct owned *o)
 {
-	char path[PATH_MAX], line[256], key[64], val[192];
+	char path[PATH_MAX], line[512], key[64], val[400];
 	unsigned int u[QNAT_TO_MAX];
 	int err, abi = -1;
 	FILE *f;
@@ -106,7 +109,7 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 	memset(o, 0, sizeof(*o));
 	o->bridge_txcsum_old = -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%63s %191[^\n]", key, val) != 2)
+		if (sscanf(line, "%63s %399[^\n]", key, val) != 2)
 			continue;
 #define STR(k, dst)                                      \
 	else if (!strcmp(key, k) && strlen(val) < sizeof(dst)) strcpy(dst, val)
@@ -151,6 +154,9 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 		NUM("xdp_attached", o->xdp_attached);
 		NUM("sock_hooks", o->sock_hooks);
 		NUM("sock_cfg_id", o->sock_cfg_id);
+		NUM("bridge_clsact_created", o->bridge_clsact_created);
+		else if (!strcmp(key, "host_allow") && strcmp(val, "-") && strlen(val) < sizeof(s->host_allow))
+			strcpy(s->host_allow, val);
 		else if (!strcmp(key, "timeouts") &&
 			 sscanf(val, "%u %u %u %u %u %u %u %u %u", &u[0], &u[1], &u[2], &u[3], &u[4], &u[5], &u[6],
 				&u[7], &u[8]) == QNAT_TO_MAX) memcpy(s->timeouts, u, sizeof(u));

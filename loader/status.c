@@ -178,6 +178,14 @@ static int status_one(struct json *j, const char *bridge)
 	json_uint(j, "port_min", ", ports %llu", s.port_min);
 	json_uint(j, "port_max", "-%llu\n", s.port_max);
 	json_obj_close(j);
+	if (!s.bridged) {
+		bool all = false;
+
+		host_allow_parse(s.host_allow, NULL, NULL, &all);
+		json_text(j, all ? "  host services: all open to guests (--host-allow all)\n"
+				 : "  host services open to guests: DHCP, DNS, ICMP");
+		json_str(j, "host_allow", all ? "" : s.host_allow[0] ? ", %s\n" : "%s\n", s.host_allow);
+	}
 	json_bool(j, "host_forwards", o.sock_hooks, "  forwards (from the host too):\n",
 		  "  forwards (not from the host: socket hooks unavailable):\n");
 	fwd_print(j, &dp);

@@ -129,6 +129,45 @@ int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 	return 0;
 }
 
+/*
+ * --host-allow: "all", or PROTO/PORT[-END] items (tcp, udp), comma-separated.
+ * rules and all may be NULL to only check it.
+ */
+int host_allow_parse(const char *spec, struct qnat_host_allow *rules, int *n, bool *all)
+{
+	char buf[sizeof(((struct settings *)0)->host_allow)], *tok, *save;
+	int count = 0;
+
+	if (all)
+		*all = false;
+	if (strlen(spec) >= sizeof(buf) || !*spec)
+		return -EINVAL;
+	strcpy(buf, spec);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *slash = strchr(tok, '/'), range[16];
+		struct qnat_host_allow a = { 0 };
+
+		if (!strcmp(tok, "all")) {
+			if (all)
+				*all = true;
+			continue;
+		}
+		if (!slash || count == QNAT_HOST_ALLOW_MAX)
+			return -EINVAL;
+		*slash = '\0';
+		a.proto = !strcmp(tok, "tcp") ? IPPROTO_TCP : !strcmp(tok, "udp") ? IPPROTO_UDP : 0;
+		snprintf(range, sizeof(range), strchr(slash + 1, '-') ? "%s" : "%s-%s", slash + 1, slash + 1);
+		if (!a.proto || strlen(slash + 1) > 11 || parse_port_range(range, &a.first, &a.last))
+			return -EINVAL;
+		if (rules)
+			rules[count] = a;
+		count++;
+	}
+	if (n)
+		*n = count;
+	return 0;
+}
+
 /* A static buffer, rotating over 8: enough for every address one printf shows. */
 const char *ip_str(struct in_addr a)
 {

@@ -95,4 +95,20 @@ struct {
 	__type(value, struct qnat_frag);
 } qnat_frags SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QNAT_HOST_ALLOW_MAX);
+	__type(key, __u32);
+	__type(value, struct qnat_host_allow);
+} qnat_host_allow SEC(".maps");
+
+/* LRU: entries are independent; a lost one only costs a reply until the
+ * host sends on that connection again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, QNAT_HOST_FLOWS_MAX);
+	__type(key, struct qnat_host_flow_key);
+	__type(value, __u64);
+} qnat_host_flow SEC(".maps");
+
 #endif /* QNAT_MAPS_BPF_H */

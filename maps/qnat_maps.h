@@ -27,6 +27,8 @@
 #define QNAT_MAP_GUESTS "qnat_guests"
 #define QNAT_MAP_MAPPINGS "qnat_mappings"
 #define QNAT_MAP_FDB "qnat_fdb"
+#define QNAT_MAP_HOST_ALLOW "qnat_host_allow"
+#define QNAT_MAP_HOST_FLOW "qnat_host_flow"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024
@@ -34,6 +36,8 @@
 #define QNAT_GUESTS_MAX 4096
 #define QNAT_FDB_MAX 8192
 #define QNAT_PORT_TRIES 32 /* candidates tried before a flow is refused */
+#define QNAT_HOST_ALLOW_MAX 16 /* --host-allow rules */
+#define QNAT_HOST_FLOWS_MAX 65536
 
 /* Conntrack timeouts, in seconds; defaults are nf_conntrack's. */
 enum qnat_timeout {
@@ -54,6 +58,7 @@ enum qnat_timeout {
 #define QNAT_CFG_EIF (1U << 1)	      /* UDP: endpoint-independent filtering (RFC 4787) */
 #define QNAT_CFG_PORT_SECURITY (1U << 2) /* each port: one MAC, one IPv4 address */
 #define QNAT_CFG_BRIDGED (1U << 3)	 /* no NAT: the uplink is a port of the bridge */
+#define QNAT_CFG_HOST_OPEN (1U << 4)	 /* --host-allow all: guests reach every host service */
 
 /* qnat_config[0]: written by the controller, read by every program. */
 struct qnat_config {
@@ -245,6 +250,34 @@ struct qnat_fdb {
 };
 _Static_assert(sizeof(struct qnat_fdb) == 16, "qnat_fdb layout");
 
+/*
+ * qnat_host_allow[i]: guests may reach host services on these ports
+ * (--host-allow), besides DHCP and DNS.  proto 0: an unused slot.
+ */
+struct qnat_host_allow {
+	__u8 proto;
+	__u8 pad;
+	__u16 first; /* host byte order, inclusive */
+	__u16 last;
+	__u16 pad2;
+};
+_Static_assert(sizeof(struct qnat_host_allow) == 8, "qnat_host_allow layout");
+
+/*
+ * qnat_host_flow: connections the host opened to a guest, keyed as the
+ * guest's replies look (guest -> host); the value is bpf_ktime_get_ns() of
+ * the last packet either way.  IPv4 addresses are IPv4-mapped (::ffff:a.b.c.d).
+ */
+struct qnat_host_flow_key {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct qnat_host_flow_key) == 40, "qnat_host_flow_key layout");
+
 /* qnat_ports: ifindex -> port.  Every bridge port we attached to. */
 #define QNAT_PORT_TAP (1U << 0)	       /* XDP_REDIRECT into it reaches the reader */
 #define QNAT_PORT_OWN_CLSACT (1U << 1) /* we created its clsact qdisc */
@@ -282,7 +315,8 @@ _Static_assert(sizeof(struct qnat_port) == 16, "qnat_port layout");
 	X(DROP_SPOOF, "drop_spoof", "guest packets with a source outside the subnet")        \
 	X(DROP_TTL, "drop_ttl", "replies whose ttl ran out")                                 \
 	X(DROP_PORT_MAC, "drop_port_mac", "port security: a source MAC not the port's")          \
-	X(DROP_PORT_IP, "drop_port_ip", "port security: an IPv4 or ARP source not the port's")
+	X(DROP_PORT_IP, "drop_port_ip", "port security: an IPv4 or ARP source not the port's") \
+	X(DROP_HOST, "drop_host", "guest packets to a host service not allowed (--host-allow)")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,

@@ -100,6 +100,13 @@ bad -- '--port-range abc' attach "$BR" "${M[@]}" --port-range abc
 bad -- '--timeout' attach "$BR" "${M[@]}" --timeout bogus=3
 bad -- '--timeout' attach "$BR" "${M[@]}" --timeout udp=0
 bad -- '--xdp' attach "$BR" "${M[@]}" --xdp turbo
+bad -- '--host-allow tcp/0' attach "$BR" "${M[@]}" --host-allow tcp/0
+bad -- '--host-allow sctp/22' attach "$BR" "${M[@]}" --host-allow sctp/22
+bad -- '--host-allow tcp/9000-8000' attach "$BR" "${M[@]}" --host-allow tcp/9000-8000
+bad -- '--host-allow 22' attach "$BR" "${M[@]}" --host-allow 22
+bad -- '--host-allow tcp/22,' attach "$BR" "${M[@]}" --host-allow tcp/22,udp/x
+bad -- '--host-allow' attach "$BR" "${M[@]}" --host-allow tcp/1,tcp/2,tcp/3,tcp/4,tcp/5,tcp/6,tcp/7,tcp/8,tcp/9,tcp/10,tcp/11,tcp/12,tcp/13,tcp/14,tcp/15,tcp/16,tcp/17
+bad -- 'takes no.*--host-allow' attach "$BR" --bridged --host-allow tcp/22
 bad -- 'nosuch0 does not exist' attach "$BR" "${M[@]}" --uplink nosuch0
 bad --ns "$NS_NR" 'default route' attach "$BR" "${M[@]}"
 bad -- 'interface name' attach virbr0-far-too-long "${M[@]}"

@@ -11,7 +11,8 @@
 # nothing from outside reaches a guest, addressed directly (TCP, UDP, ping)
 # or via a random port of the host; libvirt's exemptions (224.0.0.0/24 and
 # 255.255.255.255 never masqueraded, guest to guest and guest to host keep
-# the guest's address); the SYN and SYN-ACK as the far ends see them, valid
+# the guest's address; host services are reached only under libvirt:
+# allow-listed); the SYN and SYN-ACK as the far ends see them, valid
 # checksums; no guest source address on the uplink.
 #
 #   g1 192.168.122.10 eth0 ==veth== v-g1 ┐
@@ -41,6 +42,12 @@ for k in G1_tcp_port_7000_unreachable G1_udp_port_7001_unreachable G1_protocol_1
 	G1_protocol_1_port_eph_unreachable; do
 	allow "ext.icmp_err.$k" ".*unreachable.*" "<missing>" "$why"
 done
+# libvirt lets guests reach every host service (its INPUT rules only add
+# ACCEPTs for DNS and DHCP); qnat-bpf keeps other host services from guests
+# unless --host-allow opens them (counted as drop_host; test_host_policy.sh).
+why="guests reach only DHCP and DNS on the host unless --host-allow"
+allow g2h.gateway "ok G1" "timeout" "$why"
+allow g2h.uplink_addr "ok G1" "timeout" "$why"
 
 # What libvirt's setup gives (the oracle must behave, or the harness is broken).
 expect tcp_up.peer UPLINK:10001
@@ -198,7 +205,8 @@ scenarios() {
 	obs in.host_udp "$(echo x | udp_ask ext "$HOST_ADDR" 7003)"
 
 	# libvirt's exemptions: multicast and broadcast stay on the bridge;
-	# guest to guest and guest to host keep the guest's address.
+	# guest to guest and guest to host keep the guest's address (host
+	# services: allow-listed above).
 	echo mdns | in_guest g1 socat -u - UDP-DATAGRAM:224.0.0.251:5353
 	echo bcast | in_guest g1 socat -u - UDP-DATAGRAM:255.255.255.255:9999,broadcast
 	obs g2g.tcp "$(outcome g1 $TCP TCP:"$G2":7100 </dev/null)"

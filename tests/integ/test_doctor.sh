@@ -1,7 +1,8 @@
 #!/bin/bash
 # doctor: all checks pass on a healthy attach; it catches a planted FORWARD
 # DROP policy (what Docker and ufw do), an MTU mismatch between the bridge
-# and a port, and a dead dnsmasq, each with a fix to apply.
+# and a port, the host policy taken off the bridge, and a dead dnsmasq,
+# each with a fix to apply.
 #
 #   g1 ==veth (mtu 1400)== ┐
 #                          virbr0 [qnat-bpf] host up0 ==veth== ext
@@ -16,6 +17,7 @@ guest_veth g2
 out=$(qnat doctor "$BR") || { echo "$out" >&2; fail "doctor fails on a healthy attach"; }
 echo "$out" | grep -qE "^ok +dnsmasq +dnsmasq \(pid [0-9]+\) listens" || fail "dnsmasq check: $out"
 echo "$out" | grep -qE "^ok +forward-policy" || fail "forward policy check: $out"
+echo "$out" | grep -qE "^ok +host-policy +guests reach DHCP, DNS and ICMP on the host$" || fail "host policy check: $out"
 qnat doctor "$BR" --json | grep -q '"check":"mtu"' || fail "doctor --json"
 
 in_host iptables -P FORWARD DROP
@@ -36,4 +38,8 @@ out=$(qnat doctor "$BR") && fail "doctor exits 0 with dnsmasq dead"
 echo "$out" | grep -qE "^fail +dnsmasq" || fail "dead dnsmasq not caught: $out"
 kill -CONT "$sup"
 wait_for 5 sh -c "ip netns exec $NS_HOST $QNAT doctor $BR >/dev/null" || fail "doctor still failing after dnsmasq came back"
+# The host policy's filters removed from the bridge: guests reach every host service.
+in_host tc filter del dev "$BR" ingress
+out=$(qnat doctor "$BR") && fail "doctor exits 0 without the host policy"
+echo "$out" | grep -qE "^fail +host-policy .*missing" || fail "missing host policy not caught: $out"
 pass

@@ -64,6 +64,8 @@ struct owned {
 	char moved_addrs[160]; /* ... and moved these "a/p,a/p" to the bridge ... */
 	struct in_addr moved_gw; /* ... and the default route via this gateway */
 	uint32_t sock_cfg_id; /* their config map's id: finds them when the data plane is gone */
+	char build[41];	      /* the build that attached: build_id() of its qnat-bpf */
+	int abi;	      /* and its QNAT_ABI_VERSION */
 };
 
 /* util.c */
@@ -84,6 +86,7 @@ int mkdir_p(const char *path, mode_t mode);
 int valid_ifname(const char *name);
 int write_file_atomic(const char *path, const char *data, mode_t mode);
 uint64_t monotonic_ns(void);
+const char *build_id(void);
 const char *timeout_name(int i);
 int timeout_lookup(const char *name);
 void settings_defaults(struct settings *s);

@@ -74,7 +74,7 @@ int state_save(const struct settings *s, const struct owned *o)
 		 "moved_gw %s\n"
 		 "timeouts %u %u %u %u %u %u %u %u %u\n"
 		 "bridge_created %d\nbridge_upped %d\naddr_added %d\nfwd_bridge_old %d\nfwd_uplink_old %d\n"
-		 "uplink_clsact_created %d\nxdp_attached %d\nsock_hooks %d\nsock_cfg_id %u\n",
+		 "uplink_clsact_created %d\nxdp_attached %d\nsock_hooks %d\nsock_cfg_id %u\nbuild %s\n",
 		 QNAT_ABI_VERSION, s->bridge, s->uplink, ip_str(s->subnet), s->prefix, ip_str(s->gateway), s->dhcp,
 		 ip_str(s->dhcp_start), ip_str(s->dhcp_end), s->port_min, s->port_max, s->ct_max, s->ct_full,
 		 s->max_flows_per_guest, s->eif, s->xdp, s->metrics[0] ? s->metrics : "-", s->fdb_ageing, s->mtu,
@@ -83,7 +83,7 @@ int state_save(const struct settings *s, const struct owned *o)
 		 s->timeouts[0], s->timeouts[1], s->timeouts[2], s->timeouts[3], s->timeouts[4], s->timeouts[5],
 		 s->timeouts[6], s->timeouts[7], s->timeouts[8], o->bridge_created, o->bridge_upped, o->addr_added,
 		 o->fwd_bridge_old, o->fwd_uplink_old, o->uplink_clsact_created, o->xdp_attached,
-		 o->sock_hooks, o->sock_cfg_id);
+		 o->sock_hooks, o->sock_cfg_id, build_id());
 	_Static_assert(QNAT_TO_MAX == 9, "state file lists nine timeouts");
 	err = state_path(s->bridge, "state", path, sizeof(path));
 	return err ? err : write_file_atomic(path, buf, 0600);
@@ -113,7 +113,7 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 #define IP(k, dst) else if (!strcmp(key, k)) parse_ipv4(val, &dst)
 #define NUM(k, dst) else if (!strcmp(key, k)) dst = strtol(val, NULL, 10)
 		if (!strcmp(key, "abi"))
-			abi = strtol(val, NULL, 10);
+			abi = o->abi = strtol(val, NULL, 10);
 		STR("bridge", s->bridge);
 		STR("uplink", s->uplink);
 		IP("subnet", s->subnet);
@@ -151,6 +151,7 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 		NUM("xdp_attached", o->xdp_attached);
 		NUM("sock_hooks", o->sock_hooks);
 		NUM("sock_cfg_id", o->sock_cfg_id);
+		STR("build", o->build);
 		else if (!strcmp(key, "timeouts") &&
 			 sscanf(val, "%u %u %u %u %u %u %u %u %u", &u[0], &u[1], &u[2], &u[3], &u[4], &u[5], &u[6],
 				&u[7], &u[8]) == QNAT_TO_MAX) memcpy(s->timeouts, u, sizeof(u));

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,4 +294,44 @@ uint64_t monotonic_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* The GNU build id note of the main program, as hex. */
+static int build_id_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	char *out = data;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+
+		while (ph->p_type == PT_NOTE && p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *n = (const void *)p;
+			const uint8_t *desc = (const uint8_t *)(n + 1) + ((n->n_namesz + 3) & ~3u);
+
+			if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && !memcmp(n + 1, "GNU", 4)) {
+				for (uint32_t k = 0; k < n->n_descsz && k < 20; k++)
+					sprintf(out + 2 * k, "%02x", desc[k]);
+				return 1;
+			}
+			p = (const char *)desc + ((n->n_descsz + 3) & ~3u);
+		}
+	}
+	return 1; /* the first object is the program itself */
+}
+
+/*
+ * Which build this is: the linker's build id (a hash of the whole binary,
+ * the BPF object inside included).  An attach by another build upgrades.
+ */
+const char *build_id(void)
+{
+	static char id[41];
+
+	if (!id[0]) {
+		dl_iterate_phdr(build_id_cb, id);
+		if (!id[0])
+			strcpy(id, "unknown");
+	}
+	return id;
 }

@@ -610,7 +610,7 @@ static int cgroup_root_fd(void)
 	if (fd >= 0)
 		return fd;
 	/* `ip netns exec` remounts /sys without cgroup2: mount it here, briefly. */
-	if (mkdir_p(QNAT_RUN_DIR, 0755) || !mkdtemp(dir))
+	if (mkdir_p(QNAT_RUN_DIR, 0700) || !mkdtemp(dir))
 		return -errno;
 	if (mount("cgroup2", dir, "cgroup2", 0, NULL)) {
 		fd = -errno;

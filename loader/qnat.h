@@ -85,6 +85,8 @@ bool pid_alive(pid_t pid, const char *comm);
 int mkdir_p(const char *path, mode_t mode);
 int valid_ifname(const char *name);
 int write_file_atomic(const char *path, const char *data, mode_t mode);
+int write_file_atomic_gid(const char *path, const char *data, mode_t mode, gid_t gid);
+int state_dir_make(const char *bridge);
 uint64_t monotonic_ns(void);
 const char *build_id(void);
 const char *timeout_name(int i);
@@ -175,6 +177,7 @@ int dnsmasq_write_config(const struct settings *s);
 pid_t dnsmasq_start(const struct settings *s);
 void dnsmasq_stop(const char *bridge);
 int dnsmasq_lease_count(const char *bridge);
+gid_t dnsmasq_gid(void);
 
 /* forward.c: port forwards */
 struct fwd_rule {

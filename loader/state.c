@@ -62,8 +62,7 @@ int state_save(const struct settings *s, const struct owned *o)
 	char path[PATH_MAX], desc[1024], buf[2048];
 	int err;
 
-	err = state_dir(s->bridge, path, sizeof(path));
-	if (err || (err = mkdir_p(path, 0711)))
+	if ((err = state_dir_make(s->bridge)))
 		return err;
 	settings_describe(s, desc, sizeof(desc));
 	snprintf(buf, sizeof(buf),

@@ -194,8 +194,37 @@ int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/*
+ * /run/qnat-bpf/nsINODE/BRIDGE: the two below the top are root's, 0710, so
+ * that the group dnsmasq runs as may pass through to the hosts files it
+ * re-reads after dropping root, and nobody else gets in.  The top, shared
+ * by every namespace, may be passed through by all, listed by none.
+ */
+int state_dir_make(const char *bridge)
+{
+	char dir[PATH_MAX], *ns;
+	gid_t gid = dnsmasq_gid();
+	int err = state_dir(bridge, dir, sizeof(dir));
+
+	if (err || (err = mkdir_p(dir, 0700)))
+		return err;
+	if (chmod(QNAT_RUN_DIR, 0711))
+		return -errno;
+	ns = strrchr(dir, '/');
+	*ns = '\0';
+	err = chown(dir, 0, gid) || chmod(dir, 0710) ? -errno : 0; /* older runs made these 0711 */
+	*ns = '/';
+	return err ? err : chown(dir, 0, gid) || chmod(dir, 0710) ? -errno : 0;
+}
+
 /* Write to a temporary file and rename it over: readers never see half. */
 int write_file_atomic(const char *path, const char *data, mode_t mode)
+{
+	return write_file_atomic_gid(path, data, mode, (gid_t)-1);
+}
+
+/* The same, the file given to group gid ((gid_t)-1: root's). */
+int write_file_atomic_gid(const char *path, const char *data, mode_t mode, gid_t gid)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(data);
@@ -206,7 +235,9 @@ int write_file_atomic(const char *path, const char *data, mode_t mode)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, data, len) != (ssize_t)len)
+	if (fchown(fd, (uid_t)-1, gid) || fchmod(fd, mode)) /* the umask does not decide */
+		err = -errno;
+	else if (write(fd, data, len) != (ssize_t)len)
 		err = errno ? -errno : -EIO;
 	if (close(fd) && !err)
 		err = -errno;

@@ -154,5 +154,41 @@ echo "$status" | grep -q "masquerade $SUBNET" || case_fail "status lost the subn
 echo "$status" | grep -q "ports 1024-65535" || case_fail "status lost the port range: $status"
 echo "$status" | grep -q "^$BR: running" || case_fail "the supervisor is not running: $status"
 
+# The state is root's: directories 0710 (dnsmasq's group passes through to
+# the hosts files it re-reads after dropping root; /run/qnat-bpf, shared by
+# all namespaces, is 0711), files 0600, the hosts files 0640 for that
+# group.  A user outside that group reads nothing and lists nothing;
+# dnsmasq itself still reloads a static host.
+dir=/run/qnat-bpf/ns$(ns_inode "$NS_HOST")/$BR
+dns_pid=$(qnat status "$BR" --json | jq -r '.[0].dhcp.pid')
+dns_gid=$(awk '/^Gid:/ { print $2 }' "/proc/$dns_pid/status")
+[ "$(awk '/^Uid:/ { print $2 }' "/proc/$dns_pid/status")" != 0 ] || case_fail "dnsmasq runs as root"
+[ "$(stat -c '%a %u' /run/qnat-bpf)" = "711 0" ] || case_fail "/run/qnat-bpf: $(stat -c '%a %U' /run/qnat-bpf)"
+for d in "${dir%/*}" "$dir"; do
+	[ "$(stat -c '%a %u %g' "$d")" = "710 0 $dns_gid" ] || case_fail "$d: $(stat -c '%a %U:%G' "$d"), not 710 root:$dns_gid"
+done
+for f in state dnsmasq.conf leases supervisor.pid; do
+	[ "$(stat -c '%a %u' "$dir/$f")" = "600 0" ] || case_fail "$f: $(stat -c '%a %U' "$dir/$f"), not 600 root"
+done
+for f in hostsfile addnhosts; do
+	[ "$(stat -c '%a %u %g' "$dir/$f")" = "640 0 $dns_gid" ] || case_fail "$f: $(stat -c '%a %U:%G' "$dir/$f")"
+done
+USER_X=(setpriv --reuid=4242 --regid=4242 --clear-groups)
+for f in state leases hostsfile dnsmasq.conf; do
+	"${USER_X[@]}" cat "$dir/$f" >/dev/null 2>&1 && case_fail "a non-root user reads $f"
+done
+for d in /run/qnat-bpf "$dir"; do
+	"${USER_X[@]}" ls "$d" >/dev/null 2>&1 && case_fail "a non-root user lists $d"
+done
+for f in state leases; do # nor does dnsmasq's group
+	setpriv --reuid=65534 --regid="$dns_gid" --clear-groups cat "$dir/$f" >/dev/null 2>&1 &&
+		case_fail "dnsmasq's group reads $f"
+done
+qnat dhcp host add "$BR" 52:54:00:aa:bb:01 192.168.122.77 permhost || case_fail "dhcp host add"
+[ "$(stat -c '%a %g' "$dir/hostsfile")" = "640 $dns_gid" ] || case_fail "hostsfile rewritten as $(stat -c '%a %G' "$dir/hostsfile")"
+resolves() { in_guest g1 busybox nslookup permhost "$GATEWAY" 2>&1 | grep -q 192.168.122.77; }
+wait_for 5 resolves || case_fail "dnsmasq (uid $(awk '/^Uid:/ { print $2 }' "/proc/$dns_pid/status")) did not reload the hosts file"
+log "state $dir: dirs 710 root:$dns_gid (dnsmasq's group), files 600, hosts files 640; uid 4242 reads nothing"
+
 [ "$FAILED" = 0 ] || fail "$FAILED case(s) failed"
 pass

@@ -5,7 +5,8 @@
 # addresses, routes, tc, forwarding sysctls, our processes, the state
 # directory and state file).  Covers parse errors, a bad or missing uplink,
 # a name that is not a bridge, not being root, re-attaching an attached
-# bridge with other settings (refused; the first attach keeps working), and
+# bridge with other settings (each setting in turn, refused; the first
+# attach keeps working), and
 # commands on a bridge that is not attached (also as --json: {"error": ...}
 # on stdout).  Also: `attach --help` and `help` exit 0 with usage.
 #
@@ -137,6 +138,15 @@ in_guest g1 busybox ping -c 1 -W 2 "$EXT_ADDR" >/dev/null || fail "g1 cannot pin
 SNAP=()
 bad -- 'already attached with other settings' attach "$BR" --masq 10.9.0.0/24
 bad -- 'already attached with other settings' attach "$BR" "${M[@]}" --port-range 2000-3000
+# Every other setting too: refused, not merged into the running attach.
+for o in "--uplink d2" "--gateway 192.168.122.254" "--dhcp-range 192.168.122.10,192.168.122.20" --no-dhcp \
+	"--ct-max 1024" "--ct-full evict" "--max-flows-per-guest 5" "--filtering endpoint-independent" \
+	"--timeout udp=60" "--xdp off" "--mtu 1400" --port-security "--fdb-ageing 60" \
+	"--metrics-listen 127.0.0.1:9400" --no-dhcp-checksum-fill; do
+	# shellcheck disable=SC2086
+	bad -- 'already attached with other settings' attach "$BR" "${M[@]}" $o
+done
+bad -- 'already attached with other settings' attach "$BR" --bridged --uplink "$UPLINK"
 bad -- 'up0 is already used' attach virbr1 --masq 10.9.0.0/24
 bad -- 'already routed via virbr0' attach virbr1 "${M[@]}" --uplink d2
 bad -- 'vx0.*not a bridge' attach vx0 --masq 10.9.0.0/24 --uplink d2

@@ -78,6 +78,8 @@ upgrade() { # LABEL BINARY
 	echo "$out" | grep -qE "^$BR: upgraded from build [0-9a-f]+ to $(build_of "$bin"), [0-9]+ flows kept$" ||
 		fail "$label: attach said '$out'"
 	[ "$(status_json .build -r)" = "$(build_of "$bin")" ] || fail "$label: status shows build $(status_json .build -r)"
+	qnat status "$BR" | grep -E "^  build $(build_of "$bin"): tc_uplink_in id [0-9]+ tag [0-9a-f]{16}, " >&2 ||
+		fail "$label: status (text) does not show the build and programs"
 	sup1=$(sup_pid) || fail "$label: no supervisor after the upgrade"
 	[ "$sup1" != "$sup0" ] && [ "$(readlink "/proc/$sup1/exe")" = "$(readlink -f "$bin")" ] ||
 		fail "$label: the supervisor ($sup1) is not $bin's"

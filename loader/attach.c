@@ -774,8 +774,8 @@ int cmd_attach(int argc, char **argv)
 		char desc[1024];
 
 		if (!settings_equal(&s, &old)) {
-			settings_describe(&old, desc, sizeof(desc));
-			log_warnx("%s is already attached with other settings (%s); detach it first", s.bridge, desc);
+			settings_diff(&old, &s, desc, sizeof(desc));
+			log_warnx("%s is already attached with other settings: %s; detach it first", s.bridge, desc);
 			goto fail_early;
 		}
 		old_sup = supervisor_pid(s.bridge);

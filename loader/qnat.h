@@ -97,6 +97,7 @@ void settings_defaults(struct settings *s);
 int state_save(const struct settings *s, const struct owned *o);
 int state_load(const char *bridge, struct settings *s, struct owned *o);
 void settings_describe(const struct settings *s, char *buf, size_t len);
+void settings_diff(const struct settings *running, const struct settings *asked, char *buf, size_t len);
 bool settings_equal(const struct settings *a, const struct settings *b);
 
 /* nl.c: links, addresses, routes and events through libnl-route-3 */

@@ -138,15 +138,24 @@ in_guest g1 busybox ping -c 1 -W 2 "$EXT_ADDR" >/dev/null || fail "g1 cannot pin
 SNAP=()
 bad -- 'already attached with other settings' attach "$BR" --masq 10.9.0.0/24
 bad -- 'already attached with other settings' attach "$BR" "${M[@]}" --port-range 2000-3000
-# Every other setting too: refused, not merged into the running attach.
-for o in "--uplink d2" "--gateway 192.168.122.254" "--dhcp-range 192.168.122.10,192.168.122.20" --no-dhcp \
-	"--ct-max 1024" "--ct-full evict" "--max-flows-per-guest 5" "--filtering endpoint-independent" \
-	"--timeout udp=60" "--xdp off" "--mtu 1400" --port-security "--fdb-ageing 60" \
-	"--metrics-listen 127.0.0.1:9400" --no-dhcp-checksum-fill; do
+# Every other setting too: refused, not merged into the running attach,
+# and the message names what differs ("OPTIONS|RUNNING|ASKED").
+for c in "--uplink d2|uplink up0|uplink d2" "--gateway 192.168.122.254|gateway 192.168.122.1|gateway 192.168.122.254" \
+	"--dhcp-range 192.168.122.10,192.168.122.20|dhcp 192.168.122.2-192.168.122.254|dhcp 192.168.122.10-192.168.122.20" \
+	"--no-dhcp|dhcp 192.168.122.2-192.168.122.254|no-dhcp" "--ct-max 1024|ct-max 262144|ct-max 1024" \
+	"--ct-full evict|ct-full refuse|ct-full evict" "--max-flows-per-guest 5|max-flows-per-guest 0|max-flows-per-guest 5" \
+	"--filtering endpoint-independent|filtering address-port-dependent|filtering endpoint-independent" \
+	"--timeout udp=60|timeout udp=30|timeout udp=60" "--xdp off|xdp auto|xdp off" "--mtu 1400|the defaults|mtu 1400" \
+	"--port-security|the defaults|port-security" "--fdb-ageing 60|the defaults|fdb-ageing 60" \
+	"--metrics-listen 127.0.0.1:9400|the defaults|metrics 127.0.0.1:9400" \
+	"--no-dhcp-checksum-fill|the defaults|no-dhcp-checksum-fill"; do
+	IFS='|' read -r o run ask <<<"$c"
 	# shellcheck disable=SC2086
-	bad -- 'already attached with other settings' attach "$BR" "${M[@]}" $o
+	bad -- "already attached with other settings: it runs with $run, this attach asks for $ask; detach" \
+		attach "$BR" "${M[@]}" $o
 done
-bad -- 'already attached with other settings' attach "$BR" --bridged --uplink "$UPLINK"
+bad -- 'already attached with other settings: it runs with masq 192.168.122.0/24, gateway 192.168.122.1, .*asks for bridged' \
+	attach "$BR" --bridged --uplink "$UPLINK"
 bad -- 'up0 is already used' attach virbr1 --masq 10.9.0.0/24
 bad -- 'already routed via virbr0' attach virbr1 "${M[@]}" --uplink d2
 bad -- 'vx0.*not a bridge' attach vx0 --masq 10.9.0.0/24 --uplink d2

@@ -120,7 +120,10 @@ static void print_ports(struct json *j, struct dataplane *dp)
 	json_arr_close(j);
 }
 
-/* Which build attached, and the programs on the uplink as the kernel has them (ids change on every load, tags with the code). */
+/*
+ * Which build attached, and the uplink's programs as the kernel has them:
+ * ids change on every load, tags with the code.
+ */
 static void print_build(struct json *j, const struct owned *o, const struct settings *s)
 {
 	uint32_t ids[3] = { 0 };

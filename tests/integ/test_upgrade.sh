@@ -9,7 +9,9 @@
 #       flows kept"; status shows build B; the uplink's XDP and TC programs
 #       and the port's TC program have new ids and new tags, one filter per
 #       hook; the supervisor is build B's; ct show holds the same flows;
-#       a forward from the host itself works (socket hooks replaced);
+#       a forward from the host itself works (socket hooks replaced); a UDP
+#       mapping g1 opened before is still reachable from a new peer
+#       (endpoint-independent filtering: qnat_mappings was adopted too);
 #   (b) the OLD build's attach, with build B's supervisor running: the same
 #       swap back (the supervisor is replaced too);
 #   (c) a build whose maps differ (QNAT_FDB_MAX) and one with another ABI
@@ -26,7 +28,8 @@ need jq make
 FLOWGEN=${FLOWGEN:-$ROOT/build/flowgen}
 [ -x "$FLOWGEN" ] || fail "$FLOWGEN not built (run make)"
 G2=192.168.122.50
-ARGS=(--masq "$SUBNET" --xdp native --forward "tcp:8022:$G2:7000" --forward "udp:8023:$G2:7001")
+ARGS=(--masq "$SUBNET" --xdp native --filtering endpoint-independent --forward "tcp:8022:$G2:7000"
+	--forward "udp:8023:$G2:7001")
 
 # The other builds, from this source, in parallel while the topology is built.
 variant() { # NAME DEFS
@@ -48,7 +51,7 @@ progs() {
 	in_host tc filter show dev t-g1 ingress | grep -o ' id [0-9]* name tc_port_in tag [0-9a-f]*' |
 		awk '{ print "tc_port_in", $2, $6 }'
 }
-# Our four streams' flows, as "proto orig reply" lines.
+# Our four streams' flows and g1's mapping, as "proto orig reply" lines.
 flows() {
 	qnat ct show "$BR" --json | jq -r '.[] | select([.orig.sport, .orig.dport] | any(. == 8080 or . == 5353 or
 		. == 7000 or . == 7001)) | "\(.proto) \(.orig.src):\(.orig.sport)>\(.orig.dst):\(.orig.dport)" +
@@ -97,9 +100,12 @@ upgrade() { # LABEL BINARY
 		[ "$(in_host tc filter show dev $dev | grep -c ' handle ')" = 1 ] || fail "$label: not one filter on $dev"
 	done
 	f1=$(flows)
-	[ "$(echo "$f0" | wc -l)" = 4 ] || fail "$label: expected the 4 streams' flows before: $f0"
+	[ "$(echo "$f0" | wc -l)" = 5 ] || fail "$label: expected 5 flows (4 streams, g1's mapping) before: $f0"
 	[ "$f1" = "$f0" ] || { diff <(echo "$f0") <(echo "$f1") >&2; fail "$label: ct show lost or changed flows"; }
 	from_host || fail "$label: a forward from the host itself fails after the upgrade"
+	echo "$label" | in_ext socat -u - UDP:"$HOST_ADDR:$EIF_PORT",sourceport=6000
+	eif_got() { grep -qF "$label" "$WORK/eif.out"; }
+	wait_for 3 eif_got || fail "$label: g1's UDP mapping $HOST_ADDR:$EIF_PORT no longer takes a new peer"
 	flowing 5 || fail "$label: the streams stopped after the upgrade"
 }
 build_of() { readelf -n "$1" | sed -n 's/.*Build ID: //p'; }
@@ -135,6 +141,12 @@ flowgen_bg "${T}g1" g1udp udp-talk "$EXT_ADDR" 5353 --interval 5
 flowgen_bg "$NS_EXT" fwtcp tcp-talk "$HOST_ADDR" 8022 --interval 20
 flowgen_bg "$NS_EXT" fwudp udp-talk "$HOST_ADDR" 8023 --interval 5
 flowing 5 || fail "the streams do not flow before the upgrade"
+# A UDP mapping of g1's (sport 7100), open to any peer (endpoint-independent filtering).
+bg in_guest g1 sh -c "echo hello | socat -t 60 - UDP-DATAGRAM:$EXT_ADDR:5353,bind=:7100 >$WORK/eif.out"
+mapped() { qnat ct show "$BR" --json | jq -e '.[] | select(.proto == "udp" and .orig.sport == 7100) | .reply.dport'; }
+hello() { grep -q echo:hello "$WORK/eif.out"; }
+wait_for 3 mapped && wait_for 3 hello || { qnat ct show "$BR" >&2; cat "$WORK/eif.out" >&2; ps aux | grep -c "[s]ocat -t 60" >&2; fail "g1's datagram from port 7100 got no answer"; }
+EIF_PORT=$(mapped)
 from_host || fail "a forward from the host itself fails before the upgrade"
 for p in $MK2 $MK3 $MK4; do wait "$p" || { cat "$WORK"/b*.log >&2; fail "building the variants failed"; }; done
 B1=$QNAT B2=$WORK/b2/qnat-bpf

@@ -27,14 +27,17 @@ ifeq ($(SANITIZE),1)
 override CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer
 override LDFLAGS += -fsanitize=address,undefined -static-libasan -static-libubsan
 endif
-ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -I$(BUILD) -Imaps -Iloader $(PC_CFLAGS)
+# QNAT_DEFS: -D options for the BPF programs and the controller alike, for
+# build variants (tests/integ/test_upgrade.sh builds a second one).
+QNAT_DEFS ?=
+ALL_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE $(QNAT_DEFS) -I$(BUILD) -Imaps -Iloader $(PC_CFLAGS)
 # What everything was compiled and linked with: objects depend on it, so
 # switching SANITIZE or CFLAGS rebuilds them instead of mixing builds.
 FLAGS_STAMP := $(BUILD)/.flags
 FLAGS_NOW   := $(CC) $(ALL_CFLAGS) $(LDFLAGS)
 
 BPF_ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
-BPF_CFLAGS   := -g -O2 -target bpf -Wall -Werror -Imaps -Ibpf -I$(BPF_ARCH_INC)
+BPF_CFLAGS   := -g -O2 -target bpf -Wall -Werror $(QNAT_DEFS) -Imaps -Ibpf -I$(BPF_ARCH_INC)
 
 BPF_SRC   := bpf/qnat.bpf.c
 BPF_HDRS  := $(wildcard bpf/lib/*.h) $(wildcard maps/*.h)
@@ -69,7 +72,7 @@ $(FLAGS_STAMP): FORCE | $(BUILD)
 	$(Q)echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' >$@
 .PHONY: FORCE
 
-$(BPF_OBJ): $(BPF_SRC) $(BPF_HDRS) | $(BUILD)
+$(BPF_OBJ): $(BPF_SRC) $(BPF_HDRS) $(FLAGS_STAMP) | $(BUILD)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -81,9 +84,10 @@ $(BUILD)/loader/%.o: loader/%.c $(LOADER_HDR) $(SKEL) $(FLAGS_STAMP) | $(BUILD)/
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The build id tells builds apart: an attach by another build upgrades.
 $(BUILD)/qnat-bpf: $(LOADER_OBJ)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PC_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -Wl,--build-id=sha1 $^ -o $@ $(PC_LIBS)
 
 $(BUILD)/test_progs: $(UNIT_SRC) $(wildcard tests/unit/*.h) $(SKEL) $(wildcard maps/*.h) $(FLAGS_STAMP)
 	$(call msg,CC,$@)

@@ -354,10 +354,9 @@ int tc_uplink_out(struct __sk_buff *skb)
 	struct qnat_ct_entry *e;
 	struct qnat_ct_key orig;
 	struct pkt p;
-	__u32 zero = 0;
 	int r;
 
-	cfg = bpf_map_lookup_elem(&qnat_config, &zero);
+	cfg = config_raw();
 	if (!cfg || !cfg->subnet)
 		return TC_ACT_OK;
 	r = tc_parse(skb, &p);

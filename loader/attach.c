@@ -709,6 +709,13 @@ static void uplink_release(struct nl_sock *sk, int bridge, int uplink, const str
 		nl_default_route_set(sk, uplink, o->moved_gw);
 }
 
+/* What an operator upgrading wants to see: from which build to which, and that flows stayed. */
+static void upgrade_report(const struct settings *s, struct dataplane *dp, const char *old_build)
+{
+	printf("%s: upgraded from build %s to %s, %d flows kept\n", s->bridge, old_build, build_id(), ct_count(dp));
+	fflush(stdout);
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	struct settings s, old;
@@ -719,8 +726,10 @@ int cmd_attach(int argc, char **argv)
 	struct undo u = { 0 };
 	struct dataplane dp = { .skel = NULL };
 	struct nl_sock *sk = NULL;
-	bool foreground = false, recovering = false;
+	bool foreground = false, recovering = false, upgraded;
 	int verbose = 0, err, bridge_ifindex, uplink_ifindex, other;
+	char old_build[sizeof(o.build)] = "";
+	pid_t old_sup = 0;
 	struct in_addr ext;
 	uint8_t mac[6];
 	char kind[32] = "";
@@ -768,16 +777,28 @@ int cmd_attach(int argc, char **argv)
 		goto fail_early;
 	}
 
-	/* Attached already?  Same settings: fine (and repair); other settings: refuse. */
-	if (!state_load(s.bridge, &old, &o)) {
+	/*
+	 * Attached already?  Same settings: fine, and repair (the supervisor
+	 * died) or upgrade (another build attached it: its programs are
+	 * replaced by ours on the same maps); other settings: refuse.
+	 */
+	err = state_load(s.bridge, &old, &o);
+	if (err == -EPROTO) {
+		log_warnx("%s was attached by a build with ABI version %d, this build has %d: detach it with that "
+			  "build first", s.bridge, o.abi, QNAT_ABI_VERSION);
+		goto fail_early;
+	}
+	if (!err) {
 		char desc[1024];
 
 		if (!settings_equal(&s, &old)) {
-			settings_describe(&old, desc, sizeof(desc));
-			log_warnx("%s is already attached with other settings (%s); detach it first", s.bridge, desc);
+			settings_diff(&old, &s, desc, sizeof(desc));
+			log_warnx("%s is already attached with other settings: %s; detach it first", s.bridge, desc);
 			goto fail_early;
 		}
-		if (supervisor_pid(s.bridge)) {
+		old_sup = supervisor_pid(s.bridge);
+		snprintf(old_build, sizeof(old_build), "%s", o.build[0] ? o.build : "unknown");
+		if (old_sup && !strcmp(o.build, build_id())) {
 			printf("%s is already attached\n", s.bridge);
 			nl_socket_free(sk);
 			return 0;
@@ -814,6 +835,14 @@ int cmd_attach(int argc, char **argv)
 			goto fail_early;
 		}
 	}
+
+	/* Before any change: a build whose maps differ is refused here. */
+	if ((err = dp_load(&dp, &s, uplink_ifindex)))
+		goto fail_early;
+	if (recovering && !dp.reused)
+		log_warnx("no running data plane found on %s: starting with an empty conntrack table", s.uplink);
+	if (old_sup) /* another build's: ours takes over once our programs are in */
+		supervisor_stop(s.bridge);
 
 	/* From here on every change is recorded in u, and undone on failure. */
 	if (bridge_ifindex == -ENODEV) {
@@ -887,10 +916,6 @@ bridged:
 		goto fail;
 	}
 
-	if ((err = dp_load(&dp, &s, uplink_ifindex)))
-		goto fail;
-	if (recovering && !dp.reused)
-		log_warnx("no running data plane found on %s: starting with an empty conntrack table", s.uplink);
 	if ((err = dp_write_config(&dp, &s, uplink_ifindex, bridge_ifindex, ext, mac))) {
 		log_warnx("cannot write the data plane's configuration: %s", strerror(-err));
 		goto fail;
@@ -913,7 +938,7 @@ bridged:
 		goto fail;
 	}
 	if (!s.bridged) {
-		if (o.sock_cfg_id) /* a previous data plane's, whose maps we did not adopt */
+		if (o.sock_cfg_id && o.sock_cfg_id != dp_config_id(&dp)) /* a data plane's whose maps we did not adopt */
 			dp_detach_cgroup_id(o.sock_cfg_id);
 		err = dp_attach_cgroup(&dp);
 		o.sock_hooks = !err;
@@ -934,8 +959,11 @@ bridged:
 	}
 	nl_socket_free(sk);
 	sk = NULL;
+	upgraded = recovering && dp.reused && strcmp(old_build, build_id());
 
 	if (foreground) {
+		if (upgraded)
+			upgrade_report(&s, &dp, old_build);
 		err = supervise(&s, &x, &dp, bridge_ifindex, uplink_ifindex, -1);
 		dp_close(&dp);
 		return err ? 1 : 0;
@@ -945,6 +973,8 @@ bridged:
 			sk = NULL;
 		goto fail;
 	}
+	if (upgraded)
+		upgrade_report(&s, &dp, old_build);
 	dp_close(&dp);
 	return 0;
 
@@ -1000,7 +1030,12 @@ int cmd_detach(int argc, char **argv)
 	}
 	err = state_load(argv[1], &s, &o);
 	if (err) {
-		log_warnx(err == -ENOENT ? "%s is not attached" : "%s: unreadable state, cannot detach safely", argv[1]);
+		if (err == -EPROTO)
+			log_warnx("%s was attached by a build with ABI version %d, this build has %d: detach it with "
+				  "that build", argv[1], o.abi, QNAT_ABI_VERSION);
+		else
+			log_warnx(err == -ENOENT ? "%s is not attached" : "%s: unreadable state, cannot detach safely",
+				  argv[1]);
 		return 1;
 	}
 	if ((err = nl_open(&sk))) {

@@ -48,6 +48,20 @@ static int tc_prog_id(int ifindex, enum bpf_tc_attach_point where, uint32_t *id)
 	return err;
 }
 
+static bool prog_named(uint32_t id, const char *name)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name);
+	close(fd);
+	return ok;
+}
+
 /* Our programs on the uplink (or any device): TC ingress, TC egress, XDP (0 where absent). */
 int dp_uplink_prog_ids(int ifindex, uint32_t ids[3])
 {
@@ -90,75 +104,143 @@ static void dp_init(struct dataplane *dp)
 		dp->guests_fd = dp->fdb_fd = dp->host_allow_fd = dp->host_flow_fd = -1;
 }
 
-/* Collect the maps one attached program uses into dp (by map name). */
-static void adopt_prog_maps(struct dataplane *dp, uint32_t prog_id)
+/* The maps a running data plane's programs hold, by name (no pins: see above). */
+#define OLD_MAPS_MAX 32
+struct old_maps {
+	int n;
+	struct {
+		int fd;
+		struct bpf_map_info info;
+	} m[OLD_MAPS_MAX];
+};
+
+static void old_maps_add_cgroup(struct old_maps *om);
+
+static int old_map_find(const struct old_maps *om, const char *name)
 {
-	uint32_t map_ids[16];
-	struct bpf_prog_info info = {};
+	for (int i = 0; i < om->n; i++)
+		if (!strcmp(om->m[i].info.name, name))
+			return i;
+	return -1;
+}
+
+static void old_maps_close(struct old_maps *om)
+{
+	for (int i = 0; i < om->n; i++)
+		if (om->m[i].fd >= 0)
+			close(om->m[i].fd);
+	om->n = 0;
+}
+
+static bool our_prog_name(const char *name)
+{
+	return !strncmp(name, "tc_uplink", 9) || !strcmp(name, "xdp_uplink_in") || !strcmp(name, "tc_port_in") ||
+	       !strcmp(name, "tc_host_in") || !strncmp(name, "sock_", 5);
+}
+
+/* Add the maps program prog_id uses, when it is one of ours. */
+static void old_maps_add(struct old_maps *om, uint32_t prog_id)
+{
+	uint32_t map_ids[OLD_MAPS_MAX];
+	struct bpf_prog_info info = { .nr_map_ids = OLD_MAPS_MAX, .map_ids = (uint64_t)(unsigned long)map_ids };
 	uint32_t len = sizeof(info);
 	int fd = bpf_prog_get_fd_by_id(prog_id);
 
 	if (fd < 0)
 		return;
-	info.nr_map_ids = 16;
-	info.map_ids = (uint64_t)(unsigned long)map_ids;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
-	    (strncmp(info.name, "tc_uplink", 9) && strcmp(info.name, "xdp_uplink_in") && strcmp(info.name, "tc_port_in") &&
-	     strcmp(info.name, "tc_host_in"))) {
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || !our_prog_name(info.name)) {
 		close(fd);
 		return;
 	}
 	close(fd);
-	for (uint32_t i = 0; i < info.nr_map_ids && i < 16; i++) {
+	for (uint32_t i = 0; i < info.nr_map_ids && i < OLD_MAPS_MAX && om->n < OLD_MAPS_MAX; i++) {
 		struct bpf_map_info mi = {};
 		uint32_t mlen = sizeof(mi);
 		int mfd = bpf_map_get_fd_by_id(map_ids[i]);
-		int *slot;
 
 		if (mfd < 0)
 			continue;
-		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) || !(slot = dp_fd_by_name(dp, mi.name)) || *slot >= 0) {
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) || old_map_find(om, mi.name) >= 0) {
 			close(mfd);
 			continue;
 		}
-		*slot = mfd;
+		om->m[om->n].fd = mfd;
+		om->m[om->n++].info = mi;
 	}
+}
+
+/* The host policy's maps: from the program on the bridge device the config names. */
+static void old_maps_add_bridge(struct old_maps *om)
+{
+	int i = old_map_find(om, QNAT_MAP_CONFIG);
+	struct qnat_config cfg = {};
+	uint32_t zero = 0, id;
+
+	if (i >= 0 && !bpf_map_lookup_elem(om->m[i].fd, &zero, &cfg) && cfg.bridge_ifindex &&
+	    !tc_prog_id(cfg.bridge_ifindex, BPF_TC_INGRESS, &id) && id)
+		old_maps_add(om, id);
+}
+
+/* The uplink's programs, one port's (the maps only ports use: the FDB) and the bridge's. */
+static int old_maps_collect(struct old_maps *om, int uplink_ifindex)
+{
+	uint32_t ids[3], port, *prev = NULL, id;
+	int ports;
+
+	om->n = 0;
+	if (dp_uplink_prog_ids(uplink_ifindex, ids))
+		return -ENOENT;
+	for (int i = 0; i < 3; i++)
+		if (ids[i])
+			old_maps_add(om, ids[i]);
+	ports = old_map_find(om, QNAT_MAP_PORTS);
+	while (ports >= 0 && !bpf_map_get_next_key(om->m[ports].fd, prev, &port)) {
+		if (!tc_prog_id(port, BPF_TC_INGRESS, &id) && id && prog_named(id, "tc_port_in")) {
+			old_maps_add(om, id);
+			break;
+		}
+		prev = &port;
+	}
+	old_maps_add_bridge(om);
+	if (old_map_find(om, QNAT_MAP_CONFIG) < 0 || old_map_find(om, QNAT_MAP_CT) < 0 ||
+	    old_map_find(om, QNAT_MAP_CT_REV) < 0) {
+		old_maps_close(om);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The ABI version the running data plane's config carries. */
+static uint32_t old_abi(const struct old_maps *om)
+{
+	struct qnat_config cfg = {};
+	uint32_t zero = 0;
+
+	bpf_map_lookup_elem(om->m[old_map_find(om, QNAT_MAP_CONFIG)].fd, &zero, &cfg);
+	return cfg.abi_version;
 }
 
 /* The maps of the data plane running on this uplink, if there is one. */
 int dp_open_existing(struct dataplane *dp, int uplink_ifindex)
 {
-	uint32_t ids[3];
-	struct qnat_config cfg;
-	uint32_t zero = 0;
+	struct old_maps om;
 
 	dp_init(dp);
-	if (dp_uplink_prog_ids(uplink_ifindex, ids))
+	if (old_maps_collect(&om, uplink_ifindex))
 		return -ENOENT;
-	for (int i = 0; i < 3; i++)
-		if (ids[i])
-			adopt_prog_maps(dp, ids[i]);
-	/* Maps only the port programs use (the FDB): from any one port's. */
-	if (dp->ports_fd >= 0) {
-		uint32_t port, *prev = NULL, id;
-
-		while (dp->fdb_fd < 0 && !bpf_map_get_next_key(dp->ports_fd, prev, &port)) {
-			if (!tc_prog_id(port, BPF_TC_INGRESS, &id) && id)
-				adopt_prog_maps(dp, id);
-			prev = &port;
-		}
-	}
-	if (dp->config_fd < 0 || dp->ct_fd < 0 || dp->ct_rev_fd < 0) {
-		dp_close(dp);
-		return -ENOENT;
-	}
-	if (bpf_map_lookup_elem(dp->config_fd, &zero, &cfg) || cfg.abi_version != QNAT_ABI_VERSION) {
-		dp_close(dp);
+	if (old_abi(&om) != QNAT_ABI_VERSION) {
+		old_maps_close(&om);
 		return -EPROTO;
 	}
-	/* The host policy's maps: from the bridge device's program. */
-	if (!tc_prog_id(cfg.bridge_ifindex, BPF_TC_INGRESS, &ids[0]) && ids[0])
-		adopt_prog_maps(dp, ids[0]);
+	for (int i = 0; i < om.n; i++) {
+		int *slot = dp_fd_by_name(dp, om.m[i].info.name);
+
+		if (slot && *slot < 0) {
+			*slot = om.m[i].fd;
+			om.m[i].fd = -1;
+		}
+	}
+	old_maps_close(&om);
 	return 0;
 }
 
@@ -178,12 +260,48 @@ void dp_close(struct dataplane *dp)
 	dp_init(dp);
 }
 
-/* Load the programs; reuse the running data plane's maps when there is one. */
+/*
+ * A map is adopted only if this build declares it exactly as the running
+ * one did; libbpf's reuse_fd does not check, and the verifier would accept
+ * programs that read another layout.  Names the first difference.
+ */
+static int map_mismatch(const struct bpf_map *map, const struct bpf_map_info *old, char *buf, size_t len)
+{
+	enum bpf_map_type t = bpf_map__type(map);
+	/* The kernel makes devmaps read-only for programs itself. */
+	uint32_t flags = bpf_map__map_flags(map) |
+			 (t == BPF_MAP_TYPE_DEVMAP || t == BPF_MAP_TYPE_DEVMAP_HASH ? BPF_F_RDONLY_PROG : 0);
+	const struct {
+		const char *what;
+		uint32_t was, now;
+	} f[] = {
+		{ "type", old->type, t },
+		{ "key size", old->key_size, bpf_map__key_size(map) },
+		{ "value size", old->value_size, bpf_map__value_size(map) },
+		{ "max entries", old->max_entries, bpf_map__max_entries(map) },
+		{ "flags", old->map_flags, flags },
+	};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (f[i].was != f[i].now) {
+			snprintf(buf, len, "map %s: %s %u, this build's %u", old->name, f[i].what, f[i].was, f[i].now);
+			return -EPROTO;
+		}
+	return 0;
+}
+
+/*
+ * Load the programs.  When a data plane runs on the uplink (a restart or an
+ * upgrade), its maps are adopted, every one this build also declares, after
+ * checking that the ABI and each map's shape are the same; nothing is
+ * attached here, so a refusal changes nothing.
+ */
 int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 {
-	struct dataplane old;
+	struct old_maps om = { 0 };
 	struct bpf_map *map;
 	struct qnat *skel;
+	char why[128];
 	int err;
 
 	skel = qnat__open();
@@ -192,31 +310,37 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 	bpf_map__set_max_entries(skel->maps.qnat_ct, s->ct_max);
 	bpf_map__set_max_entries(skel->maps.qnat_ct_rev, s->ct_max);
 
-	err = dp_open_existing(&old, uplink_ifindex);
-	if (err == -EPROTO) {
-		log_warnx("the data plane on %s has another ABI version; detach it first", s->uplink);
-		qnat__destroy(skel);
-		return err;
-	}
 	dp_init(dp);
-	dp->reused = !err;
-	if (dp->reused) {
-		bpf_object__for_each_map(map, skel->obj) {
-			int *slot = dp_fd_by_name(&old, bpf_map__name(map));
-
-			if (slot && *slot >= 0 && (err = bpf_map__reuse_fd(map, *slot))) {
-				log_warnx("cannot adopt map %s: %s", bpf_map__name(map), strerror(-err));
-				dp_close(&old);
-				qnat__destroy(skel);
-				return err;
-			}
-		}
-		dp_close(&old);
+	dp->reused = !old_maps_collect(&om, uplink_ifindex);
+	if (dp->reused && old_abi(&om) != QNAT_ABI_VERSION) {
+		log_warnx("the data plane on %s has ABI version %u, this build %u: detach it with the build that "
+			  "attached it first", s->uplink, old_abi(&om), QNAT_ABI_VERSION);
+		err = -EPROTO;
+		goto fail;
 	}
+	if (dp->reused)
+		old_maps_add_cgroup(&om); /* the socket hooks' maps (host-local forwards) */
+	bpf_object__for_each_map(map, skel->obj) {
+		int i = bpf_map__is_internal(map) ? -1 : old_map_find(&om, bpf_map__name(map));
+
+		if (i < 0)
+			continue; /* new in this build, or nothing runs: created empty */
+		if ((err = map_mismatch(map, &om.m[i].info, why, sizeof(why)))) {
+			log_warnx("the data plane on %s has another ABI (%s): detach it with the build that "
+				  "attached it first", s->uplink, why);
+			goto fail;
+		}
+		if ((err = bpf_map__reuse_fd(map, om.m[i].fd))) {
+			log_warnx("cannot adopt map %s: %s", bpf_map__name(map), strerror(-err));
+			goto fail;
+		}
+	}
+	old_maps_close(&om);
 	err = qnat__load(skel);
 	if (err) {
 		log_warnx("loading the BPF programs failed: %s", strerror(-err));
 		qnat__destroy(skel);
+		dp_init(dp);
 		return err;
 	}
 	dp->skel = skel;
@@ -232,6 +356,12 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 	dp->host_allow_fd = bpf_map__fd(skel->maps.qnat_host_allow);
 	dp->host_flow_fd = bpf_map__fd(skel->maps.qnat_host_flow);
 	return 0;
+
+fail:
+	old_maps_close(&om);
+	qnat__destroy(skel);
+	dp_init(dp);
+	return err;
 }
 
 #ifndef SO_NETNS_COOKIE
@@ -343,20 +473,6 @@ static int xdp_flags_of(enum xdp_mode m)
 	return m == XDP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : m == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : 0;
 }
 
-static bool prog_named(uint32_t id, const char *name)
-{
-	struct bpf_prog_info info = {};
-	uint32_t len = sizeof(info);
-	int fd = bpf_prog_get_fd_by_id(id);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name);
-	close(fd);
-	return ok;
-}
-
 int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o)
 {
 	uint32_t xdp_id = 0;
@@ -387,7 +503,18 @@ int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum
 	nl_link_kind(sk, ifindex, kind, sizeof(kind));
 	if (mode == XDP_MODE_AUTO)
 		mode = strcmp(kind, "veth") ? XDP_MODE_NATIVE : XDP_MODE_OFF;
-	if (o->xdp_attached && xdp_id) /* the mode may change: start clean */
+	if (xdp_id && o->xdp_attached == xdp_flags_of(mode) && mode != XDP_MODE_OFF) {
+		/* The running data plane's program: swapped in one step, no gap. */
+		LIBBPF_OPTS(bpf_xdp_attach_opts, xo, .old_prog_fd = bpf_prog_get_fd_by_id(xdp_id));
+
+		err = bpf_xdp_attach(ifindex, bpf_program__fd(dp->skel->progs.xdp_uplink_in),
+				     xdp_flags_of(mode) | XDP_FLAGS_REPLACE, &xo);
+		close(xo.old_prog_fd);
+		if (err)
+			log_warnx("cannot replace the uplink's XDP program: %s", strerror(-err));
+		return err;
+	}
+	if (o->xdp_attached && xdp_id) /* the mode changes: start clean */
 		bpf_xdp_detach(ifindex, o->xdp_attached, NULL);
 	o->xdp_attached = 0;
 	if (mode == XDP_MODE_OFF)
@@ -532,7 +659,7 @@ static int cgroup_root_fd(void)
 	if (fd >= 0)
 		return fd;
 	/* `ip netns exec` remounts /sys without cgroup2: mount it here, briefly. */
-	if (mkdir_p(QNAT_RUN_DIR, 0755) || !mkdtemp(dir))
+	if (mkdir_p(QNAT_RUN_DIR, 0700) || !mkdtemp(dir))
 		return -errno;
 	if (mount("cgroup2", dir, "cgroup2", 0, NULL)) {
 		fd = -errno;
@@ -573,6 +700,36 @@ static bool sock_prog_ours(uint32_t id, size_t i, uint32_t cfg_id)
 	return ours;
 }
 
+/* Our program on hook i of the cgroup, for the data plane whose config map is cfg_id; 0 if none. */
+static uint32_t sock_prog_find(int cgfd, size_t i, uint32_t cfg_id)
+{
+	uint32_t ids[64], cnt = 64, flags = 0;
+
+	if (bpf_prog_query(cgfd, sock_hooks[i].type, 0, &flags, ids, &cnt))
+		return 0;
+	for (uint32_t k = 0; k < cnt; k++)
+		if (sock_prog_ours(ids[k], i, cfg_id))
+			return ids[k];
+	return 0;
+}
+
+/* The maps of the running data plane's socket hooks (the config map finds them). */
+static void old_maps_add_cgroup(struct old_maps *om)
+{
+	int c = old_map_find(om, QNAT_MAP_CONFIG), cgfd;
+	uint32_t cfg_id = c < 0 ? 0 : om->m[c].info.id;
+
+	if (!cfg_id || (cgfd = cgroup_root_fd()) < 0)
+		return;
+	for (size_t i = 0; i < N_SOCK_HOOKS; i++) {
+		uint32_t id = sock_prog_find(cgfd, i, cfg_id);
+
+		if (id)
+			old_maps_add(om, id);
+	}
+	close(cgfd);
+}
+
 static void cgroup_detach_ours(int cgfd, uint32_t cfg_id)
 {
 	for (size_t i = 0; i < N_SOCK_HOOKS; i++) {
@@ -600,10 +757,18 @@ int dp_attach_cgroup(struct dataplane *dp)
 
 	if (cgfd < 0)
 		return cgfd;
-	cgroup_detach_ours(cgfd, cfg_id); /* the programs of a previous attach */
-	for (size_t i = 0; i < N_SOCK_HOOKS && !err; i++)
-		if (bpf_prog_attach(bpf_program__fd(progs[i]), cgfd, sock_hooks[i].type, BPF_F_ALLOW_MULTI))
+	for (size_t i = 0; i < N_SOCK_HOOKS && !err; i++) {
+		/* A previous attach's program on these maps: replaced in one step. */
+		uint32_t old = sock_prog_find(cgfd, i, cfg_id);
+		LIBBPF_OPTS(bpf_prog_attach_opts, ao, .flags = BPF_F_ALLOW_MULTI, .replace_prog_fd = -1);
+
+		if (old && (ao.replace_prog_fd = bpf_prog_get_fd_by_id(old)) >= 0)
+			ao.flags |= BPF_F_REPLACE;
+		if (bpf_prog_attach_opts(bpf_program__fd(progs[i]), cgfd, sock_hooks[i].type, &ao))
 			err = -errno;
+		if (ao.replace_prog_fd >= 0)
+			close(ao.replace_prog_fd);
+	}
 	if (err)
 		cgroup_detach_ours(cgfd, cfg_id);
 	close(cgfd);

@@ -118,8 +118,9 @@ static int hosts_update(const struct settings *s, const char *mac, const char *a
 		err = -E2BIG;
 		goto out;
 	}
-	/* dnsmasq reads these after dropping root: world-readable, like /etc/hosts. */
-	if ((err = write_file_atomic(hosts, hbuf, 0644)) || (err = write_file_atomic(addn, abuf, 0644)))
+	/* dnsmasq re-reads these after dropping root: its group may read them. */
+	if ((err = write_file_atomic_gid(hosts, hbuf, 0640, dnsmasq_gid())) ||
+	    (err = write_file_atomic_gid(addn, abuf, 0640, dnsmasq_gid())))
 		log_warnx("cannot write %s: %s", hosts, strerror(-err));
 out:
 	free(hbuf);

@@ -66,6 +66,8 @@ struct owned {
 	struct in_addr moved_gw; /* ... and the default route via this gateway */
 	uint32_t sock_cfg_id; /* their config map's id: finds them when the data plane is gone */
 	bool bridge_clsact_created; /* the host policy's programs hang on the bridge device */
+	char build[41];	      /* the build that attached: build_id() of its qnat-bpf */
+	int abi;	      /* and its QNAT_ABI_VERSION */
 };
 
 /* util.c */
@@ -86,7 +88,10 @@ bool pid_alive(pid_t pid, const char *comm);
 int mkdir_p(const char *path, mode_t mode);
 int valid_ifname(const char *name);
 int write_file_atomic(const char *path, const char *data, mode_t mode);
+int write_file_atomic_gid(const char *path, const char *data, mode_t mode, gid_t gid);
+int state_dir_make(const char *bridge);
 uint64_t monotonic_ns(void);
+const char *build_id(void);
 const char *timeout_name(int i);
 int timeout_lookup(const char *name);
 void settings_defaults(struct settings *s);
@@ -95,6 +100,7 @@ void settings_defaults(struct settings *s);
 int state_save(const struct settings *s, const struct owned *o);
 int state_load(const char *bridge, struct settings *s, struct owned *o);
 void settings_describe(const struct settings *s, char *buf, size_t len);
+void settings_diff(const struct settings *running, const struct settings *asked, char *buf, size_t len);
 bool settings_equal(const struct settings *a, const struct settings *b);
 
 /* nl.c: links, addresses, routes and events through libnl-route-3 */
@@ -178,6 +184,7 @@ int dnsmasq_write_config(const struct settings *s);
 pid_t dnsmasq_start(const struct settings *s);
 void dnsmasq_stop(const char *bridge);
 int dnsmasq_lease_count(const char *bridge);
+gid_t dnsmasq_gid(void);
 
 /* forward.c: port forwards */
 struct fwd_rule {

@@ -17,37 +17,90 @@ const char *xdp_mode_name(enum xdp_mode m)
 	return xdp_names[m];
 }
 
-/* The canonical one-line form of the settings: also what "differs" shows. */
+#define FIELDS_MAX 32
+#define FIELD_LEN 288 /* a --host-allow list is the longest */
+
+/* The settings as "name [value]" fields, in a fixed order; defaults left out where noted. */
+static int settings_fields(const struct settings *s, char f[FIELDS_MAX][FIELD_LEN])
+{
+	int n = 0;
+
+#define F(...) snprintf(f[n++], FIELD_LEN, __VA_ARGS__)
+	if (s->bridged) {
+		F("bridged");
+	} else {
+		F("masq %s/%u", ip_str(s->subnet), s->prefix);
+		F("gateway %s", ip_str(s->gateway));
+	}
+	F("uplink %s", s->uplink);
+	if (s->dhcp)
+		F("dhcp %s-%s", ip_str(s->dhcp_start), ip_str(s->dhcp_end));
+	else
+		F("no-dhcp");
+	F("ports %u-%u", s->port_min, s->port_max);
+	F("ct-max %u", s->ct_max);
+	F("ct-full %s", ct_full_name(s->ct_full));
+	F("max-flows-per-guest %u", s->max_flows_per_guest);
+	F("filtering %s", s->eif ? "endpoint-independent" : "address-port-dependent");
+	F("xdp %s", xdp_mode_name(s->xdp));
+	if (!s->csum_fill && !s->bridged)
+		F("no-dhcp-checksum-fill");
+	if (s->port_security)
+		F("port-security");
+	if (s->mtu)
+		F("mtu %u", s->mtu);
+	if (s->fdb_ageing != 300)
+		F("fdb-ageing %u", s->fdb_ageing);
+	if (s->host_allow[0])
+		F("host-allow %s", s->host_allow);
+	if (s->metrics[0])
+		F("metrics %s", s->metrics);
+	for (int i = 0; i < QNAT_TO_MAX; i++)
+		F("timeout %s=%u", timeout_name(i), s->timeouts[i]);
+#undef F
+	return n;
+}
+
+/* The canonical one-line form of the settings. */
 void settings_describe(const struct settings *s, char *buf, size_t len)
 {
-	size_t n = 0;
+	char f[FIELDS_MAX][FIELD_LEN];
+	int n = settings_fields(s, f);
+	size_t k = 0;
 
-	if (s->bridged)
-		n += snprintf(buf + n, len - n, "bridged uplink %s", s->uplink);
-	else
-		n += snprintf(buf + n, len - n, "masq %s/%u gateway %s uplink %s", ip_str(s->subnet), s->prefix,
-			      ip_str(s->gateway), s->uplink);
-	if (s->dhcp)
-		n += snprintf(buf + n, len - n, " dhcp %s-%s", ip_str(s->dhcp_start), ip_str(s->dhcp_end));
-	else
-		n += snprintf(buf + n, len - n, " no-dhcp");
-	n += snprintf(buf + n, len - n, " ports %u-%u ct-max %u ct-full %s max-flows-per-guest %u filtering %s xdp %s",
-		      s->port_min, s->port_max, s->ct_max, ct_full_name(s->ct_full), s->max_flows_per_guest,
-		      s->eif ? "endpoint-independent" : "address-port-dependent", xdp_mode_name(s->xdp));
-	if (!s->csum_fill && !s->bridged && n < len)
-		n += snprintf(buf + n, len - n, " no-dhcp-checksum-fill");
-	if (s->port_security && n < len)
-		n += snprintf(buf + n, len - n, " port-security");
-	if (s->mtu && n < len)
-		n += snprintf(buf + n, len - n, " mtu %u", s->mtu);
-	if (s->fdb_ageing != 300 && n < len)
-		n += snprintf(buf + n, len - n, " fdb-ageing %u", s->fdb_ageing);
-	if (s->host_allow[0] && n < len)
-		n += snprintf(buf + n, len - n, " host-allow %s", s->host_allow);
-	if (s->metrics[0] && n < len)
-		n += snprintf(buf + n, len - n, " metrics %s", s->metrics);
-	for (int i = 0; i < QNAT_TO_MAX && n < len; i++)
-		n += snprintf(buf + n, len - n, " %s %u", timeout_name(i), s->timeouts[i]);
+	buf[0] = '\0';
+	for (int i = 0; i < n && k < len; i++)
+		k += snprintf(buf + k, len - k, "%s%s", i ? " " : "", f[i]);
+}
+
+/* The fields of a that b lacks, joined, or "the defaults". */
+static void fields_missing(char a[FIELDS_MAX][FIELD_LEN], int na, char b[FIELDS_MAX][FIELD_LEN], int nb, char *buf,
+			   size_t len)
+{
+	size_t k = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < na && k < len; i++) {
+		bool found = false;
+
+		for (int j = 0; j < nb && !found; j++)
+			found = !strcmp(a[i], b[j]);
+		if (!found)
+			k += snprintf(buf + k, len - k, "%s%s", k ? ", " : "", a[i]);
+	}
+	if (!k)
+		snprintf(buf, len, "the defaults");
+}
+
+/* What differs between a running attach and one asked for, as the operator typed it. */
+void settings_diff(const struct settings *running, const struct settings *asked, char *buf, size_t len)
+{
+	char r[FIELDS_MAX][FIELD_LEN], a[FIELDS_MAX][FIELD_LEN], rs[512], as[512];
+	int nr = settings_fields(running, r), na = settings_fields(asked, a);
+
+	fields_missing(r, nr, a, na, rs, sizeof(rs));
+	fields_missing(a, na, r, nr, as, sizeof(as));
+	snprintf(buf, len, "it runs with %s, this attach asks for %s", rs, as);
 }
 
 bool settings_equal(const struct settings *a, const struct settings *b)
@@ -64,8 +117,7 @@ int state_save(const struct settings *s, const struct owned *o)
 	char path[PATH_MAX], desc[1024], buf[2048];
 	int err;
 
-	err = state_dir(s->bridge, path, sizeof(path));
-	if (err || (err = mkdir_p(path, 0711)))
+	if ((err = state_dir_make(s->bridge)))
 		return err;
 	settings_describe(s, desc, sizeof(desc));
 	snprintf(buf, sizeof(buf),
@@ -77,7 +129,7 @@ int state_save(const struct settings *s, const struct owned *o)
 		 "timeouts %u %u %u %u %u %u %u %u %u\n"
 		 "bridge_created %d\nbridge_upped %d\naddr_added %d\nfwd_bridge_old %d\nfwd_uplink_old %d\n"
 		 "uplink_clsact_created %d\nxdp_attached %d\nsock_hooks %d\nsock_cfg_id %u\n"
-		 "host_allow %s\nbridge_clsact_created %d\n",
+		 "host_allow %s\nbridge_clsact_created %d\nbuild %s\n",
 		 QNAT_ABI_VERSION, s->bridge, s->uplink, ip_str(s->subnet), s->prefix, ip_str(s->gateway), s->dhcp,
 		 ip_str(s->dhcp_start), ip_str(s->dhcp_end), s->port_min, s->port_max, s->ct_max, s->ct_full,
 		 s->max_flows_per_guest, s->eif, s->xdp, s->metrics[0] ? s->metrics : "-", s->fdb_ageing, s->mtu,
@@ -86,7 +138,8 @@ int state_save(const struct settings *s, const struct owned *o)
 		 s->timeouts[0], s->timeouts[1], s->timeouts[2], s->timeouts[3], s->timeouts[4], s->timeouts[5],
 		 s->timeouts[6], s->timeouts[7], s->timeouts[8], o->bridge_created, o->bridge_upped, o->addr_added,
 		 o->fwd_bridge_old, o->fwd_uplink_old, o->uplink_clsact_created, o->xdp_attached,
-		 o->sock_hooks, o->sock_cfg_id, s->host_allow[0] ? s->host_allow : "-", o->bridge_clsact_created);
+		 o->sock_hooks, o->sock_cfg_id, s->host_allow[0] ? s->host_allow : "-", o->bridge_clsact_created,
+		 build_id());
 	_Static_assert(QNAT_TO_MAX == 9, "state file lists nine timeouts");
 	err = state_path(s->bridge, "state", path, sizeof(path));
 	return err ? err : write_file_atomic(path, buf, 0600);
@@ -116,7 +169,7 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 #define IP(k, dst) else if (!strcmp(key, k)) parse_ipv4(val, &dst)
 #define NUM(k, dst) else if (!strcmp(key, k)) dst = strtol(val, NULL, 10)
 		if (!strcmp(key, "abi"))
-			abi = strtol(val, NULL, 10);
+			abi = o->abi = strtol(val, NULL, 10);
 		STR("bridge", s->bridge);
 		STR("uplink", s->uplink);
 		IP("subnet", s->subnet);
@@ -157,6 +210,7 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 		NUM("bridge_clsact_created", o->bridge_clsact_created);
 		else if (!strcmp(key, "host_allow") && strcmp(val, "-") && strlen(val) < sizeof(s->host_allow))
 			strcpy(s->host_allow, val);
+		STR("build", o->build);
 		else if (!strcmp(key, "timeouts") &&
 			 sscanf(val, "%u %u %u %u %u %u %u %u %u", &u[0], &u[1], &u[2], &u[3], &u[4], &u[5], &u[6],
 				&u[7], &u[8]) == QNAT_TO_MAX) memcpy(s->timeouts, u, sizeof(u));

@@ -120,6 +120,41 @@ static void print_ports(struct json *j, struct dataplane *dp)
 	json_arr_close(j);
 }
 
+/*
+ * Which build attached, and the uplink's programs as the kernel has them:
+ * ids change on every load, tags with the code.
+ */
+static void print_build(struct json *j, const struct owned *o, const struct settings *s)
+{
+	uint32_t ids[3] = { 0 };
+	int n = 0;
+
+	json_str(j, "build", "  build %s", o->build[0] ? o->build : "unknown");
+	json_arr_open(j, "programs");
+	dp_uplink_prog_ids((int)if_nametoindex(s->uplink), ids);
+	for (int i = 0; i < 3; i++) {
+		struct bpf_prog_info info = {};
+		uint32_t len = sizeof(info);
+		char tag[2 * BPF_TAG_SIZE + 1];
+		int fd = ids[i] ? bpf_prog_get_fd_by_id(ids[i]) : -1;
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			for (int k = 0; k < BPF_TAG_SIZE; k++)
+				sprintf(tag + 2 * k, "%02x", info.tag[k]);
+			json_obj_open(j, NULL);
+			json_str(j, "name", n++ ? ", %s" : ": %s", info.name);
+			json_uint(j, "id", " id %llu", info.id);
+			json_str(j, "tag", " tag %s", tag);
+			json_obj_close(j);
+		}
+		close(fd);
+	}
+	json_arr_close(j);
+	json_text(j, "\n");
+}
+
 static int status_one(struct json *j, const char *bridge)
 {
 	struct dataplane dp;
@@ -139,6 +174,7 @@ static int status_one(struct json *j, const char *bridge)
 	json_str(j, "supervisor", " %s", sup ? "running" : "NOT RUNNING (run attach again to restart it)");
 	json_uint(j, "supervisor_pid", sup ? " (pid %llu)" : "", sup);
 	json_text(j, "\n");
+	print_build(j, &o, &s);
 	json_bool(j, "bridged", s.bridged, "  bridged: guests on the uplink's LAN, no NAT\n", "");
 	if (!s.bridged) {
 		json_str(j, "subnet", "  masquerade %s", ip_str(s.subnet));

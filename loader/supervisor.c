@@ -263,9 +263,13 @@ static void config_reload(struct sup *p)
 	}
 	if (!ns.uplink[0])
 		strcpy(ns.uplink, p->s->uplink);
-	if (!settings_equal(&ns, p->s))
-		log_warnx("%s: settings other than forwards and hosts changed; they take effect at the next "
-			  "detach and attach", p->x->config);
+	if (!settings_equal(&ns, p->s)) {
+		char diff[1024];
+
+		settings_diff(p->s, &ns, diff, sizeof(diff));
+		log_warnx("%s: settings other than forwards and hosts changed (%s); they take effect at the next "
+			  "detach and attach", p->x->config, diff);
+	}
 	for (int i = 0; i < p->x->nfwd; i++) {
 		bool kept = false;
 

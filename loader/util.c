@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,8 +233,37 @@ int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/*
+ * /run/qnat-bpf/nsINODE/BRIDGE: the two below the top are root's, 0710, so
+ * that the group dnsmasq runs as may pass through to the hosts files it
+ * re-reads after dropping root, and nobody else gets in.  The top, shared
+ * by every namespace, may be passed through by all, listed by none.
+ */
+int state_dir_make(const char *bridge)
+{
+	char dir[PATH_MAX], *ns;
+	gid_t gid = dnsmasq_gid();
+	int err = state_dir(bridge, dir, sizeof(dir));
+
+	if (err || (err = mkdir_p(dir, 0700)))
+		return err;
+	if (chmod(QNAT_RUN_DIR, 0711))
+		return -errno;
+	ns = strrchr(dir, '/');
+	*ns = '\0';
+	err = chown(dir, 0, gid) || chmod(dir, 0710) ? -errno : 0; /* older runs made these 0711 */
+	*ns = '/';
+	return err ? err : chown(dir, 0, gid) || chmod(dir, 0710) ? -errno : 0;
+}
+
 /* Write to a temporary file and rename it over: readers never see half. */
 int write_file_atomic(const char *path, const char *data, mode_t mode)
+{
+	return write_file_atomic_gid(path, data, mode, (gid_t)-1);
+}
+
+/* The same, the file given to group gid ((gid_t)-1: root's). */
+int write_file_atomic_gid(const char *path, const char *data, mode_t mode, gid_t gid)
 {
 	char tmp[PATH_MAX];
 	size_t len = strlen(data);
@@ -244,7 +274,9 @@ int write_file_atomic(const char *path, const char *data, mode_t mode)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, data, len) != (ssize_t)len)
+	if (fchown(fd, (uid_t)-1, gid) || fchmod(fd, mode)) /* the umask does not decide */
+		err = -errno;
+	else if (write(fd, data, len) != (ssize_t)len)
 		err = errno ? -errno : -EIO;
 	if (close(fd) && !err)
 		err = -errno;
@@ -332,4 +364,44 @@ uint64_t monotonic_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* The GNU build id note of the main program, as hex. */
+static int build_id_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	char *out = data;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+
+		while (ph->p_type == PT_NOTE && p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *n = (const void *)p;
+			const uint8_t *desc = (const uint8_t *)(n + 1) + ((n->n_namesz + 3) & ~3u);
+
+			if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && !memcmp(n + 1, "GNU", 4)) {
+				for (uint32_t k = 0; k < n->n_descsz && k < 20; k++)
+					sprintf(out + 2 * k, "%02x", desc[k]);
+				return 1;
+			}
+			p = (const char *)desc + ((n->n_descsz + 3) & ~3u);
+		}
+	}
+	return 1; /* the first object is the program itself */
+}
+
+/*
+ * Which build this is: the linker's build id (a hash of the whole binary,
+ * the BPF object inside included).  An attach by another build upgrades.
+ */
+const char *build_id(void)
+{
+	static char id[41];
+
+	if (!id[0]) {
+		dl_iterate_phdr(build_id_cb, id);
+		if (!id[0])
+			strcpy(id, "unknown");
+	}
+	return id;
 }

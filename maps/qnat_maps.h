@@ -12,7 +12,9 @@
 
 #include <linux/types.h>
 
+#ifndef QNAT_ABI_VERSION /* a -D only to build a mismatching variant (test_upgrade.sh) */
 #define QNAT_ABI_VERSION 1
+#endif
 
 /* Map names, as the kernel reports them (at most 15 characters). */
 #define QNAT_MAP_CONFIG "qnat_config"
@@ -34,7 +36,9 @@
 #define QNAT_PORTS_MAX 1024
 #define QNAT_FWD_MAX 65536 /* forwarded host ports, all rules together */
 #define QNAT_GUESTS_MAX 4096
+#ifndef QNAT_FDB_MAX
 #define QNAT_FDB_MAX 8192
+#endif
 #define QNAT_PORT_TRIES 32 /* candidates tried before a flow is refused */
 #define QNAT_HOST_ALLOW_MAX 16 /* --host-allow rules */
 #define QNAT_HOST_FLOWS_MAX 65536

@@ -12,6 +12,13 @@ static __always_inline const struct qnat_config *config_raw(void)
 	__u32 zero = 0;
 	const struct qnat_config *cfg = bpf_map_lookup_elem(&qnat_config, &zero);
 
+#ifdef QNAT_BUILD_TAG
+	/* make QNAT_DEFS=-DQNAT_BUILD_TAG=N: every program differs (another
+	 * tag), the maps do not; test_upgrade.sh upgrades to such a build. */
+#define QNAT_STR_(x) #x
+#define QNAT_STR(x) QNAT_STR_(x)
+	asm volatile("r0 = " QNAT_STR(QNAT_BUILD_TAG) ::: "r0");
+#endif
 	return cfg && cfg->abi_version ? cfg : 0;
 }
 

@@ -5,7 +5,8 @@
 # addresses, routes, tc, forwarding sysctls, our processes, the state
 # directory and state file).  Covers parse errors, a bad or missing uplink,
 # a name that is not a bridge, not being root, re-attaching an attached
-# bridge with other settings (refused; the first attach keeps working), and
+# bridge with other settings (each setting in turn, refused; the first
+# attach keeps working), and
 # commands on a bridge that is not attached (also as --json: {"error": ...}
 # on stdout).  Also: `attach --help` and `help` exit 0 with usage.
 #
@@ -144,6 +145,24 @@ in_guest g1 busybox ping -c 1 -W 2 "$EXT_ADDR" >/dev/null || fail "g1 cannot pin
 SNAP=()
 bad -- 'already attached with other settings' attach "$BR" --masq 10.9.0.0/24
 bad -- 'already attached with other settings' attach "$BR" "${M[@]}" --port-range 2000-3000
+# Every other setting too: refused, not merged into the running attach,
+# and the message names what differs ("OPTIONS|RUNNING|ASKED").
+for c in "--uplink d2|uplink up0|uplink d2" "--gateway 192.168.122.254|gateway 192.168.122.1|gateway 192.168.122.254" \
+	"--dhcp-range 192.168.122.10,192.168.122.20|dhcp 192.168.122.2-192.168.122.254|dhcp 192.168.122.10-192.168.122.20" \
+	"--no-dhcp|dhcp 192.168.122.2-192.168.122.254|no-dhcp" "--ct-max 1024|ct-max 262144|ct-max 1024" \
+	"--ct-full evict|ct-full refuse|ct-full evict" "--max-flows-per-guest 5|max-flows-per-guest 0|max-flows-per-guest 5" \
+	"--filtering endpoint-independent|filtering address-port-dependent|filtering endpoint-independent" \
+	"--timeout udp=60|timeout udp=30|timeout udp=60" "--xdp off|xdp auto|xdp off" "--mtu 1400|the defaults|mtu 1400" \
+	"--port-security|the defaults|port-security" "--fdb-ageing 60|the defaults|fdb-ageing 60" \
+	"--metrics-listen 127.0.0.1:9400|the defaults|metrics 127.0.0.1:9400" \
+	"--no-dhcp-checksum-fill|the defaults|no-dhcp-checksum-fill"; do
+	IFS='|' read -r o run ask <<<"$c"
+	# shellcheck disable=SC2086
+	bad -- "already attached with other settings: it runs with $run, this attach asks for $ask; detach" \
+		attach "$BR" "${M[@]}" $o
+done
+bad -- 'already attached with other settings: it runs with masq 192.168.122.0/24, gateway 192.168.122.1, .*asks for bridged' \
+	attach "$BR" --bridged --uplink "$UPLINK"
 bad -- 'up0 is already used' attach virbr1 --masq 10.9.0.0/24
 bad -- 'already routed via virbr0' attach virbr1 "${M[@]}" --uplink d2
 bad -- 'vx0.*not a bridge' attach vx0 --masq 10.9.0.0/24 --uplink d2
@@ -160,6 +179,42 @@ status=$(qnat status "$BR") || case_fail "status failed"
 echo "$status" | grep -q "masquerade $SUBNET" || case_fail "status lost the subnet: $status"
 echo "$status" | grep -q "ports 1024-65535" || case_fail "status lost the port range: $status"
 echo "$status" | grep -q "^$BR: running" || case_fail "the supervisor is not running: $status"
+
+# The state is root's: directories 0710 (dnsmasq's group passes through to
+# the hosts files it re-reads after dropping root; /run/qnat-bpf, shared by
+# all namespaces, is 0711), files 0600, the hosts files 0640 for that
+# group.  A user outside that group reads nothing and lists nothing;
+# dnsmasq itself still reloads a static host.
+dir=/run/qnat-bpf/ns$(ns_inode "$NS_HOST")/$BR
+dns_pid=$(qnat status "$BR" --json | jq -r '.[0].dhcp.pid')
+dns_gid=$(awk '/^Gid:/ { print $2 }' "/proc/$dns_pid/status")
+[ "$(awk '/^Uid:/ { print $2 }' "/proc/$dns_pid/status")" != 0 ] || case_fail "dnsmasq runs as root"
+[ "$(stat -c '%a %u' /run/qnat-bpf)" = "711 0" ] || case_fail "/run/qnat-bpf: $(stat -c '%a %U' /run/qnat-bpf)"
+for d in "${dir%/*}" "$dir"; do
+	[ "$(stat -c '%a %u %g' "$d")" = "710 0 $dns_gid" ] || case_fail "$d: $(stat -c '%a %U:%G' "$d"), not 710 root:$dns_gid"
+done
+for f in state dnsmasq.conf leases supervisor.pid; do
+	[ "$(stat -c '%a %u' "$dir/$f")" = "600 0" ] || case_fail "$f: $(stat -c '%a %U' "$dir/$f"), not 600 root"
+done
+for f in hostsfile addnhosts; do
+	[ "$(stat -c '%a %u %g' "$dir/$f")" = "640 0 $dns_gid" ] || case_fail "$f: $(stat -c '%a %U:%G' "$dir/$f")"
+done
+USER_X=(setpriv --reuid=4242 --regid=4242 --clear-groups)
+for f in state leases hostsfile dnsmasq.conf; do
+	"${USER_X[@]}" cat "$dir/$f" >/dev/null 2>&1 && case_fail "a non-root user reads $f"
+done
+for d in /run/qnat-bpf "$dir"; do
+	"${USER_X[@]}" ls "$d" >/dev/null 2>&1 && case_fail "a non-root user lists $d"
+done
+for f in state leases; do # nor does dnsmasq's group
+	setpriv --reuid=65534 --regid="$dns_gid" --clear-groups cat "$dir/$f" >/dev/null 2>&1 &&
+		case_fail "dnsmasq's group reads $f"
+done
+qnat dhcp host add "$BR" 52:54:00:aa:bb:01 192.168.122.77 permhost || case_fail "dhcp host add"
+[ "$(stat -c '%a %g' "$dir/hostsfile")" = "640 $dns_gid" ] || case_fail "hostsfile rewritten as $(stat -c '%a %G' "$dir/hostsfile")"
+resolves() { in_guest g1 busybox nslookup permhost "$GATEWAY" 2>&1 | grep -q 192.168.122.77; }
+wait_for 5 resolves || case_fail "dnsmasq (uid $(awk '/^Uid:/ { print $2 }' "/proc/$dns_pid/status")) did not reload the hosts file"
+log "state $dir: dirs 710 root:$dns_gid (dnsmasq's group), files 600, hosts files 640; uid 4242 reads nothing"
 
 [ "$FAILED" = 0 ] || fail "$FAILED case(s) failed"
 pass

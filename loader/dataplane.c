@@ -73,6 +73,9 @@ static int *dp_fd_by_name(struct dataplane *dp, const char *name)
 		{ QNAT_MAP_FWD, offsetof(struct dataplane, fwd_fd) },
 		{ QNAT_MAP_GUESTS, offsetof(struct dataplane, guests_fd) },
 		{ QNAT_MAP_FDB, offsetof(struct dataplane, fdb_fd) },
+		{ QNAT_MAP_FRAGS, offsetof(struct dataplane, frags_fd) },
+		{ QNAT_MAP_FRAG_STASH, offsetof(struct dataplane, stash_fd) },
+		{ QNAT_MAP_FRAG_EVENTS, offsetof(struct dataplane, frag_ev_fd) },
 	};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -86,19 +89,20 @@ static void dp_init(struct dataplane *dp)
 	memset(dp, 0, sizeof(*dp));
 	dp->config_fd = dp->ct_fd = dp->ct_rev_fd = dp->stats_fd = dp->ports_fd = dp->devmap_fd = dp->fwd_fd =
 		dp->guests_fd = dp->fdb_fd = -1;
+	dp->frags_fd = dp->stash_fd = dp->frag_ev_fd = -1;
 }
 
 /* Collect the maps one attached program uses into dp (by map name). */
 static void adopt_prog_maps(struct dataplane *dp, uint32_t prog_id)
 {
-	uint32_t map_ids[16];
+	uint32_t map_ids[32];
 	struct bpf_prog_info info = {};
 	uint32_t len = sizeof(info);
 	int fd = bpf_prog_get_fd_by_id(prog_id);
 
 	if (fd < 0)
 		return;
-	info.nr_map_ids = 16;
+	info.nr_map_ids = 32;
 	info.map_ids = (uint64_t)(unsigned long)map_ids;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
 	    (strncmp(info.name, "tc_uplink", 9) && strcmp(info.name, "xdp_uplink_in") && strcmp(info.name, "tc_port_in"))) {
@@ -106,7 +110,7 @@ static void adopt_prog_maps(struct dataplane *dp, uint32_t prog_id)
 		return;
 	}
 	close(fd);
-	for (uint32_t i = 0; i < info.nr_map_ids && i < 16; i++) {
+	for (uint32_t i = 0; i < info.nr_map_ids && i < 32; i++) {
 		struct bpf_map_info mi = {};
 		uint32_t mlen = sizeof(mi);
 		int mfd = bpf_map_get_fd_by_id(map_ids[i]);
@@ -159,7 +163,8 @@ int dp_open_existing(struct dataplane *dp, int uplink_ifindex)
 void dp_close(struct dataplane *dp)
 {
 	int *fds[] = { &dp->config_fd, &dp->ct_fd,    &dp->ct_rev_fd, &dp->stats_fd,
-		       &dp->ports_fd,  &dp->devmap_fd, &dp->fwd_fd,    &dp->guests_fd, &dp->fdb_fd };
+		       &dp->ports_fd,  &dp->devmap_fd, &dp->fwd_fd,    &dp->guests_fd, &dp->fdb_fd,
+		       &dp->frags_fd,  &dp->stash_fd,  &dp->frag_ev_fd };
 
 	if (dp->skel) {
 		qnat__destroy(dp->skel); /* owns the fds */
@@ -222,6 +227,9 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 	dp->fwd_fd = bpf_map__fd(skel->maps.qnat_fwd);
 	dp->guests_fd = bpf_map__fd(skel->maps.qnat_guests);
 	dp->fdb_fd = bpf_map__fd(skel->maps.qnat_fdb);
+	dp->frags_fd = bpf_map__fd(skel->maps.qnat_frags);
+	dp->stash_fd = bpf_map__fd(skel->maps.qnat_frag_stash);
+	dp->frag_ev_fd = bpf_map__fd(skel->maps.qnat_frag_ev);
 	return 0;
 }
 

@@ -8,11 +8,13 @@
 # the first fragment last, or after all the others.  The later fragments
 # wait in qnat-bpf's stash until the first says the datagram is the guest's,
 # and the supervisor sends them on at once (ring buffer event, not the 2-s
-# sweep).  The host's own datagrams still reassemble, their copies are
-# dropped; and copies stashed while the supervisor is dead are delivered by
-# the next one, which adopts the stash.
+# sweep), to a veth port, to a TAP port, and through the bridge for a flow
+# whose port is not known.  The host's own datagrams still reassemble, their
+# copies are dropped; and copies stashed while the supervisor is dead are
+# delivered by the next one, which adopts the stash.
 #
-#   g1 ==veth== virbr0 [qnat-bpf] host up0 198.51.100.1 ==veth== 198.51.100.2 ext (UDP echo, fragsend)
+#   g1 ==veth== ┐
+#   g2 ==tap=== virbr0 [qnat-bpf] host up0 198.51.100.1 ==veth== 198.51.100.2 ext (UDP echo, fragsend)
 . "$(dirname "$0")/lib.sh"
 need jq ss
 FRAGSEND=${FRAGSEND:-$ROOT/build/fragsend}
@@ -22,6 +24,8 @@ topo_init
 attach
 guest_veth g1
 guest_addr g1 192.168.122.20
+guest_tap g2
+guest_addr g2 192.168.122.21
 bg in_ext socat -b 65536 UDP-RECVFROM:7000,bind="$EXT_ADDR",reuseaddr,fork SYSTEM:'cat'
 sleep 0.3
 capture_start frags "ip"
@@ -33,29 +37,31 @@ for size in 4000 8000; do
 done
 
 counter() { qnat stats "$BR" --json | jq -e ".counters.$1.packets"; }
-# ASK ADDR PORT SPORT FILE [WAIT]: one datagram from SPORT, the answer into
-# FILE; prints the seconds it took.
+# ASK ADDR PORT SPORT FILE [WAIT [SIZE]]: one datagram (SIZE bytes, 2) from
+# SPORT, the answer into FILE; prints the seconds it took.
 ASK='
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("", int(sys.argv[3])))
 s.settimeout(float(sys.argv[5]) if len(sys.argv) > 5 else 5)
 t = time.monotonic()
-s.sendto(b"hi", (sys.argv[1], int(sys.argv[2])))
+s.sendto(b"h" * (int(sys.argv[6]) if len(sys.argv) > 6 else 2), (sys.argv[1], int(sys.argv[2])))
 d = s.recv(65535)
 print("%.3f" % (time.monotonic() - t))
 open(sys.argv[4], "wb").write(d)
 '
 fragsend_ready() { in_ext ss -Hlun "sport = :$1" | grep -q .; }
-# ORDER SPORT: the guest asks from SPORT, ext answers 4000 bytes in ORDER.
+# GUEST ORDER SPORT [SIZE]: GUEST asks from SPORT (SIZE bytes), ext answers
+# 4000 bytes in ORDER.
 ask_frag() {
-	local order=$1 sport=$2 secs fs
+	local g=$1 order=$2 sport=$3 size=${4:-2} secs fs
 	head -c 4000 /dev/urandom >"$WORK/fs.data"
 	rm -f "$WORK/fs.back"
 	in_ext "$FRAGSEND" --order "$order" --answer "$EXT_ADDR:7001" <"$WORK/fs.data" >"$WORK/fs.peer" 2>"$WORK/fs.err" &
 	fs=$!
 	wait_for 5 fragsend_ready 7001 || fail "fragsend did not start"
-	secs=$(in_guest g1 python3 -c "$ASK" "$EXT_ADDR" 7001 "$sport" "$WORK/fs.back") || fail "$order: no answer"
+	secs=$(in_guest "$g" python3 -c "$ASK" "$EXT_ADDR" 7001 "$sport" "$WORK/fs.back" 5 "$size") ||
+		fail "$g $order: no answer"
 	wait "$fs" || fail "fragsend: $(cat "$WORK/fs.err")"
 	cmp -s "$WORK/fs.data" "$WORK/fs.back" || fail "$order: answer differs ($(stat -c %s "$WORK/fs.back") bytes)"
 	grep -qx "$HOST_ADDR:$sport" "$WORK/fs.peer" || fail "$order: ext saw $(cat "$WORK/fs.peer")"
@@ -64,7 +70,7 @@ ask_frag() {
 stashed0=$(counter frag_stashed)
 for order in reverse first-last; do
 	for i in 1 2 3; do
-		secs=$(ask_frag "$order" $((40700 + i))) || exit 1
+		secs=$(ask_frag g1 "$order" $((40700 + i))) || exit 1
 		# The sweep passes every 2 s: six answers this fast came by the event.
 		awk "BEGIN { exit !($secs < 1) }" || fail "$order: the answer took ${secs}s"
 	done
@@ -73,6 +79,11 @@ done
 [ $(($(counter frag_stashed) - stashed0)) = 12 ] || fail "stashed $(($(counter frag_stashed) - stashed0)), not 12"
 [ "$(counter frag_delivered)" = 12 ] || fail "delivered $(counter frag_delivered), not 12"
 [ "$(counter frag_expired)" = 0 ] || fail "copies dropped: $(counter frag_expired)"
+# A TAP port; then a flow opened by a fragmented request, which took the
+# stack path: no port or MAC known, the copies go by the bridge.
+ask_frag g2 reverse 40704 >/dev/null || exit 1
+ask_frag g1 reverse 40705 3000 >/dev/null || exit 1
+[ "$(counter frag_delivered)" = 16 ] || fail "delivered $(counter frag_delivered), not 16"
 
 # The host's own datagram, first fragment last: the host reassembles it as
 # before; its copies are dropped (counted as expired) by the next sweep.
@@ -90,7 +101,7 @@ wait_for 5 test -s "$WORK/host.back" || fail "the host's own fragmented datagram
 cmp -s "$WORK/host.data" "$WORK/host.back" || fail "the host's datagram differs"
 wait_for 5 sh -c "[ \"\$(ip netns exec $NS_HOST $QNAT stats $BR --json | jq .counters.frag_expired.packets)\" = 2 ]" ||
 	fail "the host's stashed copies were not dropped (frag_expired $(counter frag_expired))"
-[ "$(counter frag_delivered)" = 12 ] || fail "the host's fragments were sent to a guest"
+[ "$(counter frag_delivered)" = 16 ] || fail "the host's fragments were sent to a guest"
 
 # Supervisor killed: the copies and the event wait in the maps; the next
 # attach adopts them and delivers.
@@ -110,7 +121,7 @@ sleep 1
 attach
 wait "$ask" || fail "the copies stashed before the restart were not delivered"
 cmp -s "$WORK/fs.data" "$WORK/fs.back" || fail "answer after the restart differs"
-[ "$(counter frag_delivered)" = 14 ] || fail "delivered $(counter frag_delivered), not 14"
+[ "$(counter frag_delivered)" = 18 ] || fail "delivered $(counter frag_delivered), not 18"
 
 dump=$(capture_stop frags)
 [ -n "${QNAT_SHOW_DUMP:-}" ] && echo "$dump" | head -20 >&2

@@ -319,8 +319,8 @@ _Static_assert(sizeof(struct qnat_port) == 16, "qnat_port layout");
 	X(DROP_PORT_IP, "drop_port_ip", "port security: an IPv4 or ARP source not the port's") \
 	X(FRAG_STASHED, "frag_stashed", "inbound later fragments copied: their first fragment had not come") \
 	X(FRAG_DELIVERED, "frag_delivered", "stashed fragments sent on to their guest") \
-	X(FRAG_EXPIRED, "frag_expired", "stashed fragments dropped: the host's, or no first fragment in 30 s") \
-	X(FRAG_TOO_BIG, "frag_too_big", "inbound later fragments too big to stash (passed on only to the host)")
+	X(FRAG_EXPIRED, "frag_expired", "stashed copies dropped: the host's datagram, unsendable, or 30 s old") \
+	X(FRAG_TOO_BIG, "frag_too_big", "inbound later fragments too big to copy (they only go to the host)")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,

@@ -67,14 +67,15 @@ static int frag_dest(struct frag_out *fo, const struct qnat_frag *f, int *ifinde
 static int frag_send(struct frag_out *fo, const struct qnat_stash *v, const struct qnat_frag *f)
 {
 	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_halen = 6 };
-	uint8_t frame[QNAT_STASH_FRAME], bridge_mac[6];
+	/* Two bytes ahead of the frame put its IP header on a 4-byte boundary. */
+	uint8_t buf[2 + QNAT_STASH_FRAME] __attribute__((aligned(4))), *frame = buf + 2, bridge_mac[6];
 	struct iphdr *ip = (void *)(frame + ETH_HLEN);
 	struct qnat_config cfg;
 	uint32_t zero = 0;
 	int ifindex, err;
 	size_t ihl;
 
-	if (v->len > sizeof(frame) || v->len < ETH_HLEN + sizeof(*ip))
+	if (v->len > QNAT_STASH_FRAME || v->len < ETH_HLEN + sizeof(*ip))
 		return -EINVAL;
 	memcpy(frame, v->frame, v->len);
 	ihl = ip->ihl * 4;

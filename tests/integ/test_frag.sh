@@ -4,8 +4,9 @@
 # answers with datagrams of the same size (fragmented by its stack).  Every
 # fragment on the uplink carries the uplink address.
 #
-# Then the outside host answers with its fragments out of order (fragsend):
-# the first fragment last, or after all the others.  The later fragments
+# Then fragments out of order (fragsend).  From a guest, the first fragment
+# last.  From the outside host, answers to a guest with the first fragment
+# last, or after all the others.  The later fragments
 # wait in qnat-bpf's stash until the first says the datagram is the guest's,
 # and the supervisor sends them on at once (ring buffer event, not the 2-s
 # sweep), to a veth port, to a TAP port, and through the bridge for a flow
@@ -85,15 +86,30 @@ ask_frag g2 reverse 40704 >/dev/null || exit 1
 ask_frag g1 reverse 40705 3000 >/dev/null || exit 1
 [ "$(counter frag_delivered)" = 16 ] || fail "delivered $(counter frag_delivered), not 16"
 
-# The host's own datagram, first fragment last: the host reassembles it as
-# before; its copies are dropped (counted as expired) by the next sweep.
-bg in_host python3 -c '
+# RECV ADDR PORT FILE: one datagram into FILE (5 s at most); prints its sender.
+RECV='
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 7002))
+s.bind((sys.argv[1], int(sys.argv[2])))
 s.settimeout(5)
-open(sys.argv[2], "wb").write(s.recv(65535))
-' "$HOST_ADDR" "$WORK/host.back"
+d, a = s.recvfrom(65535)
+open(sys.argv[3], "wb").write(d)
+print("%s:%d" % a)
+'
+# From the guest, first fragment last: the uplink's egress translates later
+# fragments by their address alone, so their order does not matter.
+bg in_ext python3 -c "$RECV" "$EXT_ADDR" 7004 "$WORK/out.back" >"$WORK/out.peer"
+wait_for 5 fragsend_ready 7004 || fail "ext listener did not start"
+head -c 4000 /dev/urandom >"$WORK/out.data"
+in_guest g1 "$FRAGSEND" --order reverse 192.168.122.20:40730 "$EXT_ADDR:7004" <"$WORK/out.data" ||
+	fail "fragsend from the guest"
+wait_for 5 test -s "$WORK/out.peer" || fail "the guest's reversed datagram did not arrive"
+cmp -s "$WORK/out.data" "$WORK/out.back" || fail "the guest's reversed datagram differs"
+grep -qx "$HOST_ADDR:40730" "$WORK/out.peer" || fail "the guest's datagram came from $(cat "$WORK/out.peer")"
+
+# The host's own datagram, first fragment last: the host reassembles it as
+# before; its copies are dropped (counted as expired) by the next sweep.
+bg in_host python3 -c "$RECV" "$HOST_ADDR" 7002 "$WORK/host.back" >/dev/null
 wait_for 5 sh -c "ip netns exec $NS_HOST ss -Hlun 'sport = :7002' | grep -q ." || fail "host listener did not start"
 head -c 3000 /dev/urandom >"$WORK/host.data"
 in_ext "$FRAGSEND" --order reverse "$EXT_ADDR:7003" "$HOST_ADDR:7002" <"$WORK/host.data" || fail "fragsend to the host"

@@ -3,8 +3,8 @@
 # libvirt's iptables rules: MASQUERADE, FORWARD accept/reject) and under
 # qnat-bpf, with what the guests and the external host observe compared line
 # by line (see diff_lib.sh).  Scenarios: TCP 1 MB up and down and UDP (small,
-# and fragmented 3000-byte datagrams) from a guest, source port kept; a
-# 4000-byte answer from ext whose first fragment comes last (fragsend); two
+# and fragmented 3000-byte datagrams) from a guest, source port kept; 4000
+# bytes with the first fragment last (fragsend), from g1 and from ext; two
 # guests on the same source port to the same server at once; a host socket
 # on the guest's source port (allow-listed); 200 short TCP connections from
 # two guests in parallel batches; ping (TTL, identifier), traceroute, UDP/TCP
@@ -53,6 +53,7 @@ expect udp.small "ok UPLINK:10002 hello"
 expect udp.big "UPLINK:10003 intact"
 expect frag_rev "ok intact"
 expect frag_rev.peer UPLINK:10700
+expect frag_out_rev "UPLINK:10701 intact"
 expect two.tcp.g1 "UPLINK:10100 echo:a echo:b"
 expect two.tcp.g2 "UPLINK:other-port echo:a echo:b"
 expect two.udp.g2 "ok UPLINK:other-port u2"
@@ -159,6 +160,20 @@ scenarios() {
 	obs frag_rev "$([ "$out" = "ok $(cat "$WORK/fragdata")" ] && echo ok intact || echo "${out:0:7} ${#out}")"
 	wait_for 5 test -s "$MW/fragrev.peer"
 	obs frag_rev.peer "$(cat "$MW/fragrev.peer")"
+	# And g1 sends ext 4000 bytes the same way.
+	bg in_ext "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 5361))
+s.settimeout(8)
+d, a = s.recvfrom(65535)
+open(sys.argv[2], "wb").write(d)
+print("%s:%d" % a)
+' "$EXT_ADDR" "$MW/fragout.back" >"$MW/fragout.peer"
+	wait_for 5 sh -c "ip netns exec $NS_EXT ss -Hlun 'sport = :5361' | grep -q ." || fail "$MODE: ext listener did not start"
+	in_guest g1 "$FRAGSEND" --order reverse "$G1:10701" "$EXT_ADDR:5361" <"$WORK/fragdata"
+	wait_for 5 test -s "$MW/fragout.peer"
+	obs frag_out_rev "$(cat "$MW/fragout.peer") $(cmp -s "$WORK/fragdata" "$MW/fragout.back" && echo intact || echo differs)"
 
 	# Two guests, one source port, one server, at the same time.
 	( (echo a; sleep 1.5; echo b) | in_guest g1 $TCP TCP:"$EXT_ADDR":8083,sourceport=10100 >"$MW/two.g1" 2>&1) &

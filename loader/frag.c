@@ -47,7 +47,8 @@ static uint16_t ip_csum(const void *hdr, size_t len)
 	return htons(~sum & 0xffff);
 }
 
-/* Where a guest's frames go: its port, or the bridge when the port is not known. */
+/* Where a guest's frames go: its port, or the bridge when the port is not
+ * known.  -EAGAIN: no MAC yet (the neighbour is being resolved). */
 static int frag_dest(struct frag_out *fo, const struct qnat_frag *f, int *ifindex, uint8_t mac[6])
 {
 	static const uint8_t zero[6];
@@ -60,10 +61,10 @@ static int frag_dest(struct frag_out *fo, const struct qnat_frag *f, int *ifinde
 		*ifindex = fo->bridge_ifindex;
 	if (memcmp(mac, zero, 6))
 		return 0;
-	return nl_neigh_mac(fo->sk, fo->bridge_ifindex, (struct in_addr){ f->guest_addr }, mac);
+	return nl_neigh_mac(fo->sk, fo->bridge_ifindex, (struct in_addr){ f->guest_addr }, mac) ? -EAGAIN : 0;
 }
 
-/* One stashed frame to its guest.  0, or negative errno (the copy is dropped). */
+/* One stashed frame to its guest.  0, or negative errno. */
 static int frag_send(struct frag_out *fo, const struct qnat_stash *v, const struct qnat_frag *f)
 {
 	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_halen = 6 };
@@ -99,7 +100,8 @@ static int frag_send(struct frag_out *fo, const struct qnat_stash *v, const stru
 }
 
 /* Sends one copy on (1) when its datagram's first fragment has come; drops
- * it (0) when the datagram was the host's or it waited too long; else -1. */
+ * it (0) when it cannot be sent, the datagram was the host's or it waited
+ * too long; else -1: it waits for the next sweep. */
 static int frag_settle(struct frag_out *fo, const struct qnat_stash_key *k, uint64_t now_ns)
 {
 	static struct qnat_stash v; /* too big for the stack */
@@ -110,8 +112,7 @@ static int frag_settle(struct frag_out *fo, const struct qnat_stash_key *k, uint
 	if (bpf_map_lookup_elem(fo->dp->stash_fd, k, &v))
 		return -1;
 	known = !bpf_map_lookup_elem(fo->dp->frags_fd, &k->frag, &f);
-	if (known && !f.flags) {
-		err = frag_send(fo, &v, &f);
+	if (known && !f.flags && (err = frag_send(fo, &v, &f)) != -EAGAIN) {
 		bpf_map_delete_elem(fo->dp->stash_fd, k);
 		if (err)
 			log_debug("stashed fragment for %s not sent: %s", ip_str_be(f.guest_addr), strerror(-err));

@@ -11,8 +11,9 @@
 # and the supervisor sends them on at once (ring buffer event, not the 2-s
 # sweep), to a veth port, to a TAP port, and through the bridge for a flow
 # whose port is not known.  The host's own datagrams still reassemble, their
-# copies are dropped; and copies stashed while the supervisor is dead are
-# delivered by the next one, which adopts the stash.
+# copies are dropped, as are copies whose first fragment never comes, after
+# 30 s; and copies stashed while the supervisor is dead are delivered by the
+# next one, which adopts the stash.
 #
 #   g1 ==veth== ┐
 #   g2 ==tap=== virbr0 [qnat-bpf] host up0 198.51.100.1 ==veth== 198.51.100.2 ext (UDP echo, fragsend)
@@ -38,6 +39,7 @@ for size in 4000 8000; do
 done
 
 counter() { qnat stats "$BR" --json | jq -e ".counters.$1.packets"; }
+counter_is() { [ "$(counter "$1")" = "$2" ]; }
 # ASK ADDR PORT SPORT FILE [WAIT [SIZE]]: one datagram (SIZE bytes, 2) from
 # SPORT, the answer into FILE; prints the seconds it took.
 ASK='
@@ -115,9 +117,15 @@ head -c 3000 /dev/urandom >"$WORK/host.data"
 in_ext "$FRAGSEND" --order reverse "$EXT_ADDR:7003" "$HOST_ADDR:7002" <"$WORK/host.data" || fail "fragsend to the host"
 wait_for 5 test -s "$WORK/host.back" || fail "the host's own fragmented datagram did not reassemble"
 cmp -s "$WORK/host.data" "$WORK/host.back" || fail "the host's datagram differs"
-wait_for 5 sh -c "[ \"\$(ip netns exec $NS_HOST $QNAT stats $BR --json | jq .counters.frag_expired.packets)\" = 2 ]" ||
+wait_for 5 counter_is frag_expired 2 ||
 	fail "the host's stashed copies were not dropped (frag_expired $(counter frag_expired))"
 [ "$(counter frag_delivered)" = 16 ] || fail "the host's fragments were sent to a guest"
+
+# A datagram whose first fragment never comes: its copies wait 30 s (Linux's
+# ipfrag_time), then a sweep drops them (checked at the end).
+orphans_at=$(date +%s)
+head -c 4000 /dev/urandom | in_ext "$FRAGSEND" --no-first "$EXT_ADDR:7001" "$HOST_ADDR:40701" ||
+	fail "fragsend without a first fragment"
 
 # Supervisor killed: the copies and the event wait in the maps; the next
 # attach adopts them and delivers.
@@ -138,6 +146,8 @@ attach
 wait "$ask" || fail "the copies stashed before the restart were not delivered"
 cmp -s "$WORK/fs.data" "$WORK/fs.back" || fail "answer after the restart differs"
 [ "$(counter frag_delivered)" = 18 ] || fail "delivered $(counter frag_delivered), not 18"
+wait_for 40 counter_is frag_expired 4 || fail "copies that never got a first fragment were not dropped"
+[ $(($(date +%s) - orphans_at)) -ge 30 ] || fail "copies dropped after $(($(date +%s) - orphans_at)) s, before 30 s"
 
 dump=$(capture_stop frags)
 [ -n "${QNAT_SHOW_DUMP:-}" ] && echo "$dump" | head -20 >&2

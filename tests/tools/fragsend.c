@@ -14,6 +14,8 @@
  *                                        others in order, then the first)
  *   --mtu N                              largest fragment, IP header included (1500)
  *   --id N                               IP identification (random)
+ *   --no-first                           leave the first fragment out: a
+ *                                        datagram that never completes
  * Exit 0 when every fragment was sent; 1 with a message otherwise.
  */
 #ifndef _GNU_SOURCE
@@ -92,29 +94,37 @@ int main(int argc, char **argv)
 	struct sockaddr_in src, dst;
 	long mtu = 1500, id = -1;
 	size_t len, chunk, n;
-	int fd, i;
+	int fd, i, no_first = 0;
 
 	errno = 0;
-	for (i = 1; i < argc && !strncmp(argv[i], "--", 2); i += 2) {
-		if (i + 1 >= argc)
-			die("%s needs a value", argv[i]);
-		if (!strcmp(argv[i], "--order"))
-			order = argv[i + 1];
-		else if (!strcmp(argv[i], "--mtu"))
-			mtu = strtol(argv[i + 1], NULL, 10);
-		else if (!strcmp(argv[i], "--id"))
-			id = strtol(argv[i + 1], NULL, 10);
-		else if (!strcmp(argv[i], "--answer"))
-			answer = argv[i + 1];
+	for (i = 1; i < argc && !strncmp(argv[i], "--", 2); i++) {
+		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(opt, "--no-first")) {
+			no_first = 1;
+			continue;
+		}
+		if (!val)
+			die("%s needs a value", opt);
+		i++;
+		if (!strcmp(opt, "--order"))
+			order = val;
+		else if (!strcmp(opt, "--mtu"))
+			mtu = strtol(val, NULL, 10);
+		else if (!strcmp(opt, "--id"))
+			id = strtol(val, NULL, 10);
+		else if (!strcmp(opt, "--answer"))
+			answer = val;
 		else
-			die("unknown option %s", argv[i]);
+			die("unknown option %s", opt);
 	}
 	if (strcmp(order, "forward") && strcmp(order, "reverse") && strcmp(order, "first-last"))
 		die("--order %s: forward, reverse or first-last", order);
 	if (mtu < 68 || mtu > 65535 || id > 65535)
 		die("--mtu is 68-65535, --id 0-65535");
 	if (answer ? i != argc : i + 2 != argc)
-		die("usage: fragsend [--order O] [--mtu N] [--id N] (SRC:PORT DST:PORT | --answer SRC:PORT) <payload");
+		die("usage: fragsend [--order O] [--mtu N] [--id N] [--no-first] (SRC:PORT DST:PORT | --answer SRC:PORT) "
+		    "<payload");
 	parse_ep(answer ? answer : argv[i], &src);
 	if (!answer)
 		parse_ep(argv[i + 1], &dst);
@@ -174,6 +184,8 @@ int main(int argc, char **argv)
 		size_t off = f * chunk, flen = len - off < chunk ? len - off : chunk;
 		struct iphdr *ip = (void *)pkt;
 
+		if (no_first && f == 0)
+			continue;
 		memset(ip, 0, sizeof(*ip));
 		ip->version = 4;
 		ip->ihl = 5;

@@ -49,7 +49,7 @@ LOADER_OBJ := $(patsubst loader/%.c,$(BUILD)/loader/%.o,$(LOADER_SRC))
 LOADER_HDR := $(wildcard loader/*.h) $(wildcard maps/*.h)
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
-TOOLS     := $(BUILD)/taprelay $(BUILD)/flowgen
+TOOLS     := $(BUILD)/taprelay $(BUILD)/flowgen $(BUILD)/fragsend
 
 # The benchmark's helper: its own BPF programs (generator, sink, null
 # forwarder, wrappers, the XDP port prototype) and qbench.
@@ -98,6 +98,10 @@ $(BUILD)/taprelay: tests/tools/taprelay.c $(FLAGS_STAMP) | $(BUILD)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LDFLAGS)
 
 $(BUILD)/flowgen: tests/tools/flowgen.c $(FLAGS_STAMP) | $(BUILD)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LDFLAGS)
+
+$(BUILD)/fragsend: tests/tools/fragsend.c $(FLAGS_STAMP) | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LDFLAGS)
 

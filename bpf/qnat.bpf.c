@@ -30,6 +30,7 @@
 #include "lib/fdb.h"
 #include "lib/portsec.h"
 #include "lib/host.h"
+#include "lib/frag.h"
 
 #ifndef AF_INET
 #define AF_INET 2
@@ -263,20 +264,29 @@ static __always_inline int tc_icmp_err_in(struct __sk_buff *skb, const struct qn
 
 /*
  * A later fragment of an inbound datagram: it goes where its first fragment
- * went.  One that comes first finds nothing and is left to the host (whose
- * own datagrams these could be); a guest's datagram then fails to reassemble.
+ * went.  One that comes first goes on to the host (whose own datagram it may
+ * be), and a copy waits for the first fragment (lib/frag.h).
  */
 static __always_inline int tc_frag_in(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p)
 {
-	struct qnat_frag_key fk = { .saddr = p->saddr, .daddr = p->daddr, .id = p->ip_id, .proto = p->proto };
+	struct qnat_frag_key fk = frag_key(p);
 	struct qnat_frag *f = bpf_map_lookup_elem(&qnat_frags, &fk);
 
-	if (!f || p->ttl <= 1)
+	if ((!f || (f->flags & QNAT_FRAG_PENDING)) && p->daddr == cfg->ext_addr)
+		f = frag_stash(skb, p, &fk);
+	if (!f || f->flags || p->ttl <= 1)
 		return TC_ACT_OK;
 	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF(p), p->daddr, f->guest_addr, sizeof(f->guest_addr)) ||
 	    bpf_skb_store_bytes(skb, IP_ADDR_OFF(p, 1), &f->guest_addr, sizeof(f->guest_addr), 0))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 	return tc_to_guest(skb, cfg, p, f->port_ifindex, f->guest_mac);
+}
+
+/* Not ours: the host's.  Its first fragments say so for the later ones. */
+static __always_inline int tc_host_own(const struct qnat_config *cfg, const struct pkt *p)
+{
+	frag_host(cfg, p);
+	return TC_ACT_OK;
 }
 
 SEC("tc")
@@ -304,7 +314,7 @@ int tc_uplink_in(struct __sk_buff *skb)
 	if (r == PARSE_IPV4 && p.frag == FRAG_LATER)
 		return tc_frag_in(skb, cfg, &p);
 	if (r != PARSE_OK || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHOREPLY))
-		return TC_ACT_OK;
+		return tc_host_own(cfg, &p);
 	e = ct_lookup_reply(&p, &orig);
 	if (!e) {
 		struct qnat_fwd *f;
@@ -312,12 +322,12 @@ int tc_uplink_in(struct __sk_buff *skb)
 		/* A new connection to a forwarded port: TCP by its SYN, UDP by any
 		 * datagram; not one that could not be delivered anyway. */
 		if (p.proto == IPPROTO_ICMP || (p.proto == IPPROTO_TCP && (p.tcp_flags & (TCPF_SYN | TCPF_ACK)) != TCPF_SYN))
-			return TC_ACT_OK;
+			return tc_host_own(cfg, &p);
 		f = fwd_lookup(cfg, p.daddr, p.dport, p.proto);
 		/* One that could not be delivered opens nothing; the host's own
 		 * (TTL 1 is fine for it) is none of our business. */
 		if (p.ttl <= 1)
-			return f ? tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT) : TC_ACT_OK;
+			return f ? tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT) : tc_host_own(cfg, &p);
 		if (f) {
 			e = ct_create_inbound(cfg, &p, f->guest_addr, f->guest_port, &orig);
 			if (!e)
@@ -327,7 +337,7 @@ int tc_uplink_in(struct __sk_buff *skb)
 		} else {
 			e = ct_create_eif(cfg, &p, &orig);
 			if (!e)
-				return TC_ACT_OK; /* the host's own traffic */
+				return tc_host_own(cfg, &p);
 		}
 	}
 	if (p.ttl <= 1)
@@ -336,14 +346,8 @@ int tc_uplink_in(struct __sk_buff *skb)
 	ct_touch(e, QNAT_DIR_REPLY, &p, skb->len);
 	if (tc_nat_rewrite(skb, &p, NAT_DST, p.daddr, orig.saddr, p.dport, orig.sport))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-	if (p.frag == FRAG_FIRST) {
-		/* The rest of the datagram will follow this one by its IP id. */
-		struct qnat_frag_key fk = { .saddr = p.saddr, .daddr = p.daddr, .id = p.ip_id, .proto = p.proto };
-		struct qnat_frag fv = { .guest_addr = orig.saddr, .port_ifindex = e->port_ifindex };
-
-		__builtin_memcpy(fv.guest_mac, e->guest_mac, ETH_ALEN);
-		bpf_map_update_elem(&qnat_frags, &fk, &fv, BPF_ANY);
-	}
+	if (p.frag == FRAG_FIRST)
+		frag_first(&p, orig.saddr, e);
 	return tc_to_guest(skb, cfg, &p, e->port_ifindex, e->guest_mac);
 }
 

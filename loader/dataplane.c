@@ -89,6 +89,9 @@ static int *dp_fd_by_name(struct dataplane *dp, const char *name)
 		{ QNAT_MAP_FDB, offsetof(struct dataplane, fdb_fd) },
 		{ QNAT_MAP_HOST_ALLOW, offsetof(struct dataplane, host_allow_fd) },
 		{ QNAT_MAP_HOST_FLOW, offsetof(struct dataplane, host_flow_fd) },
+		{ QNAT_MAP_FRAGS, offsetof(struct dataplane, frags_fd) },
+		{ QNAT_MAP_FRAG_STASH, offsetof(struct dataplane, stash_fd) },
+		{ QNAT_MAP_FRAG_EVENTS, offsetof(struct dataplane, frag_ev_fd) },
 	};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
@@ -102,6 +105,7 @@ static void dp_init(struct dataplane *dp)
 	memset(dp, 0, sizeof(*dp));
 	dp->config_fd = dp->ct_fd = dp->ct_rev_fd = dp->stats_fd = dp->ports_fd = dp->devmap_fd = dp->fwd_fd =
 		dp->guests_fd = dp->fdb_fd = dp->host_allow_fd = dp->host_flow_fd = -1;
+	dp->frags_fd = dp->stash_fd = dp->frag_ev_fd = -1;
 }
 
 /* The maps a running data plane's programs hold, by name (no pins: see above). */
@@ -248,7 +252,8 @@ void dp_close(struct dataplane *dp)
 {
 	int *fds[] = { &dp->config_fd, &dp->ct_fd,    &dp->ct_rev_fd, &dp->stats_fd,
 		       &dp->ports_fd,  &dp->devmap_fd, &dp->fwd_fd,    &dp->guests_fd, &dp->fdb_fd,
-		       &dp->host_allow_fd, &dp->host_flow_fd };
+		       &dp->host_allow_fd, &dp->host_flow_fd,
+		       &dp->frags_fd,  &dp->stash_fd,  &dp->frag_ev_fd };
 
 	if (dp->skel) {
 		qnat__destroy(dp->skel); /* owns the fds */
@@ -355,6 +360,9 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 	dp->fdb_fd = bpf_map__fd(skel->maps.qnat_fdb);
 	dp->host_allow_fd = bpf_map__fd(skel->maps.qnat_host_allow);
 	dp->host_flow_fd = bpf_map__fd(skel->maps.qnat_host_flow);
+	dp->frags_fd = bpf_map__fd(skel->maps.qnat_frags);
+	dp->stash_fd = bpf_map__fd(skel->maps.qnat_frag_stash);
+	dp->frag_ev_fd = bpf_map__fd(skel->maps.qnat_frag_ev);
 	return 0;
 
 fail:

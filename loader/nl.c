@@ -12,6 +12,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/neighbour.h>
 #include <netlink/route/route.h>
 
 #include "log.h"
@@ -555,4 +556,27 @@ int nl_addrs(struct nl_sock *sk, int ifindex, struct in_addr *a, unsigned int *p
 	int err = addr_walk(sk, ifindex, collect, &l);
 
 	return err < 0 ? err : l.n;
+}
+
+/* The MAC the neighbour table has for addr on ifindex. */
+int nl_neigh_mac(struct nl_sock *sk, int ifindex, struct in_addr addr, uint8_t mac[6])
+{
+	struct nl_cache *cache;
+	struct rtnl_neigh *n;
+	struct nl_addr *dst, *ll;
+	int err;
+
+	if ((err = nl2errno(rtnl_neigh_alloc_cache(sk, &cache))))
+		return err;
+	dst = nl_addr_build(AF_INET, &addr, sizeof(addr));
+	n = dst ? rtnl_neigh_get(cache, ifindex, dst) : NULL;
+	ll = n ? rtnl_neigh_get_lladdr(n) : NULL;
+	err = ll && nl_addr_get_len(ll) == 6 ? 0 : -ENOENT;
+	if (!err)
+		memcpy(mac, nl_addr_get_binary_addr(ll), 6);
+	if (n)
+		rtnl_neigh_put(n);
+	nl_addr_put(dst);
+	nl_cache_free(cache);
+	return err;
 }

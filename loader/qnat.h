@@ -128,6 +128,7 @@ int nl_link_set_mac(struct nl_sock *sk, int ifindex, const uint8_t mac[6]);
 int nl_default_gw(struct nl_sock *sk, int ifindex, struct in_addr *gw);
 int nl_default_route_set(struct nl_sock *sk, int ifindex, struct in_addr gw);
 int nl_addrs(struct nl_sock *sk, int ifindex, struct in_addr *a, unsigned int *prefix, int cap);
+int nl_neigh_mac(struct nl_sock *sk, int ifindex, struct in_addr addr, uint8_t mac[6]);
 typedef void (*port_cb)(int ifindex, void *arg);
 int nl_bridge_ports(struct nl_sock *sk, int bridge_ifindex, port_cb cb, void *arg);
 
@@ -137,6 +138,7 @@ struct dataplane {
 	struct qnat *skel;
 	int config_fd, ct_fd, ct_rev_fd, stats_fd, ports_fd, devmap_fd, fwd_fd, guests_fd, fdb_fd, host_allow_fd,
 		host_flow_fd;
+	int frags_fd, stash_fd, frag_ev_fd; /* fragments that came before their first (frag.c) */
 	bool reused; /* maps adopted from a running data plane */
 };
 int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex);
@@ -234,6 +236,14 @@ int dhcp_host_set(const struct settings *s, const struct static_host *h);
 int dhcp_host_del(const struct settings *s, const char *mac);
 int dnsmasq_reload(const char *bridge);
 int dhcp_ip_of(const struct settings *s, const uint8_t mac[6], struct in_addr *ip);
+
+/* frag.c: inbound fragments that came before their first, sent on to the guest */
+struct frag_out;
+struct frag_out *frag_out_open(struct dataplane *dp, struct nl_sock *sk, int bridge_ifindex);
+void frag_out_close(struct frag_out *fo);
+int frag_out_fd(struct frag_out *fo); /* readable: the data plane has datagrams to send on */
+void frag_out_events(struct frag_out *fo);
+void frag_out_sweep(struct frag_out *fo, uint64_t now_ns);
 
 /* supervisor.c */
 int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, int bridge_ifindex,

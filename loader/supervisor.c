@@ -304,6 +304,7 @@ int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, 
 			 .metrics_fd = -1 };
 	uint64_t next_expiry = 0, next_resync = 0;
 	struct sigaction sa = { .sa_handler = on_signal };
+	struct frag_out *fo = NULL;
 	struct nl_sock *ev;
 	char path[PATH_MAX];
 	int err;
@@ -324,6 +325,8 @@ int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, 
 		return -EIO;
 	}
 	ports_resync(&p);
+	if (!s->bridged)
+		fo = frag_out_open(dp, p.sk, bridge_ifindex); /* without it, only early fragments are lost */
 	if (s->dhcp)
 		dnsmasq_run(&p);
 	if (s->metrics[0]) {
@@ -349,13 +352,14 @@ int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, 
 	log_info("supervising %s", s->bridge);
 
 	while (!quit) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = nl_socket_get_fd(ev), .events = POLLIN },
-			{ .fd = p.metrics_fd, .events = POLLIN },
+			{ .fd = p.metrics_fd, .events = POLLIN }, /* poll skips a negative fd */
+			{ .fd = frag_out_fd(fo), .events = POLLIN },
 		};
 		uint64_t now;
 
-		if (poll(pfd, p.metrics_fd >= 0 ? 2 : 1, TICK_MS) > 0) {
+		if (poll(pfd, 3, TICK_MS) > 0) {
 			if (pfd[0].revents & POLLIN) {
 				err = nl_recvmsgs_default(ev);
 				if (err < 0 && err != -NLE_AGAIN)
@@ -363,6 +367,8 @@ int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, 
 			}
 			if (p.metrics_fd >= 0 && (pfd[1].revents & POLLIN))
 				metrics_serve(p.metrics_fd, s, dp, p.flows, p.dnsmasq > 0);
+			if (pfd[2].revents & POLLIN)
+				frag_out_events(fo);
 		}
 		if (child_exited)
 			reap_children(&p);
@@ -387,6 +393,7 @@ int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, 
 					log_debug("%u flows: expired %u, evicted %u", res.live, res.expired, res.evicted);
 			}
 			fdb_expire(dp, s->fdb_ageing, now);
+			frag_out_sweep(fo, now);
 			if (s->port_security)
 				port_bindings_sync(&p);
 			next_expiry = now + EXPIRY_EVERY_NS;
@@ -401,6 +408,7 @@ out:
 		unlink(path);
 	if (p.metrics_fd >= 0)
 		close(p.metrics_fd);
+	frag_out_close(fo);
 	nl_socket_free(ev);
 	nl_socket_free(p.sk);
 	return err;

@@ -111,4 +111,26 @@ struct {
 	__type(value, __u64);
 } qnat_host_flow SEC(".maps");
 
+/* LRU: a full stash makes room by forgetting the oldest copy. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, QNAT_STASH_MAX);
+	__type(key, struct qnat_stash_key);
+	__type(value, struct qnat_stash);
+} qnat_frag_stash SEC(".maps");
+
+/* Where a copy is built: too big for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qnat_stash);
+} qnat_stash_buf SEC(".maps");
+
+/* Datagrams whose stashed fragments can go now: struct qnat_frag_key. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, QNAT_FRAG_EV_BYTES);
+} qnat_frag_ev SEC(".maps");
+
 #endif /* QNAT_MAPS_BPF_H */

@@ -31,6 +31,8 @@
 #define QNAT_MAP_FDB "qnat_fdb"
 #define QNAT_MAP_HOST_ALLOW "qnat_host_allow"
 #define QNAT_MAP_HOST_FLOW "qnat_host_flow"
+#define QNAT_MAP_FRAG_STASH "qnat_frag_stash"
+#define QNAT_MAP_FRAG_EVENTS "qnat_frag_ev"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024
@@ -202,13 +204,45 @@ struct qnat_frag_key {
 };
 _Static_assert(sizeof(struct qnat_frag_key) == 12, "qnat_frag_key layout");
 
+/* qnat_frag.flags; none: the first fragment came and set the destination. */
+#define QNAT_FRAG_PENDING (1U << 0) /* later fragments came first, stashed */
+#define QNAT_FRAG_HOST (1U << 1)    /* the host's own datagram: later ones pass untouched */
+
 struct qnat_frag {
 	__be32 guest_addr;
 	__u32 port_ifindex;
 	__u8 guest_mac[6];
-	__u8 pad[2];
+	__u8 flags; /* QNAT_FRAG_* */
+	__u8 pad;
 };
 _Static_assert(sizeof(struct qnat_frag) == 16, "qnat_frag layout");
+
+/*
+ * qnat_frag_stash: later fragments of an inbound datagram that came before
+ * its first fragment, copied whole (the original goes on to the host).  When
+ * the first fragment shows the datagram is a guest's, it sends the datagram's
+ * key on the qnat_frag_ev ring buffer and the controller delivers the copies;
+ * copies left 30 s (Linux's ipfrag_time) are dropped.
+ */
+#define QNAT_STASH_FRAME 1536 /* a 1500-byte MTU's frames, with room for a VLAN tag */
+#define QNAT_STASH_MAX 256
+#define QNAT_STASH_TTL_SECS 30
+#define QNAT_FRAG_EV_BYTES 16384
+
+struct qnat_stash_key {
+	struct qnat_frag_key frag;
+	__be16 frag_off; /* as in the header: tells the fragments apart */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct qnat_stash_key) == 16, "qnat_stash_key layout");
+
+struct qnat_stash {
+	__u64 stamp; /* bpf_ktime_get_ns() */
+	__u32 len;   /* bytes of frame used */
+	__u32 pad;
+	__u8 frame[QNAT_STASH_FRAME];
+};
+_Static_assert(sizeof(struct qnat_stash) == 16 + QNAT_STASH_FRAME, "qnat_stash layout");
 
 /*
  * qnat_guests: guest address -> its flows.  The programs count new flows
@@ -320,7 +354,11 @@ _Static_assert(sizeof(struct qnat_port) == 16, "qnat_port layout");
 	X(DROP_TTL, "drop_ttl", "replies whose ttl ran out")                                 \
 	X(DROP_PORT_MAC, "drop_port_mac", "port security: a source MAC not the port's")          \
 	X(DROP_PORT_IP, "drop_port_ip", "port security: an IPv4 or ARP source not the port's") \
-	X(DROP_HOST, "drop_host", "guest packets to a host service not allowed (--host-allow)")
+	X(DROP_HOST, "drop_host", "guest packets to a host service not allowed (--host-allow)") \
+	X(FRAG_STASHED, "frag_stashed", "inbound later fragments copied: their first fragment had not come") \
+	X(FRAG_DELIVERED, "frag_delivered", "stashed fragments sent on to their guest") \
+	X(FRAG_EXPIRED, "frag_expired", "stashed copies dropped: the host's datagram, unsendable, or 30 s old") \
+	X(FRAG_TOO_BIG, "frag_too_big", "inbound later fragments too big to copy (they only go to the host)")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,

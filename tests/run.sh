@@ -18,6 +18,7 @@ trap 'rm -rf "$logs"' EXIT
 BUILD=${BUILD:-build}
 export QNAT=${QNAT:-$PWD/$BUILD/qnat-bpf} TAPRELAY=${TAPRELAY:-$PWD/$BUILD/taprelay}
 export FLOWGEN=${FLOWGEN:-$PWD/$BUILD/flowgen}
+export FRAGSEND=${FRAGSEND:-$PWD/$BUILD/fragsend}
 if [ "${SANITIZE:-}" = 1 ]; then
 	san=$(mktemp -d /tmp/qnat-sanitizers.XXXXXX)
 	chmod 1777 "$san"

@@ -62,7 +62,7 @@ struct pkt {
 	__u8 frag; /* enum frag_kind */
 	__u8 pad;
 	__be16 ip_id;
-	__u16 pad2;
+	__be16 frag_off; /* flags and offset, as in the header */
 };
 
 enum frag_kind {
@@ -103,6 +103,7 @@ static __always_inline int parse_ipv4(void *data, void *data_end, struct pkt *p)
 	p->ttl = ip->ttl;
 	p->tot_len = bpf_ntohs(ip->tot_len);
 	p->ip_id = ip->id;
+	p->frag_off = ip->frag_off;
 	p->frag = (ip->frag_off & bpf_htons(IP_OFFMASK)) ? FRAG_LATER :
 		  (ip->frag_off & bpf_htons(IP_MF))	   ? FRAG_FIRST :
 							     FRAG_NONE;

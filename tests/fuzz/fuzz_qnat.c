@@ -41,6 +41,9 @@
  *              checksum" stays 0; the same for an ICMP error's quoted header
  *              and, when quoted whole, its quoted datagram.
  *   no flow    a dropped packet (SHOT, DROP) created no conntrack entry.
+ *   stash      a copy in qnat_frag_stash is of a later fragment for the uplink
+ *              address that tc_uplink_in passed to the kernel (OK), byte for
+ *              byte the frame that came in.
  *   nat        a translated packet (snat_fast, snat_egress, a reply redirected
  *              to a guest) carries exactly its flow's tuple: out, the flow of
  *              its original tuple's nat address and port; in, the guest's.
@@ -76,12 +79,13 @@ struct snap {
 	__u8 *k, *v;
 };
 
-/* Every map a program may write (all but the config, counters and devmap),
- * found by walking the object: maps added later are covered too. */
+/* Every map a program may write (all but the config, counters and devmap;
+ * the fragment events' ring and the per-CPU scratch hold no state), found by
+ * walking the object: maps added later are covered too. */
 #define MAPS_MAX 16
 struct inst {
 	struct qnat *skel;
-	int nmaps, ct, ct_rev, fwd, mappings; /* indexes of those maps in m[] */
+	int nmaps, ct, ct_rev, fwd, mappings, stash; /* indexes of those maps in m[] */
 	struct {
 		const char *name;
 		int fd;
@@ -117,7 +121,7 @@ __attribute__((section("__libfuzzer_extra_counters"), used)) static __u8 ec[EC_N
 /* For the summary printed at exit: is the fuzzing reaching anything? */
 static struct {
 	__u64 runs[FP_MAX], verdicts[FP_MAX][8], counters[FP_MAX][QNAT_C_MAX];
-	__u64 ip_sum, l4_sum, inner_ip, inner_l4, leak, to_guest, nat, host, new_flows, dropped;
+	__u64 ip_sum, l4_sum, inner_ip, inner_l4, leak, to_guest, nat, host, new_flows, dropped, stashed;
 } seen;
 
 static __u16 get16(const __u8 *p)
@@ -770,6 +774,27 @@ static int check_ct(struct inst *I)
 	return created;
 }
 
+static void check_stash(struct inst *I)
+{
+	const struct snap *cur = &I->m[I->stash].cur, *base = &I->m[I->stash].base;
+	struct v4 v;
+
+	v4_frame(in_buf, in_len, &v);
+	for (__u32 i = 0; i < cur->n; i++) {
+		const struct qnat_stash *c = (const void *)(cur->v + i * cur->vsz);
+
+		if (snap_find(base, cur->k + i * cur->ksz))
+			continue;
+		seen.stashed++;
+		if (prog != FP_UPLINK_IN || verdict != TC_ACT_OK)
+			broken("a fragment was stashed by a run that did not pass it to the kernel");
+		if (!v.ip || !v.later || get_be32(v.ip + 16) != EXT_ADDR)
+			broken("stashed a frame that is not a later fragment for the uplink address");
+		if (c->len != in_len || memcmp(c->frame, in_buf, in_len))
+			broken("the stashed copy (%u bytes) is not the frame that came in", c->len);
+	}
+}
+
 /* ---- the instances ---- */
 
 static struct qnat_config fuzz_config(const struct inst *I, __u8 s)
@@ -810,14 +835,15 @@ static int inst_open(struct inst *I, __u32 ct_max)
 
 	if (!skel)
 		return -1;
-	I->ct = I->ct_rev = I->fwd = I->mappings = -1;
+	I->ct = I->ct_rev = I->fwd = I->mappings = I->stash = -1;
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *name = bpf_map__name(map);
 		enum bpf_map_type t = bpf_map__type(map);
 		int i = I->nmaps;
 
 		if (strchr(name, '.') || !strcmp(name, QNAT_MAP_CONFIG) || !strcmp(name, QNAT_MAP_STATS) ||
-		    t == BPF_MAP_TYPE_DEVMAP || t == BPF_MAP_TYPE_DEVMAP_HASH)
+		    t == BPF_MAP_TYPE_DEVMAP || t == BPF_MAP_TYPE_DEVMAP_HASH || t == BPF_MAP_TYPE_RINGBUF ||
+		    t == BPF_MAP_TYPE_PERCPU_ARRAY)
 			continue;
 		if (i == MAPS_MAX)
 			return -1;
@@ -829,13 +855,15 @@ static int inst_open(struct inst *I, __u32 ct_max)
 			I->fwd = i;
 		if (!strcmp(name, QNAT_MAP_MAPPINGS))
 			I->mappings = i;
+		if (!strcmp(name, QNAT_MAP_FRAG_STASH))
+			I->stash = i;
 		/* Small maps: a snapshot walks every bucket. */
 		if (bpf_map__set_max_entries(map, (I->ct == i || I->ct_rev == i) ? ct_max : 64))
 			return -1;
 		I->m[i].name = name;
 		I->nmaps++;
 	}
-	if (I->ct < 0 || I->ct_rev < 0 || I->fwd < 0 || I->mappings < 0 || qnat__load(skel))
+	if (I->ct < 0 || I->ct_rev < 0 || I->fwd < 0 || I->mappings < 0 || I->stash < 0 || qnat__load(skel))
 		return -1;
 	I->skel = skel;
 	/* Seeding: mappings are made with EIF on, guests counted with a cap,
@@ -900,12 +928,12 @@ static void summary(void)
 		"qnat-fuzz: %d (program, counter) outcomes reached; checked: %llu IPv4 header sums, %llu L4 sums, "
 		"%llu quoted header sums, %llu quoted L4 sums, %llu uplink-bound sources, %llu guest-bound "
 		"packets, %llu translations against their flow, %llu packets for the host; %llu flows created, "
-		"%llu drops\n",
+		"%llu drops, %llu fragments stashed\n",
 		pairs, (unsigned long long)seen.ip_sum, (unsigned long long)seen.l4_sum,
 		(unsigned long long)seen.inner_ip, (unsigned long long)seen.inner_l4, (unsigned long long)seen.leak,
 		(unsigned long long)seen.to_guest, (unsigned long long)seen.nat, (unsigned long long)seen.host,
 		(unsigned long long)seen.new_flows,
-		(unsigned long long)seen.dropped);
+		(unsigned long long)seen.dropped, (unsigned long long)seen.stashed);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -1017,6 +1045,7 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 	check_nat(I, delta, &checks);
 	check_host(I, &checks);
 	created = check_ct(I);
+	check_stash(I);
 
 	/* What happened, for the summary and as coverage. */
 	seen.runs[prog]++;

@@ -3,7 +3,8 @@
 # libvirt's iptables rules: MASQUERADE, FORWARD accept/reject) and under
 # qnat-bpf, with what the guests and the external host observe compared line
 # by line (see diff_lib.sh).  Scenarios: TCP 1 MB up and down and UDP (small,
-# and fragmented 3000-byte datagrams) from a guest, source port kept; two
+# and fragmented 3000-byte datagrams) from a guest, source port kept; 4000
+# bytes with the first fragment last (fragsend), from g1 and from ext; two
 # guests on the same source port to the same server at once; a host socket
 # on the guest's source port (allow-listed); 200 short TCP connections from
 # two guests in parallel batches; ping (TTL, identifier), traceroute, UDP/TCP
@@ -22,6 +23,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/diff_lib.sh"
 need iptables
+FRAGSEND=${FRAGSEND:-$ROOT/build/fragsend}
+[ -x "$FRAGSEND" ] || fail "$FRAGSEND not built (run make)"
 
 # Deliberate differences.  qnat-bpf has no view of the host's own flows the
 # way nf_conntrack has, so it never hands a guest's flow a port that a host
@@ -55,6 +58,9 @@ expect tcp_up.bytes intact
 expect tcp_down.bytes "rc=0 intact"
 expect udp.small "ok UPLINK:10002 hello"
 expect udp.big "UPLINK:10003 intact"
+expect frag_rev "ok intact"
+expect frag_rev.peer UPLINK:10700
+expect frag_out_rev "UPLINK:10701 intact"
 expect two.tcp.g1 "UPLINK:10100 echo:a echo:b"
 expect two.tcp.g2 "UPLINK:other-port echo:a echo:b"
 expect two.udp.g2 "ok UPLINK:other-port u2"
@@ -73,6 +79,7 @@ expect traceroute ".* 1 GW 2 EXT"
 
 head -c 1000000 /dev/urandom >"$WORK/blob"
 BIG=$(head -c 1500 /dev/urandom | od -An -tx1 | tr -d ' \n')   # 3000 characters
+head -c 2000 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/fragdata"   # 4000
 TCP="socat -t 3 -"
 # ext's "who" service: the caller's address:port, then each line back as echo:LINE.
 WHO_ECHO='
@@ -150,6 +157,30 @@ scenarios() {
 	out=$(echo "$BIG" | udp_ask g1 "$EXT_ADDR" 5353 10003)
 	out=${out#ok }
 	obs udp.big "${out%% *} $([ "${out#* }" = "$BIG" ] && echo intact || echo "differs ${#out}")"
+
+	# ext answers 4000 bytes in fragments, the first one last: the kernel
+	# reassembles them (nf_defrag), qnat-bpf stashes the early ones.
+	# (sh -c: a background job's stdin would be /dev/null)
+	bg in_ext sh -c "exec $FRAGSEND --order reverse --answer $EXT_ADDR:5360 <$WORK/fragdata >$MW/fragrev.peer"
+	wait_for 5 sh -c "ip netns exec $NS_EXT ss -Hlun 'sport = :5360' | grep -q ." || fail "$MODE: fragsend did not start"
+	out=$(echo hi | udp_ask g1 "$EXT_ADDR" 5360 10700)
+	obs frag_rev "$([ "$out" = "ok $(cat "$WORK/fragdata")" ] && echo ok intact || echo "${out:0:7} ${#out}")"
+	wait_for 5 test -s "$MW/fragrev.peer"
+	obs frag_rev.peer "$(cat "$MW/fragrev.peer")"
+	# And g1 sends ext 4000 bytes the same way.
+	bg in_ext "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 5361))
+s.settimeout(8)
+d, a = s.recvfrom(65535)
+open(sys.argv[2], "wb").write(d)
+print("%s:%d" % a)
+' "$EXT_ADDR" "$MW/fragout.back" >"$MW/fragout.peer"
+	wait_for 5 sh -c "ip netns exec $NS_EXT ss -Hlun 'sport = :5361' | grep -q ." || fail "$MODE: ext listener did not start"
+	in_guest g1 "$FRAGSEND" --order reverse "$G1:10701" "$EXT_ADDR:5361" <"$WORK/fragdata"
+	wait_for 5 test -s "$MW/fragout.peer"
+	obs frag_out_rev "$(cat "$MW/fragout.peer") $(cmp -s "$WORK/fragdata" "$MW/fragout.back" && echo intact || echo differs)"
 
 	# Two guests, one source port, one server, at the same time.
 	( (echo a; sleep 1.5; echo b) | in_guest g1 $TCP TCP:"$EXT_ADDR":8083,sourceport=10100 >"$MW/two.g1" 2>&1) &

@@ -112,3 +112,101 @@ TEST(fragments_inbound)
 out:
 	qnat__destroy(skel);
 }
+
+static int take_event(void *ctx, void *data, size_t size)
+{
+	if (size == sizeof(struct qnat_frag_key))
+		memcpy(ctx, data, size);
+	return 0;
+}
+
+/*
+ * First fragment last: later fragments that find no entry go on to the
+ * kernel untouched, and a copy of each waits in the stash; the first
+ * fragment then names the datagram on the ring buffer for the controller.
+ * The host's own datagrams (a first fragment no flow claims) leave no copies.
+ */
+TEST(fragments_inbound_first_last)
+{
+	struct flow f = FLOW("udp", IPPROTO_UDP, GUEST1, 40002, SERVER, 53);
+	struct pkt_spec first, later, later2, host;
+	struct qnat_frag_key fk = {}, ev = {};
+	struct qnat_stash_key sk = {};
+	struct qnat_stash stash;
+	struct qnat_frag fv;
+	__u8 buf[PKT_MAX], buf2[PKT_MAX];
+	struct qnat *skel = nat_open();
+	struct ring_buffer *rb = NULL;
+	struct run r;
+	size_t len, len2;
+	int nat;
+
+	if (!skel)
+		return;
+	nat = snat_egress(skel, &f);
+	if (!ASSERT_GE(nat, 0, "flow set up"))
+		goto out;
+	first = flow_reply(&f, nat);
+	first.frag_off = MF;
+	first.ip_id = 4321;
+	later = first;
+	later.frag_off = LATER_OFF;
+	later2 = first;
+	later2.frag_off = MF | 0x0005; /* a middle one: offset 40 */
+
+	/* Later fragments first: passed on untouched, and copied. */
+	len = pkt_build(&later, buf);
+	ASSERT_TC(run_tc(skel->progs.tc_uplink_in, buf, len, tn.uplink, tn.uplink, &r), &r, TC_ACT_OK);
+	ASSERT_MEMEQ(r.data, buf, len, "early later fragment untouched");
+	len2 = pkt_build(&later2, buf2);
+	ASSERT_TC(run_tc(skel->progs.tc_uplink_in, buf2, len2, tn.uplink, tn.uplink, &r), &r, TC_ACT_OK);
+	ASSERT_MEMEQ(r.data, buf2, len2, "second early fragment untouched");
+	ASSERT_EQ(map_count(skel->maps.qnat_frag_stash), 2, "both stashed");
+	sk.frag.saddr = SERVER;
+	sk.frag.daddr = EXT_ADDR;
+	sk.frag.id = htons(4321);
+	sk.frag.proto = IPPROTO_UDP;
+	sk.frag_off = htons(LATER_OFF);
+	fk = sk.frag;
+	if (ASSERT_OK(bpf_map__lookup_elem(skel->maps.qnat_frag_stash, &sk, sizeof(sk), &stash, sizeof(stash), 0),
+		      "the copy, by datagram and offset")) {
+		ASSERT_EQ(stash.len, len, "copy length");
+		ASSERT_MEMEQ(stash.frame, buf, len, "copy bytes");
+	}
+	if (ASSERT_OK(bpf_map__lookup_elem(skel->maps.qnat_frags, &fk, sizeof(fk), &fv, sizeof(fv), 0),
+		      "datagram marked"))
+		ASSERT_EQ(fv.flags, QNAT_FRAG_PENDING, "marked pending");
+
+	/* The first fragment: to the guest, and the datagram named for the controller. */
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.qnat_frag_ev), take_event, &ev, NULL);
+	if (!ASSERT_OK_PTR(rb, "ring buffer"))
+		goto out;
+	len = pkt_build(&first, buf);
+	ASSERT_TC(run_tc(skel->progs.tc_uplink_in, buf, len, tn.uplink, tn.uplink, &r), &r, TC_ACT_REDIRECT);
+	ASSERT_EQ(ring_buffer__consume(rb), 1, "one event");
+	ASSERT_MEMEQ(&ev, &fk, sizeof(fk), "the event names the datagram");
+	if (ASSERT_OK(bpf_map__lookup_elem(skel->maps.qnat_frags, &fk, sizeof(fk), &fv, sizeof(fv), 0),
+		      "datagram entry")) {
+		ASSERT_EQ(fv.flags, 0, "no longer pending");
+		ASSERT_EQ(fv.guest_addr, GUEST1, "its guest");
+	}
+	ASSERT_COUNTERS(skel, [QNAT_C_CT_NEW] = 1, [QNAT_C_SNAT_EGRESS] = 1, [QNAT_C_FRAG_STASHED] = 2,
+			[QNAT_C_RNAT_BRIDGE] = 1);
+
+	/* The host's own datagram (no flow on this port): its first fragment
+	 * marks it, and its later ones are not copied. */
+	host = outside_pkt(IPPROTO_UDP, SERVER, 53, EXT_ADDR, 9999);
+	host.frag_off = MF;
+	host.ip_id = 4322;
+	len = pkt_build(&host, buf);
+	ASSERT_TC(run_tc(skel->progs.tc_uplink_in, buf, len, tn.uplink, tn.uplink, &r), &r, TC_ACT_OK);
+	host.frag_off = LATER_OFF;
+	len = pkt_build(&host, buf);
+	ASSERT_TC(run_tc(skel->progs.tc_uplink_in, buf, len, tn.uplink, tn.uplink, &r), &r, TC_ACT_OK);
+	ASSERT_MEMEQ(r.data, buf, len, "the host's later fragment untouched");
+	ASSERT_EQ(map_count(skel->maps.qnat_frag_stash), 2, "the host's fragment not copied");
+	ASSERT_EQ(ring_buffer__consume(rb), 0, "no event for the host's datagram");
+out:
+	ring_buffer__free(rb);
+	qnat__destroy(skel);
+}

@@ -42,21 +42,9 @@ T0=$T
 MODE=
 declare -A ALLOW_K=() ALLOW_Q=() ALLOW_WHY=() EXPECT=()
 
-# libvirt's rules for the default network: the benchmark's "iptables" contender
-# (tools/bench.sh) uses the same.
+# libvirt's rules for the default network, shared with the benchmark.
 libvirt_rules() {
-	in_host sh -e <<'RULES'
-iptables -A FORWARD -i virbr0 -o virbr0 -j ACCEPT
-iptables -A FORWARD -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-iptables -A FORWARD -s 192.168.122.0/24 -i virbr0 -j ACCEPT
-iptables -A FORWARD -i virbr0 -j REJECT
-iptables -A FORWARD -o virbr0 -j REJECT
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 -d 224.0.0.0/24 -j RETURN
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 -d 255.255.255.255/32 -j RETURN
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -p tcp -j MASQUERADE --to-ports 1024-65535
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -p udp -j MASQUERADE --to-ports 1024-65535
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -j MASQUERADE
-RULES
+	in_host sh -e <"$(dirname "${BASH_SOURCE[0]}")/../libvirt-iptables.sh"
 }
 
 # A capture in namespace NS on IF for the whole mode, read back by cap_read.

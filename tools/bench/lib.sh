@@ -100,19 +100,9 @@ bg_in() {
 # then taken (as skbs) instead of dropped.
 gro_on() { in_ns "$1" h ethtool -K "$2" gro on >/dev/null; }
 
+# libvirt's rules for the default network, shared with the differential tests.
 libvirt_iptables() {
-	in_ns "$1" h sh -e <<'RULES'
-iptables -A FORWARD -i virbr0 -o virbr0 -j ACCEPT
-iptables -A FORWARD -d 192.168.122.0/24 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-iptables -A FORWARD -s 192.168.122.0/24 -i virbr0 -j ACCEPT
-iptables -A FORWARD -i virbr0 -j REJECT
-iptables -A FORWARD -o virbr0 -j REJECT
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 -d 224.0.0.0/24 -j RETURN
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 -d 255.255.255.255/32 -j RETURN
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -p tcp -j MASQUERADE --to-ports 1024-65535
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -p udp -j MASQUERADE --to-ports 1024-65535
-iptables -t nat -A POSTROUTING -s 192.168.122.0/24 ! -d 192.168.122.0/24 -j MASQUERADE
-RULES
+	in_ns "$1" h sh -e <"$(dirname "${BASH_SOURCE[0]}")/../../tests/libvirt-iptables.sh"
 }
 
 libvirt_nftables() {

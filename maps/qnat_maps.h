@@ -283,7 +283,8 @@ _Static_assert(sizeof(struct qnat_port) == 16, "qnat_port layout");
 	X(DROP_TTL, "drop_ttl", "replies whose ttl ran out")                                 \
 	X(DROP_PORT_MAC, "drop_port_mac", "port security: a source MAC not the port's")          \
 	X(DROP_PORT_IP, "drop_port_ip", "port security: an IPv4 or ARP source not the port's") \
-	X(L2_XDP, "l2_xdp", "bridged: LAN frames for a guest on a TAP sent straight to it by XDP")
+	X(L2_XDP, "l2_xdp", "bridged: LAN frames for a guest on a TAP sent straight to it by XDP") \
+	X(DROP_PORT_VLAN, "drop_port_vlan", "port security: a VLAN-tagged frame")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,

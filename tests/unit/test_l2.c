@@ -144,3 +144,27 @@ TEST(vlan_tagged_not_translated)
 	ASSERT_COUNTERS(skel, [QNAT_C_PASS] = 1, [QNAT_C_L2_FAST] = 1);
 	qnat__destroy(skel);
 }
+
+/* --port-security: a guest port may not send tagged frames at all. */
+TEST(port_security_drops_vlan)
+{
+	struct qnat_config cfg = nat_default_config();
+	struct pkt_spec s = guest_pkt(IPPROTO_UDP, GUEST1, 40000, GUEST2, 53);
+	__u8 buf[PKT_MAX];
+	struct qnat *skel;
+	struct run r;
+	size_t len;
+
+	cfg.flags = QNAT_CFG_PORT_SECURITY;
+	skel = nat_open_with(&cfg, 1024);
+	if (!skel)
+		return;
+	if (ASSERT_OK(port_add(skel, tn.tap, QNAT_PORT_TAP), "tap port")) {
+		len = pkt_build(&s, buf);
+		ASSERT_TC(run_tc(skel->progs.tc_port_in, buf, len, tn.tap, tn.tap, &r), &r, TC_ACT_OK);
+		len = vlan_tag(buf, len, 10);
+		ASSERT_TC(run_tc(skel->progs.tc_port_in, buf, len, tn.tap, tn.tap, &r), &r, TC_ACT_SHOT);
+		ASSERT_COUNTERS(skel, [QNAT_C_PASS] = 1, [QNAT_C_DROP_PORT_VLAN] = 1);
+	}
+	qnat__destroy(skel);
+}

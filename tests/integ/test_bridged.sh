@@ -129,4 +129,9 @@ ip -n "$NS_HOST" link show br0 >/dev/null 2>&1 && fail "br0 left behind"
 [ "$(ip -n "$NS_HOST" route show default)" = "$before_route" ] || fail "default route not restored: $(ip -n "$NS_HOST" route show default)"
 in_host busybox ping -c 1 -W 2 10.50.0.1 >/dev/null || fail "the host lost the LAN after detach"
 in_host ip -d link show eth0 | grep -q "prog/xdp" && fail "XDP left on eth0"
+# --xdp auto leaves a veth uplink to TC, as in NAT mode.
+qnat attach "$BR" --bridged --uplink eth0 || fail "attach --bridged (xdp auto)"
+qnat status "$BR" --json | jq -e '.[0].uplink_xdp == "off"' >/dev/null || fail "xdp auto attached XDP to a veth uplink"
+in_host ip -d link show eth0 | grep -q "prog/xdp" && fail "XDP on the veth uplink with --xdp auto"
+qnat detach "$BR" || fail "detach (xdp auto)"
 pass

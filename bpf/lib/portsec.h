@@ -2,9 +2,10 @@
 /*
  * Port security (libvirt's clean-traffic idea): a port may send only from
  * the MAC it was first seen with and, once known, from one IPv4 address;
- * ARP claiming any other address, and VLAN-tagged frames, are dropped.  The address is learned from
- * the port's first IPv4 packet and replaced by the controller with the
- * guest's DHCP lease or static host, which are authoritative.
+ * ARP claiming any other address, and VLAN-tagged frames, are dropped.
+ * The address is learned from the port's first IPv4 packet and replaced by
+ * the controller with the guest's DHCP lease or static host, which are
+ * authoritative.
  */
 #ifndef QNAT_PORTSEC_H
 #define QNAT_PORTSEC_H

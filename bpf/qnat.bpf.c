@@ -5,7 +5,8 @@
  *   tc_port_in     TC ingress of every bridge port (guest TAPs, veths):
  *                  guest -> outside is translated and sent straight out.
  *   xdp_uplink_in  XDP on the uplink: replies for guests on TAP ports,
- *                  translated and redirected before an skb exists.
+ *                  translated and redirected before an skb exists;
+ *                  bridged, LAN frames for guests on TAP ports.
  *   tc_uplink_in   TC ingress of the uplink: every other reply.
  *   tc_uplink_out  TC egress of the uplink: the catch-all; no packet with a
  *                  source in the subnet leaves untranslated.
@@ -164,8 +165,9 @@ int tc_port_in(struct __sk_buff *skb)
 	r = tc_port_l2(skb, cfg);
 	if (r >= 0)
 		return r;
-	/* Bridged, or no uplink address to translate to: the bridge does the rest. */
-	if ((cfg->flags & QNAT_CFG_BRIDGED) || !cfg->ext_addr)
+	/* Bridged, no uplink address to translate to, or a VLAN's frame (its
+	 * tag, stripped into the skb, is not ours to route): the bridge's. */
+	if ((cfg->flags & QNAT_CFG_BRIDGED) || !cfg->ext_addr || skb->vlan_present)
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
 	r = tc_parse(skb, &p);
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
@@ -298,7 +300,7 @@ int tc_uplink_in(struct __sk_buff *skb)
 	struct pkt p;
 	int r;
 
-	if (!cfg)
+	if (!cfg || skb->vlan_present) /* another VLAN's, tag stripped into the skb */
 		return TC_ACT_OK;
 	r = tc_parse(skb, &p);
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
@@ -399,12 +401,38 @@ int tc_uplink_out(struct __sk_buff *skb)
 	return tc_verdict(skb, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
 }
 
+/*
+ * Bridged: a LAN frame for a guest's MAC on a TAP port goes straight into
+ * the TAP.  Broadcast, multicast, unknown unicast, STP and the host's own
+ * frames stay with the bridge; frames for veth ports with TC, which hands
+ * them over as skbs (a veth drops redirected frames its peer does not take).
+ */
+static __always_inline int xdp_bridged_in(struct xdp_md *ctx, const struct qnat_config *cfg)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	const struct qnat_port *port;
+	struct ethhdr *eth = data;
+	__u32 ifindex;
+
+	if ((void *)(eth + 1) > data_end)
+		return XDP_PASS;
+	ifindex = fdb_port_for(cfg, eth->h_dest, ctx->ingress_ifindex);
+	port = ifindex ? bpf_map_lookup_elem(&qnat_ports, &ifindex) : 0;
+	if (!port || !(port->flags & QNAT_PORT_TAP))
+		return XDP_PASS;
+	/* TC learns from what it sees; these frames it never will. */
+	fdb_learn(eth->h_source, ctx->ingress_ifindex);
+	count(QNAT_C_L2_XDP, data_end - data);
+	return bpf_redirect_map(&qnat_devmap, ifindex, XDP_PASS);
+}
+
 SEC("xdp")
 int xdp_uplink_in(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	const struct qnat_config *cfg = config_get();
+	const struct qnat_config *cfg = config_raw();
 	const struct qnat_port *port;
 	struct qnat_ct_entry *e;
 	struct qnat_ct_key orig;
@@ -413,6 +441,10 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	int r;
 
 	if (!cfg)
+		return XDP_PASS;
+	if (cfg->flags & QNAT_CFG_BRIDGED)
+		return xdp_bridged_in(ctx, cfg);
+	if (!cfg->ext_addr)
 		return XDP_PASS;
 	r = parse_ipv4(data, data_end, &p);
 	if (r != PARSE_OK || p.frag || p.daddr != cfg->ext_addr)

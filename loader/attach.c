@@ -22,7 +22,6 @@
 
 static const char attach_usage[] =
 	"Usage: qnat-bpf attach BRIDGE --masq CIDR [--uplink IFNAME] [--gateway IP]\n"
-	"       qnat-bpf attach BRIDGE --bridged [--uplink IFNAME] [--port-security] [--fdb-ageing S] [--mtu N]\n"
 	"                       [--dhcp-range START,END | --no-dhcp] [--port-range LO-HI]\n"
 	"                       [--ct-max N] [--ct-full refuse|evict] [--max-flows-per-guest N]\n"
 	"                       [--filtering address-port-dependent|endpoint-independent]\n"
@@ -32,6 +31,8 @@ static const char attach_usage[] =
 	"                       [--forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]]...\n"
 	"                       [--host-allow all|PROTO/PORT[-END][,...]]...\n"
 	"                       [--foreground] [-v]\n"
+	"       qnat-bpf attach BRIDGE --bridged [--uplink IFNAME] [--port-security] [--fdb-ageing S] [--mtu N]\n"
+	"                       [--xdp auto|native|generic|off]\n"
 	"A config file holds the same options, one \"name value\" per line, e.g. \"masq 192.168.122.0/24\".\n"
 	"Guests reach only DHCP and DNS on the host (and ICMP) unless --host-allow lets them,\n"
 	"e.g. --host-allow tcp/22,udp/123,tcp/8000-8100; --host-allow all is libvirt's behaviour.\n"
@@ -921,7 +922,10 @@ bridged:
 		goto fail;
 	}
 	u.uplink_progs = !dp.reused;
-	if (!s.bridged && (err = dp_attach_uplink(&dp, sk, uplink_ifindex, s.xdp, &o)))
+	/* Bridged, the uplink's TC ingress is a port's: it gets only XDP here. */
+	err = s.bridged ? dp_attach_uplink_xdp(&dp, sk, uplink_ifindex, s.xdp, &o)
+			: dp_attach_uplink(&dp, sk, uplink_ifindex, s.xdp, &o);
+	if (err)
 		goto fail;
 	{
 		/* Bridged, the uplink is one more port (the LAN side). */
@@ -985,7 +989,9 @@ fail:
 			if (dp.skel)
 				dp_detach_cgroup(&dp);
 			ports_detach_all(&dp, sk, bridge_ifindex);
-			if (!s.bridged) {
+			if (s.bridged) {
+				dp_detach_uplink_xdp(uplink_ifindex, &o);
+			} else {
 				dp_detach_bridge(bridge_ifindex, &o);
 				dp_detach_uplink(uplink_ifindex, &o);
 			}
@@ -1061,6 +1067,8 @@ int cmd_detach(int argc, char **argv)
 	}
 	if (bridge_ifindex > 0 && !s.bridged)
 		dp_detach_bridge(bridge_ifindex, &o);
+	if (uplink_ifindex > 0 && s.bridged)
+		dp_detach_uplink_xdp(uplink_ifindex, &o);
 	if (uplink_ifindex > 0 && !s.bridged) {
 		dp_detach_uplink(uplink_ifindex, &o);
 		fwd_restore(s.uplink, o.fwd_uplink_old);

@@ -481,16 +481,24 @@ static int xdp_flags_of(enum xdp_mode m)
 	return m == XDP_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : m == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : 0;
 }
 
-int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o)
+/* -EBUSY when someone else's XDP program holds the uplink. */
+static int xdp_foreign(int ifindex)
 {
 	uint32_t xdp_id = 0;
-	char kind[32] = "";
-	int err, created;
 
 	if (!bpf_xdp_query_id(ifindex, 0, &xdp_id) && xdp_id && !prog_named(xdp_id, "xdp_uplink_in")) {
 		log_warnx("uplink already has another XDP program (id %u); remove it first", xdp_id);
 		return -EBUSY;
 	}
+	return 0;
+}
+
+int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o)
+{
+	int err, created;
+
+	if ((err = xdp_foreign(ifindex)))
+		return err;
 	created = clsact_ensure(ifindex);
 	if (created < 0) {
 		log_warnx("cannot create the clsact qdisc on the uplink: %s", strerror(-created));
@@ -502,7 +510,18 @@ int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum
 		log_warnx("cannot attach the uplink's TC programs: %s", strerror(-err));
 		return err;
 	}
+	return dp_attach_uplink_xdp(dp, sk, ifindex, mode, o);
+}
 
+int dp_attach_uplink_xdp(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o)
+{
+	uint32_t xdp_id = 0;
+	char kind[32] = "";
+	int err;
+
+	if ((err = xdp_foreign(ifindex)))
+		return err;
+	bpf_xdp_query_id(ifindex, 0, &xdp_id);
 	/*
 	 * veth: native XDP strips GSO from the peer (TCP bulk falls by ~75%)
 	 * and its frames may carry partial checksums, so "auto" leaves veth
@@ -536,12 +555,17 @@ int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum
 	return 0;
 }
 
-void dp_detach_uplink(int ifindex, const struct owned *o)
+void dp_detach_uplink_xdp(int ifindex, const struct owned *o)
 {
 	uint32_t xdp_id = 0;
 
 	if (!bpf_xdp_query_id(ifindex, 0, &xdp_id) && xdp_id && prog_named(xdp_id, "xdp_uplink_in"))
 		bpf_xdp_detach(ifindex, o->xdp_attached, NULL);
+}
+
+void dp_detach_uplink(int ifindex, const struct owned *o)
+{
+	dp_detach_uplink_xdp(ifindex, o);
 	tc_detach(ifindex, BPF_TC_INGRESS);
 	tc_detach(ifindex, BPF_TC_EGRESS);
 	if (o->uplink_clsact_created)

@@ -149,6 +149,8 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 int dp_set_ext_addr(struct dataplane *dp, struct in_addr ext);
 int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o);
 void dp_detach_uplink(int ifindex, const struct owned *o);
+int dp_attach_uplink_xdp(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o);
+void dp_detach_uplink_xdp(int ifindex, const struct owned *o);
 int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex);
 void dp_forget_port(struct dataplane *dp, int ifindex, bool detach);
 void dp_mark_uplink_port(struct dataplane *dp, int ifindex);

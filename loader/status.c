@@ -191,7 +191,7 @@ static int status_one(struct json *j, const char *bridge)
 		}
 	}
 	json_str(j, "uplink_xdp", " xdp %s", o.xdp_attached == 0 ? "off" : o.xdp_attached == 2 ? "generic" : "native");
-	json_text(j, " tc ingress+egress\n");
+	json_text(j, s.bridged ? " tc ingress (a port)\n" : " tc ingress+egress\n");
 	print_ports(j, &dp);
 	json_obj_open(j, "dhcp");
 	json_bool(j, "enabled", s.dhcp, "  dhcp: dnsmasq", "  dhcp: off");

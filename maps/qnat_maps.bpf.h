@@ -31,7 +31,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, QNAT_C_MAX);
+	__uint(max_entries, QNAT_STATS_SLOTS);
 	__type(key, __u32);
 	__type(value, struct qnat_counter_val);
 } qnat_stats SEC(".maps");

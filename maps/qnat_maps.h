@@ -330,7 +330,8 @@ _Static_assert(sizeof(struct qnat_port) == 16, "qnat_port layout");
 
 /*
  * Per-CPU counters: what happened to each packet we looked at.  Every
- * verdict goes through one helper that bumps exactly one of these.
+ * verdict goes through one helper that bumps exactly one of these.  New ones
+ * are appended: the index is the ABI (see QNAT_STATS_SLOTS).
  */
 #define QNAT_COUNTERS(X)                                                                  \
 	X(SNAT_FAST, "snat_fast", "guest packets translated and sent straight to the uplink") \
@@ -358,7 +359,9 @@ _Static_assert(sizeof(struct qnat_port) == 16, "qnat_port layout");
 	X(FRAG_STASHED, "frag_stashed", "inbound later fragments copied: their first fragment had not come") \
 	X(FRAG_DELIVERED, "frag_delivered", "stashed fragments sent on to their guest") \
 	X(FRAG_EXPIRED, "frag_expired", "stashed copies dropped: the host's datagram, unsendable, or 30 s old") \
-	X(FRAG_TOO_BIG, "frag_too_big", "inbound later fragments too big to copy (they only go to the host)")
+	X(FRAG_TOO_BIG, "frag_too_big", "inbound later fragments too big to copy (they only go to the host)") \
+	X(L2_XDP, "l2_xdp", "bridged: LAN frames for a guest on a TAP sent straight to it by XDP") \
+	X(DROP_PORT_VLAN, "drop_port_vlan", "port security: a VLAN-tagged frame")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,
@@ -366,6 +369,11 @@ enum qnat_counter {
 #undef QNAT_COUNTER_ENUM
 	QNAT_C_MAX
 };
+
+/* The stats map has room to spare, so that a build with more counters
+ * (only ever appended) still adopts the running one's map on upgrade. */
+#define QNAT_STATS_SLOTS 64
+_Static_assert(QNAT_C_MAX <= QNAT_STATS_SLOTS, "qnat_stats: QNAT_STATS_SLOTS too small");
 
 struct qnat_counter_val {
 	__u64 packets;

@@ -2,9 +2,10 @@
 /*
  * Port security (libvirt's clean-traffic idea): a port may send only from
  * the MAC it was first seen with and, once known, from one IPv4 address;
- * ARP claiming any other address is dropped.  The address is learned from
- * the port's first IPv4 packet and replaced by the controller with the
- * guest's DHCP lease or static host, which are authoritative.
+ * ARP claiming any other address, and VLAN-tagged frames, are dropped.
+ * The address is learned from the port's first IPv4 packet and replaced by
+ * the controller with the guest's DHCP lease or static host, which are
+ * authoritative.
  */
 #ifndef QNAT_PORTSEC_H
 #define QNAT_PORTSEC_H
@@ -39,6 +40,10 @@ static __always_inline __u32 port_security(struct __sk_buff *skb, const struct q
 		__builtin_memcpy(port->mac, eth->h_source, ETH_ALEN); /* first seen: bound */
 	else if (!mac_eq(port->mac, eth->h_source))
 		return QNAT_C_DROP_PORT_MAC;
+	/* Another VLAN's frames carry addresses the binding knows nothing of:
+	 * refused, as libvirt's clean-traffic refuses other L2 protocols. */
+	if (skb->vlan_present || eth->h_proto == bpf_htons(ETH_P_8021Q) || eth->h_proto == bpf_htons(ETH_P_8021AD))
+		return QNAT_C_DROP_PORT_VLAN;
 
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);

@@ -175,9 +175,10 @@ __attribute__((noreturn, format(printf, 1, 2))) static void broken(const char *f
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n  program %s, selector 0x%02x (%s%s%s%s%s), verdict %s (%u)\n", prog_names[prog], sel,
+	fprintf(stderr, "\n  program %s, selector 0x%02x (%s%s%s%s%s%s), verdict %s (%u)\n", prog_names[prog], sel,
 		sel & SEL_VPORT ? "vport" : "tap", sel & SEL_EIF ? " eif" : "", sel & SEL_CAP ? " guest-cap" : "",
 		sel & SEL_FULL ? " ct-full" : "", sel & SEL_PORTSEC ? " port-security" : "",
+		sel & SEL_BRIDGED ? " bridged" : "",
 		verdict_name(prog == FP_XDP, verdict), verdict);
 	hexdump("input frame", in_buf, in_len);
 	hexdump("output frame", out_buf, out_len);
@@ -732,6 +733,23 @@ static void check_nat(struct inst *I, const __u64 delta[QNAT_C_MAX], unsigned in
 	}
 }
 
+/*
+ * Bridged: no NAT and no flows.  A frame goes on exactly as it came: to the
+ * kernel, or straight to the port of its unicast destination MAC, counted
+ * (tc_port_in: l2_fast; XDP: l2_xdp) -- or it is dropped by port security.
+ */
+static void check_bridged(const __u64 delta[QNAT_C_MAX], int created)
+{
+	if (created)
+		broken("bridged mode created %d flows", created);
+	if (delivered() && memcmp(in_buf, out_buf, in_len))
+		broken("bridged mode modified a frame");
+	if (redirected() && !delta[prog == FP_XDP ? QNAT_C_L2_XDP : QNAT_C_L2_FAST])
+		broken("bridged mode redirected a frame, but not by its MAC");
+	if (redirected() && ((in_buf[0] & 1) || !memcmp(in_buf, BRIDGE_MAC, 6)))
+		broken("bridged mode redirected a frame for the bridge, or broadcast or multicast");
+}
+
 static void ct_rev_of(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, struct qnat_ct_key *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -809,6 +827,10 @@ static struct qnat_config fuzz_config(const struct inst *I, __u8 s)
 	if (s & SEL_PORTSEC)
 		c.flags |= QNAT_CFG_PORT_SECURITY;
 #endif
+	if (s & SEL_BRIDGED) { /* as attach --bridged writes it: nothing to translate */
+		c.flags = QNAT_CFG_BRIDGED | (c.flags & QNAT_CFG_PORT_SECURITY);
+		c.subnet = c.netmask = c.gateway = c.ext_addr = 0;
+	}
 	return c;
 }
 
@@ -1019,6 +1041,8 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 		return 0;
 	sel = data[0];
 	prog = sel & 3;
+	if ((sel & SEL_BRIDGED) && (prog == FP_UPLINK_IN || prog == FP_UPLINK_OUT))
+		return 0; /* not attached in bridged mode */
 	in_len = size - 1 < FRAME_MAX ? size - 1 : FRAME_MAX;
 	memcpy(in_buf, data + 1, in_len);
 	if (tc_prog() && ((get16(in_buf + 12) == 0x0800 && in_len < 14 + 20) ||
@@ -1041,10 +1065,15 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 	regions = check_bytes();
 	if (delivered())
 		check_csums(&checks);
-	check_path(delta, &checks);
-	check_nat(I, delta, &checks);
-	check_host(I, &checks);
-	created = check_ct(I);
+	if (sel & SEL_BRIDGED) {
+		created = check_ct(I);
+		check_bridged(delta, created);
+	} else {
+		check_path(delta, &checks);
+		check_nat(I, delta, &checks);
+		check_host(I, &checks);
+		created = check_ct(I);
+	}
 	check_stash(I);
 
 	/* What happened, for the summary and as coverage. */

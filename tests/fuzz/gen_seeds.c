@@ -521,6 +521,32 @@ static void seeds_not_ipv4(__u8 sel)
 	emit("lldp", sel, buf, 46);
 }
 
+/* Bridged: frames by MAC, from the LAN (XDP) and from a guest's port. */
+static void seeds_bridged(void)
+{
+	static const __u8 lan_mac[6] = { 0x02, 0x1a, 0, 0, 0, 1 }, bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	const __u8 xdp = FP_XDP | SEL_BRIDGED, port = FP_PORT_IN | SEL_BRIDGED;
+	struct pkt_spec s = outside_pkt(IPPROTO_TCP, SERVER, 80, GUEST1, 40000);
+
+	memcpy(s.smac, lan_mac, 6);
+	guest_mac(GUEST1, s.dmac); /* learnt on the TAP */
+	emit_spec("bridged-lan-to-tap", xdp, &s);
+	emit_vlan("bridged-lan-to-tap-vlan", xdp, &s, 0x8100);
+	guest_mac(GUEST2, s.dmac); /* learnt on the veth port */
+	emit_spec("bridged-lan-to-vport", xdp, &s);
+	memcpy(s.dmac, bcast, 6);
+	emit_spec("bridged-lan-broadcast", xdp, &s);
+	memcpy(s.dmac, BRIDGE_MAC, 6);
+	emit_spec("bridged-lan-to-host", xdp, &s);
+	s = guest_pkt(IPPROTO_TCP, GUEST1, 40000, GUEST2, 22);
+	guest_mac(GUEST2, s.dmac);
+	emit_spec("bridged-to-guest2", port, &s);
+	emit_vlan("bridged-to-guest2-vlan", port, &s, 0x8100);
+	emit_vlan("bridged-portsec-vlan", port | SEL_PORTSEC, &s, 0x8100);
+	memcpy(s.dmac, lan_mac, 6);
+	emit_spec("bridged-to-lan-unknown", port, &s);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -536,6 +562,7 @@ int main(int argc, char **argv)
 	seeds_uplink_in(FP_UPLINK_IN);
 	seeds_uplink_in(FP_XDP);
 	seeds_uplink_out();
+	seeds_bridged();
 	for (__u8 p = 0; p < FP_MAX; p++)
 		seeds_not_ipv4(p);
 	printf("gen_seeds: %d inputs in %s\n", nfiles, dir);

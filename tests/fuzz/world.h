@@ -28,6 +28,7 @@ enum fuzz_prog { FP_PORT_IN, FP_UPLINK_IN, FP_UPLINK_OUT, FP_XDP, FP_MAX };
 #define SEL_CAP 0x10
 #define SEL_FULL 0x20
 #define SEL_PORTSEC 0x40
+#define SEL_BRIDGED 0x80 /* bridged mode: only tc_port_in and xdp_uplink_in run */
 
 #define GUEST3 IP4(192, 168, 122, 12)	  /* has no flows */
 #define CLIENT IP4(203, 0, 113, 9)	  /* opened the seeded port-forward flow */

@@ -2,7 +2,10 @@
 # The L2 fast path: frames between guests go straight from port to port, past
 # the kernel bridge.  Proof: a DROP rule on the bridge's own forward hook
 # (nftables bridge family, unicast IPv4/IPv6) stays at zero packets while
-# guests on veth and TAP ports ping (IPv4 and IPv6) and talk TCP.  Also:
+# guests on veth and TAP ports ping (IPv4 and IPv6) and talk TCP, and while
+# VLAN-tagged frames go between them intact, tag and all (this kernel has no
+# 802.1Q devices: tests/tools/vlanframes.py sends and checks them), and a
+# tagged IPv4 packet for the outside is never translated.  Also:
 # MACs are learned, a MAC that moves to a new port is followed at once,
 # a port that leaves takes its MACs along, and idle MACs age out.
 #
@@ -10,7 +13,8 @@
 #   g2 ==veth== ┤ virbr0 [qnat-bpf; nft: bridge forward unicast ip/ip6 -> drop] host up0 ==veth== ext
 #   g3 ==tap=== ┘
 . "$(dirname "$0")/lib.sh"
-need nft
+need nft python3
+VLANF=$ROOT/tests/tools/vlanframes.py
 
 topo_init
 attach --fdb-ageing 4
@@ -24,7 +28,7 @@ in_host nft -f - <<'NFT' || fail "nft"
 table bridge qnatl2 {
 	chain guard {
 		type filter hook forward priority 0;
-		meta pkttype != { broadcast, multicast } ether type { ip, ip6 } counter drop
+		meta pkttype != { broadcast, multicast } ether type { ip, ip6, 8021q } counter drop
 	}
 }
 NFT
@@ -36,6 +40,12 @@ dropped() { echo $(($(guard_count) - base)); }
 in_guest g1 ip neigh replace 192.168.122.99 lladdr 52:54:00:99:99:99 dev eth0
 in_guest g1 busybox ping -c 1 -W 1 192.168.122.99 >/dev/null 2>&1
 [ "$(dropped)" -ge 1 ] || fail "the bridge guard does not see forwarded unicast: the proof would be empty"
+base=$(guard_count)
+# Tagged frames too.
+in_guest g1 python3 "$VLANF" send eth0 52:54:00:99:99:98 10 1 192.168.122.99 192.168.122.11
+flooded() { [ "$(dropped)" -ge 1 ]; }
+wait_for 2 flooded || fail "the bridge guard does not see tagged unicast: the proof would be empty"
+sleep 0.2
 base=$(guard_count)
 
 in_guest g1 busybox ping -c 3 -W 2 192.168.122.12 >/dev/null || fail "g1 -> g2 (veth to veth)"
@@ -58,6 +68,40 @@ fdb=$(qnat fdb show "$BR")
 echo "$fdb" | grep -qE "^$mac1 dev v-g1 " || fail "fdb lacks g1: $fdb"
 echo "$fdb" | grep -qE "^$mac2 dev v-g2 " || fail "fdb lacks g2: $fdb"
 qnat fdb show "$BR" --json | grep -q "\"mac\":\"$mac1\",\"port\":\"v-g1\"" || fail "fdb --json"
+
+# VLAN 10, both ways between veth and TAP ports, and veth to veth.
+# vlan_xfer FROM TO: 200 tagged frames, checked byte for byte on arrival.
+announce() { in_guest "$1" busybox arping -q -U -c 1 -I eth0 -s "192.168.122.1${1#g}" "192.168.122.1${1#g}"; }
+vlan_xfer() {
+	local out=$WORK/vlan-$1-$2 to_mac pid
+	to_mac=$(ip -n "${T}$2" link show eth0 | awk '/ether/ {print $2}')
+	in_guest "$2" python3 "$VLANF" recv eth0 10 200 10 >"$out" &
+	pid=$!
+	wait_for 5 grep -q ready "$out" || fail "vlanframes recv in $2 did not start"
+	# Both fresh in the FDB (--fdb-ageing 4): a broadcast from each.
+	announce "$1"
+	announce "$2"
+	in_guest "$1" python3 "$VLANF" send eth0 "$to_mac" 10 200 || fail "vlanframes send in $1"
+	wait "$pid"
+	grep -q "got 200 tagged, 0 bad, 0 untagged" "$out" || fail "VLAN 10 $1 -> $2: $(tail -1 "$out")"
+}
+l2v=$(qnat stats "$BR" --json | grep -oE '"l2_fast":\{"packets":[0-9]+' | grep -oE '[0-9]+$')
+vlan_xfer g1 g3
+vlan_xfer g3 g1
+vlan_xfer g1 g2
+l2w=$(qnat stats "$BR" --json | grep -oE '"l2_fast":\{"packets":[0-9]+' | grep -oE '[0-9]+$')
+[ $((l2w - l2v)) -ge 600 ] || fail "only $((l2w - l2v)) of 600 tagged frames went port to port"
+# A tagged IPv4 packet from a guest's address to the outside, sent to the
+# gateway: another VLAN's, so never translated and never out of the uplink.
+in_ext python3 "$VLANF" recv eth0 10 1 3 >"$WORK/vlan-ext" &
+pid=$!
+wait_for 5 grep -q ready "$WORK/vlan-ext" || fail "vlanframes recv in ext did not start"
+in_guest g1 python3 "$VLANF" send eth0 "$(ip -n "$NS_HOST" link show "$BR" | awk '/ether/ {print $2}')" 10 20 \
+	"$EXT_ADDR" 192.168.122.11 || fail "vlanframes send to the gateway"
+wait "$pid"
+grep -q "got 0 tagged, 0 bad, 0 untagged" "$WORK/vlan-ext" || fail "a tagged packet left the uplink: $(tail -1 "$WORK/vlan-ext")"
+qnat ct show "$BR" | grep -q "dport=4790" && fail "a tagged packet opened a flow"
+[ "$(dropped)" = 0 ] || fail "$(dropped) tagged frames went through the kernel bridge"
 
 # g2 moves to a new port, keeping its MAC and address: followed at once.
 ip -n "$NS_HOST" link del v-g2

@@ -2,13 +2,15 @@
 # Port security (--port-security): a port may send only from the MAC it was
 # first seen with and from one IPv4 address (its DHCP lease, a static host,
 # or else the first it used); a guest cannot take another guest's address or
-# MAC, nor poison ARP with it.  Each refusal is counted; honest guests never
+# MAC, nor poison ARP with it, nor send VLAN-tagged frames (whose addresses
+# the binding cannot judge).  Each refusal is counted; honest guests never
 # notice.
 #
 #   g1 192.168.122.10 (victim)   ==veth== ┐
 #   g2 (DHCP, the attacker)      ==veth== ┤ virbr0 [qnat-bpf --port-security] host up0 ==veth== ext
 #   g3 192.168.122.30 (neighbour) ==veth== ┘
 . "$(dirname "$0")/lib.sh"
+need python3
 
 topo_init
 attach --port-security
@@ -38,6 +40,17 @@ in_guest g2 busybox arping -c 2 -A -I eth0 -s 192.168.122.10 192.168.122.30 >/de
 in_guest g3 busybox ping -c 1 -W 2 192.168.122.10 >/dev/null || fail "g3 lost g1"
 in_guest g3 ip neigh show 192.168.122.10 | grep -q "$mac1" || fail "g3's ARP cache was poisoned: $(in_guest g3 ip neigh show 192.168.122.10)"
 ip -n "${T}g2" addr del 192.168.122.10/24 dev eth0
+
+# Tagged frames (VLAN 10) from g3 to g1: none arrive, all counted.
+in_guest g1 python3 "$ROOT/tests/tools/vlanframes.py" recv eth0 10 1 3 >"$WORK/vlan-g1" &
+pid=$!
+wait_for 5 grep -q ready "$WORK/vlan-g1" || fail "vlanframes recv in g1 did not start"
+in_guest g3 python3 "$ROOT/tests/tools/vlanframes.py" send eth0 "$mac1" 10 20 192.168.122.10 192.168.122.30 ||
+	fail "vlanframes send in g3"
+wait "$pid"
+grep -q "got 0 tagged, 0 bad, 0 untagged" "$WORK/vlan-g1" || fail "g1 received g3's tagged frames: $(tail -1 "$WORK/vlan-g1")"
+[ "$(counter drop_port_vlan)" -ge 20 ] || fail "drop_port_vlan counted $(counter drop_port_vlan) of 20"
+in_guest g3 busybox ping -c 1 -W 2 192.168.122.10 >/dev/null || fail "g3 untagged -> g1 after its tagged frames"
 
 # g2 takes g1's MAC: dropped at its port.
 before=$(counter drop_port_mac)

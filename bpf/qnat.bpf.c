@@ -496,13 +496,16 @@ int tc_host_out(struct __sk_buff *skb)
 
 	if (!cfg || (cfg->flags & (QNAT_CFG_BRIDGED | QNAT_CFG_HOST_OPEN)))
 		return TC_ACT_OK;
+	/* Only the host's own packets: what it routes to guests, and the
+	 * replies tc_uplink_in sends through the bridge, open nothing (and
+	 * would crowd the host's connections out of the LRU). */
 	r = tc_parse(skb, &p);
-	if (r == PARSE_OK && p.proto != IPPROTO_ICMP && in_subnet(cfg, p.daddr)) {
+	if (r == PARSE_OK && p.proto != IPPROTO_ICMP && in_subnet(cfg, p.daddr) && host_is_src(skb, cfg, &p)) {
 		host_key4(&p, &k);
 		host_flow_note(&k);
 	} else if (r == PARSE_NOT_IPV4) {
 		r = parse_ipv6(skb, &k);
-		if (r == IPPROTO_TCP || r == IPPROTO_UDP)
+		if ((r == IPPROTO_TCP || r == IPPROTO_UDP) && host6_is_src(skb, cfg, &k))
 			host_flow_note(&k);
 	}
 	return TC_ACT_OK;

@@ -95,14 +95,34 @@ static __always_inline int host_fib_local(struct __sk_buff *skb, struct bpf_fib_
 	return rc == BPF_FIB_LKUP_RET_NOT_FWDED || rc == BPF_FIB_LKUP_RET_FWD_DISABLED;
 }
 
+/* Is addr local, for a packet from peer (a guest) on the bridge? */
+static __always_inline int host_fib_local4(struct __sk_buff *skb, const struct qnat_config *cfg, __be32 peer,
+					   __be32 addr)
+{
+	struct bpf_fib_lookup fib = {
+		.family = AF_INET, .ifindex = cfg->bridge_ifindex, .ipv4_src = peer, .ipv4_dst = addr
+	};
+
+	return host_fib_local(skb, &fib);
+}
+
 /* Is the packet for the host itself (not routed through it)? */
 static __always_inline int host_is_dest(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p)
 {
-	struct bpf_fib_lookup fib = {
-		.family = AF_INET, .ifindex = cfg->bridge_ifindex, .ipv4_src = p->saddr, .ipv4_dst = p->daddr
-	};
+	return p->daddr == cfg->gateway || is_mcast_or_bcast(p->daddr) || host_fib_local4(skb, cfg, p->saddr, p->daddr);
+}
 
-	return p->daddr == cfg->gateway || is_mcast_or_bcast(p->daddr) || host_fib_local(skb, &fib);
+/*
+ * Is a packet to a guest the host's own (not one it routes, nor a reply
+ * tc_uplink_in sent through the bridge)?  Its source is the gateway or
+ * another host address: the one tc_host_in finds local in the reply.
+ */
+static __always_inline int host_is_src(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p)
+{
+	if (p->saddr == cfg->gateway)
+		return 1;
+	return !is_mcast_or_bcast(p->saddr) && !in_subnet(cfg, p->saddr) &&
+	       host_fib_local4(skb, cfg, p->daddr, p->saddr);
 }
 
 /* May this guest IPv4 packet for the host go in?  r: what parse_ipv4 said. */
@@ -166,18 +186,35 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct qnat_host_fl
 	return nh;
 }
 
+/* Is the IPv6 address addr the host's, for a packet from peer on the
+ * bridge?  Link-local addresses are, and multicast ones when mcast. */
+static __always_inline int host6_local(struct __sk_buff *skb, const struct qnat_config *cfg, const __be32 peer[4],
+				       const __be32 addr[4], int mcast)
+{
+	struct bpf_fib_lookup fib = { .family = AF_INET6, .ifindex = cfg->bridge_ifindex };
+	__u32 top = bpf_ntohl(addr[0]);
+
+	if ((top >> 24) == 0xff)
+		return mcast;
+	if ((top >> 22) == (0xfe80 >> 6))
+		return 1;
+	__builtin_memcpy(fib.ipv6_src, peer, 16);
+	__builtin_memcpy(fib.ipv6_dst, addr, 16);
+	return host_fib_local(skb, &fib);
+}
+
 /* Is this IPv6 packet for the host?  Link-local and multicast always are. */
 static __always_inline int host6_is_dest(struct __sk_buff *skb, const struct qnat_config *cfg,
 					 const struct qnat_host_flow_key *k)
 {
-	struct bpf_fib_lookup fib = { .family = AF_INET6, .ifindex = cfg->bridge_ifindex };
-	__u32 top = bpf_ntohl(k->daddr[0]);
+	return host6_local(skb, cfg, k->saddr, k->daddr, 1);
+}
 
-	if ((top >> 24) == 0xff || (top >> 22) == (0xfe80 >> 6))
-		return 1;
-	__builtin_memcpy(fib.ipv6_src, k->saddr, 16);
-	__builtin_memcpy(fib.ipv6_dst, k->daddr, 16);
-	return host_fib_local(skb, &fib);
+/* Is this IPv6 packet to a guest the host's own?  Not from a multicast address. */
+static __always_inline int host6_is_src(struct __sk_buff *skb, const struct qnat_config *cfg,
+					const struct qnat_host_flow_key *k)
+{
+	return host6_local(skb, cfg, k->daddr, k->saddr, 0);
 }
 
 /* May this frame that is not IPv4 go in?  Only host-bound IPv6 is judged. */

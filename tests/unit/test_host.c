@@ -171,6 +171,49 @@ TEST(host_out_replies)
 	qnat__destroy(skel);
 }
 
+/*
+ * Only the host's own packets open a way back: what it routes to a guest
+ * and the replies tc_uplink_in sends through the bridge (rnat_bridge) are
+ * not its connections, and noting them would crowd its real ones out of
+ * the LRU.  Found by the fuzzer (regressions/host_out-forwarded-reply-noted).
+ */
+TEST(host_out_only_host_sources)
+{
+	static const struct {
+		const char *name;
+		__be32 saddr;
+		int noted;
+	} cases[] = {
+		{ "reply from outside", SERVER, 0 },
+		{ "routed from another network", OTHER_NET_HOST, 0 },
+		{ "routed between guests", GUEST2, 0 },
+		{ "subnet broadcast source", IP4(192, 168, 122, 255), 0 },
+		{ "multicast source", IP4(224, 0, 0, 251), 0 },
+		{ "gateway", GATEWAY, 1 },
+		{ "uplink address", EXT_ADDR, 1 },
+	};
+	struct qnat *skel = nat_open();
+	int noted = 0;
+
+	if (!skel)
+		return;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pkt_spec s = case_pkt(IPPROTO_TCP, cases[i].saddr, GUEST1, 443, 40000 + i, 0);
+		__u8 buf[PKT_MAX];
+		size_t len;
+		struct run r;
+
+		memcpy(s.smac, BRIDGE_MAC, 6);
+		guest_mac(GUEST1, s.dmac);
+		len = pkt_build(&s, buf);
+		ASSERT_TC(run_tc(skel->progs.tc_host_out, buf, len, tn.bridge, 0, &r), &r, TC_ACT_OK);
+		noted += cases[i].noted;
+		ASSERT_EQ(map_count(skel->maps.qnat_host_flow), noted, cases[i].name);
+	}
+	ASSERT_COUNTERS(skel);
+	qnat__destroy(skel);
+}
+
 /* An IPv6 frame from GUEST1's MAC to the bridge: TCP SYN or UDP, or ICMPv6 (next header 58). */
 static size_t ipv6_frame(const __u8 src[16], const __u8 dst[16], __u8 nh, __u16 sport, __u16 dport, __u8 *buf)
 {
@@ -240,6 +283,10 @@ TEST(host_in_ipv6)
 	len = ipv6_frame(host, guest, IPPROTO_TCP, 45000, 22, buf);
 	ASSERT_TC(run_tc(skel->progs.tc_host_out, buf, len, tn.bridge, 0, &r), &r, TC_ACT_OK);
 	host_in6(skel, guest, host, IPPROTO_TCP, 22, 45000, TC_ACT_OK, "reply");
+	/* From a multicast address: no one's connection. */
+	len = ipv6_frame(mdns, guest, IPPROTO_UDP, 5353, 5353, buf);
+	ASSERT_TC(run_tc(skel->progs.tc_host_out, buf, len, tn.bridge, 0, &r), &r, TC_ACT_OK);
+	ASSERT_EQ(map_count(skel->maps.qnat_host_flow), 1, "host flows noted");
 	ASSERT_COUNTERS(skel, [QNAT_C_DROP_HOST] = 4);
 	qnat__destroy(skel);
 }

@@ -2,9 +2,11 @@
 /*
  * Coverage-guided fuzzing of the data plane.  libFuzzer mutates inputs (a
  * selector byte, then a frame: see world.h); each runs through one of the
- * four packet programs with BPF_PROG_TEST_RUN, against the world of flows,
- * forwards and ports world_seed() built, and the invariants below are checked
- * on every execution.  A violation prints what broke and aborts: libFuzzer
+ * six packet programs (tc_port_in, tc_uplink_in, tc_uplink_out,
+ * xdp_uplink_in, and the host policy's tc_host_in and tc_host_out) with
+ * BPF_PROG_TEST_RUN, against the world of flows, forwards, ports, --host-allow
+ * rules and host connections world_seed() built, and the invariants below
+ * are checked on every execution.  A violation prints what broke and aborts: libFuzzer
  * saves the input as a crash-* file.
  *
  * libFuzzer only sees this process's branches, not the BPF program's, so
@@ -14,9 +16,10 @@
  * from the same state and a crash replays alone.
  *
  * Invariants (delivered: TC_ACT_OK/TC_ACT_REDIRECT, XDP_PASS/XDP_REDIRECT):
- *   verdict    tc_port_in, tc_uplink_in: OK, SHOT or REDIRECT; tc_uplink_out:
- *              OK or SHOT; xdp_uplink_in: PASS, DROP or REDIRECT (ABORTED is
- *              the program's own "bug" verdict).  The frame keeps its length.
+ *   verdict    tc_port_in, tc_uplink_in: OK, SHOT or REDIRECT; tc_uplink_out,
+ *              tc_host_in: OK or SHOT; tc_host_out: OK; xdp_uplink_in: PASS,
+ *              DROP or REDIRECT (ABORTED is the program's own "bug" verdict).
+ *              The frame keeps its length.
  *   untouched  what goes to the kernel's stack (OK from the port or uplink
  *              ingress, XDP_PASS) is exactly the frame that came in.
  *   fields     a delivered frame differs from the input only in the MACs, TTL,
@@ -55,6 +58,19 @@
  *              reply tuple (peer -> nat) maps back to it and nothing else is
  *              there; every flow has a guest inside (its source is in the
  *              subnet) and is translated to the uplink address.
+ *   host policy  tc_host_in and tc_host_out never modify the frame (SHOT
+ *              included); a drop is counted in drop_host, and nothing else is
+ *              counted.  tc_host_in adds and removes no map entry and changes
+ *              no value but a host connection's timestamp, when it lets a
+ *              packet in.  tc_host_out changes qnat_host_flow only: at most
+ *              one new entry, the packet's reply tuple, for TCP or UDP, and
+ *              (IPv4) to the subnet from a host address.  A clear IPv4 case
+ *              for tc_host_in (TCP, UDP or ICMP header whole, for the
+ *              gateway, the uplink address or qoth0's) gets the policy's
+ *              verdict: DHCP, DNS on the gateway, ICMP errors and echo
+ *              replies, echo requests to the gateway, --host-allow ports and
+ *              replies to the host's live connections (or anything, with
+ *              --host-allow all) go in; the rest is dropped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,7 +101,7 @@ struct snap {
 #define MAPS_MAX 16
 struct inst {
 	struct qnat *skel;
-	int nmaps, ct, ct_rev, fwd, mappings, stash; /* indexes of those maps in m[] */
+	int nmaps, ct, ct_rev, fwd, mappings, stash, host_flow; /* indexes of those maps in m[] */
 	struct {
 		const char *name;
 		int fd;
@@ -99,7 +115,8 @@ static struct inst insts[2];
 static int ncpus;
 static __u8 *stats_vals;
 
-static const char *const prog_names[FP_MAX] = { "tc_port_in", "tc_uplink_in", "tc_uplink_out", "xdp_uplink_in" };
+static const char *const prog_names[FP_MAX] = { "tc_port_in",	 "tc_uplink_in", "tc_uplink_out",
+						"xdp_uplink_in", "tc_host_in",	 "tc_host_out" };
 static const char *const counter_names[QNAT_C_MAX] = {
 #define COUNTER_NAME(id, name, help) [QNAT_C_##id] = name,
 	QNAT_COUNTERS(COUNTER_NAME)
@@ -122,6 +139,7 @@ __attribute__((section("__libfuzzer_extra_counters"), used)) static __u8 ec[EC_N
 static struct {
 	__u64 runs[FP_MAX], verdicts[FP_MAX][8], counters[FP_MAX][QNAT_C_MAX];
 	__u64 ip_sum, l4_sum, inner_ip, inner_l4, leak, to_guest, nat, host, new_flows, dropped, stashed;
+	__u64 policy, host_flows;
 } seen;
 
 static __u16 get16(const __u8 *p)
@@ -176,10 +194,13 @@ __attribute__((noreturn, format(printf, 1, 2))) static void broken(const char *f
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n  program %s, selector 0x%02x (%s%s%s%s%s%s), verdict %s (%u)\n", prog_names[prog], sel,
-		sel & SEL_VPORT ? "vport" : "tap", sel & SEL_EIF ? " eif" : "", sel & SEL_CAP ? " guest-cap" : "",
+		!sel_host(sel)		? (sel & SEL_VPORT ? "vport" : "tap") :
+		(sel & SEL_HOST_OPEN) ? "host-allow-all" :
+					"host-policy",
+		sel & SEL_EIF ? " eif" : "",
+		!sel_host(sel) ? (sel & SEL_CAP ? " guest-cap" : "") : (sel & SEL_HOST_QUIET ? " host-flows-quiet" : ""),
 		sel & SEL_FULL ? " ct-full" : "", sel & SEL_PORTSEC ? " port-security" : "",
-		sel & SEL_BRIDGED ? " bridged" : "",
-		verdict_name(prog == FP_XDP, verdict), verdict);
+		(sel & SEL_BRIDGED) && !sel_host(sel) ? " bridged" : "", verdict_name(prog == FP_XDP, verdict), verdict);
 	hexdump("input frame", in_buf, in_len);
 	hexdump("output frame", out_buf, out_len);
 	abort();
@@ -440,6 +461,11 @@ static bool tc_prog(void)
 	return prog != FP_XDP;
 }
 
+static bool host_prog(void)
+{
+	return prog == FP_HOST_IN || prog == FP_HOST_OUT;
+}
+
 static void inv_verdict(void)
 {
 	switch (prog) {
@@ -449,7 +475,12 @@ static void inv_verdict(void)
 			return;
 		break;
 	case FP_UPLINK_OUT:
+	case FP_HOST_IN:
 		if (verdict == TC_ACT_OK || verdict == TC_ACT_SHOT)
+			return;
+		break;
+	case FP_HOST_OUT:
+		if (verdict == TC_ACT_OK)
 			return;
 		break;
 	case FP_XDP:
@@ -491,6 +522,8 @@ static unsigned int check_bytes(void)
 
 		if (in_buf[i] == out_buf[i])
 			continue;
+		if (host_prog())
+			broken("the host policy modified a frame (byte %zu: %02x -> %02x)", i, in_buf[i], out_buf[i]);
 		if (to_stack())
 			broken("a frame handed to the kernel's stack was modified (byte %zu: %02x -> %02x)", i,
 			       in_buf[i], out_buf[i]);
@@ -813,6 +846,177 @@ static void check_stash(struct inst *I)
 	}
 }
 
+/* ---- the host policy ---- */
+
+/* What the FIB of the world's namespace calls local (or broadcast): the
+ * addresses of qbr0, qup0, qoth0 and lo, and the broadcasts of the networks
+ * outside the subnet. */
+static bool host_addr4(__be32 a)
+{
+	static const __be32 local[] = { GATEWAY, EXT_ADDR, IP4(100, 64, 0, 1), IP4(198, 51, 100, 255),
+					IP4(100, 127, 255, 255) };
+
+	if ((ntohl(a) >> 24) == 127)
+		return true;
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		if (a == local[i])
+			return true;
+	return false;
+}
+
+/* The tuple of an IPv4 TCP/UDP/ICMP packet the parser reads whole (no later
+ * fragment, the L4 header in the frame), as qnat_host_flow keys it. */
+static bool host_tuple4(struct qnat_host_flow_key *k, __u8 *icmp_type)
+{
+	struct v4 v;
+	const __u8 *l4;
+	size_t need;
+
+	memset(k, 0, sizeof(*k));
+	v4_frame(in_buf, in_len, &v);
+	if (!v.ip || v.later)
+		return false;
+	need = v.proto == IPPROTO_TCP ? 20 : v.proto == IPPROTO_UDP || v.proto == IPPROTO_ICMP ? 8 : 0;
+	if (!need || v.ihl + need > v.avail)
+		return false;
+	l4 = v.ip + v.ihl;
+	k->saddr[2] = k->daddr[2] = htonl(0xffff);
+	k->saddr[3] = get_be32(v.ip + 12);
+	k->daddr[3] = get_be32(v.ip + 16);
+	k->proto = v.proto;
+	if (v.proto != IPPROTO_ICMP) {
+		memcpy(&k->sport, l4, 2);
+		memcpy(&k->dport, l4 + 2, 2);
+	}
+	*icmp_type = l4[0];
+	return true;
+}
+
+/* The TCP/UDP tuple of an IPv6 packet, past at most one hop-by-hop header. */
+static bool host_tuple6(struct qnat_host_flow_key *k)
+{
+	const __u8 *ip6 = in_buf + 14;
+	size_t off = 14 + 40;
+	__u8 nh;
+
+	memset(k, 0, sizeof(*k));
+	if (in_len < off || get16(in_buf + 12) != 0x86dd)
+		return false;
+	nh = ip6[6];
+	if (nh == 0) {
+		if (in_len < off + 2)
+			return false;
+		nh = in_buf[off];
+		off += (in_buf[off + 1] + 1) * 8;
+	}
+	if ((nh != IPPROTO_TCP && nh != IPPROTO_UDP) || in_len < off + 4)
+		return false;
+	memcpy(k->saddr, ip6 + 8, 16);
+	memcpy(k->daddr, ip6 + 24, 16);
+	memcpy(&k->sport, in_buf + off, 2);
+	memcpy(&k->dport, in_buf + off + 2, 2);
+	k->proto = nh;
+	return true;
+}
+
+static void host_key_reverse(const struct qnat_host_flow_key *k, struct qnat_host_flow_key *r)
+{
+	memset(r, 0, sizeof(*r));
+	memcpy(r->saddr, k->daddr, 16);
+	memcpy(r->daddr, k->saddr, 16);
+	r->sport = k->dport;
+	r->dport = k->sport;
+	r->proto = k->proto;
+}
+
+static bool host_port_allowed(__u8 proto, __be16 port)
+{
+	for (size_t i = 0; i < world_nhost_allow; i++)
+		if (world_host_allow[i].proto == proto && ntohs(port) >= world_host_allow[i].first &&
+		    ntohs(port) <= world_host_allow[i].last)
+			return true;
+	return false;
+}
+
+/*
+ * tc_host_in and tc_host_out only judge and note: the counters say
+ * drop_host for a drop and nothing else; tc_host_in adds and removes no map
+ * entry (it may refresh a host connection it lets a reply in for);
+ * tc_host_out changes qnat_host_flow only, by noting the packet's own
+ * connection, and only one from a host address to a guest (IPv4) or over
+ * TCP/UDP (IPv6).  For clear IPv4 cases (a whole TCP, UDP or ICMP header
+ * for the gateway, the uplink address or qoth0's), the verdict is the
+ * policy's: DHCP, DNS on the gateway, ICMP errors and echo replies, echo
+ * requests to the gateway, --host-allow ports and replies to the host's
+ * live connections pass, the rest is dropped.
+ */
+static void check_host_policy(struct inst *I, const __u64 delta[QNAT_C_MAX], unsigned int *checks)
+{
+	bool open = sel & SEL_HOST_OPEN;
+	struct qnat_host_flow_key k, want;
+	__u8 icmp_type = 0;
+	bool v4 = host_tuple4(&k, &icmp_type), v6 = !v4 && host_tuple6(&k);
+
+	for (int c = 0; c < QNAT_C_MAX; c++)
+		if (delta[c] != (c == QNAT_C_DROP_HOST && verdict == TC_ACT_SHOT))
+			broken("counter %s moved by %llu (drop_host: exactly one, for a drop)", counter_names[c],
+			       (unsigned long long)delta[c]);
+	for (int i = 0; i < I->nmaps; i++) {
+		const struct snap *base = &I->m[i].base, *cur = &I->m[i].cur;
+		bool hf = i == I->host_flow;
+
+		for (__u32 j = 0; j < base->n; j++) {
+			const __u8 *v = snap_find(cur, base->k + j * base->ksz);
+
+			if (!v)
+				broken("%s lost an entry", I->m[i].name);
+			if (memcmp(v, base->v + j * base->vsz, base->vsz) && (!hf || verdict != TC_ACT_OK))
+				broken("%s: an entry's value changed", I->m[i].name);
+		}
+		if (cur->n == base->n)
+			continue;
+		if (!hf || prog != FP_HOST_OUT || cur->n != base->n + 1)
+			broken("%s: %u entries, %u before", I->m[i].name, cur->n, base->n);
+		seen.host_flows++;
+		*checks |= 2;
+		if (!v4 && !v6)
+			broken("a host connection noted for a packet that is not TCP or UDP");
+		host_key_reverse(&k, &want);
+		if (!snap_find(cur, &want) || snap_find(base, &want))
+			broken("the host connection noted is not the packet's reply tuple");
+		if (v4 && (k.proto == IPPROTO_ICMP || !in_subnet(k.daddr[3])))
+			broken("a host connection noted for ICMP, or to %s outside the subnet", ip4_str(k.daddr[3]));
+		if (v4 && !host_addr4(k.saddr[3]))
+			broken("a host connection noted for a packet from %s, not a host address", ip4_str(k.saddr[3]));
+		/* IPv6: forwarding is off in the world's namespace, so the FIB
+		 * calls every unicast address the host's. */
+		if (v6 && ((const __u8 *)k.saddr)[0] == 0xff)
+			broken("a host connection noted for a packet from a multicast address");
+	}
+
+	/* The policy's verdict, where it is clear. */
+	if (prog != FP_HOST_IN || !v4 || (k.daddr[3] != GATEWAY && k.daddr[3] != EXT_ADDR &&
+					  k.daddr[3] != IP4(100, 64, 0, 1)))
+		return;
+	bool pass;
+
+	if (open)
+		pass = true;
+	else if (k.proto == IPPROTO_ICMP)
+		pass = is_icmp_err_type(icmp_type) || icmp_type == 0 || (icmp_type == 8 && k.daddr[3] == GATEWAY);
+	else if (k.proto == IPPROTO_UDP && k.dport == htons(67) && k.daddr[3] == GATEWAY)
+		pass = true;
+	else if (k.dport == htons(53) && k.daddr[3] == GATEWAY)
+		pass = true;
+	else
+		pass = host_port_allowed(k.proto, k.dport) ||
+		       (!(sel & SEL_HOST_QUIET) && snap_find(&I->m[I->host_flow].base, &k));
+	seen.policy++;
+	*checks |= 1;
+	if (pass != (verdict == TC_ACT_OK))
+		broken("the host policy %s a packet it should %s", pass ? "dropped" : "let in", pass ? "let in" : "drop");
+}
+
 /* ---- the instances ---- */
 
 static struct qnat_config fuzz_config(const struct inst *I, __u8 s)
@@ -827,7 +1031,13 @@ static struct qnat_config fuzz_config(const struct inst *I, __u8 s)
 	if (s & SEL_PORTSEC)
 		c.flags |= QNAT_CFG_PORT_SECURITY;
 #endif
-	if (s & SEL_BRIDGED) { /* as attach --bridged writes it: nothing to translate */
+	if (sel_host(s)) { /* the host policy, in NAT mode */
+		if (s & SEL_HOST_OPEN)
+			c.flags |= QNAT_CFG_HOST_OPEN;
+		if (s & SEL_HOST_QUIET)
+			c.timeouts[QNAT_TO_TCP_ESTABLISHED] = c.timeouts[QNAT_TO_UDP_STREAM] = 0;
+		c.max_flows_per_guest = 0; /* bit 4 is not the guest cap here */
+	} else if (s & SEL_BRIDGED) { /* as attach --bridged writes it: nothing to translate */
 		c.flags = QNAT_CFG_BRIDGED | (c.flags & QNAT_CFG_PORT_SECURITY);
 		c.subnet = c.netmask = c.gateway = c.ext_addr = 0;
 	}
@@ -857,7 +1067,7 @@ static int inst_open(struct inst *I, __u32 ct_max)
 
 	if (!skel)
 		return -1;
-	I->ct = I->ct_rev = I->fwd = I->mappings = I->stash = -1;
+	I->ct = I->ct_rev = I->fwd = I->mappings = I->stash = I->host_flow = -1;
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *name = bpf_map__name(map);
 		enum bpf_map_type t = bpf_map__type(map);
@@ -879,13 +1089,18 @@ static int inst_open(struct inst *I, __u32 ct_max)
 			I->mappings = i;
 		if (!strcmp(name, QNAT_MAP_FRAG_STASH))
 			I->stash = i;
-		/* Small maps: a snapshot walks every bucket. */
-		if (bpf_map__set_max_entries(map, (I->ct == i || I->ct_rev == i) ? ct_max : 64))
+		if (!strcmp(name, QNAT_MAP_HOST_FLOW))
+			I->host_flow = i;
+		/* Small maps: a snapshot walks every bucket (an array's slots
+		 * are all entries: arrays keep their size). */
+		if (t != BPF_MAP_TYPE_ARRAY &&
+		    bpf_map__set_max_entries(map, (I->ct == i || I->ct_rev == i) ? ct_max : 64))
 			return -1;
 		I->m[i].name = name;
 		I->nmaps++;
 	}
-	if (I->ct < 0 || I->ct_rev < 0 || I->fwd < 0 || I->mappings < 0 || I->stash < 0 || qnat__load(skel))
+	if (I->ct < 0 || I->ct_rev < 0 || I->fwd < 0 || I->mappings < 0 || I->stash < 0 || I->host_flow < 0 ||
+	    qnat__load(skel))
 		return -1;
 	I->skel = skel;
 	/* Seeding: mappings are made with EIF on, guests counted with a cap,
@@ -949,13 +1164,13 @@ static void summary(void)
 	fprintf(stderr,
 		"qnat-fuzz: %d (program, counter) outcomes reached; checked: %llu IPv4 header sums, %llu L4 sums, "
 		"%llu quoted header sums, %llu quoted L4 sums, %llu uplink-bound sources, %llu guest-bound "
-		"packets, %llu translations against their flow, %llu packets for the host; %llu flows created, "
-		"%llu drops, %llu fragments stashed\n",
+		"packets, %llu translations against their flow, %llu packets for the host, %llu host-policy "
+		"verdicts; %llu flows created, %llu host connections noted, %llu drops, %llu fragments stashed\n",
 		pairs, (unsigned long long)seen.ip_sum, (unsigned long long)seen.l4_sum,
 		(unsigned long long)seen.inner_ip, (unsigned long long)seen.inner_l4, (unsigned long long)seen.leak,
 		(unsigned long long)seen.to_guest, (unsigned long long)seen.nat, (unsigned long long)seen.host,
-		(unsigned long long)seen.new_flows,
-		(unsigned long long)seen.dropped, (unsigned long long)seen.stashed);
+		(unsigned long long)seen.policy, (unsigned long long)seen.new_flows,
+		(unsigned long long)seen.host_flows, (unsigned long long)seen.dropped, (unsigned long long)seen.stashed);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -996,8 +1211,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static int run(struct inst *I)
 {
-	struct bpf_program *progs[FP_MAX] = { I->skel->progs.tc_port_in, I->skel->progs.tc_uplink_in,
-					      I->skel->progs.tc_uplink_out, I->skel->progs.xdp_uplink_in };
+	struct bpf_program *progs[FP_MAX] = { I->skel->progs.tc_port_in,    I->skel->progs.tc_uplink_in,
+					      I->skel->progs.tc_uplink_out, I->skel->progs.xdp_uplink_in,
+					      I->skel->progs.tc_host_in,    I->skel->progs.tc_host_out };
 	int port = sel & SEL_VPORT ? tn.vport : tn.tap;
 	struct __sk_buff ctx = {};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in_buf, .data_size_in = in_len, .data_out = out_buf,
@@ -1013,6 +1229,12 @@ static int run(struct inst *I)
 		break;
 	case FP_UPLINK_OUT:
 		ctx.ifindex = tn.uplink;
+		break;
+	case FP_HOST_IN: /* what the bridge hands up to the host */
+		ctx.ifindex = ctx.ingress_ifindex = tn.bridge;
+		break;
+	case FP_HOST_OUT: /* what the host sends guests */
+		ctx.ifindex = tn.bridge;
 		break;
 	}
 	if (tc_prog()) {
@@ -1040,9 +1262,7 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 	if (size < 1 + 14)
 		return 0;
 	sel = data[0];
-	prog = sel & 3;
-	if ((sel & SEL_BRIDGED) && (prog == FP_UPLINK_IN || prog == FP_UPLINK_OUT))
-		return 0; /* not attached in bridged mode */
+	prog = sel_prog(sel); /* bridged mode's uplink programs: the host's instead */
 	in_len = size - 1 < FRAME_MAX ? size - 1 : FRAME_MAX;
 	memcpy(in_buf, data + 1, in_len);
 	if (tc_prog() && ((get16(in_buf + 12) == 0x0800 && in_len < 14 + 20) ||
@@ -1065,7 +1285,7 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 	regions = check_bytes();
 	if (delivered())
 		check_csums(&checks);
-	if (sel & SEL_BRIDGED) {
+	if ((sel & SEL_BRIDGED) && !host_prog()) {
 		created = check_ct(I);
 		check_bridged(delta, created);
 	} else {
@@ -1075,6 +1295,8 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 		created = check_ct(I);
 	}
 	check_stash(I);
+	if (host_prog())
+		check_host_policy(I, delta, &checks);
 
 	/* What happened, for the summary and as coverage. */
 	seen.runs[prog]++;

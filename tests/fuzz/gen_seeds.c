@@ -4,7 +4,9 @@
  * every program -- requests, replies, new flows, forwards, hairpin, ICMP
  * errors quoting real flows and garbage, fragments -- and the hostile
  * classics: truncated headers, bad IHL and total lengths, IP options, odd
- * fragment offsets, VLAN tags, zero-length payloads, ARP, IPv6.
+ * fragment offsets, VLAN tags, zero-length payloads, ARP, IPv6; for the host
+ * policy, DHCP, DNS, ICMP, SYNs to host ports, replies to the host's
+ * connections, the host's own packets, IPv6 TCP and UDP.
  *
  *   gen_seeds DIR     one file per input: the selector byte, then the frame
  */
@@ -504,6 +506,128 @@ static void seeds_uplink_out(void)
 	emit_vlan("vlan-udp", sel, &s, 0x8100);
 }
 
+static void seeds_not_ipv4(__u8 sel);
+
+/* The host policy: guests' packets for the host (tc_host_in), the host's
+ * packets to guests (tc_host_out), with --host-allow all and gone quiet. */
+static void seeds_host(void)
+{
+	const __u8 in = SEL_HOST_IN, out = SEL_HOST_OUT;
+	static const __u8 variants[] = { 0, SEL_HOST_OPEN, SEL_HOST_QUIET };
+	static const __be32 hosts[] = { GATEWAY, EXT_ADDR, IP4(100, 64, 0, 1) };
+	__u8 buf[PKT_MAX];
+	struct pkt_spec s;
+	char n[128];
+
+	s = guest_pkt(IPPROTO_UDP, 0, 68, IP4(255, 255, 255, 255), 67);
+	emit_variants("host-dhcp-discover", in, s);
+	s = guest_pkt(IPPROTO_UDP, GUEST1, 68, GATEWAY, 67);
+	emit_spec("host-dhcp-renew", in, &s);
+	s = guest_pkt(IPPROTO_UDP, GUEST1, 40000, GATEWAY, 53);
+	emit_variants("host-dns-udp", in, s);
+	s.proto = IPPROTO_TCP;
+	emit_spec("host-dns-tcp", in, &s);
+	s.daddr = EXT_ADDR;
+	emit_spec("host-dns-uplink-addr", in, &s);
+	s = guest_pkt(IPPROTO_ICMP, GUEST1, 0x77, GATEWAY, 0);
+	emit_variants("host-ping-gateway", in, s);
+	s.daddr = EXT_ADDR;
+	emit_spec("host-ping-uplink-addr", in, &s);
+	s.icmp_type = ICMP_ECHO_REPLY;
+	emit_spec("host-echo-reply", in, &s);
+	s.icmp_type = ICMP_DEST_UNREACH;
+	emit_spec("host-icmp-error", in, &s);
+	s.icmp_type = 13; /* timestamp */
+	emit_spec("host-icmp-timestamp", in, &s);
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		s = guest_pkt(IPPROTO_TCP, GUEST1, 40000, hosts[i], 22);
+		snprintf(n, sizeof(n), "host-syn-%zu", i);
+		for (size_t v = 0; v < sizeof(variants); v++)
+			emit_spec(n, in | variants[v], &s);
+		s.dport = 8443; /* --host-allow */
+		snprintf(n, sizeof(n), "host-syn-allowed-%zu", i);
+		emit_spec(n, in, &s);
+	}
+	s = guest_pkt(IPPROTO_TCP, GUEST1, 40000, GATEWAY, 22);
+	emit_variants("host-syn", in, s);
+	emit_hostile("host-syn", in, &s);
+	emit_vlan("host-vlan-syn", in, &s, 0x8100);
+	s = guest_pkt(IPPROTO_UDP, GUEST2, 40000, GATEWAY, 5001);
+	emit_variants("host-udp-allowed", in, s);
+	s.dport = 5002;
+	emit_spec("host-udp-denied", in, &s);
+	s.daddr = IP4(192, 168, 122, 255);
+	emit_spec("host-udp-subnet-bcast", in, &s);
+	s.daddr = IP4(224, 0, 0, 251);
+	s.dport = 5353;
+	emit_spec("host-mdns", in, &s);
+	s = guest_pkt(47, GUEST1, 0, GATEWAY, 0); /* GRE */
+	emit_spec("host-gre", in, &s);
+	emit_spec("host-gre", in | SEL_HOST_OPEN, &s);
+	s = guest_pkt(IPPROTO_IGMP, GUEST1, 0, IP4(224, 0, 0, 22), 0);
+	emit_spec("host-igmp", in, &s);
+	/* Routed through the host, and between guests: not the host's. */
+	s = guest_pkt(IPPROTO_TCP, GUEST1, 40000, SERVER, 22);
+	emit_spec("host-routed", in, &s);
+	s.daddr = GUEST2;
+	emit_spec("host-other-guest", in, &s);
+	/* The host's connections: its packets, the guests' replies, strays. */
+	for (size_t i = 0; i < world_nhost_flows; i++) {
+		const struct world_host_flow *h = &world_host_flows[i];
+		size_t len = world_host_pkt(h, true, buf);
+
+		for (size_t v = 0; v < sizeof(variants); v++) {
+			snprintf(n, sizeof(n), "host-reply-%s", h->name);
+			emit(n, in | variants[v], buf, len);
+		}
+		buf[14 + (h->v6 ? 40 : 20) + 3] ^= 1; /* another port of the host */
+		snprintf(n, sizeof(n), "host-reply-otherport-%s", h->name);
+		emit(n, in, buf, len);
+		len = world_host_pkt(h, false, buf);
+		snprintf(n, sizeof(n), "host-conn-%s", h->name);
+		emit(n, out, buf, len);
+		emit(n, out | SEL_HOST_OPEN, buf, len);
+		emit(n, out | SEL_HOST_QUIET, buf, len);
+	}
+	s = guest_pkt(IPPROTO_TCP, GATEWAY, 46000, GUEST3, 443);
+	memcpy(s.smac, BRIDGE_MAC, 6);
+	guest_mac(GUEST3, s.dmac);
+	emit_variants("host-conn-new", out, s);
+	s.proto = IPPROTO_UDP;
+	emit_spec("host-conn-new-udp", out, &s);
+	s.proto = IPPROTO_ICMP;
+	emit_spec("host-ping-guest", out, &s);
+	s.proto = IPPROTO_TCP;
+	s.saddr = SERVER; /* a reply the host routes (or a redirect sends) to a guest */
+	emit_spec("host-forwarded", out, &s);
+	s.saddr = EXT_ADDR;
+	emit_spec("host-conn-uplink-addr", out, &s);
+	s.daddr = SERVER;
+	emit_spec("host-conn-outside", out, &s);
+	/* IPv6: TCP, UDP, ICMPv6, a hop-by-hop header, a fragment. */
+	emit("host6-ssh", in, buf, world_ipv6_pkt(WORLD_GUEST6, WORLD_HOST6, IPPROTO_TCP, 40000, 22, true, buf));
+	emit("host6-allowed", in, buf, world_ipv6_pkt(WORLD_GUEST6, WORLD_HOST6, IPPROTO_TCP, 40000, 8443, true, buf));
+	emit("host6-udp", in, buf, world_ipv6_pkt(WORLD_GUEST6, WORLD_HOST6, IPPROTO_UDP, 40000, 5000, true, buf));
+	emit("host6-icmp", in, buf, world_ipv6_pkt(WORLD_GUEST6, WORLD_HOST6, 58, 0x8700, 0, true, buf));
+	emit("host6-frag", in, buf, world_ipv6_pkt(WORLD_GUEST6, WORLD_HOST6, 44, 0, 0, true, buf));
+	{
+		__u8 tcp[PKT_MAX];
+
+		/* A hop-by-hop header of 8 bytes, then the TCP SYN. */
+		world_ipv6_pkt(WORLD_GUEST6, WORLD_HOST6, 0, 0, 0, true, buf);
+		world_ipv6_pkt(WORLD_GUEST6, WORLD_HOST6, IPPROTO_TCP, 40000, 22, true, tcp);
+		memset(buf + 54, 0, 8);
+		buf[54] = IPPROTO_TCP;
+		memcpy(buf + 62, tcp + 54, 20);
+		buf[14 + 5] = 28;
+		emit("host6-hbh-ssh", in, buf, 14 + 40 + 8 + 20);
+	}
+	emit("host6-conn-new", out, buf,
+	     world_ipv6_pkt(WORLD_HOST6, WORLD_GUEST6, IPPROTO_UDP, 46001, 53, false, buf));
+	seeds_not_ipv4(in);
+	seeds_not_ipv4(out);
+}
+
 static void seeds_not_ipv4(__u8 sel)
 {
 	__u8 buf[PKT_MAX];
@@ -563,8 +687,9 @@ int main(int argc, char **argv)
 	seeds_uplink_in(FP_XDP);
 	seeds_uplink_out();
 	seeds_bridged();
-	for (__u8 p = 0; p < FP_MAX; p++)
+	for (__u8 p = 0; p < 4; p++)
 		seeds_not_ipv4(p);
+	seeds_host();
 	printf("gen_seeds: %d inputs in %s\n", nfiles, dir);
 	return 0;
 }

@@ -33,6 +33,81 @@ const struct world_fwd world_fwds[] = {
 };
 const size_t world_nfwds = sizeof(world_fwds) / sizeof(world_fwds[0]);
 
+const struct qnat_host_allow world_host_allow[] = {
+	{ .proto = IPPROTO_TCP, .first = 8443, .last = 8443 },
+	{ .proto = IPPROTO_UDP, .first = 5000, .last = 5001 },
+};
+const size_t world_nhost_allow = sizeof(world_host_allow) / sizeof(world_host_allow[0]);
+
+const __u8 WORLD_HOST6[16] = { 0xfe, 0x80, [15] = 0x01 }, WORLD_GUEST6[16] = { 0xfe, 0x80, [15] = 0x10 };
+
+const struct world_host_flow world_host_flows[] = {
+	{ "host_ssh", IPPROTO_TCP, false, GATEWAY, GUEST1, 45000, 22 },
+	{ "host_snmp", IPPROTO_UDP, false, GATEWAY, GUEST2, 45001, 161 },
+	{ "host_uplink_addr", IPPROTO_TCP, false, EXT_ADDR, GUEST2, 45002, 80 }, /* a socket bound to it */
+	{ "host6_ssh", IPPROTO_TCP, true, 0, 0, 45003, 22 },
+};
+const size_t world_nhost_flows = sizeof(world_host_flows) / sizeof(world_host_flows[0]);
+
+size_t world_ipv6_pkt(const __u8 src[16], const __u8 dst[16], __u8 nh, __u16 sport, __u16 dport, bool from_guest,
+		      __u8 *buf)
+{
+	__u8 *ip6 = buf + 14, *l4 = ip6 + 40, *guest = from_guest ? buf + 6 : buf;
+	const size_t l4len = 20; /* TCP: its header; UDP: 8 bytes of header, 12 of payload */
+	__u32 sum;
+
+	memset(buf, 0, 14 + 40 + l4len);
+	memcpy(from_guest ? buf : buf + 6, BRIDGE_MAC, 6);
+	memcpy(guest, (const __u8[6]){ 0x52, 0x54, 0, 0, 0, 10 }, 6);
+	buf[12] = 0x86;
+	buf[13] = 0xdd;
+	ip6[0] = 0x60;
+	ip6[5] = l4len;
+	ip6[6] = nh;
+	ip6[7] = 64;
+	memcpy(ip6 + 8, src, 16);
+	memcpy(ip6 + 24, dst, 16);
+	l4[0] = sport >> 8;
+	l4[1] = sport;
+	l4[2] = dport >> 8;
+	l4[3] = dport;
+	if (nh == IPPROTO_TCP) {
+		l4[12] = 5 << 4;
+		l4[13] = TCP_SYN;
+		l4[15] = 0xff; /* window */
+	} else if (nh == IPPROTO_UDP) {
+		l4[5] = l4len;
+		memcpy(l4 + 8, "qnat-host-v6", 12);
+	} else {
+		return 14 + 40 + l4len;
+	}
+	/* The checksum over the pseudo-header. */
+	sum = csum_ref_add(0, ip6 + 8, 32);
+	sum = csum_ref_add(sum, (const __u8[8]){ 0, 0, 0, (__u8)l4len, 0, 0, 0, nh }, 8);
+	sum = csum_ref_finish(csum_ref_add(sum, l4, l4len));
+	l4[nh == IPPROTO_TCP ? 16 : 6] = sum >> 8;
+	l4[nh == IPPROTO_TCP ? 17 : 7] = sum;
+	return 14 + 40 + l4len;
+}
+
+size_t world_host_pkt(const struct world_host_flow *h, bool reply, __u8 *buf)
+{
+	struct pkt_spec s;
+
+	if (h->v6)
+		return reply ? world_ipv6_pkt(WORLD_GUEST6, WORLD_HOST6, h->proto, h->gport, h->hport, true, buf) :
+			       world_ipv6_pkt(WORLD_HOST6, WORLD_GUEST6, h->proto, h->hport, h->gport, false, buf);
+	if (reply) {
+		s = guest_pkt(h->proto, h->guest, h->gport, h->host, h->hport);
+		s.tcp_flags = TCP_SYN | TCP_ACK;
+	} else {
+		s = guest_pkt(h->proto, h->host, h->hport, h->guest, h->gport);
+		memcpy(s.smac, BRIDGE_MAC, 6);
+		guest_mac(h->guest, s.dmac);
+	}
+	return pkt_build(&s, buf);
+}
+
 struct pkt_spec world_request(const struct world_flow *f)
 {
 	struct pkt_spec s = guest_pkt(f->proto, f->guest, f->sport, f->server, f->dport);
@@ -157,6 +232,29 @@ int world_seed(struct qnat *skel)
 	s = world_frag_first();
 	if (seed_one(skel->progs.tc_uplink_in, false, &s, tn.uplink, tn.uplink, TC_ACT_REDIRECT, "first fragment"))
 		return -1;
+	/* The host policy: --host-allow, and the host's connections, noted
+	 * by the bridge's egress as the host sends. */
+	for (__u32 i = 0; i < world_nhost_allow; i++)
+		if (bpf_map__update_elem(skel->maps.qnat_host_allow, &i, sizeof(i), &world_host_allow[i],
+					 sizeof(world_host_allow[i]), BPF_ANY)) {
+			fprintf(stderr, "fuzz world: cannot write qnat_host_allow\n");
+			return -1;
+		}
+	for (size_t i = 0; i < world_nhost_flows; i++) {
+		__u8 buf[PKT_MAX];
+		size_t len = world_host_pkt(&world_host_flows[i], false, buf);
+		struct run r;
+
+		if (run_tc(skel->progs.tc_host_out, buf, len, tn.bridge, 0, &r) || r.ret != TC_ACT_OK) {
+			fprintf(stderr, "fuzz world: seeding %s: verdict %s\n", world_host_flows[i].name,
+				verdict_name(false, r.ret));
+			return -1;
+		}
+	}
+	if (map_count(skel->maps.qnat_host_flow) != (int)world_nhost_flows) {
+		fprintf(stderr, "fuzz world: %d host connections after seeding\n", map_count(skel->maps.qnat_host_flow));
+		return -1;
+	}
 	/* Every flow has its reverse, and the fragment its entry. */
 	if (map_count(skel->maps.qnat_ct) != (int)(world_nflows + world_ninbound + 1) ||
 	    map_count(skel->maps.qnat_ct_rev) != (int)(world_nflows + world_ninbound + 1) ||

@@ -13,7 +13,18 @@
  *   bit  4    max_flows_per_guest is the seeded flows of GUEST1 (it is full)
  *   bit  5    the instance whose conntrack table is full
  *   bit  6    QNAT_CFG_PORT_SECURITY is set
- *   bit  7    unused
+ *   bit  7    bridged mode (attach --bridged's config): only tc_port_in and
+ *             xdp_uplink_in are attached there.  With the program bits of
+ *             tc_uplink_in or tc_uplink_out (0x81, 0x82), which bridged mode
+ *             never runs, bit 7 picks instead the host policy's programs on
+ *             the bridge device, in NAT mode:
+ *     0x81    tc_host_in (SEL_HOST_IN), the bridge device's ingress
+ *     0x82    tc_host_out (SEL_HOST_OUT), its egress
+ *     bit  2  then QNAT_CFG_HOST_OPEN is set (--host-allow all)
+ *     bit  4  then the seeded host connections have gone quiet (timeouts 0)
+ *
+ * Those selectors ran nothing before the host programs were fuzzed: every
+ * older input (tests/fuzz/regressions) still runs the program it ran then.
  */
 #ifndef QNAT_FUZZ_WORLD_H
 #define QNAT_FUZZ_WORLD_H
@@ -21,7 +32,7 @@
 #include <stdbool.h>
 #include "fixture.h"
 
-enum fuzz_prog { FP_PORT_IN, FP_UPLINK_IN, FP_UPLINK_OUT, FP_XDP, FP_MAX };
+enum fuzz_prog { FP_PORT_IN, FP_UPLINK_IN, FP_UPLINK_OUT, FP_XDP, FP_HOST_IN, FP_HOST_OUT, FP_MAX };
 
 #define SEL_VPORT 0x04
 #define SEL_EIF 0x08
@@ -29,6 +40,24 @@ enum fuzz_prog { FP_PORT_IN, FP_UPLINK_IN, FP_UPLINK_OUT, FP_XDP, FP_MAX };
 #define SEL_FULL 0x20
 #define SEL_PORTSEC 0x40
 #define SEL_BRIDGED 0x80 /* bridged mode: only tc_port_in and xdp_uplink_in run */
+/* The host policy's programs, where bridged mode's uplink programs would be. */
+#define SEL_HOST_IN (SEL_BRIDGED | FP_UPLINK_IN)
+#define SEL_HOST_OUT (SEL_BRIDGED | FP_UPLINK_OUT)
+#define SEL_HOST_OPEN SEL_VPORT /* with them: QNAT_CFG_HOST_OPEN */
+#define SEL_HOST_QUIET SEL_CAP	/* with them: the host's connections have gone quiet */
+
+static inline bool sel_host(__u8 sel)
+{
+	return (sel & SEL_BRIDGED) && ((sel & 3) == FP_UPLINK_IN || (sel & 3) == FP_UPLINK_OUT);
+}
+
+/* The program an input's selector picks. */
+static inline enum fuzz_prog sel_prog(__u8 sel)
+{
+	if (sel_host(sel))
+		return (sel & 3) == FP_UPLINK_IN ? FP_HOST_IN : FP_HOST_OUT;
+	return (enum fuzz_prog)(sel & 3);
+}
 
 #define GUEST3 IP4(192, 168, 122, 12)	  /* has no flows */
 #define CLIENT IP4(203, 0, 113, 9)	  /* opened the seeded port-forward flow */
@@ -77,6 +106,23 @@ struct world_fwd {
 #define FRAG_FLOW 1
 #define FRAG_ID 0x5151
 
+/* --host-allow tcp/8443,udp/5000-5001 */
+extern const struct qnat_host_allow world_host_allow[];
+extern const size_t world_nhost_allow;
+
+/* Connections the host opened to a guest (tc_host_out noted them), from
+ * host:hport to guest:gport; IPv6 ones between link-local addresses. */
+struct world_host_flow {
+	const char *name;
+	__u8 proto;
+	bool v6;
+	__be32 host, guest; /* IPv4 */
+	__u16 hport, gport;
+};
+extern const __u8 WORLD_HOST6[16], WORLD_GUEST6[16]; /* fe80::1, fe80::10 */
+extern const struct world_host_flow world_host_flows[];
+extern const size_t world_nhost_flows;
+
 extern const struct world_flow world_flows[];
 extern const size_t world_nflows;
 extern const struct world_inbound world_inbound[];
@@ -90,6 +136,13 @@ struct pkt_spec world_reply(const struct world_flow *f);	   /* the server's answ
 struct pkt_spec world_inbound_pkt(const struct world_inbound *in);
 struct pkt_spec world_hairpin_pkt(void);
 struct pkt_spec world_frag_first(void);
+/* A host connection's packets: the host's (from the bridge), the guest's reply. */
+size_t world_host_pkt(const struct world_host_flow *h, bool reply, __u8 *buf);
+/* An IPv6 frame between src and dst: TCP (a SYN) or UDP with 12 bytes of
+ * payload, or any other next header; the guest's (MAC to the bridge) when
+ * from_guest, else the host's. */
+size_t world_ipv6_pkt(const __u8 src[16], const __u8 dst[16], __u8 nh, __u16 sport, __u16 dport, bool from_guest,
+		      __u8 *buf);
 
 /*
  * Seeds skel (already loaded, config written with EIF and a per-guest cap

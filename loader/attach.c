@@ -479,6 +479,32 @@ int extras_apply(struct dataplane *dp, const struct settings *s, const struct ex
 	return 0;
 }
 
+/*
+ * The same attach again while it runs: its --forward and --host are put in
+ * place as on a restart (what is there stays; a conflict is an error), so
+ * the command line never claims a forward that does not exist.
+ */
+static int attach_running_extras(const struct settings *s, const struct extras *x)
+{
+	struct settings cur;
+	struct dataplane dp;
+	struct owned o;
+	int err;
+
+	if (x->nfwd || x->nhost) {
+		if (bridge_open(s->bridge, &cur, &o, &dp, false))
+			return 1;
+		err = extras_apply(&dp, &cur, x);
+		dp_close(&dp);
+		if (err)
+			return 1;
+		if (x->nhost && (err = dnsmasq_reload(s->bridge)) && s->dhcp)
+			log_warnx("hosts file updated, but dnsmasq could not be told (%s)", strerror(-err));
+	}
+	printf("%s is already attached\n", s->bridge);
+	return 0;
+}
+
 /* What this run changed, to be undone if a later step fails. */
 struct undo {
 	bool bridge, bridge_up, addr, fwd_bridge, fwd_uplink, uplink_progs, enslaved;
@@ -800,9 +826,8 @@ int cmd_attach(int argc, char **argv)
 		old_sup = supervisor_pid(s.bridge);
 		snprintf(old_build, sizeof(old_build), "%s", o.build[0] ? o.build : "unknown");
 		if (old_sup && !strcmp(o.build, build_id())) {
-			printf("%s is already attached\n", s.bridge);
 			nl_socket_free(sk);
-			return 0;
+			return attach_running_extras(&s, &x);
 		}
 		recovering = true;
 	}

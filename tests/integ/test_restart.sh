@@ -57,6 +57,14 @@ out=$(qnat attach "$BR" --masq "$SUBNET") || fail "a second attach while attache
 echo "$out" | grep -q "already attached" || fail "second attach said '$out'"
 [ "$(sup_pid)" = "$sup" ] || fail "the second attach replaced the supervisor"
 [ "$(procs_in_host qnat-bpf)" = 1 ] || fail "$(procs_in_host qnat-bpf) supervisors run in the host namespace"
+# Its --forward is put in place, not silently ignored; a conflicting one is refused.
+qnat attach "$BR" --masq "$SUBNET" --forward tcp:8090:192.168.122.50:80 >/dev/null ||
+	fail "a second attach with a new --forward failed"
+qnat forward list "$BR" | grep -q "8090 -> 192.168.122.50:80" || fail "the second attach's --forward is not in place"
+out=$(qnat attach "$BR" --masq "$SUBNET" --forward tcp:8090:192.168.122.51:80 2>&1) &&
+	fail "a second attach with a conflicting --forward succeeded"
+echo "$out" | grep -q "already forwarded" || fail "conflicting --forward: '$out'"
+[ "$(sup_pid)" = "$sup" ] || fail "a second attach with --forward replaced the supervisor"
 
 # The supervisor dies hard; the data plane carries on alone.
 kill -KILL "$sup"

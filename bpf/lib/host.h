@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What guests may reach on the host itself: libvirt's INPUT rules made
- * strict.  DHCP and DNS on the gateway, ICMP echo to the gateway and ICMP
+ * strict.  DHCP and DNS on the gateway, ICMP echo to the host's addresses and ICMP
  * errors, the ports of --host-allow, and replies to connections the host
  * opened; nothing else.  IPv6: ICMPv6 (neighbour discovery), the ports of
  * --host-allow and replies to the host's connections.
@@ -136,8 +136,10 @@ static __always_inline int host_in_allowed(const struct qnat_config *cfg, const 
 	if (p->frag == FRAG_LATER)
 		return 1;
 	if (p->proto == IPPROTO_ICMP)
+		/* Ping any of the host's own addresses, as on libvirt's network;
+		 * not its broadcasts (smurf amplification). */
 		return is_icmp_error(p->icmp_type) || p->icmp_type == ICMP_ECHOREPLY ||
-		       (p->icmp_type == ICMP_ECHO && p->daddr == cfg->gateway);
+		       (p->icmp_type == ICMP_ECHO && p->daddr != bcast && !is_mcast_or_bcast(p->daddr));
 	if (p->proto == IPPROTO_IGMP) /* membership reports: the bridge's multicast snooping */
 		return 1;
 	if (r != PARSE_OK)

@@ -1003,7 +1003,7 @@ static void check_host_policy(struct inst *I, const __u64 delta[QNAT_C_MAX], uns
 	if (open)
 		pass = true;
 	else if (k.proto == IPPROTO_ICMP)
-		pass = is_icmp_err_type(icmp_type) || icmp_type == 0 || (icmp_type == 8 && k.daddr[3] == GATEWAY);
+		pass = is_icmp_err_type(icmp_type) || icmp_type == 0 || icmp_type == 8; /* every address here is a unicast one of the host's */
 	else if (k.proto == IPPROTO_UDP && k.dport == htons(67) && k.daddr[3] == GATEWAY)
 		pass = true;
 	else if (k.dport == htons(53) && k.daddr[3] == GATEWAY)

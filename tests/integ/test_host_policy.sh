@@ -63,6 +63,7 @@ in_guest g1 busybox nslookup fixedhost "$GATEWAY" 2>&1 | grep -q 192.168.122.99 
 out=$(in_guest g1 "$PY" -c "$DNS_TCP" "$GATEWAY" fixedhost 2>&1)
 [ "$out" = 192.168.122.99 ] || fail "DNS over TCP on the gateway: '$out'"
 in_guest g1 busybox ping -c 1 -W 2 "$GATEWAY" >/dev/null || fail "the guest cannot ping the gateway"
+in_guest g1 busybox ping -c 1 -W 2 "$HOST_ADDR" >/dev/null || fail "the guest cannot ping the uplink address"
 
 # Other host services: dropped, counted, never reached.
 drop0=$(counter drop_host)

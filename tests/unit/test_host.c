@@ -2,7 +2,7 @@
 /*
  * tc_host_in and tc_host_out, the bridge device's ingress and egress: what
  * guests may reach on the host itself.  DHCP, DNS on the gateway, ICMP
- * echo to the gateway and errors, --host-allow ports and replies to the
+ * echo to the host's addresses and errors, --host-allow ports and replies to the
  * host's own connections go in; other packets for a host address are
  * dropped and counted; what the host routes onwards is not looked at.
  */
@@ -39,6 +39,7 @@ static const struct {
 	{ "dns_udp", IPPROTO_UDP, GUEST1, GATEWAY, 40000, 53, 0 },
 	{ "dns_tcp", IPPROTO_TCP, GUEST1, GATEWAY, 40000, 53, 0 },
 	{ "ping_gateway", IPPROTO_ICMP, GUEST1, GATEWAY, 77, 0, ICMP_ECHO_REQUEST },
+	{ "ping_uplink_addr", IPPROTO_ICMP, GUEST1, EXT_ADDR, 77, 0, ICMP_ECHO_REQUEST },
 	{ "echo_reply", IPPROTO_ICMP, GUEST1, EXT_ADDR, 77, 0, ICMP_ECHO_REPLY },
 	{ "icmp_error", IPPROTO_ICMP, GUEST1, EXT_ADDR, 0, 0, ICMP_DEST_UNREACH },
 	{ "routed_out", IPPROTO_TCP, GUEST1, SERVER, 40000, 2222, 0 },
@@ -58,7 +59,7 @@ static const struct {
 	{ "dns_uplink_addr", IPPROTO_UDP, EXT_ADDR, 53, 0 },
 	{ "udp_subnet_broadcast", IPPROTO_UDP, SUBNET_BCAST, 2222, 0 },
 	{ "mdns", IPPROTO_UDP, IP4(224, 0, 0, 251), 5353, 0 },
-	{ "ping_uplink_addr", IPPROTO_ICMP, EXT_ADDR, 0, ICMP_ECHO_REQUEST },
+	{ "ping_subnet_broadcast", IPPROTO_ICMP, SUBNET_BCAST, 0, ICMP_ECHO_REQUEST },
 	{ "gre_gateway", 47, GATEWAY, 0, 0 },
 };
 

@@ -149,6 +149,15 @@ cmp -s "$WORK/fs.data" "$WORK/fs.back" || fail "answer after the restart differs
 wait_for 40 counter_is frag_expired 4 || fail "copies that never got a first fragment were not dropped"
 [ $(($(date +%s) - orphans_at)) -ge 30 ] || fail "copies dropped after $(($(date +%s) - orphans_at)) s, before 30 s"
 
+# A jumbo uplink's later fragments are too big to copy: counted, and only
+# the host gets them (this one's first fragment never comes).
+in_host ip link set up0 mtu 9000 && in_ext ip link set eth0 mtu 9000 || fail "jumbo MTU on the uplink"
+big0=$(counter frag_too_big) stashed0=$(counter frag_stashed)
+head -c 8000 /dev/urandom | in_ext "$FRAGSEND" --no-first --mtu 3000 "$EXT_ADDR:7001" "$HOST_ADDR:40702" ||
+	fail "fragsend of jumbo fragments"
+wait_for 5 counter_is frag_too_big $((big0 + 2)) || fail "frag_too_big $(counter frag_too_big), not $((big0 + 2))"
+[ "$(counter frag_stashed)" = "$stashed0" ] || fail "a fragment too big to copy was stashed"
+
 dump=$(capture_stop frags)
 [ -n "${QNAT_SHOW_DUMP:-}" ] && echo "$dump" | head -20 >&2
 echo "$dump" | grep -q "offset [1-9]" || fail "nothing was fragmented: the test proves nothing"

@@ -65,6 +65,23 @@ TEST(fragments_outbound)
 	qnat__destroy(skel);
 }
 
+/* The reply to f's flow as one datagram (IP id id): its first fragment and a
+ * later one.  Returns the flow's outside port, or -1. */
+static int reply_fragments(struct qnat *skel, const struct flow *f, __u16 id, struct pkt_spec *first,
+			   struct pkt_spec *later)
+{
+	int nat = snat_egress(skel, f);
+
+	if (!ASSERT_GE(nat, 0, "flow set up"))
+		return -1;
+	*first = flow_reply(f, nat);
+	first->frag_off = MF;
+	first->ip_id = id;
+	*later = *first;
+	later->frag_off = LATER_OFF;
+	return nat;
+}
+
 TEST(fragments_inbound)
 {
 	struct flow f = FLOW("udp", IPPROTO_UDP, GUEST1, 40001, SERVER, 53);
@@ -77,14 +94,9 @@ TEST(fragments_inbound)
 
 	if (!skel)
 		return;
-	nat = snat_egress(skel, &f);
-	if (!ASSERT_GE(nat, 0, "flow set up"))
+	nat = reply_fragments(skel, &f, 777, &first, &later);
+	if (nat < 0)
 		goto out;
-	first = flow_reply(&f, nat);
-	first.frag_off = MF;
-	first.ip_id = 777;
-	later = first;
-	later.frag_off = LATER_OFF;
 	other = later;
 	other.ip_id = 778;
 
@@ -139,18 +151,11 @@ TEST(fragments_inbound_first_last)
 	struct ring_buffer *rb = NULL;
 	struct run r;
 	size_t len, len2;
-	int nat;
 
 	if (!skel)
 		return;
-	nat = snat_egress(skel, &f);
-	if (!ASSERT_GE(nat, 0, "flow set up"))
+	if (reply_fragments(skel, &f, 4321, &first, &later) < 0)
 		goto out;
-	first = flow_reply(&f, nat);
-	first.frag_off = MF;
-	first.ip_id = 4321;
-	later = first;
-	later.frag_off = LATER_OFF;
 	later2 = first;
 	later2.frag_off = MF | 0x0005; /* a middle one: offset 40 */
 

@@ -24,6 +24,8 @@
 #   expect KEY REGEX      what the kernel must observe (checks the harness)
 #   diff_compare          compare the two records; fail on any difference
 #                         that is not allowed, print the allowed ones
+#   diff_run              both modes (the test's scenarios, then its captures),
+#                         diff_compare, and no guest source on qnat's uplink
 #
 # DIFF_KEEP=DIR keeps both records and captures in DIR.  DIFF_QNAT_ARGS adds
 # options to qnat's attach, to check that the comparison does fail: with
@@ -266,4 +268,17 @@ diff_compare() {
 	[ -n "${DIFF_KEEP:-}" ] && cp -r "$WORK"/*.obs "$WORK"/kernel "$WORK"/qnat "$DIFF_KEEP"/
 	[ "$harness" = 0 ] || fail "the kernel oracle did not behave as libvirt's setup does: the harness is broken"
 	[ "$bad" = 0 ] || fail "qnat-bpf differs from the kernel in $bad observation(s)"
+}
+
+diff_run() {
+	local m
+	for m in kernel qnat; do
+		diff_mode "$m"
+		scenarios
+		diff_mode_end
+		captures
+	done
+	diff_compare
+	[ "$(grep '^ext.guest_sources ' "$WORK/qnat.obs")" = "ext.guest_sources 0" ] ||
+		fail "a guest source address left the uplink under qnat"
 }

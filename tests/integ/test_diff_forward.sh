@@ -160,12 +160,5 @@ captures() {
 	obs_icmp_errors ext g1
 }
 
-for m in kernel qnat; do
-	diff_mode "$m"
-	scenarios
-	diff_mode_end
-	captures
-done
-diff_compare
-[ "$(grep '^ext.guest_sources ' "$WORK/qnat.obs")" = "ext.guest_sources 0" ] || fail "a guest source address left the uplink under qnat"
+diff_run
 pass

@@ -141,8 +141,7 @@ static __always_inline int tc_port_l2(struct __sk_buff *skb, const struct qnat_c
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
 	fdb_learn(eth->h_source, skb->ingress_ifindex);
 	/* Another guest's MAC (or, bridged, a LAN host's): straight to its port. */
-	port = fdb_port_for(cfg, eth->h_dest, skb->ingress_ifindex);
-	if (port) {
+	if (fdb_port_for(cfg, eth->h_dest, skb->ingress_ifindex, &port)) {
 		count(QNAT_C_L2_FAST, skb->len);
 		return bpf_redirect(port, 0);
 	}
@@ -417,8 +416,7 @@ static __always_inline int xdp_bridged_in(struct xdp_md *ctx, const struct qnat_
 
 	if ((void *)(eth + 1) > data_end)
 		return XDP_PASS;
-	ifindex = fdb_port_for(cfg, eth->h_dest, ctx->ingress_ifindex);
-	port = ifindex ? bpf_map_lookup_elem(&qnat_ports, &ifindex) : 0;
+	port = fdb_port_for(cfg, eth->h_dest, ctx->ingress_ifindex, &ifindex);
 	if (!port || !(port->flags & QNAT_PORT_TAP))
 		return XDP_PASS;
 	/* TC learns from what it sees; these frames it never will. */

@@ -41,12 +41,15 @@ static __always_inline void fdb_learn(const __u8 *mac, __u32 ifindex)
 	bpf_map_update_elem(&qnat_fdb, &k, &v, BPF_ANY);
 }
 
-/* The port of another guest this frame is for, or 0 for the bridge to handle. */
-static __always_inline __u32 fdb_port_for(const struct qnat_config *cfg, const __u8 *dst, __u32 ingress)
+/*
+ * The port of another guest this frame is for: its entry, its ifindex in
+ * *ifindex; NULL for the bridge to handle.
+ */
+static __always_inline const struct qnat_port *fdb_port_for(const struct qnat_config *cfg, const __u8 *dst,
+							     __u32 ingress, __u32 *ifindex)
 {
 	struct qnat_fdb_key k = {};
 	struct qnat_fdb *f;
-	__u32 port;
 
 	if (!mac_is_unicast(dst) || mac_eq(dst, cfg->bridge_mac))
 		return 0;
@@ -54,9 +57,9 @@ static __always_inline __u32 fdb_port_for(const struct qnat_config *cfg, const _
 	f = bpf_map_lookup_elem(&qnat_fdb, &k);
 	if (!f || f->ifindex == ingress)
 		return 0;
-	port = f->ifindex;
+	*ifindex = f->ifindex;
 	/* Only to ports we serve: a stale entry must not send frames astray. */
-	return bpf_map_lookup_elem(&qnat_ports, &port) ? port : 0;
+	return bpf_map_lookup_elem(&qnat_ports, ifindex);
 }
 
 #endif /* QNAT_FDB_H */

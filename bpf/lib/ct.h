@@ -87,11 +87,18 @@ static __always_inline int host_owns(struct __sk_buff *skb, const struct qnat_ct
 	return 1;
 }
 
+/* Where a flow's outside port (ICMP: its id, any) may be chosen. */
+static __always_inline void ct_port_range(const struct qnat_config *cfg, __u8 proto, __u32 *lo, __u32 *hi)
+{
+	*lo = proto == IPPROTO_ICMP ? 0 : cfg->port_min;
+	*hi = proto == IPPROTO_ICMP ? 0xffff : cfg->port_max;
+}
+
 static __always_inline __u16 ct_pick_port(const struct qnat_config *cfg, __u8 proto)
 {
-	__u32 lo = proto == IPPROTO_ICMP ? 0 : cfg->port_min;
-	__u32 hi = proto == IPPROTO_ICMP ? 0xffff : cfg->port_max;
+	__u32 lo, hi;
 
+	ct_port_range(cfg, proto, &lo, &hi);
 	return lo + bpf_get_prandom_u32() % (hi - lo + 1);
 }
 
@@ -101,11 +108,11 @@ static __always_inline __u16 ct_pick_port(const struct qnat_config *cfg, __u8 pr
  */
 static __always_inline __u16 ct_next_port(const struct qnat_config *cfg, __u8 proto, __u16 port, int try)
 {
-	__u32 lo = proto == IPPROTO_ICMP ? 0 : cfg->port_min;
-	__u32 hi = proto == IPPROTO_ICMP ? 0xffff : cfg->port_max;
+	__u32 lo, hi;
 
 	if (!try)
 		return ct_pick_port(cfg, proto);
+	ct_port_range(cfg, proto, &lo, &hi);
 	return port >= hi || port < lo ? lo : port + 1;
 }
 

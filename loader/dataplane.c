@@ -72,40 +72,46 @@ int dp_uplink_prog_ids(int ifindex, uint32_t ids[3])
 	return ids[0] || ids[1] || ids[2] ? 0 : -ENOENT;
 }
 
+/* Every map the controller uses, by its name in the object and its fd's place. */
+static const struct {
+	const char *name;
+	size_t off;
+} dp_maps[] = {
+	{ QNAT_MAP_CONFIG, offsetof(struct dataplane, config_fd) },
+	{ QNAT_MAP_CT, offsetof(struct dataplane, ct_fd) },
+	{ QNAT_MAP_CT_REV, offsetof(struct dataplane, ct_rev_fd) },
+	{ QNAT_MAP_STATS, offsetof(struct dataplane, stats_fd) },
+	{ QNAT_MAP_PORTS, offsetof(struct dataplane, ports_fd) },
+	{ QNAT_MAP_DEVMAP, offsetof(struct dataplane, devmap_fd) },
+	{ QNAT_MAP_FWD, offsetof(struct dataplane, fwd_fd) },
+	{ QNAT_MAP_GUESTS, offsetof(struct dataplane, guests_fd) },
+	{ QNAT_MAP_FDB, offsetof(struct dataplane, fdb_fd) },
+	{ QNAT_MAP_HOST_ALLOW, offsetof(struct dataplane, host_allow_fd) },
+	{ QNAT_MAP_HOST_FLOW, offsetof(struct dataplane, host_flow_fd) },
+	{ QNAT_MAP_FRAGS, offsetof(struct dataplane, frags_fd) },
+	{ QNAT_MAP_FRAG_STASH, offsetof(struct dataplane, stash_fd) },
+	{ QNAT_MAP_FRAG_EVENTS, offsetof(struct dataplane, frag_ev_fd) },
+};
+#define DP_MAPS (sizeof(dp_maps) / sizeof(dp_maps[0]))
+
+static int *dp_map_fd(struct dataplane *dp, size_t i)
+{
+	return (int *)((char *)dp + dp_maps[i].off);
+}
+
 static int *dp_fd_by_name(struct dataplane *dp, const char *name)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} fds[] = {
-		{ QNAT_MAP_CONFIG, offsetof(struct dataplane, config_fd) },
-		{ QNAT_MAP_CT, offsetof(struct dataplane, ct_fd) },
-		{ QNAT_MAP_CT_REV, offsetof(struct dataplane, ct_rev_fd) },
-		{ QNAT_MAP_STATS, offsetof(struct dataplane, stats_fd) },
-		{ QNAT_MAP_PORTS, offsetof(struct dataplane, ports_fd) },
-		{ QNAT_MAP_DEVMAP, offsetof(struct dataplane, devmap_fd) },
-		{ QNAT_MAP_FWD, offsetof(struct dataplane, fwd_fd) },
-		{ QNAT_MAP_GUESTS, offsetof(struct dataplane, guests_fd) },
-		{ QNAT_MAP_FDB, offsetof(struct dataplane, fdb_fd) },
-		{ QNAT_MAP_HOST_ALLOW, offsetof(struct dataplane, host_allow_fd) },
-		{ QNAT_MAP_HOST_FLOW, offsetof(struct dataplane, host_flow_fd) },
-		{ QNAT_MAP_FRAGS, offsetof(struct dataplane, frags_fd) },
-		{ QNAT_MAP_FRAG_STASH, offsetof(struct dataplane, stash_fd) },
-		{ QNAT_MAP_FRAG_EVENTS, offsetof(struct dataplane, frag_ev_fd) },
-	};
-
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		if (!strcmp(name, fds[i].name))
-			return (int *)((char *)dp + fds[i].off);
+	for (size_t i = 0; i < DP_MAPS; i++)
+		if (!strcmp(name, dp_maps[i].name))
+			return dp_map_fd(dp, i);
 	return NULL;
 }
 
 static void dp_init(struct dataplane *dp)
 {
 	memset(dp, 0, sizeof(*dp));
-	dp->config_fd = dp->ct_fd = dp->ct_rev_fd = dp->stats_fd = dp->ports_fd = dp->devmap_fd = dp->fwd_fd =
-		dp->guests_fd = dp->fdb_fd = dp->host_allow_fd = dp->host_flow_fd = -1;
-	dp->frags_fd = dp->stash_fd = dp->frag_ev_fd = -1;
+	for (size_t i = 0; i < DP_MAPS; i++)
+		*dp_map_fd(dp, i) = -1;
 }
 
 /* The maps a running data plane's programs hold, by name (no pins: see above). */
@@ -250,17 +256,12 @@ int dp_open_existing(struct dataplane *dp, int uplink_ifindex)
 
 void dp_close(struct dataplane *dp)
 {
-	int *fds[] = { &dp->config_fd, &dp->ct_fd,    &dp->ct_rev_fd, &dp->stats_fd,
-		       &dp->ports_fd,  &dp->devmap_fd, &dp->fwd_fd,    &dp->guests_fd, &dp->fdb_fd,
-		       &dp->host_allow_fd, &dp->host_flow_fd,
-		       &dp->frags_fd,  &dp->stash_fd,  &dp->frag_ev_fd };
-
 	if (dp->skel) {
 		qnat__destroy(dp->skel); /* owns the fds */
 	} else {
-		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-			if (*fds[i] >= 0)
-				close(*fds[i]);
+		for (size_t i = 0; i < DP_MAPS; i++)
+			if (*dp_map_fd(dp, i) >= 0)
+				close(*dp_map_fd(dp, i));
 	}
 	dp_init(dp);
 }
@@ -349,20 +350,8 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 		return err;
 	}
 	dp->skel = skel;
-	dp->config_fd = bpf_map__fd(skel->maps.qnat_config);
-	dp->ct_fd = bpf_map__fd(skel->maps.qnat_ct);
-	dp->ct_rev_fd = bpf_map__fd(skel->maps.qnat_ct_rev);
-	dp->stats_fd = bpf_map__fd(skel->maps.qnat_stats);
-	dp->ports_fd = bpf_map__fd(skel->maps.qnat_ports);
-	dp->devmap_fd = bpf_map__fd(skel->maps.qnat_devmap);
-	dp->fwd_fd = bpf_map__fd(skel->maps.qnat_fwd);
-	dp->guests_fd = bpf_map__fd(skel->maps.qnat_guests);
-	dp->fdb_fd = bpf_map__fd(skel->maps.qnat_fdb);
-	dp->host_allow_fd = bpf_map__fd(skel->maps.qnat_host_allow);
-	dp->host_flow_fd = bpf_map__fd(skel->maps.qnat_host_flow);
-	dp->frags_fd = bpf_map__fd(skel->maps.qnat_frags);
-	dp->stash_fd = bpf_map__fd(skel->maps.qnat_frag_stash);
-	dp->frag_ev_fd = bpf_map__fd(skel->maps.qnat_frag_ev);
+	for (size_t i = 0; i < DP_MAPS; i++)
+		*dp_map_fd(dp, i) = bpf_object__find_map_fd_by_name(skel->obj, dp_maps[i].name);
 	return 0;
 
 fail:

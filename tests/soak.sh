@@ -39,8 +39,7 @@
 #                                                    udp-echo :9000, tcp-echo :9001 (churn) :8080 (long)
 . "$(dirname "$0")/integ/lib.sh"
 need jq
-FLOWGEN=${FLOWGEN:-$ROOT/build/flowgen}
-[ -x "$FLOWGEN" ] || fail "$FLOWGEN not built (run make)"
+flowgen_init
 SECS=${SOAK_SECS:-300}
 KILL_EVERY=${SOAK_KILL_EVERY:-60}
 UDP_RATE=${SOAK_UDP_RATE:-1500}
@@ -50,13 +49,6 @@ GUESTS="g1 g2 g3"
 ATTACH_ARGS=(--timeout udp=2 --timeout udp_stream=2 --timeout tcp_close=2 --timeout tcp_time_wait=2
 	--timeout tcp_fin_wait=2 --timeout tcp_syn_sent=5 --timeout tcp_syn_recv=5 --timeout icmp=2)
 
-st() { local v; v=$(sed -n "s/^$2=//p" "$WORK/$1.stats" 2>/dev/null); echo "${v:-0}"; }
-flowgen_bg() {
-	local ns=$1 name=$2
-	shift 2
-	bg ip netns exec "$ns" "$FLOWGEN" "$@" --stats "$WORK/$name.stats" >/dev/null
-	eval "PID_$name=\$!"
-}
 sup_pid() { qnat status "$BR" --json | jq -e '.[0] | select(.supervisor == "running") | .supervisor_pid'; }
 counters() { qnat stats "$BR" --json | jq -c '.counters | map_values(.packets)'; }
 cdelta() { jq -n --argjson a "$1" --argjson b "$2" "\$b.$3 - \$a.$3"; }

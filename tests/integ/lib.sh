@@ -84,6 +84,23 @@ bg() {
 	BG_PIDS+=($!)
 }
 
+# flowgen_init: $FLOWGEN (tests/tools/flowgen), built; a test that uses the
+# helpers below calls it first.
+flowgen_init() {
+	FLOWGEN=${FLOWGEN:-$ROOT/build/flowgen}
+	[ -x "$FLOWGEN" ] || fail "$FLOWGEN not built (run make)"
+}
+# st NAME KEY: a figure from flowgen's stats file $WORK/NAME.stats, 0 if none yet.
+st() { local v; v=$(sed -n "s/^$2=//p" "$WORK/$1.stats" 2>/dev/null); echo "${v:-0}"; }
+# flowgen_bg NS NAME ARGS...: flowgen in NS, in the background; its pid in
+# PID_NAME, its stats in $WORK/NAME.stats.
+flowgen_bg() {
+	local ns=$1 name=$2
+	shift 2
+	bg ip netns exec "$ns" "$FLOWGEN" "$@" --stats "$WORK/$name.stats" >/dev/null
+	eval "PID_$name=\$!"
+}
+
 # Complete checksums on the wire, as a physical NIC delivers them: lets
 # tcpdump -vv on the far side verify every checksum qnat-bpf rewrote.
 csum_full() { ip netns exec "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true; }

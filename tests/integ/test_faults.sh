@@ -35,8 +35,7 @@
 #                                                                                                 udp-echo :5353 :9000
 . "$(dirname "$0")/lib.sh"
 need jq tc
-FLOWGEN=${FLOWGEN:-$ROOT/build/flowgen}
-[ -x "$FLOWGEN" ] || fail "$FLOWGEN not built (run make)"
+flowgen_init
 NEW_ADDR=198.51.100.3
 
 status_json() { qnat status "$BR" --json | jq -e ".[0]$1"; }
@@ -44,18 +43,9 @@ port_listed() { status_json "| .ports | any(.name == \"$1\" and .kind == \"tap\"
 port_gone() { status_json "| .ports | all(.name != \"$1\")"; }
 dns_pid() { status_json '.dhcp | select(.state == "running") | .pid'; }
 counter() { qnat stats "$BR" --json | jq -e ".counters.$1.packets"; }
-# st NAME KEY: a figure from a flowgen stats file.
-st() { local v; v=$(sed -n "s/^$2=//p" "$WORK/$1.stats" 2>/dev/null); echo "${v:-0}"; }
 # Waits until stream NAME's KEY grows by N from now.
 grows() { local n=$1 k=$2 by=$3 v0; v0=$(st "$n" "$k"); _grown() { [ "$(st "$n" "$k")" -ge $((v0 + by)) ]; }; wait_for "$4" _grown; }
 
-# flowgen in a namespace, in the background; stats in $WORK/NAME.stats.
-flowgen_bg() {
-	local ns=$1 name=$2
-	shift 2
-	bg ip netns exec "$ns" "$FLOWGEN" "$@" --stats "$WORK/$name.stats" >/dev/null
-	eval "PID_$name=\$!"
-}
 ext_server() { # MODE PORT NAME
 	flowgen_bg "$NS_EXT" "$3" "$1" "$2" --bind "$EXT_ADDR"
 	_up() { [ -s "$WORK/$1.stats" ]; }

@@ -46,19 +46,11 @@
 #   (b': re-attached --port-security, victim g5 and attacker g6 on veths, same roles)
 . "$(dirname "$0")/lib.sh"
 need jq
-FLOWGEN=${FLOWGEN:-$ROOT/build/flowgen}
-[ -x "$FLOWGEN" ] || fail "$FLOWGEN not built (run make)"
+flowgen_init
 EXT2=198.51.100.4
 ATTACKER=192.168.122.20
 
 counter() { qnat stats "$BR" --json | jq -e ".counters.$1.packets"; }
-st() { local v; v=$(sed -n "s/^$2=//p" "$WORK/$1.stats" 2>/dev/null); echo "${v:-0}"; }
-flowgen_bg() {
-	local ns=$1 name=$2
-	shift 2
-	bg ip netns exec "$ns" "$FLOWGEN" "$@" --stats "$WORK/$name.stats" >/dev/null
-	eval "PID_$name=\$!"
-}
 raw() { local ns=$1; shift; ip netns exec "$ns" "$FLOWGEN" raw "$@" || fail "flowgen raw $*"; }
 # Captures in any of our namespaces (lib.sh's capture_* are ext's).
 cap_start() { # NS NAME FILTER...

@@ -25,8 +25,7 @@
 #   g2: 192.168.122.50, tcp-echo :7000 udp-echo :7001     forwards tcp 8022 -> g2:7000, udp 8023 -> g2:7001      tcp-echo :8080 udp-echo :5353
 . "$(dirname "$0")/lib.sh"
 need jq make
-FLOWGEN=${FLOWGEN:-$ROOT/build/flowgen}
-[ -x "$FLOWGEN" ] || fail "$FLOWGEN not built (run make)"
+flowgen_init
 G2=192.168.122.50
 ARGS=(--masq "$SUBNET" --xdp native --filtering endpoint-independent --forward "tcp:8022:$G2:7000"
 	--forward "udp:8023:$G2:7001")
@@ -56,13 +55,6 @@ flows() {
 	qnat ct show "$BR" --json | jq -r '.[] | select([.orig.sport, .orig.dport] | any(. == 8080 or . == 5353 or
 		. == 7000 or . == 7001)) | "\(.proto) \(.orig.src):\(.orig.sport)>\(.orig.dst):\(.orig.dport)" +
 		" \(.reply.src):\(.reply.sport)>\(.reply.dst):\(.reply.dport)"' | sort
-}
-st() { local v; v=$(sed -n "s/^$2=//p" "$WORK/$1.stats" 2>/dev/null); echo "${v:-0}"; }
-flowgen_bg() { # NS NAME ARGS...
-	local ns=$1 name=$2
-	shift 2
-	bg ip netns exec "$ns" "$FLOWGEN" "$@" --stats "$WORK/$name.stats" >/dev/null
-	eval "PID_$name=\$!"
 }
 grows() { local n=$1 k=$2 v0; v0=$(st "$n" "$k"); _g() { [ "$(st "$n" "$k")" -ge $((v0 + 5)) ]; }; wait_for "$3" _g; }
 flowing() { grows g1tcp echoed "$1" && grows g1udp received "$1" && grows fwtcp echoed "$1" && grows fwudp received "$1"; }

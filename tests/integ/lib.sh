@@ -101,6 +101,21 @@ flowgen_bg() {
 	eval "PID_$name=\$!"
 }
 
+# bridge_guard: the kernel bridge drops and counts forwarded unicast IPv4,
+# IPv6 and VLAN frames, i.e. any that missed qnat-bpf's L2 fast path;
+# bridge_guard_count: how many so far.
+bridge_guard() {
+	in_host nft -f - <<'NFT' || fail "nft"
+table bridge qnatguard {
+	chain guard {
+		type filter hook forward priority 0;
+		meta pkttype != { broadcast, multicast } ether type { ip, ip6, 8021q } counter drop
+	}
+}
+NFT
+}
+bridge_guard_count() { in_host nft list chain bridge qnatguard guard | grep -oE 'packets [0-9]+' | cut -d' ' -f2; }
+
 # Complete checksums on the wire, as a physical NIC delivers them: lets
 # tcpdump -vv on the far side verify every checksum qnat-bpf rewrote.
 csum_full() { ip netns exec "$1" ethtool -K "$2" tx off >/dev/null 2>&1 || true; }

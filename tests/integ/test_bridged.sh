@@ -45,15 +45,7 @@ qnat status "$BR" | grep -q "bridged" || fail "status does not say bridged"
 qnat status "$BR" --json | jq -e '.[0].uplink_xdp == "native"' >/dev/null || fail "status does not show native XDP"
 in_host ip -d link show eth0 | grep -q "prog/xdp" || fail "no XDP program on eth0"
 
-in_host nft -f - <<'NFT' || fail "nft"
-table bridge qnatbr {
-	chain guard {
-		type filter hook forward priority 0;
-		meta pkttype != { broadcast, multicast } ether type { ip, ip6, 8021q } counter drop
-	}
-}
-NFT
-guard() { in_host nft list chain bridge qnatbr guard | grep -oE 'packets [0-9]+' | cut -d' ' -f2; }
+bridge_guard
 guest_veth g1
 guest_tap g2
 a1=$(guest_dhcp g1)
@@ -91,7 +83,7 @@ l2a=$(counter l2_fast bytes)
 bulk g1 "$a1" 10.50.0.1 9002
 l2b=$(counter l2_fast bytes)
 [ $((l2b - l2a)) -ge 2097152 ] || fail "only $((l2b - l2a)) bytes of g1 <-> LAN went port to port"
-[ "$(guard)" = 0 ] || fail "$(guard) unicast frames went through the kernel bridge"
+[ "$(bridge_guard_count)" = 0 ] || fail "$(bridge_guard_count) unicast frames went through the kernel bridge"
 qnat fdb show "$BR" | grep -q " dev eth0 " || fail "the LAN's MACs were not learned on the uplink"
 in_host busybox ping -c 1 -W 2 10.50.0.1 >/dev/null || fail "the host lost the LAN with guests running"
 # VLAN 10 between the LAN and both guests, both ways: every frame arrives
@@ -119,7 +111,7 @@ vlan_xfer "${T}g2" "$NS_LAN"
 l2b=$(counter l2_fast packets)
 log "VLAN 10: l2_xdp +$((xdp1 - xdp0)), l2_fast +$((l2b - l2a))"
 [ $((l2b - l2a)) -ge 600 ] || fail "VLAN 10: $((l2b - l2a)) of 600 frames port to port in TC"
-[ "$(guard)" = 0 ] || fail "$(guard) frames went through the kernel bridge"
+[ "$(bridge_guard_count)" = 0 ] || fail "$(bridge_guard_count) frames went through the kernel bridge"
 # DHCP still reaches a guest behind XDP: g2 leases again.
 [ "$(guest_dhcp g2)" = "$a2" ] || fail "g2 did not renew its lease from the LAN"
 

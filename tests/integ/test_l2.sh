@@ -24,29 +24,21 @@ guest_veth g2
 guest_addr g2 192.168.122.12
 guest_tap g3
 guest_addr g3 192.168.122.13
-in_host nft -f - <<'NFT' || fail "nft"
-table bridge qnatl2 {
-	chain guard {
-		type filter hook forward priority 0;
-		meta pkttype != { broadcast, multicast } ether type { ip, ip6, 8021q } counter drop
-	}
-}
-NFT
-guard_count() { in_host nft list chain bridge qnatl2 guard | grep -oE 'packets [0-9]+' | cut -d' ' -f2; }
+bridge_guard
 base=0
-dropped() { echo $(($(guard_count) - base)); }
+dropped() { echo $(($(bridge_guard_count) - base)); }
 # The guard itself must work: with the fast path bypassed for one frame (to a
 # MAC qnat-bpf has not learned, so the bridge floods it), it counts a drop.
 in_guest g1 ip neigh replace 192.168.122.99 lladdr 52:54:00:99:99:99 dev eth0
 in_guest g1 busybox ping -c 1 -W 1 192.168.122.99 >/dev/null 2>&1
 [ "$(dropped)" -ge 1 ] || fail "the bridge guard does not see forwarded unicast: the proof would be empty"
-base=$(guard_count)
+base=$(bridge_guard_count)
 # Tagged frames too.
 in_guest g1 python3 "$VLANF" send eth0 52:54:00:99:99:98 10 1 192.168.122.99 192.168.122.11
 flooded() { [ "$(dropped)" -ge 1 ]; }
 wait_for 2 flooded || fail "the bridge guard does not see tagged unicast: the proof would be empty"
 sleep 0.2
-base=$(guard_count)
+base=$(bridge_guard_count)
 
 in_guest g1 busybox ping -c 3 -W 2 192.168.122.12 >/dev/null || fail "g1 -> g2 (veth to veth)"
 in_guest g1 busybox ping -c 3 -W 2 192.168.122.13 >/dev/null || fail "g1 -> g3 (veth to tap)"

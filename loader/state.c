@@ -166,6 +166,9 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 			continue;
 #define STR(k, dst)                                      \
 	else if (!strcmp(key, k) && strlen(val) < sizeof(dst)) strcpy(dst, val)
+/* A string that may be empty, which the file spells "-". */
+#define OPT_STR(k, dst)                                                     \
+	else if (!strcmp(key, k) && strcmp(val, "-") && strlen(val) < sizeof(dst)) strcpy(dst, val)
 #define IP(k, dst) else if (!strcmp(key, k)) parse_ipv4(val, &dst)
 #define NUM(k, dst) else if (!strcmp(key, k)) dst = strtol(val, NULL, 10)
 		if (!strcmp(key, "abi"))
@@ -191,12 +194,10 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 		NUM("bridged", s->bridged);
 		NUM("uplink_enslaved", o->uplink_enslaved);
 		IP("moved_gw", o->moved_gw);
-		else if (!strcmp(key, "moved_addrs") && strcmp(val, "-") && strlen(val) < sizeof(o->moved_addrs))
-			strcpy(o->moved_addrs, val);
+		OPT_STR("moved_addrs", o->moved_addrs);
 		NUM("bridge_txcsum_old", o->bridge_txcsum_old);
 		NUM("bridge_mtu_old", o->bridge_mtu_old);
-		else if (!strcmp(key, "metrics") && strcmp(val, "-") && strlen(val) < sizeof(s->metrics))
-			strcpy(s->metrics, val);
+		OPT_STR("metrics", s->metrics);
 		NUM("xdp", s->xdp);
 		NUM("bridge_created", o->bridge_created);
 		NUM("bridge_upped", o->bridge_upped);
@@ -208,13 +209,13 @@ int state_load(const char *bridge, struct settings *s, struct owned *o)
 		NUM("sock_hooks", o->sock_hooks);
 		NUM("sock_cfg_id", o->sock_cfg_id);
 		NUM("bridge_clsact_created", o->bridge_clsact_created);
-		else if (!strcmp(key, "host_allow") && strcmp(val, "-") && strlen(val) < sizeof(s->host_allow))
-			strcpy(s->host_allow, val);
+		OPT_STR("host_allow", s->host_allow);
 		STR("build", o->build);
 		else if (!strcmp(key, "timeouts") &&
 			 sscanf(val, "%u %u %u %u %u %u %u %u %u", &u[0], &u[1], &u[2], &u[3], &u[4], &u[5], &u[6],
 				&u[7], &u[8]) == QNAT_TO_MAX) memcpy(s->timeouts, u, sizeof(u));
 #undef STR
+#undef OPT_STR
 #undef IP
 #undef NUM
 	}

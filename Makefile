@@ -89,9 +89,10 @@ $(BUILD)/qnat-bpf: $(LOADER_OBJ)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -Wl,--build-id=sha1 $^ -o $@ $(PC_LIBS)
 
-$(BUILD)/test_progs: $(UNIT_SRC) $(wildcard tests/unit/*.h) $(SKEL) $(wildcard maps/*.h) $(FLAGS_STAMP)
+# The unit tests link the controller (all but its main) to test its parsers.
+$(BUILD)/test_progs: $(UNIT_SRC) $(wildcard tests/unit/*.h) $(SKEL) $(wildcard maps/*.h) $(FLAGS_STAMP) $(filter-out %/main.o,$(LOADER_OBJ))
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $(UNIT_SRC) -o $@ $(LDFLAGS) $(PC_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $(UNIT_SRC) $(filter-out %/main.o,$(LOADER_OBJ)) -o $@ $(LDFLAGS) $(PC_LIBS)
 
 $(BUILD)/taprelay: tests/tools/taprelay.c $(FLAGS_STAMP) | $(BUILD)
 	$(call msg,CC,$@)

@@ -99,11 +99,6 @@ out:
 	return err;
 }
 
-const char *ct_full_name(enum ct_full_policy p)
-{
-	return p == CT_FULL_EVICT ? "evict" : "refuse";
-}
-
 /* Flows per guest, counted during the pass (open addressing, power of two). */
 #define GUEST_SLOTS (QNAT_GUESTS_MAX * 2)
 struct guest_count {

@@ -20,19 +20,12 @@
 /* "127.0.0.1:9400" */
 int metrics_parse(const char *s, struct sockaddr_in *sa)
 {
-	char buf[32], *colon;
+	char buf[32], *port_text = split_at(s, ":", buf, sizeof(buf));
 	uint32_t port;
 
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	colon = strrchr(buf, ':');
-	if (!colon)
-		return -EINVAL;
-	*colon = '\0';
 	memset(sa, 0, sizeof(*sa));
 	sa->sin_family = AF_INET;
-	if (parse_ipv4(buf, &sa->sin_addr) || parse_u32(colon + 1, 1, 65535, &port))
+	if (!port_text || parse_ipv4(buf, &sa->sin_addr) || parse_u32(port_text, 1, 65535, &port))
 		return -EINVAL;
 	sa->sin_port = htons(port);
 	return 0;

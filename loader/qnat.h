@@ -71,6 +71,7 @@ struct owned {
 };
 
 /* util.c */
+char *split_at(const char *s, const char *seps, char *buf, size_t len);
 int parse_cidr(const char *s, struct in_addr *net, unsigned int *prefix);
 int parse_ipv4(const char *s, struct in_addr *a);
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
@@ -94,14 +95,21 @@ uint64_t monotonic_ns(void);
 const char *build_id(void);
 const char *timeout_name(int i);
 int timeout_lookup(const char *name);
-void settings_defaults(struct settings *s);
+uint32_t timeout_default(int i);
 
 /* state.c: the settings and ownership persisted under /run/qnat-bpf */
 int state_save(const struct settings *s, const struct owned *o);
 int state_load(const char *bridge, struct settings *s, struct owned *o);
+int state_text(const struct settings *s, const struct owned *o, char *buf, size_t len);
+int state_parse(FILE *f, struct settings *s, struct owned *o);
+
+/* options.c: attach's settings, one table entry each (options.h has the table) */
+void settings_defaults(struct settings *s);
 void settings_describe(const struct settings *s, char *buf, size_t len);
 void settings_diff(const struct settings *running, const struct settings *asked, char *buf, size_t len);
 bool settings_equal(const struct settings *a, const struct settings *b);
+const char *xdp_mode_name(enum xdp_mode m);
+const char *ct_full_name(enum ct_full_policy p);
 
 /* nl.c: links, addresses, routes and events through libnl-route-3 */
 struct nl_sock;
@@ -165,14 +173,12 @@ const char *counter_help(int i);
 void dp_detach_cgroup(struct dataplane *dp);
 void dp_detach_cgroup_id(uint32_t cfg_id);
 uint32_t dp_config_id(struct dataplane *dp);
-const char *xdp_mode_name(enum xdp_mode m);
 
 /* ct.c */
 struct expiry_result {
 	uint32_t live, expired, evicted;
 };
 int ct_expire(struct dataplane *dp, const struct settings *s, uint64_t now_ns, struct expiry_result *res);
-const char *ct_full_name(enum ct_full_policy p);
 struct guest_total {
 	uint32_t addr, flows;
 	uint64_t packets[QNAT_DIR_MAX], bytes[QNAT_DIR_MAX];
@@ -228,6 +234,8 @@ struct extras {
 	bool foreground;
 	int verbose;
 };
+/* attach_args.c: attach's command line and config file, checked */
+int attach_args(int argc, char **argv, struct settings *s, struct extras *x);
 int config_load(const char *bridge, const char *path, struct settings *s, struct extras *x);
 int extras_apply(struct dataplane *dp, const struct settings *s, const struct extras *x);
 int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint16_t port);

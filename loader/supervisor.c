@@ -20,7 +20,7 @@
 #include <netlink/socket.h>
 
 #include "log.h"
-#include "qnat.h"
+#include "options.h"
 
 #define TICK_MS 1000
 #define EXPIRY_EVERY_NS 2000000000ull  /* conntrack expiry pass */
@@ -264,11 +264,12 @@ static void config_reload(struct sup *p)
 	if (!ns.uplink[0])
 		strcpy(ns.uplink, p->s->uplink);
 	if (!settings_equal(&ns, p->s)) {
-		char diff[1024];
+		char diff[1024], reloadable[128];
 
 		settings_diff(p->s, &ns, diff, sizeof(diff));
-		log_warnx("%s: settings other than forwards and hosts changed (%s); they take effect at the next "
-			  "detach and attach", p->x->config, diff);
+		opts_list(OPT_RELOAD, "and", reloadable, sizeof(reloadable));
+		log_warnx("%s: settings other than %s changed (%s); they take effect at the next detach and attach",
+			  p->x->config, reloadable, diff);
 	}
 	for (int i = 0; i < p->x->nfwd; i++) {
 		bool kept = false;

@@ -38,25 +38,17 @@ const char *timeout_name(int i)
 	return timeout_names[i];
 }
 
+uint32_t timeout_default(int i)
+{
+	return timeout_defaults[i];
+}
+
 int timeout_lookup(const char *name)
 {
 	for (int i = 0; i < QNAT_TO_MAX; i++)
 		if (!strcmp(name, timeout_names[i]))
 			return i;
 	return -1;
-}
-
-void settings_defaults(struct settings *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->dhcp = true;
-	s->port_min = 1024;
-	s->port_max = 65535;
-	s->ct_max = QNAT_CT_DEFAULT_MAX;
-	memcpy(s->timeouts, timeout_defaults, sizeof(s->timeouts));
-	s->xdp = XDP_MODE_AUTO;
-	s->fdb_ageing = 300; /* the Linux bridge's default */
-	s->csum_fill = true; /* like libvirt's CHECKSUM --checksum-fill */
 }
 
 in_addr_t prefix_mask(unsigned int prefix)
@@ -69,27 +61,31 @@ int parse_ipv4(const char *s, struct in_addr *a)
 	return inet_pton(AF_INET, s, a) == 1 ? 0 : -EINVAL;
 }
 
+/*
+ * s copied into buf (len bytes) and cut at its first character out of seps:
+ * returns what follows the cut, or NULL when s is too long or has none.
+ */
+char *split_at(const char *s, const char *seps, char *buf, size_t len)
+{
+	char *cut;
+
+	if (strlen(s) >= len)
+		return NULL;
+	strcpy(buf, s);
+	cut = strpbrk(buf, seps);
+	if (!cut)
+		return NULL;
+	*cut = '\0';
+	return cut + 1;
+}
+
 /* "192.168.122.0/24"; host bits must be clear, as `ip route` demands. */
 int parse_cidr(const char *s, struct in_addr *net, unsigned int *prefix)
 {
-	char buf[INET_ADDRSTRLEN + 4];
-	char *slash, *end;
-	long p;
+	char buf[INET_ADDRSTRLEN + 4], *len = split_at(s, "/", buf, sizeof(buf));
+	uint32_t p;
 
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	slash = strchr(buf, '/');
-	if (!slash)
-		return -EINVAL;
-	*slash = '\0';
-	errno = 0;
-	p = strtol(slash + 1, &end, 10);
-	if (errno || *end || end == slash + 1 || p < 1 || p > 30)
-		return -EINVAL;
-	if (parse_ipv4(buf, net))
-		return -EINVAL;
-	if (net->s_addr & ~prefix_mask(p))
+	if (!len || parse_u32(len, 1, 30, &p) || parse_ipv4(buf, net) || (net->s_addr & ~prefix_mask(p)))
 		return -EINVAL;
 	*prefix = p;
 	return 0;
@@ -112,18 +108,10 @@ int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 
 int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 {
-	char buf[16];
-	char *dash;
+	char buf[16], *last = split_at(s, "-", buf, sizeof(buf));
 	uint32_t a, b;
 
-	if (strlen(s) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, s);
-	dash = strchr(buf, '-');
-	if (!dash)
-		return -EINVAL;
-	*dash = '\0';
-	if (parse_u32(buf, 1, 65535, &a) || parse_u32(dash + 1, 1, 65535, &b) || a > b)
+	if (!last || parse_u32(buf, 1, 65535, &a) || parse_u32(last, 1, 65535, &b) || a > b)
 		return -EINVAL;
 	*lo = a;
 	*hi = b;

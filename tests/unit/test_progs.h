@@ -93,6 +93,16 @@ extern int test__verbose;
 		___ok;                                                                                  \
 	})
 
+#define ASSERT_STREQ(actual, expected, name)                                                            \
+	({                                                                                              \
+		const char *___a = (actual), *___e = (expected);                                        \
+		bool ___ok = ___a && ___e && !strcmp(___a, ___e);                                       \
+		if (!___ok)                                                                             \
+			test__fail(__FILE__, __LINE__, "%s: %s is \"%s\", want \"%s\"", (name), #actual,     \
+				   ___a ? ___a : "(null)", ___e ? ___e : "(null)");                       \
+		___ok;                                                                                  \
+	})
+
 /* Byte-exact comparison; on failure dumps both buffers around the first difference. */
 #define ASSERT_MEMEQ(actual, expected, len, name)                                                       \
 	({                                                                                              \

@@ -7,7 +7,7 @@
 #
 #   tools/bench.sh                       as root; 10 to 13 minutes on the 2-vCPU VM
 #   QUICK=1 tools/bench.sh               2 rounds, short runs, 100k-flow table
-#   WORKLOADS="udp" tools/bench.sh       a subset: progcost udp tcp expiry
+#   WORKLOADS="udp" tools/bench.sh       a subset: tap progcost udp tcp expiry
 #
 # Contenders (tools/bench/lib.sh has the topology and their setup):
 #   iptables        kernel bridge + libvirt's iptables rules (MASQUERADE, nf_conntrack)
@@ -26,15 +26,15 @@ cd "$(dirname "$0")/.."
 
 QUICK=${QUICK:-0}
 OUT=${OUT:-build/bench}
-WORKLOADS=${WORKLOADS:-"progcost udp tcp expiry"}
+WORKLOADS=${WORKLOADS:-"tap progcost udp tcp expiry"}
 if [ "$QUICK" = 1 ]; then
 	ROUNDS=${ROUNDS:-2} SECS=${SECS:-0.5} FLOWS=${FLOWS:-"1 1000 10000 100000"} FS_PKTS=${FS_PKTS:-100000}
 	TCP_SECS=${TCP_SECS:-2} CRR_SECS=${CRR_SECS:-1} PC_REPEAT=${PC_REPEAT:-1000000} PC_RUNS=${PC_RUNS:-3}
-	EXP_FLOWS=${EXP_FLOWS:-200000}
+	EXP_FLOWS=${EXP_FLOWS:-200000} TAP_BIG=${TAP_BIG:-100000}
 else
 	ROUNDS=${ROUNDS:-5} SECS=${SECS:-1} FLOWS=${FLOWS:-"1 1000 10000 1000000"} FS_PKTS=${FS_PKTS:-200000}
 	TCP_SECS=${TCP_SECS:-2} CRR_SECS=${CRR_SECS:-2} PC_REPEAT=${PC_REPEAT:-10000000} PC_RUNS=${PC_RUNS:-5}
-	EXP_FLOWS=${EXP_FLOWS:-1000000}
+	EXP_FLOWS=${EXP_FLOWS:-1000000} TAP_BIG=${TAP_BIG:-1000000}
 fi
 
 [ "$(id -u)" = 0 ] || die "run as root (namespaces, BPF)"
@@ -75,7 +75,7 @@ for w in $WORKLOADS; do
 		"$QB" progcost --repeat "$PC_REPEAT" --runs "$PC_RUNS" --flows "1000,$(echo "$FLOWS" | awk '{print $NF}')" \
 			--cpu "$MEAS_CPU" >>"$RAW" || die "progcost"
 		;;
-	udp | tcp | expiry) . "tools/bench/$w.sh" ;;
+	tap | udp | tcp | expiry) . "tools/bench/$w.sh" ;;
 	*) die "unknown workload $w" ;;
 	esac
 done

@@ -29,7 +29,7 @@ function jnum(x) { return sprintf("%.6g", x) }
 function fmt(x) { return x >= 100 ? sprintf("%.0f", x) : x >= 10 ? sprintf("%.1f", x) : x >= 1 ? sprintf("%.2f", x) : sprintf("%.3f", x) }
 
 BEGIN {
-	title["tap_nat"] = "The TAP path: 64-byte UDP written into the guest's TAP as QEMU does, guest -> outside, established flows; writer, data plane and sink on one CPU"
+	title["tap_nat"] = "The TAP path: 64-byte UDP written into the guest's TAP as QEMU does (the guest's kernel and virtio not included), guest -> outside, established flows; writer, data plane and sink on one CPU"
 	title["tap_flows"] = "The TAP path, qnat-bpf only: established flows in the table"
 	title["tap_2cpu"] = "The TAP path, 1000 flows a guest: one guest writing on one CPU, two on two CPUs (per CPU-second; two CPUs move 2x this)"
 	title["tap_l2"] = "Guest to guest over TAPs: 64-byte UDP written into guest 1's TAP, read from guest 2's"
@@ -37,11 +37,11 @@ BEGIN {
 	unit["tap_flows"] = "Mpps per CPU"; scale["tap_flows"] = 1e6; vname["tap_flows"] = "flows"
 	unit["tap_2cpu"] = "Mpps per CPU"; scale["tap_2cpu"] = 1e6; vname["tap_2cpu"] = "guests"
 	unit["tap_l2"] = "Mpps per CPU"; scale["tap_l2"] = 1e6; vname["tap_l2"] = "flows"
-	title["udp_est"] = "64-byte UDP, guest -> outside through the NAT, established flows; run to completion on one CPU"
-	title["flowsetup"] = "Flow setup: every 64-byte UDP packet a new flow (table filling from empty)"
-	title["dnat"] = "Inbound port forward (DNAT): 64-byte UDP, outside -> host port -> guest, 10k established flows"
-	title["l2"] = "Guest to guest over the bridge: 64-byte UDP, 10k flows"
-	title["tcp_bulk"] = "TCP bulk: one iperf3 stream (up: guest -> outside, down: outside -> guest)"
+	title["udp_est"] = "veth live frames (injected at the guest's veth: no TAP, the guest side skipped): 64-byte UDP, guest -> outside, established flows"
+	title["flowsetup"] = "veth live frames, flow setup: every 64-byte UDP packet a new flow (table filling from empty)"
+	title["dnat"] = "veth live frames, inbound port forward (DNAT): 64-byte UDP, outside -> host port -> guest, 10k established flows"
+	title["l2"] = "veth live frames, guest to guest over the bridge: 64-byte UDP, 10k flows"
+	title["tcp_bulk"] = "TCP bulk from a veth guest: one iperf3 stream (up: guest -> outside, down: outside -> guest)"
 	title["tcp_tap"] = "TCP bulk from a guest behind a TAP (taprelay --vnet, as QEMU relays virtio-net): one iperf3 stream"
 	unit["tcp_tap"] = "Gbit/s"; scale["tcp_tap"] = 1; vname["tcp_tap"] = ""
 	title["tcp_crr"] = "TCP connection rate: connect, 1 byte each way, close"

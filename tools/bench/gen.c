@@ -143,7 +143,7 @@ int cmd_detach(int argc, char **argv)
 }
 
 /* Sum of the sink's per-CPU counter. */
-static int sink_read(int fd, uint64_t *total)
+int sink_read(int fd, uint64_t *total)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t v[ncpu > 0 ? ncpu : 1];
@@ -158,7 +158,7 @@ static int sink_read(int fd, uint64_t *total)
 }
 
 /* The counter of the sink attached to dev in the current namespace. */
-static int sink_open(const char *dev)
+int sink_open(const char *dev)
 {
 	uint32_t id = 0;
 	int ifindex = ifindex_of(dev), fd;
@@ -176,7 +176,7 @@ static int sink_open(const char *dev)
 }
 
 /* The pid of ksoftirqd/cpu, or 0. */
-static int ksoftirqd_pid(int cpu)
+int ksoftirqd_pid(int cpu)
 {
 	char want[32], path[300], comm[32];
 	DIR *d = opendir("/proc");
@@ -207,7 +207,7 @@ static int ksoftirqd_pid(int cpu)
 }
 
 /* CPU time of pid, in ns (0 when unknown). */
-static uint64_t task_cpu_ns(int pid)
+uint64_t task_cpu_ns(int pid)
 {
 	char path[64], buf[128];
 	uint64_t ns = 0;
@@ -228,7 +228,7 @@ static uint64_t task_cpu_ns(int pid)
 	return ns;
 }
 
-static uint64_t thread_cpu_ns(void)
+uint64_t thread_cpu_ns(void)
 {
 	struct timespec ts;
 
@@ -238,15 +238,14 @@ static uint64_t thread_cpu_ns(void)
 
 struct run_opts {
 	const char *gen_ns, *gen_dev, *sink_ns, *sink_dev;
-	uint8_t smac[6], dmac[6];
-	uint32_t saddr, daddr;
+	struct frame_spec f;
 	uint64_t sport, dport, span, flows, prefill, packets, seq, cpu;
 	double secs;
 	bool swap;
 };
 
 /* Ethernet + IPv4 + UDP, a 60-byte frame; the UDP checksum is 0 (none). */
-static void frame_build(const struct run_opts *o, uint8_t frame[GEN_FRAME_LEN])
+void frame_build(const struct frame_spec *f, uint8_t frame[GEN_FRAME_LEN])
 {
 	struct ethhdr *eth = (void *)frame;
 	struct iphdr *ip = (void *)(eth + 1);
@@ -255,8 +254,8 @@ static void frame_build(const struct run_opts *o, uint8_t frame[GEN_FRAME_LEN])
 	uint32_t sum = 0;
 
 	memset(frame, 0, GEN_FRAME_LEN);
-	memcpy(eth->h_dest, o->dmac, 6);
-	memcpy(eth->h_source, o->smac, 6);
+	memcpy(eth->h_dest, f->dmac, 6);
+	memcpy(eth->h_source, f->smac, 6);
 	eth->h_proto = htons(ETH_P_IP);
 	ip->version = 4;
 	ip->ihl = 5;
@@ -264,15 +263,15 @@ static void frame_build(const struct run_opts *o, uint8_t frame[GEN_FRAME_LEN])
 	ip->id = htons(0x5142);
 	ip->ttl = 64;
 	ip->protocol = IPPROTO_UDP;
-	ip->saddr = o->saddr;
-	ip->daddr = o->daddr;
+	ip->saddr = f->saddr;
+	ip->daddr = f->daddr;
 	for (int i = 0; i < 10; i++)
 		sum += w[i];
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	ip->check = ~sum;
-	uh->source = htons(o->sport);
-	uh->dest = htons(o->dport);
+	uh->source = htons(f->sport);
+	uh->dest = htons(f->dport);
 	uh->len = htons(GEN_FRAME_LEN - sizeof(*eth) - sizeof(*ip));
 	memset(uh + 1, 0x51, GEN_FRAME_LEN - GEN_HDR_LEN);
 }
@@ -293,18 +292,11 @@ static int gen_send(int prog_fd, int ifindex, const uint8_t *frame, uint64_t n)
 
 int cmd_run(int argc, char **argv)
 {
-	enum { O_GEN_NS = 256, O_GEN_DEV, O_SINK_NS, O_SINK_DEV, O_SMAC, O_DMAC, O_SADDR, O_DADDR, O_SPORT, O_DPORT,
-	       O_SPAN, O_FLOWS, O_PREFILL, O_PACKETS, O_SECS, O_CPU, O_SEQ, O_SWAP };
+	enum { O_GEN_NS = O_GEN_OWN, O_GEN_DEV, O_SEQ, O_SWAP };
 	static const struct option opts[] = {
-		{ "gen-ns", required_argument, NULL, O_GEN_NS },   { "gen-dev", required_argument, NULL, O_GEN_DEV },
-		{ "sink-ns", required_argument, NULL, O_SINK_NS }, { "sink-dev", required_argument, NULL, O_SINK_DEV },
-		{ "smac", required_argument, NULL, O_SMAC },	   { "dmac", required_argument, NULL, O_DMAC },
-		{ "saddr", required_argument, NULL, O_SADDR },	   { "daddr", required_argument, NULL, O_DADDR },
-		{ "sport", required_argument, NULL, O_SPORT },	   { "dport", required_argument, NULL, O_DPORT },
-		{ "span", required_argument, NULL, O_SPAN },	   { "flows", required_argument, NULL, O_FLOWS },
-		{ "prefill", required_argument, NULL, O_PREFILL }, { "packets", required_argument, NULL, O_PACKETS },
-		{ "secs", required_argument, NULL, O_SECS },	   { "cpu", required_argument, NULL, O_CPU },
-		{ "seq", required_argument, NULL, O_SEQ },	   { "swap", no_argument, NULL, O_SWAP },
+		GEN_OPTIONS,
+		{ "gen-ns", required_argument, NULL, O_GEN_NS }, { "gen-dev", required_argument, NULL, O_GEN_DEV },
+		{ "seq", required_argument, NULL, O_SEQ },	 { "swap", no_argument, NULL, O_SWAP },
 		{ 0 },
 	};
 	struct run_opts o = { .sport = 1024, .dport = 9, .span = 64000, .flows = 1, .cpu = 1, .secs = 1 };
@@ -321,10 +313,10 @@ int cmd_run(int argc, char **argv)
 		case O_GEN_DEV: o.gen_dev = optarg; break;
 		case O_SINK_NS: o.sink_ns = optarg; break;
 		case O_SINK_DEV: o.sink_dev = optarg; break;
-		case O_SMAC: err |= parse_mac(optarg, o.smac); break;
-		case O_DMAC: err |= parse_mac(optarg, o.dmac); break;
-		case O_SADDR: err |= parse_ip(optarg, &o.saddr); break;
-		case O_DADDR: err |= parse_ip(optarg, &o.daddr); break;
+		case O_SMAC: err |= parse_mac(optarg, o.f.smac); break;
+		case O_DMAC: err |= parse_mac(optarg, o.f.dmac); break;
+		case O_SADDR: err |= parse_ip(optarg, &o.f.saddr); break;
+		case O_DADDR: err |= parse_ip(optarg, &o.f.daddr); break;
 		case O_SPORT: err |= parse_num(optarg, &o.sport); break;
 		case O_DPORT: err |= parse_num(optarg, &o.dport); break;
 		case O_SPAN: err |= parse_num(optarg, &o.span); break;
@@ -340,7 +332,7 @@ int cmd_run(int argc, char **argv)
 		if (err)
 			return warnx_("bad value %s", optarg), -EINVAL;
 	}
-	if (!o.gen_ns || !o.gen_dev || !o.sink_ns || !o.sink_dev || !o.saddr || !o.daddr || !o.span ||
+	if (!o.gen_ns || !o.gen_dev || !o.sink_ns || !o.sink_dev || !o.f.saddr || !o.f.daddr || !o.span ||
 	    o.span > 65536 || (o.secs <= 0 && !o.packets))
 		return warnx_("run: --gen-ns --gen-dev --sink-ns --sink-dev --saddr --daddr are required"), -EINVAL;
 
@@ -351,7 +343,9 @@ int cmd_run(int argc, char **argv)
 	if ((err = netns_enter(o.gen_ns)) || (gen_ifindex = ifindex_of(o.gen_dev)) < 0)
 		goto out;
 
-	frame_build(&o, frame);
+	o.f.sport = o.sport;
+	o.f.dport = o.dport;
+	frame_build(&o.f, frame);
 	skel = bench_open_only(pick_gen);
 	if (!skel) {
 		err = -ENOENT;

@@ -14,6 +14,7 @@
 
 QNAT=$PWD/build/qnat-bpf
 QB=$PWD/build/qbench
+TAPRELAY=$PWD/build/taprelay
 PFX=qb$$
 MEAS_CPU=${MEAS_CPU:-1}
 BG_CPU=${BG_CPU:-0}
@@ -50,16 +51,20 @@ teardown_all() {
 	for i in "${!INST_NS[@]}"; do instance_del "$i"; done
 }
 
-# topo INSTANCE GUESTS: the namespaces, veths, addresses, static neighbours
-# (the sink drops what it counts, so nothing is left to ARP) and the bridge.
+# topo INSTANCE GUESTS [tap]: the namespaces, veths, addresses, static
+# neighbours (the sink drops what it counts, so nothing is left to ARP) and
+# the bridge.  Guest g is a namespace behind veth vg<g>, or with "tap" a
+# persistent TAP vg<g> of the host that qbench tapgen writes into, as QEMU
+# would (no guest namespace); the uplink then has two queues, one per CPU.
 topo() {
-	local i=$1 ng=$2 g h e
+	local i=$1 ng=$2 kind=${3:-veth} g h e queues=
 	h=$(nsname "$i" h) e=$(nsname "$i" e)
+	[ "$kind" = tap ] && queues="numtxqueues 2 numrxqueues 2"
 	INST_NS[$i]="h e"
 	ip netns add "$h" && ip netns add "$e" || die "cannot create namespaces"
 	ip -n "$h" link set lo up
 	ip -n "$e" link set lo up
-	ip link add up0 netns "$h" address $UP_MAC type veth peer name eth0 netns "$e" address $EXT_MAC
+	ip link add up0 netns "$h" address $UP_MAC $queues type veth peer name eth0 netns "$e" address $EXT_MAC $queues
 	ip -n "$h" addr add $EXT_IP/24 dev up0
 	ip -n "$h" link set up0 up
 	ip -n "$e" addr add $SINK_IP/24 dev eth0
@@ -71,20 +76,41 @@ topo() {
 	ip -n "$h" addr add 192.168.122.1/24 dev virbr0
 	ip -n "$h" link set virbr0 up
 	for g in $(seq "$ng"); do
-		local gn
-		gn=$(nsname "$i" "g$g")
-		INST_NS[$i]+=" g$g"
-		ip netns add "$gn"
-		ip -n "$gn" link set lo up
-		ip link add "vg$g" netns "$h" type veth peer name eth0 netns "$gn" address "${G_MAC[$g]}"
-		ip -n "$gn" addr add "${G_IP[$g]}/24" dev eth0
-		ip -n "$gn" link set eth0 up
-		ip -n "$gn" route add default via 192.168.122.1
-		ip -n "$gn" neigh replace 192.168.122.1 lladdr $BR_MAC dev eth0 nud permanent
+		if [ "$kind" = tap ]; then
+			ip -n "$h" tuntap add dev "vg$g" mode tap || die "cannot create TAP vg$g"
+		else
+			guest_ns "$i" "$g" "$kind"
+		fi
 		ip -n "$h" link set "vg$g" master virbr0 up
 		in_ns "$i" h bridge fdb replace "${G_MAC[$g]}" dev "vg$g" master static
 	done
 	in_ns "$i" h sysctl -qw net.ipv4.ip_forward=1
+}
+
+# guest_ns INSTANCE G KIND: guest g's namespace and its link vg<g> into the
+# host: a veth, or (KIND relay) two TAPs relayed as QEMU relays a virtio-net
+# guest (taprelay --vnet: GSO kept, the host TAP written non-blocking).
+guest_ns() {
+	local i=$1 g=$2 kind=$3 gn n
+	gn=$(nsname "$i" "g$g")
+	INST_NS[$i]+=" g$g"
+	ip netns add "$gn"
+	ip -n "$gn" link set lo up
+	if [ "$kind" = relay ]; then
+		bg_in "$i" h "$TAPRELAY" --vnet "vg$g" "$gn" eth0
+		for n in $(seq 50); do
+			ip -n "$gn" link show eth0 >/dev/null 2>&1 && ip -n "$(nsname "$i" h)" link show "vg$g" >/dev/null 2>&1 &&
+				break
+			sleep 0.1
+		done
+		ip -n "$gn" link set eth0 address "${G_MAC[$g]}" || die "taprelay for guest $g did not start"
+	else
+		ip link add "vg$g" netns "$(nsname "$i" h)" type veth peer name eth0 netns "$gn" address "${G_MAC[$g]}"
+	fi
+	ip -n "$gn" addr add "${G_IP[$g]}/24" dev eth0
+	ip -n "$gn" link set eth0 up
+	ip -n "$gn" route add default via 192.168.122.1
+	ip -n "$gn" neigh replace 192.168.122.1 lladdr $BR_MAC dev eth0 nud permanent
 }
 
 # bg_in INSTANCE ROLE COMMAND...: start COMMAND in the background there; it
@@ -185,11 +211,15 @@ table_count() {
 #         dnat  outside -> forwarded port -> guest, sinks on g1 and e
 #         l2    guest g1 -> guest g2, sinks on g2 and g1
 #         tcp   no XDP anywhere: iperf3 and crr
+#         taptcp  iperf3 from a guest behind a TAP (taprelay --vnet)
+#         tap   guest TAP vg1 -> outside (SNAT), sink on e (tools/bench/tap.sh)
+#         tap2  the same with two guest TAPs, vg1 and vg2
+#         tapl2 guest TAP vg1 -> guest TAP vg2, counted by reading vg2
 setup() {
-	local i=$1 c=$2 shape=$3 ctmax=${4:-}
-	local ng=1
-	[ "$shape" = l2 ] && ng=2
-	topo "$i" $ng
+	local i=$1 c=$2 shape=$3 ctmax=${4:-} ng=1 kind=veth g
+	case $shape in l2 | tap2 | tapl2) ng=2 ;; esac
+	case $shape in taptcp) kind=relay ;; tap*) kind=tap ;; esac
+	topo "$i" $ng $kind
 	# br_netfilter is built in here and on (1) in every new namespace.  Off
 	# for every contender, except those named for it (a libvirt host that
 	# also runs Docker, say, which loads br_netfilter).
@@ -202,7 +232,7 @@ setup() {
 	iptables | ipt-brnf | br-libvirt) libvirt_iptables "$i"; ct_timeouts "$i" ;;
 	nftables) libvirt_nftables "$i"; ct_timeouts "$i" ;;
 	qnat-bpf) qnat_attach "$i" ${ctmax:+--ct-max "$ctmax"} ;;
-	route | xdp-fwd | xdp-l2 | bridge) ;;
+	route | xdp-fwd | xdp-l2 | bridge | floor) ;;
 	*) die "unknown contender $c" ;;
 	esac
 	case $shape in
@@ -231,7 +261,18 @@ setup() {
 		gro_on "$i" vg2
 		[ "$c" = xdp-l2 ] && { in_ns "$i" h "$QB" fwd vg1 vg2 || die "fwd"; }
 		;;
-	tcp)
+	tap | tap2)
+		in_ns "$i" e "$QB" sink eth0 || die "sink"
+		if [ "$c" = xdp-fwd ]; then
+			for g in $(seq $ng); do
+				in_ns "$i" h "$QB" fwd "vg$g" up0 --dmac $EXT_MAC --smac $UP_MAC --ttl || die "fwd"
+			done
+		fi
+		;;
+	tapl2)
+		[ "$c" = xdp-l2 ] && { in_ns "$i" h "$QB" fwd vg1 vg2 || die "fwd"; }
+		;;
+	tcp | taptcp)
 		[ "$c" = route ] && ip -n "$(nsname "$i" e)" route add 192.168.122.0/24 via $EXT_IP
 		;;
 	esac

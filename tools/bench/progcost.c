@@ -132,14 +132,6 @@ struct env {
 	uint64_t repeat;
 };
 
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 /*
  * One BPF_PROG_TEST_RUN of repeat runs; returns ns per run, <0 on error.
  * Timed by this thread's CPU clock: the kernel's own duration is whole

@@ -29,11 +29,21 @@ function jnum(x) { return sprintf("%.6g", x) }
 function fmt(x) { return x >= 100 ? sprintf("%.0f", x) : x >= 10 ? sprintf("%.1f", x) : x >= 1 ? sprintf("%.2f", x) : sprintf("%.3f", x) }
 
 BEGIN {
-	title["udp_est"] = "64-byte UDP, guest -> outside through the NAT, established flows; run to completion on one CPU"
-	title["flowsetup"] = "Flow setup: every 64-byte UDP packet a new flow (table filling from empty)"
-	title["dnat"] = "Inbound port forward (DNAT): 64-byte UDP, outside -> host port -> guest, 10k established flows"
-	title["l2"] = "Guest to guest over the bridge: 64-byte UDP, 10k flows"
-	title["tcp_bulk"] = "TCP bulk: one iperf3 stream (up: guest -> outside, down: outside -> guest)"
+	title["tap_nat"] = "The TAP path: 64-byte UDP written into the guest's TAP as QEMU does (the guest's kernel and virtio not included), guest -> outside, established flows; writer, data plane and sink on one CPU"
+	title["tap_flows"] = "The TAP path, qnat-bpf only: established flows in the table"
+	title["tap_2cpu"] = "The TAP path, 1000 flows a guest: one guest writing on one CPU, two on two CPUs (per CPU-second; two CPUs move 2x this)"
+	title["tap_l2"] = "Guest to guest over TAPs: 64-byte UDP written into guest 1's TAP, read from guest 2's"
+	unit["tap_nat"] = "Mpps per CPU"; scale["tap_nat"] = 1e6; vname["tap_nat"] = "flows"
+	unit["tap_flows"] = "Mpps per CPU"; scale["tap_flows"] = 1e6; vname["tap_flows"] = "flows"
+	unit["tap_2cpu"] = "Mpps per CPU"; scale["tap_2cpu"] = 1e6; vname["tap_2cpu"] = "guests"
+	unit["tap_l2"] = "Mpps per CPU"; scale["tap_l2"] = 1e6; vname["tap_l2"] = "flows"
+	title["udp_est"] = "veth live frames (injected at the guest's veth: no TAP, the guest side skipped): 64-byte UDP, guest -> outside, established flows"
+	title["flowsetup"] = "veth live frames, flow setup: every 64-byte UDP packet a new flow (table filling from empty)"
+	title["dnat"] = "veth live frames, inbound port forward (DNAT): 64-byte UDP, outside -> host port -> guest, 10k established flows"
+	title["l2"] = "veth live frames, guest to guest over the bridge: 64-byte UDP, 10k flows"
+	title["tcp_bulk"] = "TCP bulk from a veth guest: one iperf3 stream (up: guest -> outside, down: outside -> guest)"
+	title["tcp_tap"] = "TCP bulk from a guest behind a TAP (taprelay --vnet, as QEMU relays virtio-net): one iperf3 stream"
+	unit["tcp_tap"] = "Gbit/s"; scale["tcp_tap"] = 1; vname["tcp_tap"] = ""
 	title["tcp_crr"] = "TCP connection rate: connect, 1 byte each way, close"
 	unit["udp_est"] = "Mpps per CPU"; scale["udp_est"] = 1e6; vname["udp_est"] = "flows"
 	unit["flowsetup"] = "M new flows per CPU-second"; scale["flowsetup"] = 1e6; vname["flowsetup"] = ""
@@ -41,7 +51,7 @@ BEGIN {
 	unit["l2"] = "Mpps per CPU"; scale["l2"] = 1e6; vname["l2"] = "flows"
 	unit["tcp_bulk"] = "Gbit/s"; scale["tcp_bulk"] = 1; vname["tcp_bulk"] = ""
 	unit["tcp_crr"] = "k conn/s"; scale["tcp_crr"] = 1e3; vname["tcp_crr"] = ""
-	order = "udp_est flowsetup dnat l2 tcp_bulk tcp_crr"
+	order = "tap_nat tap_flows tap_2cpu tap_l2 tcp_tap udp_est flowsetup dnat l2 tcp_bulk tcp_crr"
 }
 
 $1 == "meta" { k = $2; $1 = ""; $2 = ""; sub(/^ +/, ""); meta[k] = $0; metas = add_unique(metas, k); next }
@@ -172,6 +182,7 @@ END {
 		}
 		printf "]}" > json
 		close(dat)
+		if (w == "tap_nat") floor_report(w)
 		printf "set output '%s/%s.png'\nset title \"%s\" noenhanced\nset ylabel \"%s\"\nset xlabel \"%s\"\nset xrange [-0.6:%s]\n", out, w, title[w], unit[w], vname[w], nv - 0.4 > gp
 		printf "plot for [i=0:%d] '%s' using (column(2+3*i)):(column(3+3*i)):(column(4+3*i)):xtic(1) title columnhead(2+3*i) noenhanced\n", nc - 1, dat > gp
 	}
@@ -292,10 +303,29 @@ END {
 	for (i = 1; i <= ntb; i++) printf "%s%s: %s", (i > 1 ? ", " : ""), jstr(tb[i]), tbl[tb[i]] > json
 	printf "},\n" > json
 
-	# Targets (issue 7)
+	# The data plane above the write floor (tap_nat)
+	printf "  \"tap_ns_above_floor\": {" > json
+	i = 0
+	for (k in above) { split(k, kk, SUBSEP); printf "%s%s: %.1f", (i++ ? ", " : ""), jstr(kk[2] "/" kk[3]), above[k] > json }
+	printf "},\n" > json
+
+	# Targets (issue 12, then issue 7)
 	print "\n== Targets"
 	printf "  \"targets\": [" > json
 	nt = 0
+	big = 0
+	nv = split(variants["tap_flows"], vs, " ")
+	for (i = 1; i <= nv; i++) if (vs[i] + 0 > big) big = vs[i] + 0
+	tf = M("tap_nat", 1000, "qnat-bpf")
+	target("TAP path, 1000 flows: qnat-bpf >= 0.9x its XDP-redirect ceiling", tf / M("tap_nat", 1000, "xdp-fwd"), 0.9, "x")
+	target("TAP path, 1000 flows: qnat-bpf vs iptables MASQUERADE (no target)", tf / M("tap_nat", 1000, "iptables"), 0, "x")
+	target("veth live frames, 10k flows: qnat-bpf >= 4x iptables MASQUERADE", M("udp_est", 10000, "qnat-bpf") / M("udp_est", 10000, "iptables"), 4, "x")
+	target("TCP bulk from a TAP guest: qnat-bpf >= 1.0x MASQUERADE", M("tcp_tap", "up", "qnat-bpf") / M("tcp_tap", "up", "iptables"), 1, "x")
+	target("guest to guest over TAPs: qnat-bpf >= 0.9x an XDP L2 redirect", M("tap_l2", 1000, "qnat-bpf") / M("tap_l2", 1000, "xdp-l2"), 0.9, "x")
+	if (big > 1000 && M("tap_flows", 1000, "qnat-bpf") > 0)
+		target("TAP path, per-packet cost from 1k to " big " flows rises <= 20%", M("tap_flows", 1000, "qnat-bpf") / M("tap_flows", big, "qnat-bpf") - 1, -0.20, "rise")
+	if (M("tap_2cpu", 1, "qnat-bpf") > 0)
+		target("TAP path: two guests on two CPUs move >= 1.8x one (per CPU-second x 2)", 2 * M("tap_2cpu", 2, "qnat-bpf") / M("tap_2cpu", 1, "qnat-bpf"), 1.8, "x")
 	big = 0
 	nv = split(variants["udp_est"], vs, " ")
 	for (i = 1; i <= nv; i++) if (vs[i] + 0 > big) big = vs[i] + 0
@@ -333,10 +363,30 @@ function M(w, v, c,   k) { k = w SUBSEP v SUBSEP c; return med[k] + 0 }
 function target(text, x, goal, u,   met, g) {
 	g = goal < 0 ? -goal : goal
 	if (x == 0 && u != "rise") { printf "  n/a     %s (not measured)\n", text; return }
+	if (goal == 0) { printf "  info    %s: measured %.2f%s\n", text, x, u; return }
 	met = goal > 0 ? x >= g : x <= g
 	if (u == "rise")
 		printf "  %-7s %s: measured %+.1f%%%s\n", met ? "MET" : "MISSED", text, x * 100, met ? "" : sprintf(" (target <= %+.0f%%)", g * 100)
 	else
 		printf "  %-7s %s: measured %.2f%s%s\n", met ? "MET" : "MISSED", text, x, u, met ? "" : sprintf(" (target %s %.2f%s)", goal > 0 ? ">=" : "<=", g, u)
 	printf "%s\n    {\"target\": %s, \"measured\": %s, \"goal\": %s, \"at_most\": %s, \"unit\": %s, \"met\": %s}", (nt++ ? "," : ""), jstr(text), jnum(x), jnum(g), goal < 0 ? "true" : "false", jstr(u), met ? "true" : "false" > json
+}
+
+# The data plane's cost per packet above the write floor (the TAP write and
+# the bridge's drop alone), from the medians: 1e3 / Mpps is ns per packet.
+function floor_report(w,   nv, vs, vi, nc, cs, ci, f, m) {
+	nv = split(variants[w], vs, " ")
+	nc = split(contenders[w], cs, " ")
+	for (vi = 1; vi <= nv; vi++) {
+		f = M(w, vs[vi], "floor")
+		if (!f) continue
+		printf "  data plane, ns per packet above the write floor (%.0f ns), %s=%s:", 1e3 / f, vname[w], vs[vi]
+		for (ci = 1; ci <= nc; ci++) {
+			m = M(w, vs[vi], cs[ci])
+			if (cs[ci] == "floor" || !m) continue
+			printf " %s %.0f", cs[ci], 1e3 / m - 1e3 / f
+			above[w, vs[vi], cs[ci]] = 1e3 / m - 1e3 / f
+		}
+		printf "\n"
+	}
 }

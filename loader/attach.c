@@ -1,24 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * attach and detach.  attach puts everything in place or, on any error,
- * takes back what it changed; detach takes back everything attach did.
+ * attach: a list of steps, each recording what it changed so that a failure
+ * at any step, daemonised or in the foreground, takes back every earlier one
+ * (newest first): resolve (nothing changes), load (the BPF object; another
+ * build's supervisor stops here), host setup, data plane, dnsmasq, state,
+ * supervisor.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
-#include <signal.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 #include <netlink/socket.h>
-#include <netinet/in.h>
 
+#include "attach.h"
 #include "log.h"
-#include "qnat.h"
+
+#define ATTACH_DONE 1 /* a step's "nothing more to do" */
 
 /* Forwards and static hosts, idempotently: what is there already stays. */
 int extras_apply(struct dataplane *dp, const struct settings *s, const struct extras *x)
@@ -60,235 +57,270 @@ static int attach_running_extras(const struct settings *s, const struct extras *
 	return 0;
 }
 
-/* What this run changed, to be undone if a later step fails. */
-struct undo {
-	bool bridge, bridge_up, addr, fwd_bridge, fwd_uplink, uplink_progs, enslaved;
-	int fwd_bridge_old, fwd_uplink_old;
-};
-
-static int fwd_path(const char *ifname, char *buf, size_t len)
+/* The uplink (given, or the device of the default route) and its address. */
+static int resolve_uplink(struct attach *a)
 {
-	return snprintf(buf, len, "/proc/sys/net/ipv4/conf/%s/forwarding", ifname) >= (int)len ? -ENAMETOOLONG : 0;
-}
+	struct settings *s = &a->s;
 
-/* Turn forwarding on; returns the previous value, or negative errno. */
-static int fwd_enable(const char *ifname)
-{
-	char path[PATH_MAX];
-	int old;
-
-	if (fwd_path(ifname, path, sizeof(path)))
-		return -ENAMETOOLONG;
-	old = sysctl_read_int(path);
-	if (old < 0)
-		return old;
-	if (old != 1) {
-		int err = sysctl_write_int(path, 1);
-
-		if (err)
-			return err;
+	if (s->uplink[0]) {
+		a->uplink = nl_ifindex(a->sk, s->uplink);
+		if (a->uplink < 0) {
+			log_warnx("uplink %s does not exist", s->uplink);
+			return -ENODEV;
+		}
+	} else {
+		a->uplink = nl_default_route_dev(a->sk);
+		if (a->uplink < 0 || nl_ifname(a->sk, a->uplink, s->uplink)) {
+			log_warnx("no default route to find the uplink by: give it with --uplink IFNAME");
+			return -ENODEV;
+		}
 	}
-	return old;
+	if (!strcmp(s->uplink, s->bridge)) {
+		log_warnx("the uplink cannot be the bridge %s itself", s->bridge);
+		return -EINVAL;
+	}
+	a->ext.s_addr = 0;
+	if (!s->bridged && nl_addr_first(a->sk, a->uplink, &a->ext)) {
+		log_warnx("uplink %s has no IPv4 address to masquerade behind", s->uplink);
+		return -EADDRNOTAVAIL;
+	}
+	return 0;
 }
 
-static void fwd_restore(const char *ifname, int old)
+/*
+ * Attached already?  Same settings: fine, and repair (the supervisor died)
+ * or upgrade (another build attached it: its programs are replaced by ours
+ * on the same maps); other settings: refuse.
+ */
+static int resolve_state(struct attach *a)
 {
-	char path[PATH_MAX];
+	struct settings old;
+	char desc[1024];
+	int err = state_load(a->s.bridge, &old, &a->o);
 
-	if (old >= 0 && old != 1 && !fwd_path(ifname, path, sizeof(path)))
-		sysctl_write_int(path, old);
+	if (err == -EPROTO) {
+		log_warnx("%s was attached by a build with ABI version %d, this build has %d: detach it with that "
+			  "build first", a->s.bridge, a->o.abi, QNAT_ABI_VERSION);
+		return err;
+	}
+	if (err) {
+		memset(&a->o, 0, sizeof(a->o));
+		a->o.fwd_bridge_old = a->o.fwd_uplink_old = a->o.bridge_txcsum_old = -1;
+		return 0;
+	}
+	if (!settings_equal(&a->s, &old)) {
+		settings_diff(&old, &a->s, desc, sizeof(desc));
+		log_warnx("%s is already attached with other settings: %s; detach it first", a->s.bridge, desc);
+		return -EEXIST;
+	}
+	a->old_sup = supervisor_pid(a->s.bridge);
+	snprintf(a->old_build, sizeof(a->old_build), "%s", a->o.build[0] ? a->o.build : "unknown");
+	if (a->old_sup && !strcmp(a->o.build, build_id()))
+		return attach_running_extras(&a->s, a->x) ? -EINVAL : ATTACH_DONE;
+	a->recovering = true;
+	return 0;
+}
+
+/* The bridge, if it exists, is a bridge; a new attach takes no uplink or network in use. */
+static int resolve_bridge(struct attach *a)
+{
+	struct dataplane running;
+	char kind[32] = "", name[IFNAMSIZ] = "?";
+	int other;
+
+	a->bridge = nl_ifindex(a->sk, a->s.bridge);
+	if (a->bridge > 0) {
+		nl_link_kind(a->sk, a->bridge, kind, sizeof(kind));
+		if (strcmp(kind, "bridge")) {
+			log_warnx("%s exists and is not a bridge (%s)", a->s.bridge, kind[0] ? kind : "no kind");
+			return -EINVAL;
+		}
+		if (!a->s.bridged && nl_link_master(a->sk, a->uplink) == a->bridge) {
+			log_warnx("uplink %s is a port of %s: NAT mode needs a separate uplink", a->s.uplink, a->s.bridge);
+			return -EINVAL;
+		}
+	}
+	if (a->recovering)
+		return 0;
+	if (!dp_open_existing(&running, a->uplink)) {
+		dp_close(&running);
+		log_warnx("uplink %s is already used by another qnat-bpf attach", a->s.uplink);
+		return -EBUSY;
+	}
+	other = a->s.bridged ? 0 : nl_route_overlaps(a->sk, a->s.subnet, a->s.prefix, a->bridge);
+	if (other > 0) {
+		nl_ifname(a->sk, other, name);
+		log_warnx("network %s/%u is already routed via %s", ip_str(a->s.subnet), a->s.prefix, name);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+static int resolve(struct attach *a)
+{
+	int err;
+
+	if ((err = resolve_uplink(a)) || (err = resolve_state(a)))
+		return err;
+	return resolve_bridge(a);
+}
+
+/* The BPF object, before any change: a build whose maps differ is refused here. */
+static int load(struct attach *a)
+{
+	int err = dp_load(&a->dp, &a->s, a->uplink);
+
+	if (err)
+		return err;
+	if (a->recovering && !a->dp.reused)
+		log_warnx("no running data plane found on %s: starting with an empty conntrack table", a->s.uplink);
+	if (a->old_sup) { /* another build's: ours takes over once our programs are in */
+		supervisor_note(a);
+		supervisor_stop(a->s.bridge);
+		a->u.old_sup_stopped = true;
+	}
+	return 0;
+}
+
+/* Last of all: a new attach leaves no state behind; an upgrade, never no supervisor. */
+static void unload(struct attach *a)
+{
+	if (!a->recovering)
+		state_remove(a->s.bridge);
+	if (a->u.old_sup_stopped)
+		supervisor_revive(a);
 }
 
 struct port_attach {
-	struct dataplane *dp;
-	struct nl_sock *sk;
+	struct attach *a;
 	int uplink;
 	int err;
-	uint32_t mtu;
 };
 
+/* A port gets its program and --mtu; the MTU it had is kept for a rollback. */
 static void attach_port_cb(int ifindex, void *arg)
 {
 	struct port_attach *pa = arg;
-	int err;
+	struct attach *a = pa->a;
+	int err, mtu;
 
 	if (ifindex == pa->uplink || pa->err)
 		return;
-	err = dp_attach_port(pa->dp, pa->sk, ifindex);
-	if (!err && pa->mtu)
-		err = nl_link_set_mtu(pa->sk, ifindex, pa->mtu);
+	err = dp_attach_port(&a->dp, a->sk, ifindex);
+	if (!err && a->s.mtu && (mtu = nl_link_mtu(a->sk, ifindex)) != (int)a->s.mtu) {
+		err = nl_link_set_mtu(a->sk, ifindex, a->s.mtu);
+		if (!err && mtu > 0 && a->u.nport_mtus < ATTACH_PORTS_MAX)
+			a->u.port_mtu[a->u.nport_mtus++] = (struct port_mtu){ ifindex, mtu };
+	}
 	if (err) {
 		char name[IFNAMSIZ] = "?";
 
-		nl_ifname(pa->sk, ifindex, name);
+		nl_ifname(a->sk, ifindex, name);
 		log_warnx("cannot attach to bridge port %s: %s", name, strerror(-err));
 		pa->err = err;
 	}
 }
 
-static void detach_port_cb(int ifindex, void *arg)
+/* The programs on the uplink, the ports and the bridge; the socket hooks. */
+static int dataplane_attach(struct attach *a)
 {
-	dp_forget_port(arg, ifindex, true);
-}
-
-static void ports_detach_all(struct dataplane *dp, struct nl_sock *sk, int bridge_ifindex)
-{
-	uint32_t key, *prev = NULL;
-
-	if (bridge_ifindex > 0)
-		nl_bridge_ports(sk, bridge_ifindex, detach_port_cb, dp);
-	/* Ports that left the bridge while nobody watched. */
-	while (dp->ports_fd >= 0 && !bpf_map_get_next_key(dp->ports_fd, prev, &key)) {
-		dp_forget_port(dp, key, true);
-		prev = NULL; /* the entry is gone: start over */
-	}
-}
-
-static void state_remove(const char *bridge)
-{
-	static const char *const files[] = { "state", "dnsmasq.conf", "dnsmasq.pid", "supervisor.pid",
-					     "leases", "hostsfile", "addnhosts" };
-	char path[PATH_MAX];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		if (!state_path(bridge, files[i], path, sizeof(path)))
-			unlink(path);
-	if (!state_dir(bridge, path, sizeof(path))) {
-		rmdir(path);
-		*strrchr(path, '/') = '\0';
-		rmdir(path); /* the namespace's directory, when it was the last bridge */
-	}
-}
-
-static pid_t supervisor_pid(const char *bridge)
-{
-	char path[PATH_MAX];
-	pid_t pid;
-
-	if (state_path(bridge, "supervisor.pid", path, sizeof(path)))
-		return 0;
-	pid = pidfile_read(path);
-	return pid_alive(pid, "qnat-bpf") ? pid : 0;
-}
-
-static void supervisor_stop(const char *bridge)
-{
-	pid_t pid = supervisor_pid(bridge);
-
-	if (!pid)
-		return;
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 100 && pid_alive(pid, "qnat-bpf"); i++)
-		usleep(20000);
-	if (pid_alive(pid, "qnat-bpf"))
-		kill(pid, SIGKILL);
-}
-
-/* Start the supervisor in the background; returns once it is ready. */
-static int supervisor_spawn(const struct settings *s, struct extras *x, struct dataplane *dp, int bridge_ifindex,
-			    int uplink_ifindex, int verbose)
-{
-	int fds[2], null;
-	char c;
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC))
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		setsid();
-		null = open("/dev/null", O_RDWR);
-		if (null >= 0) {
-			dup2(null, STDIN_FILENO);
-			dup2(null, STDOUT_FILENO);
-			dup2(null, STDERR_FILENO);
-		}
-		log_init(1, verbose);
-		_exit(supervise(s, x, dp, bridge_ifindex, uplink_ifindex, fds[1]) ? 1 : 0);
-	}
-	close(fds[1]);
-	if (read(fds[0], &c, 1) != 1) {
-		close(fds[0]);
-		waitpid(pid, NULL, 0);
-		log_warnx("the supervisor failed to start (see syslog)");
-		return -ECHILD;
-	}
-	close(fds[0]);
-	return 0;
-}
-
-#define MOVED_MAX 8
-
-/*
- * Bridged mode: put the uplink in the bridge and move its IPv4 addresses and
- * default route to the bridge (what the seeds do by hand with brctl and
- * nmcli), so the host keeps its connectivity.  Recorded in o for detach.
- */
-static int uplink_enslave(struct nl_sock *sk, int bridge, int uplink, bool bridge_new, struct owned *o)
-{
-	struct in_addr a[MOVED_MAX], gw;
-	unsigned int prefix[MOVED_MAX];
+	/* Bridged, the uplink is one more port (the LAN side). */
+	struct port_attach pa = { a, a->s.bridged ? -1 : a->uplink, 0 };
 	uint8_t mac[6];
-	int n = nl_addrs(sk, uplink, a, prefix, MOVED_MAX), err;
-	bool has_gw = !nl_default_gw(sk, uplink, &gw);
-	size_t len = 0;
+	int err;
 
-	if (n < 0)
-		return n;
-	/* The bridge takes the uplink's MAC: the LAN's ARP caches stay right. */
-	if (bridge_new && !nl_link_mac(sk, uplink, mac))
-		nl_link_set_mac(sk, bridge, mac);
-	if ((err = nl_link_set_master(sk, uplink, bridge)))
+	if (nl_link_mac(a->sk, a->bridge, mac)) {
+		log_warnx("%s has no MAC address", a->s.bridge);
+		return -EADDRNOTAVAIL;
+	}
+	if ((err = dp_write_config(&a->dp, &a->s, a->uplink, a->bridge, a->ext, mac))) {
+		log_warnx("cannot write the data plane's configuration: %s", strerror(-err));
 		return err;
-	o->uplink_enslaved = true;
-	o->moved_addrs[0] = '\0';
-	for (int i = 0; i < n; i++) {
-		nl_addr_del(sk, uplink, a[i], prefix[i]);
-		if ((err = nl_addr_add(sk, bridge, a[i], prefix[i])) && err != -EEXIST)
-			return err;
-		len += snprintf(o->moved_addrs + len, sizeof(o->moved_addrs) - len, "%s%s/%u", i ? "," : "",
-				ip_str(a[i]), prefix[i]);
 	}
-	o->moved_gw.s_addr = 0;
-	if (has_gw) {
-		if ((err = nl_default_route_set(sk, bridge, gw)))
-			return err;
-		o->moved_gw = gw;
+	a->u.uplink_progs = !a->dp.reused;
+	/* Bridged, the uplink's TC ingress is a port's: it gets only XDP here. */
+	err = a->s.bridged ? dp_attach_uplink_xdp(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o)
+			   : dp_attach_uplink(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o);
+	if (err)
+		return err;
+	nl_bridge_ports(a->sk, a->bridge, attach_port_cb, &pa);
+	if (pa.err)
+		return pa.err;
+	if (a->s.bridged) {
+		dp_mark_uplink_port(&a->dp, a->uplink);
+		return 0;
 	}
+	if ((err = dp_attach_bridge(&a->dp, a->bridge, &a->o))) {
+		log_warnx("cannot attach the host policy to %s: %s", a->s.bridge, strerror(-err));
+		return err;
+	}
+	if (a->o.sock_cfg_id && a->o.sock_cfg_id != dp_config_id(&a->dp)) /* a data plane's whose maps we did not adopt */
+		dp_detach_cgroup_id(a->o.sock_cfg_id);
+	err = dp_attach_cgroup(&a->dp);
+	a->o.sock_hooks = !err;
+	a->o.sock_cfg_id = err ? 0 : dp_config_id(&a->dp);
+	if (err)
+		log_warnx("forwards will not work from the host itself: cannot attach socket hooks: %s", strerror(-err));
 	return 0;
 }
 
-/* And back: the uplink leaves the bridge with its addresses and default route. */
-static void uplink_release(struct nl_sock *sk, int bridge, int uplink, const struct owned *o)
+static void dataplane_detach(struct attach *a)
 {
-	char list[sizeof(o->moved_addrs)], *tok, *save;
-
-	if (!o->uplink_enslaved || uplink <= 0)
+	for (int i = 0; i < a->u.nport_mtus; i++)
+		nl_link_set_mtu(a->sk, a->u.port_mtu[i].ifindex, a->u.port_mtu[i].mtu);
+	if (!a->u.uplink_progs)
 		return;
-	nl_link_set_master(sk, uplink, 0);
-	snprintf(list, sizeof(list), "%s", o->moved_addrs);
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *slash = strchr(tok, '/');
-		struct in_addr a;
-		uint32_t p;
-
-		if (!slash)
-			continue;
-		*slash = '\0';
-		if (parse_ipv4(tok, &a) || parse_u32(slash + 1, 1, 32, &p))
-			continue;
-		if (bridge > 0)
-			nl_addr_del(sk, bridge, a, p);
-		nl_addr_add(sk, uplink, a, p);
+	dp_detach_cgroup(&a->dp);
+	ports_detach_all(&a->dp, a->sk, a->bridge);
+	if (a->s.bridged) {
+		dp_detach_uplink_xdp(a->uplink, &a->o);
+	} else {
+		dp_detach_bridge(a->bridge, &a->o);
+		dp_detach_uplink(a->uplink, &a->o);
 	}
-	if (o->moved_gw.s_addr)
-		nl_default_route_set(sk, uplink, o->moved_gw);
+}
+
+/* dnsmasq's files; one this bridge's earlier run left without a pid file is replaced. */
+static int dnsmasq_setup(struct attach *a)
+{
+	int err;
+
+	if (!a->s.dhcp)
+		return 0;
+	a->u.dnsmasq = true;
+	dnsmasq_stop(a->s.bridge);
+	if ((err = dnsmasq_write_config(&a->s)))
+		log_warnx("cannot write the dnsmasq configuration: %s", strerror(-err));
+	return err;
+}
+
+/* Whatever dnsmasq serves the bridge now: the supervisor's child, or one it left. */
+static void dnsmasq_undo(struct attach *a)
+{
+	if (a->u.dnsmasq)
+		dnsmasq_stop(a->s.bridge);
+}
+
+static int state_setup(struct attach *a)
+{
+	int err;
+
+	if ((err = extras_apply(&a->dp, &a->s, a->x)))
+		return err;
+	if ((err = state_save(&a->s, &a->o)))
+		log_warnx("cannot save state under %s: %s", QNAT_RUN_DIR, strerror(-err));
+	return err;
+}
+
+/* Daemonised, it returns once the supervisor is ready; in the foreground, once it is set up. */
+static int supervisor_setup(struct attach *a)
+{
+	int err = 0;
+
+	if (!a->x->foreground)
+		return supervisor_spawn(a, a->x->verbose);
+	a->sup = supervisor_start(&a->s, a->x, &a->dp, a->bridge, a->uplink, &err);
+	return err;
 }
 
 /* What an operator upgrading wants to see: from which build to which, and that flows stayed. */
@@ -298,373 +330,75 @@ static void upgrade_report(const struct settings *s, struct dataplane *dp, const
 	fflush(stdout);
 }
 
+static const struct step {
+	int (*run)(struct attach *a);
+	void (*undo)(struct attach *a);
+} steps[] = {
+	{ resolve, NULL },
+	{ load, unload },
+	{ host_setup, host_undo },
+	{ dataplane_attach, dataplane_detach },
+	{ dnsmasq_setup, dnsmasq_undo },
+	{ state_setup, NULL },
+	{ supervisor_setup, NULL }, /* a supervisor that fails to start takes itself down */
+};
+
+/* Steps 0..last, newest first: last failed, perhaps half-way. */
+static void attach_rollback(struct attach *a, int last)
+{
+	for (int i = last; i >= 0; i--)
+		if (steps[i].undo)
+			steps[i].undo(a);
+}
+
+static int attach_run(struct attach *a)
+{
+	bool upgraded;
+	int i, err = 0;
+
+	for (i = 0; i < (int)(sizeof(steps) / sizeof(steps[0])) && !err; i++)
+		err = steps[i].run(a);
+	if (err == ATTACH_DONE)
+		return 0;
+	if (err) {
+		attach_rollback(a, i - 1);
+		return 1;
+	}
+	upgraded = a->recovering && a->dp.reused && strcmp(a->old_build, build_id());
+	if (upgraded)
+		upgrade_report(&a->s, &a->dp, a->old_build);
+	if (a->sup) {
+		nl_socket_free(a->sk);
+		a->sk = NULL;
+		supervisor_run(a->sup);
+		supervisor_end(a->sup);
+	}
+	return 0;
+}
+
 int cmd_attach(int argc, char **argv)
 {
-	struct settings s, old;
 	static struct extras x;
-	struct owned o = { .fwd_bridge_old = -1, .fwd_uplink_old = -1, .bridge_txcsum_old = -1 };
-	struct undo u = { 0 };
-	struct dataplane dp = { .skel = NULL };
-	struct nl_sock *sk = NULL;
-	bool foreground = false, recovering = false, upgraded;
-	int verbose = 0, err, bridge_ifindex, uplink_ifindex, other;
-	char old_build[sizeof(o.build)] = "";
-	pid_t old_sup = 0;
-	struct in_addr ext;
-	uint8_t mac[6];
-	char kind[32] = "";
+	static struct attach a;
+	int err;
 
-	err = attach_args(argc, argv, &s, &x);
+	err = attach_args(argc, argv, &a.s, &x);
 	if (err)
 		return err > 0 ? 0 : 1;
-	foreground = x.foreground;
-	verbose = x.verbose;
-	log_init(0, verbose);
+	a.x = &x;
+	log_init(0, x.verbose);
 	log_libbpf_setup();
 	if (geteuid() != 0) {
 		log_warnx("attach needs root (CAP_NET_ADMIN and CAP_BPF)");
 		return 1;
 	}
-	if ((err = nl_open(&sk))) {
+	if ((err = nl_open(&a.sk))) {
 		log_warnx("cannot open a netlink socket: %s", strerror(-err));
 		return 1;
 	}
-
-	/* The uplink: given, or the device of the default route. */
-	if (s.uplink[0]) {
-		uplink_ifindex = nl_ifindex(sk, s.uplink);
-		if (uplink_ifindex < 0) {
-			log_warnx("uplink %s does not exist", s.uplink);
-			goto fail_early;
-		}
-	} else {
-		uplink_ifindex = nl_default_route_dev(sk);
-		if (uplink_ifindex < 0 || nl_ifname(sk, uplink_ifindex, s.uplink)) {
-			log_warnx("no default route to find the uplink by: give it with --uplink IFNAME");
-			goto fail_early;
-		}
-	}
-	if (!strcmp(s.uplink, s.bridge)) {
-		log_warnx("the uplink cannot be the bridge %s itself", s.bridge);
-		goto fail_early;
-	}
-	ext.s_addr = 0;
-	if (!s.bridged && nl_addr_first(sk, uplink_ifindex, &ext)) {
-		log_warnx("uplink %s has no IPv4 address to masquerade behind", s.uplink);
-		goto fail_early;
-	}
-
-	/*
-	 * Attached already?  Same settings: fine, and repair (the supervisor
-	 * died) or upgrade (another build attached it: its programs are
-	 * replaced by ours on the same maps); other settings: refuse.
-	 */
-	err = state_load(s.bridge, &old, &o);
-	if (err == -EPROTO) {
-		log_warnx("%s was attached by a build with ABI version %d, this build has %d: detach it with that "
-			  "build first", s.bridge, o.abi, QNAT_ABI_VERSION);
-		goto fail_early;
-	}
-	if (!err) {
-		char desc[1024];
-
-		if (!settings_equal(&s, &old)) {
-			settings_diff(&old, &s, desc, sizeof(desc));
-			log_warnx("%s is already attached with other settings: %s; detach it first", s.bridge, desc);
-			goto fail_early;
-		}
-		old_sup = supervisor_pid(s.bridge);
-		snprintf(old_build, sizeof(old_build), "%s", o.build[0] ? o.build : "unknown");
-		if (old_sup && !strcmp(o.build, build_id())) {
-			nl_socket_free(sk);
-			return attach_running_extras(&s, &x);
-		}
-		recovering = true;
-	}
-
-	bridge_ifindex = nl_ifindex(sk, s.bridge);
-	if (bridge_ifindex > 0) {
-		nl_link_kind(sk, bridge_ifindex, kind, sizeof(kind));
-		if (strcmp(kind, "bridge")) {
-			log_warnx("%s exists and is not a bridge (%s)", s.bridge, kind[0] ? kind : "no kind");
-			goto fail_early;
-		}
-		if (!s.bridged && nl_link_master(sk, uplink_ifindex) == bridge_ifindex) {
-			log_warnx("uplink %s is a port of %s: NAT mode needs a separate uplink", s.uplink, s.bridge);
-			goto fail_early;
-		}
-	}
-	if (!recovering) {
-		struct dataplane running;
-
-		if (!dp_open_existing(&running, uplink_ifindex)) {
-			dp_close(&running);
-			log_warnx("uplink %s is already used by another qnat-bpf attach", s.uplink);
-			goto fail_early;
-		}
-		other = s.bridged ? 0 : nl_route_overlaps(sk, s.subnet, s.prefix, bridge_ifindex);
-		if (other > 0) {
-			char name[IFNAMSIZ] = "?";
-
-			nl_ifname(sk, other, name);
-			log_warnx("network %s/%u is already routed via %s", ip_str(s.subnet), s.prefix, name);
-			goto fail_early;
-		}
-	}
-
-	/* Before any change: a build whose maps differ is refused here. */
-	if ((err = dp_load(&dp, &s, uplink_ifindex)))
-		goto fail_early;
-	if (recovering && !dp.reused)
-		log_warnx("no running data plane found on %s: starting with an empty conntrack table", s.uplink);
-	if (old_sup) /* another build's: ours takes over once our programs are in */
-		supervisor_stop(s.bridge);
-
-	/* From here on every change is recorded in u, and undone on failure. */
-	if (bridge_ifindex == -ENODEV) {
-		if ((err = nl_bridge_create(sk, s.bridge)) || (bridge_ifindex = nl_ifindex(sk, s.bridge)) < 0) {
-			log_warnx("cannot create bridge %s: %s", s.bridge, strerror(-(err ? err : bridge_ifindex)));
-			goto fail;
-		}
-		u.bridge = o.bridge_created = true;
-	} else if (bridge_ifindex < 0) {
-		log_warnx("cannot look up %s: %s", s.bridge, strerror(-bridge_ifindex));
-		goto fail;
-	}
-	if ((err = nl_link_set_up(sk, bridge_ifindex, true)) < 0) {
-		log_warnx("cannot bring %s up: %s", s.bridge, strerror(-err));
-		goto fail;
-	}
-	u.bridge_up = err > 0;
-	if (!recovering)
-		o.bridge_upped = u.bridge_up;
-	if (s.mtu && (err = nl_link_mtu(sk, bridge_ifindex)) != (int)s.mtu) {
-		if (!recovering && !o.bridge_created)
-			o.bridge_mtu_old = err;
-		if ((err = nl_link_set_mtu(sk, bridge_ifindex, s.mtu))) {
-			log_warnx("cannot set %s's MTU to %u: %s", s.bridge, s.mtu, strerror(-err));
-			goto fail;
-		}
-	}
-	/*
-	 * Old DHCP clients drop replies whose UDP checksum the host left for
-	 * the NIC to fill (libvirt's CHECKSUM --checksum-fill rule).  With the
-	 * bridge's TX offload off, what the host sends guests leaves complete.
-	 */
-	if (s.csum_fill && s.dhcp) {
-		err = link_tx_csum(s.bridge, 0);
-		if (err < 0) {
-			log_warnx("cannot turn off TX checksum offload on %s: %s", s.bridge, strerror(-err));
-			goto fail;
-		}
-		if (!recovering && !o.bridge_created)
-			o.bridge_txcsum_old = err;
-	}
-	if (s.bridged) {
-		if (nl_link_master(sk, uplink_ifindex) != bridge_ifindex) {
-			u.enslaved = true;
-			if ((err = uplink_enslave(sk, bridge_ifindex, uplink_ifindex, o.bridge_created, &o))) {
-				log_warnx("cannot move %s into %s: %s", s.uplink, s.bridge, strerror(-err));
-				goto fail;
-			}
-		}
-		goto bridged;
-	}
-	if (nl_addr_has(sk, bridge_ifindex, s.gateway, s.prefix) <= 0) {
-		if ((err = nl_addr_add(sk, bridge_ifindex, s.gateway, s.prefix))) {
-			log_warnx("cannot add %s/%u to %s: %s", ip_str(s.gateway), s.prefix, s.bridge, strerror(-err));
-			goto fail;
-		}
-		u.addr = o.addr_added = true;
-	}
-	if ((err = fwd_enable(s.bridge)) < 0 || (u.fwd_bridge_old = err, u.fwd_bridge = true, false) ||
-	    (err = fwd_enable(s.uplink)) < 0 || (u.fwd_uplink_old = err, u.fwd_uplink = true, false)) {
-		log_warnx("cannot enable IPv4 forwarding: %s", strerror(-err));
-		goto fail;
-	}
-	if (!recovering) {
-		o.fwd_bridge_old = u.fwd_bridge_old;
-		o.fwd_uplink_old = u.fwd_uplink_old;
-	}
-bridged:
-	if (nl_link_mac(sk, bridge_ifindex, mac)) {
-		log_warnx("%s has no MAC address", s.bridge);
-		goto fail;
-	}
-
-	if ((err = dp_write_config(&dp, &s, uplink_ifindex, bridge_ifindex, ext, mac))) {
-		log_warnx("cannot write the data plane's configuration: %s", strerror(-err));
-		goto fail;
-	}
-	u.uplink_progs = !dp.reused;
-	/* Bridged, the uplink's TC ingress is a port's: it gets only XDP here. */
-	err = s.bridged ? dp_attach_uplink_xdp(&dp, sk, uplink_ifindex, s.xdp, &o)
-			: dp_attach_uplink(&dp, sk, uplink_ifindex, s.xdp, &o);
-	if (err)
-		goto fail;
-	{
-		/* Bridged, the uplink is one more port (the LAN side). */
-		struct port_attach pa = { &dp, sk, s.bridged ? -1 : uplink_ifindex, 0, s.mtu };
-
-		nl_bridge_ports(sk, bridge_ifindex, attach_port_cb, &pa);
-		if ((err = pa.err))
-			goto fail;
-		if (s.bridged)
-			dp_mark_uplink_port(&dp, uplink_ifindex);
-	}
-	if (!s.bridged && (err = dp_attach_bridge(&dp, bridge_ifindex, &o))) {
-		log_warnx("cannot attach the host policy to %s: %s", s.bridge, strerror(-err));
-		goto fail;
-	}
-	if (!s.bridged) {
-		if (o.sock_cfg_id && o.sock_cfg_id != dp_config_id(&dp)) /* a data plane's whose maps we did not adopt */
-			dp_detach_cgroup_id(o.sock_cfg_id);
-		err = dp_attach_cgroup(&dp);
-		o.sock_hooks = !err;
-		o.sock_cfg_id = err ? 0 : dp_config_id(&dp);
-		if (err)
-			log_warnx("forwards will not work from the host itself: cannot attach socket hooks: %s",
-				  strerror(-err));
-	}
-	if (s.dhcp && (err = dnsmasq_write_config(&s))) {
-		log_warnx("cannot write the dnsmasq configuration: %s", strerror(-err));
-		goto fail;
-	}
-	if ((err = extras_apply(&dp, &s, &x)))
-		goto fail;
-	if ((err = state_save(&s, &o))) {
-		log_warnx("cannot save state under %s: %s", QNAT_RUN_DIR, strerror(-err));
-		goto fail;
-	}
-	nl_socket_free(sk);
-	sk = NULL;
-	upgraded = recovering && dp.reused && strcmp(old_build, build_id());
-
-	if (foreground) {
-		if (upgraded)
-			upgrade_report(&s, &dp, old_build);
-		err = supervise(&s, &x, &dp, bridge_ifindex, uplink_ifindex, -1);
-		dp_close(&dp);
-		return err ? 1 : 0;
-	}
-	if ((err = supervisor_spawn(&s, &x, &dp, bridge_ifindex, uplink_ifindex, verbose))) {
-		if (nl_open(&sk))
-			sk = NULL;
-		goto fail;
-	}
-	if (upgraded)
-		upgrade_report(&s, &dp, old_build);
-	dp_close(&dp);
-	return 0;
-
-fail:
-	/* Take back exactly what this run changed, newest first. */
-	if (sk) {
-		if (u.uplink_progs) {
-			if (dp.skel)
-				dp_detach_cgroup(&dp);
-			ports_detach_all(&dp, sk, bridge_ifindex);
-			if (s.bridged) {
-				dp_detach_uplink_xdp(uplink_ifindex, &o);
-			} else {
-				dp_detach_bridge(bridge_ifindex, &o);
-				dp_detach_uplink(uplink_ifindex, &o);
-			}
-		}
-		if (u.enslaved)
-			uplink_release(sk, bridge_ifindex, uplink_ifindex, &o);
-		if (u.fwd_uplink)
-			fwd_restore(s.uplink, u.fwd_uplink_old);
-		if (u.fwd_bridge)
-			fwd_restore(s.bridge, u.fwd_bridge_old);
-		if (u.addr)
-			nl_addr_del(sk, bridge_ifindex, s.gateway, s.prefix);
-		if (u.bridge_up)
-			nl_link_set_up(sk, bridge_ifindex, false);
-		if (u.bridge)
-			nl_link_delete(sk, bridge_ifindex);
-	}
-	if (!recovering)
-		state_remove(s.bridge);
-	dp_close(&dp);
-fail_early:
-	if (sk)
-		nl_socket_free(sk);
-	return 1;
-}
-
-int cmd_detach(int argc, char **argv)
-{
-	struct dataplane dp;
-	struct settings s;
-	struct owned o;
-	struct nl_sock *sk;
-	int bridge_ifindex, uplink_ifindex, err;
-
-	if (argc != 2 || !valid_ifname(argv[1])) {
-		log_warnx("usage: qnat-bpf detach BRIDGE");
-		return 1;
-	}
-	if (geteuid() != 0) {
-		log_warnx("detach needs root");
-		return 1;
-	}
-	err = state_load(argv[1], &s, &o);
-	if (err) {
-		if (err == -EPROTO)
-			log_warnx("%s was attached by a build with ABI version %d, this build has %d: detach it with "
-				  "that build", argv[1], o.abi, QNAT_ABI_VERSION);
-		else
-			log_warnx(err == -ENOENT ? "%s is not attached" : "%s: unreadable state, cannot detach safely",
-				  argv[1]);
-		return 1;
-	}
-	if ((err = nl_open(&sk))) {
-		log_warnx("cannot open a netlink socket: %s", strerror(-err));
-		return 1;
-	}
-	supervisor_stop(s.bridge);
-	dnsmasq_stop(s.bridge);
-
-	bridge_ifindex = nl_ifindex(sk, s.bridge);
-	uplink_ifindex = nl_ifindex(sk, s.uplink);
-	if (uplink_ifindex > 0 && !dp_open_existing(&dp, uplink_ifindex)) {
-		ports_detach_all(&dp, sk, bridge_ifindex);
-		dp_detach_cgroup(&dp);
-		dp_close(&dp);
-	} else {
-		/* The data plane went with its uplink; its socket hooks did not. */
-		if (o.sock_cfg_id)
-			dp_detach_cgroup_id(o.sock_cfg_id);
-		dp.ports_fd = dp.devmap_fd = -1;
-		if (bridge_ifindex > 0)
-			nl_bridge_ports(sk, bridge_ifindex, detach_port_cb, &dp);
-	}
-	if (bridge_ifindex > 0 && !s.bridged)
-		dp_detach_bridge(bridge_ifindex, &o);
-	if (uplink_ifindex > 0 && s.bridged)
-		dp_detach_uplink_xdp(uplink_ifindex, &o);
-	if (uplink_ifindex > 0 && !s.bridged) {
-		dp_detach_uplink(uplink_ifindex, &o);
-		fwd_restore(s.uplink, o.fwd_uplink_old);
-	}
-	uplink_release(sk, bridge_ifindex, uplink_ifindex, &o);
-	if (bridge_ifindex > 0) {
-		if (o.addr_added)
-			nl_addr_del(sk, bridge_ifindex, s.gateway, s.prefix);
-		fwd_restore(s.bridge, o.fwd_bridge_old);
-		if (o.bridge_created) {
-			nl_link_delete(sk, bridge_ifindex);
-		} else {
-			if (o.bridge_mtu_old > 0)
-				nl_link_set_mtu(sk, bridge_ifindex, o.bridge_mtu_old);
-			if (o.bridge_txcsum_old > 0)
-				link_tx_csum(s.bridge, 1);
-			if (o.bridge_upped)
-				nl_link_set_up(sk, bridge_ifindex, false);
-		}
-	}
-	state_remove(s.bridge);
-	nl_socket_free(sk);
-	return 0;
+	err = attach_run(&a);
+	dp_close(&a.dp);
+	if (a.sk)
+		nl_socket_free(a.sk);
+	return err;
 }

@@ -54,13 +54,9 @@ static void lower(char *s)
 /* Ask dnsmasq to re-read its hosts files; leases stay as they are. */
 int dnsmasq_reload(const char *bridge)
 {
-	char path[PATH_MAX];
-	pid_t pid;
+	pid_t pid = state_pid(bridge, "dnsmasq.pid", "dnsmasq");
 
-	if (state_path(bridge, "dnsmasq.pid", path, sizeof(path)))
-		return -ENAMETOOLONG;
-	pid = pidfile_read(path);
-	if (!pid_alive(pid, "dnsmasq"))
+	if (!pid)
 		return -ESRCH;
 	return kill(pid, SIGHUP) ? -errno : 0;
 }

@@ -3,6 +3,7 @@
  * dnsmasq for DHCP and DNS on the bridge, configured the way libvirt
  * configures it for its NAT networks.  Its files live in the state directory.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -121,6 +122,9 @@ pid_t dnsmasq_start(const struct settings *s)
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDWR);
 
+		/* The supervisor's handlers only set its flags: dnsmasq gets the defaults. */
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
 		if (null >= 0) {
 			dup2(null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);
@@ -131,25 +135,67 @@ pid_t dnsmasq_start(const struct settings *s)
 	return pid;
 }
 
+/*
+ * The dnsmasq serving this bridge: the one its pid file names, or else one
+ * running our configuration file that never wrote it (started, then its
+ * supervisor died); 0 when none runs.
+ */
+static pid_t dnsmasq_find(const char *bridge)
+{
+	char conf[PATH_MAX], want[PATH_MAX + 16];
+	pid_t pid = state_pid(bridge, "dnsmasq.pid", "dnsmasq");
+	struct dirent *d;
+	DIR *proc;
+
+	if (pid || state_path(bridge, "dnsmasq.conf", conf, sizeof(conf)))
+		return pid;
+	snprintf(want, sizeof(want), "--conf-file=%s", conf);
+	proc = opendir("/proc");
+	while (proc && !pid && (d = readdir(proc))) {
+		char path[64], args[PATH_MAX * 2];
+		pid_t p = strtol(d->d_name, NULL, 10);
+		size_t n = 0;
+		FILE *f;
+
+		if (p <= 1 || !pid_alive(p, "dnsmasq"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", p);
+		if (!(f = fopen(path, "re")))
+			continue;
+		n = fread(args, 1, sizeof(args) - 1, f);
+		fclose(f);
+		args[n] = '\0';
+		for (size_t k = 0; k < n && !pid; k += strlen(args + k) + 1)
+			if (!strcmp(args + k, want))
+				pid = p;
+	}
+	if (proc)
+		closedir(proc);
+	return pid;
+}
+
 /* Stop the dnsmasq serving this bridge, whoever started it. */
 void dnsmasq_stop(const char *bridge)
 {
 	char path[PATH_MAX];
-	pid_t pid;
 
-	if (state_path(bridge, "dnsmasq.pid", path, sizeof(path)))
-		return;
-	pid = pidfile_read(path);
-	if (!pid_alive(pid, "dnsmasq"))
-		return;
+	proc_stop(dnsmasq_find(bridge), "dnsmasq", 50);
+	if (!state_path(bridge, "dnsmasq.pid", path, sizeof(path)))
+		unlink(path);
+}
+
+/* Stop the dnsmasq we forked, exec'd already or not (its comm may still be ours). */
+void dnsmasq_stop_child(const char *bridge, pid_t pid)
+{
+	char path[PATH_MAX];
+
 	kill(pid, SIGTERM);
-	for (int i = 0; i < 50 && pid_alive(pid, "dnsmasq"); i++) {
-		waitpid(pid, NULL, WNOHANG); /* reap it if it is ours */
+	for (int i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++)
 		usleep(20000);
-	}
-	if (pid_alive(pid, "dnsmasq"))
-		kill(pid, SIGKILL);
-	unlink(path);
+	if (!kill(pid, SIGKILL))
+		waitpid(pid, NULL, 0);
+	if (!state_path(bridge, "dnsmasq.pid", path, sizeof(path)))
+		unlink(path);
 }
 
 int dnsmasq_lease_count(const char *bridge)

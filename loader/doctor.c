@@ -183,15 +183,14 @@ static bool udp_bound(struct in_addr addr, uint16_t port)
 
 static void check_dnsmasq(struct report *r, const struct settings *s)
 {
-	char path[PATH_MAX];
 	pid_t pid;
 
 	if (!s->dhcp) {
 		say(r, OK, "dnsmasq", "DHCP and DNS are off (--no-dhcp)");
 		return;
 	}
-	pid = state_path(s->bridge, "dnsmasq.pid", path, sizeof(path)) ? 0 : pidfile_read(path);
-	if (!pid_alive(pid, "dnsmasq"))
+	pid = state_pid(s->bridge, "dnsmasq.pid", "dnsmasq");
+	if (!pid)
 		say(r, FAIL, "dnsmasq", "dnsmasq is not running: guests get no DHCP lease; run the attach again");
 	else if (!udp_bound(s->gateway, 53) || !udp_bound((struct in_addr){ 0 }, 67))
 		say(r, FAIL, "dnsmasq", "dnsmasq (pid %d) does not listen on %s:53 and :67: another DNS or DHCP "
@@ -232,7 +231,6 @@ int cmd_doctor(int argc, char **argv)
 	struct owned o;
 	struct report r = { 0 };
 	struct json j;
-	char path[PATH_MAX];
 	bool json;
 	int br, up;
 
@@ -250,7 +248,7 @@ int cmd_doctor(int argc, char **argv)
 	json_begin(&j, json);
 	json_arr_open(&j, NULL);
 	r.j = &j;
-	if (state_path(s.bridge, "supervisor.pid", path, sizeof(path)) || !pid_alive(pidfile_read(path), "qnat-bpf"))
+	if (!state_pid(s.bridge, "supervisor.pid", "qnat-bpf"))
 		say(&r, FAIL, "supervisor", "not running: new ports are not attached, flows do not expire; "
 		    "run the same attach again (flows are kept)");
 	else

@@ -9,6 +9,12 @@
 
 static int use_syslog;
 static int verbosity;
+static char last_warning[1024]; /* what a daemonised child tells its parent */
+
+const char *log_last_warning(void)
+{
+	return last_warning;
+}
 
 void log_init(int to_syslog, int verbose)
 {
@@ -23,6 +29,8 @@ static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	char buf[1024];
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (pri <= LOG_WARNING)
+		snprintf(last_warning, sizeof(last_warning), suffix ? "%s: %s" : "%s", buf, suffix);
 	if (use_syslog) {
 		if (suffix)
 			syslog(pri, "%s: %s", buf, suffix);

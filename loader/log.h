@@ -11,5 +11,6 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_libbpf_setup(void);
+const char *log_last_warning(void); /* the last log_warn or log_warnx message */
 
 #endif

@@ -86,6 +86,8 @@ int sysctl_read_int(const char *path);
 int sysctl_write_int(const char *path, int val);
 pid_t pidfile_read(const char *path);
 bool pid_alive(pid_t pid, const char *comm);
+pid_t state_pid(const char *bridge, const char *file, const char *comm);
+void proc_stop(pid_t pid, const char *comm, int tries);
 int mkdir_p(const char *path, mode_t mode);
 int valid_ifname(const char *name);
 int write_file_atomic(const char *path, const char *data, mode_t mode);
@@ -193,6 +195,7 @@ struct json;
 int dnsmasq_write_config(const struct settings *s);
 pid_t dnsmasq_start(const struct settings *s);
 void dnsmasq_stop(const char *bridge);
+void dnsmasq_stop_child(const char *bridge, pid_t pid);
 int dnsmasq_lease_count(const char *bridge);
 gid_t dnsmasq_gid(void);
 
@@ -256,6 +259,11 @@ void frag_out_events(struct frag_out *fo);
 void frag_out_sweep(struct frag_out *fo, uint64_t now_ns);
 
 /* supervisor.c */
+struct sup;
+struct sup *supervisor_start(const struct settings *s, struct extras *x, struct dataplane *dp, int bridge_ifindex,
+			     int uplink_ifindex, int *err);
+void supervisor_run(struct sup *p);
+void supervisor_end(struct sup *p);
 int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, int bridge_ifindex,
 	      int uplink_ifindex, int ready_fd);
 

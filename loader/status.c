@@ -77,17 +77,6 @@ static void print_counters(struct json *j, struct dataplane *dp)
 	json_obj_close(j);
 }
 
-static pid_t pid_from(const char *bridge, const char *file, const char *comm)
-{
-	char path[PATH_MAX];
-	pid_t pid;
-
-	if (state_path(bridge, file, path, sizeof(path)))
-		return 0;
-	pid = pidfile_read(path);
-	return pid_alive(pid, comm) ? pid : 0;
-}
-
 static void print_ports(struct json *j, struct dataplane *dp)
 {
 	uint32_t key, *prev = NULL;
@@ -165,8 +154,8 @@ static int status_one(struct json *j, const char *bridge)
 
 	if (bridge_open(bridge, &s, &o, &dp, j->on))
 		return -1;
-	sup = pid_from(bridge, "supervisor.pid", "qnat-bpf");
-	dns = pid_from(bridge, "dnsmasq.pid", "dnsmasq");
+	sup = state_pid(bridge, "supervisor.pid", "qnat-bpf");
+	dns = state_pid(bridge, "dnsmasq.pid", "dnsmasq");
 	flows = ct_count(&dp);
 
 	json_obj_open(j, NULL);

@@ -52,6 +52,8 @@ struct sup {
 	bool expire_now; /* the uplink address changed: drop flows bound to the old one */
 	int metrics_fd;
 	uint32_t flows; /* as the last expiry pass counted them */
+	struct nl_sock *ev; /* link and address events */
+	struct frag_out *fo;
 };
 
 static bool port_known(struct sup *p, int ifindex)
@@ -129,6 +131,25 @@ static void port_bindings_sync(struct sup *p)
 		port.ip = ip.s_addr;
 		bpf_map_update_elem(p->dp->ports_fd, &key, &port, BPF_EXIST);
 	}
+}
+
+/* Conntrack and FDB expiry, early fragments' sweep, port bindings. */
+static void expiry_pass(struct sup *p, uint64_t now)
+{
+	struct expiry_result res;
+
+	p->expire_now = false;
+	if (ct_expire(p->dp, p->s, now, &res)) {
+		log_warn("conntrack expiry pass failed");
+	} else {
+		p->flows = res.live;
+		if (res.expired || res.evicted)
+			log_debug("%u flows: expired %u, evicted %u", res.live, res.expired, res.evicted);
+	}
+	fdb_expire(p->dp, p->s->fdb_ageing, now);
+	frag_out_sweep(p->fo, now);
+	if (p->s->port_security)
+		port_bindings_sync(p);
 }
 
 static void uplink_addr_refresh(struct sup *p)
@@ -215,7 +236,7 @@ static void reap_children(struct sup *p)
 static void dnsmasq_run(struct sup *p)
 {
 	p->dnsmasq_due = 0;
-	dnsmasq_stop(p->s->bridge); /* one left behind by a killed supervisor */
+	dnsmasq_stop(p->s->bridge); /* one left behind by a killed supervisor, pid file or not */
 	p->dnsmasq = dnsmasq_start(p->s);
 	if (p->dnsmasq < 0) {
 		log_warnx("cannot start dnsmasq: %s", strerror(-p->dnsmasq));
@@ -298,38 +319,35 @@ static void config_reload(struct sup *p)
 	log_info("%s reloaded: %d forwards, %d static hosts", p->x->config, nx.nfwd, nx.nhost);
 }
 
-int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, int bridge_ifindex,
-	      int uplink_ifindex, int ready_fd)
+/*
+ * Everything the supervisor needs before it is ready: what can fail comes
+ * before dnsmasq starts, and a failure takes back what it did (dnsmasq
+ * included), so the attach can roll back.
+ */
+struct sup *supervisor_start(const struct settings *s, struct extras *x, struct dataplane *dp, int bridge_ifindex,
+			     int uplink_ifindex, int *errp)
 {
-	struct sup p = { .s = s, .x = x, .dp = dp, .bridge_ifindex = bridge_ifindex, .uplink_ifindex = uplink_ifindex,
-			 .metrics_fd = -1 };
-	uint64_t next_expiry = 0, next_resync = 0;
+	static struct sup p;
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct frag_out *fo = NULL;
-	struct nl_sock *ev;
-	char path[PATH_MAX];
 	int err;
 
+	p = (struct sup){ .s = s, .x = x, .dp = dp, .bridge_ifindex = bridge_ifindex, .uplink_ifindex = uplink_ifindex,
+			  .metrics_fd = -1 };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-
+	quit = 0;
 	if ((err = nl_open(&p.sk)))
-		return err;
-	ev = events_open(&p); /* subscribe before the first resync: no join is missed */
-	if (!ev) {
+		goto fail;
+	p.ev = events_open(&p); /* subscribe before the first resync: no join is missed */
+	if (!p.ev) {
 		log_warnx("cannot subscribe to netlink link events");
-		nl_socket_free(p.sk);
-		return -EIO;
+		err = -EIO;
+		goto fail;
 	}
-	ports_resync(&p);
-	if (!s->bridged)
-		fo = frag_out_open(dp, p.sk, bridge_ifindex); /* without it, only early fragments are lost */
-	if (s->dhcp)
-		dnsmasq_run(&p);
 	if (s->metrics[0]) {
 		struct sockaddr_in sa;
 
@@ -338,79 +356,106 @@ int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, 
 		if (p.metrics_fd < 0) {
 			log_warnx("cannot listen for metrics on %s: %s", s->metrics, strerror(-p.metrics_fd));
 			err = p.metrics_fd;
-			goto out;
+			goto fail;
 		}
 	}
 	if ((err = pidfile_write(s->bridge))) {
 		log_warnx("cannot write the supervisor pid file: %s", strerror(-err));
-		goto out;
+		goto fail;
 	}
-	if (ready_fd >= 0) {
-		if (write(ready_fd, "1", 1) != 1)
-			log_warn("cannot tell the parent we are ready");
-		close(ready_fd);
-	}
+	ports_resync(&p);
+	if (!s->bridged)
+		p.fo = frag_out_open(dp, p.sk, bridge_ifindex); /* without it, only early fragments are lost */
+	if (s->dhcp)
+		dnsmasq_run(&p);
 	log_info("supervising %s", s->bridge);
+	return &p;
+fail:
+	supervisor_end(&p);
+	*errp = err;
+	return NULL;
+}
+
+/* The poll() loop, until SIGTERM or SIGINT. */
+void supervisor_run(struct sup *p)
+{
+	const struct settings *s = p->s;
+	uint64_t next_expiry = 0, next_resync = 0;
+	int err;
 
 	while (!quit) {
 		struct pollfd pfd[3] = {
-			{ .fd = nl_socket_get_fd(ev), .events = POLLIN },
-			{ .fd = p.metrics_fd, .events = POLLIN }, /* poll skips a negative fd */
-			{ .fd = frag_out_fd(fo), .events = POLLIN },
+			{ .fd = nl_socket_get_fd(p->ev), .events = POLLIN },
+			{ .fd = p->metrics_fd, .events = POLLIN }, /* poll skips a negative fd */
+			{ .fd = frag_out_fd(p->fo), .events = POLLIN },
 		};
 		uint64_t now;
 
 		if (poll(pfd, 3, TICK_MS) > 0) {
 			if (pfd[0].revents & POLLIN) {
-				err = nl_recvmsgs_default(ev);
+				err = nl_recvmsgs_default(p->ev);
 				if (err < 0 && err != -NLE_AGAIN)
-					p.resync = true; /* overrun (ENOBUFS): events were lost */
+					p->resync = true; /* overrun (ENOBUFS): events were lost */
 			}
-			if (p.metrics_fd >= 0 && (pfd[1].revents & POLLIN))
-				metrics_serve(p.metrics_fd, s, dp, p.flows, p.dnsmasq > 0);
+			if (p->metrics_fd >= 0 && (pfd[1].revents & POLLIN))
+				metrics_serve(p->metrics_fd, s, p->dp, p->flows, p->dnsmasq > 0);
 			if (pfd[2].revents & POLLIN)
-				frag_out_events(fo);
+				frag_out_events(p->fo);
 		}
 		if (child_exited)
-			reap_children(&p);
+			reap_children(p);
 		if (reload)
-			config_reload(&p);
+			config_reload(p);
 		now = monotonic_ns();
-		if (p.dnsmasq_due && now >= p.dnsmasq_due)
-			dnsmasq_run(&p);
-		if (p.resync || now >= next_resync) {
-			ports_resync(&p);
+		if (p->dnsmasq_due && now >= p->dnsmasq_due)
+			dnsmasq_run(p);
+		if (p->resync || now >= next_resync) {
+			ports_resync(p);
 			next_resync = now + RESYNC_EVERY_NS;
 		}
-		if (p.expire_now || now >= next_expiry) {
-			struct expiry_result res;
-
-			p.expire_now = false;
-			if (ct_expire(dp, s, now, &res)) {
-				log_warn("conntrack expiry pass failed");
-			} else {
-				p.flows = res.live;
-				if (res.expired || res.evicted)
-					log_debug("%u flows: expired %u, evicted %u", res.live, res.expired, res.evicted);
-			}
-			fdb_expire(dp, s->fdb_ageing, now);
-			frag_out_sweep(fo, now);
-			if (s->port_security)
-				port_bindings_sync(&p);
+		if (p->expire_now || now >= next_expiry) {
+			expiry_pass(p, now);
 			next_expiry = now + EXPIRY_EVERY_NS;
 		}
 	}
-	err = 0;
 	log_info("supervisor for %s stopping; the data plane stays in place", s->bridge);
-out:
-	if (p.dnsmasq > 0)
-		dnsmasq_stop(s->bridge);
-	if (!state_path(s->bridge, "supervisor.pid", path, sizeof(path)) && pidfile_read(path) == getpid())
+}
+
+/* What supervisor_start set up, taken down; the data plane stays. */
+void supervisor_end(struct sup *p)
+{
+	char path[PATH_MAX];
+
+	if (p->dnsmasq > 0)
+		dnsmasq_stop_child(p->s->bridge, p->dnsmasq);
+	p->dnsmasq = 0;
+	if (!state_path(p->s->bridge, "supervisor.pid", path, sizeof(path)) && pidfile_read(path) == getpid())
 		unlink(path);
-	if (p.metrics_fd >= 0)
-		close(p.metrics_fd);
-	frag_out_close(fo);
-	nl_socket_free(ev);
-	nl_socket_free(p.sk);
-	return err;
+	if (p->metrics_fd >= 0)
+		close(p->metrics_fd);
+	frag_out_close(p->fo);
+	if (p->ev)
+		nl_socket_free(p->ev);
+	if (p->sk)
+		nl_socket_free(p->sk);
+	p->fo = NULL;
+	p->ev = p->sk = NULL;
+	p->metrics_fd = -1;
+}
+
+/* The daemonised supervisor: ready_fd hears one byte once it is ready. */
+int supervise(const struct settings *s, struct extras *x, struct dataplane *dp, int bridge_ifindex,
+	      int uplink_ifindex, int ready_fd)
+{
+	int err = 0;
+	struct sup *p = supervisor_start(s, x, dp, bridge_ifindex, uplink_ifindex, &err);
+
+	if (!p)
+		return err;
+	if (write(ready_fd, "1", 1) != 1)
+		log_warn("cannot tell the parent we are ready");
+	close(ready_fd);
+	supervisor_run(p);
+	supervisor_end(p);
+	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -313,6 +314,33 @@ pid_t pidfile_read(const char *path)
 		pid = 0;
 	fclose(f);
 	return pid;
+}
+
+/* The live COMM whose pid the state file FILE of bridge holds; 0: none. */
+pid_t state_pid(const char *bridge, const char *file, const char *comm)
+{
+	char path[PATH_MAX];
+	pid_t pid;
+
+	if (state_path(bridge, file, path, sizeof(path)))
+		return 0;
+	pid = pidfile_read(path);
+	return pid_alive(pid, comm) ? pid : 0;
+}
+
+/* SIGTERM, up to tries * 20 ms to go (reaped if it is our child), then SIGKILL. */
+void proc_stop(pid_t pid, const char *comm, int tries)
+{
+	if (!pid_alive(pid, comm))
+		return;
+	kill(pid, SIGTERM);
+	for (int i = 0; i < tries && pid_alive(pid, comm); i++) {
+		waitpid(pid, NULL, WNOHANG);
+		usleep(20000);
+	}
+	if (pid_alive(pid, comm))
+		kill(pid, SIGKILL);
+	waitpid(pid, NULL, WNOHANG);
 }
 
 /* Alive, and really the program we think it is (pids get reused). */

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+/* detach: takes back everything attach did, as its state file records it. */
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <netlink/socket.h>
+
+#include "attach.h"
+#include "log.h"
+
+static void detach_port_cb(int ifindex, void *arg)
+{
+	dp_forget_port(arg, ifindex, true);
+}
+
+void ports_detach_all(struct dataplane *dp, struct nl_sock *sk, int bridge_ifindex)
+{
+	uint32_t key, *prev = NULL;
+
+	if (bridge_ifindex > 0)
+		nl_bridge_ports(sk, bridge_ifindex, detach_port_cb, dp);
+	/* Ports that left the bridge while nobody watched. */
+	while (dp->ports_fd >= 0 && !bpf_map_get_next_key(dp->ports_fd, prev, &key)) {
+		dp_forget_port(dp, key, true);
+		prev = NULL; /* the entry is gone: start over */
+	}
+}
+
+void state_remove(const char *bridge)
+{
+	static const char *const files[] = { "state", "dnsmasq.conf", "dnsmasq.pid", "supervisor.pid",
+					     "leases", "hostsfile", "addnhosts" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (!state_path(bridge, files[i], path, sizeof(path)))
+			unlink(path);
+	if (!state_dir(bridge, path, sizeof(path))) {
+		rmdir(path);
+		*strrchr(path, '/') = '\0';
+		rmdir(path); /* the namespace's directory, when it was the last bridge */
+	}
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	struct dataplane dp;
+	struct settings s;
+	struct owned o;
+	struct nl_sock *sk;
+	int bridge_ifindex, uplink_ifindex, err;
+
+	if (argc != 2 || !valid_ifname(argv[1])) {
+		log_warnx("usage: qnat-bpf detach BRIDGE");
+		return 1;
+	}
+	if (geteuid() != 0) {
+		log_warnx("detach needs root");
+		return 1;
+	}
+	err = state_load(argv[1], &s, &o);
+	if (err) {
+		if (err == -EPROTO)
+			log_warnx("%s was attached by a build with ABI version %d, this build has %d: detach it with "
+				  "that build", argv[1], o.abi, QNAT_ABI_VERSION);
+		else
+			log_warnx(err == -ENOENT ? "%s is not attached" : "%s: unreadable state, cannot detach safely",
+				  argv[1]);
+		return 1;
+	}
+	if ((err = nl_open(&sk))) {
+		log_warnx("cannot open a netlink socket: %s", strerror(-err));
+		return 1;
+	}
+	supervisor_stop(s.bridge);
+	dnsmasq_stop(s.bridge);
+
+	bridge_ifindex = nl_ifindex(sk, s.bridge);
+	uplink_ifindex = nl_ifindex(sk, s.uplink);
+	if (uplink_ifindex > 0 && !dp_open_existing(&dp, uplink_ifindex)) {
+		ports_detach_all(&dp, sk, bridge_ifindex);
+		dp_detach_cgroup(&dp);
+		dp_close(&dp);
+	} else {
+		/* The data plane went with its uplink; its socket hooks did not. */
+		if (o.sock_cfg_id)
+			dp_detach_cgroup_id(o.sock_cfg_id);
+		dp.ports_fd = dp.devmap_fd = -1;
+		if (bridge_ifindex > 0)
+			nl_bridge_ports(sk, bridge_ifindex, detach_port_cb, &dp);
+	}
+	if (bridge_ifindex > 0 && !s.bridged)
+		dp_detach_bridge(bridge_ifindex, &o);
+	if (uplink_ifindex > 0 && s.bridged)
+		dp_detach_uplink_xdp(uplink_ifindex, &o);
+	if (uplink_ifindex > 0 && !s.bridged) {
+		dp_detach_uplink(uplink_ifindex, &o);
+		fwd_restore(s.uplink, o.fwd_uplink_old);
+	}
+	uplink_release(sk, bridge_ifindex, uplink_ifindex, &o);
+	if (bridge_ifindex > 0) {
+		if (o.addr_added)
+			nl_addr_del(sk, bridge_ifindex, s.gateway, s.prefix);
+		fwd_restore(s.bridge, o.fwd_bridge_old);
+		if (o.bridge_created) {
+			nl_link_delete(sk, bridge_ifindex);
+		} else {
+			if (o.bridge_mtu_old > 0)
+				nl_link_set_mtu(sk, bridge_ifindex, o.bridge_mtu_old);
+			if (o.bridge_txcsum_old > 0)
+				link_tx_csum(s.bridge, 1);
+			if (o.bridge_upped)
+				nl_link_set_up(sk, bridge_ifindex, false);
+		}
+	}
+	state_remove(s.bridge);
+	nl_socket_free(sk);
+	return 0;
+}

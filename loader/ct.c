@@ -86,8 +86,11 @@ static int ct_walk(struct dataplane *dp, ct_visit fn, void *arg)
 			err = -errno;
 			break;
 		}
-		for (uint32_t i = 0; i < n; i++)
-			fn(&keys[i], &vals[i], arg);
+		/* A visitor's error (ENOMEM) stops the walk: half a table is not the table. */
+		for (uint32_t i = 0; i < n && !err; i++)
+			err = fn(&keys[i], &vals[i], arg);
+		if (err)
+			break;
 		if (rc) /* ENOENT: that was the last batch */
 			break;
 		in = out;
@@ -496,12 +499,13 @@ static int ct_events(struct dataplane *dp, const struct ct_filter *f, struct jso
 {
 	struct snapshot old = { 0 }, cur = { 0 };
 	struct sigaction sa = { .sa_handler = on_stop };
+	int err;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (ct_walk(dp, snap_one, &old))
-		return -EIO;
+	if ((err = ct_walk(dp, snap_one, &old)))
+		return err;
 	snap_sort(&old);
 	while (!events_stop) {
 		uint32_t a = 0, b = 0;

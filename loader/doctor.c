@@ -48,7 +48,8 @@ static void say(struct report *r, enum verdict v, const char *check, const char 
 }
 
 /* Runs a command and reports whether its output contains needle. */
-static bool output_has(const char *cmd, const char *needle)
+/* cmd's output has a line with needle, or with or_needle (NULL: none). */
+static bool output_has2(const char *cmd, const char *needle, const char *or_needle)
 {
 	char line[512];
 	bool found = false;
@@ -57,16 +58,21 @@ static bool output_has(const char *cmd, const char *needle)
 	if (!p)
 		return false;
 	while (fgets(line, sizeof(line), p))
-		found |= strstr(line, needle) != NULL;
+		found |= strstr(line, needle) || (or_needle && strstr(line, or_needle));
 	pclose(p);
 	return found;
+}
+
+static bool output_has(const char *cmd, const char *needle)
+{
+	return output_has2(cmd, needle, NULL);
 }
 
 static void check_forward_policy(struct report *r, const struct settings *s)
 {
 	bool ipt = output_has("iptables -S FORWARD 2>/dev/null", "-P FORWARD DROP");
-	bool nft = output_has("nft list chains 2>/dev/null", "hook forward priority filter; policy drop") ||
-		   output_has("nft list chains 2>/dev/null", "hook forward priority 0; policy drop");
+	bool nft = output_has2("nft list chains 2>/dev/null", "hook forward priority filter; policy drop",
+			       "hook forward priority 0; policy drop");
 
 	if (ipt || nft)
 		say(r, WARN, "forward-policy",

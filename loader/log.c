@@ -86,10 +86,12 @@ void log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* libbpf speaks one level below us: its warnings are our debug output. */
+/* libbpf speaks one level below us: its warnings show with -v, its information with -vv, its debug with -vvv. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (verbosity < 2)
+	int needs = level == LIBBPF_WARN ? 1 : level == LIBBPF_INFO ? 2 : 3;
+
+	if (verbosity < needs)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }

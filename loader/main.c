@@ -38,7 +38,7 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	log_init(0, 0);
-	log_libbpf_setup(); /* libbpf's chatter only with -vv */
+	log_libbpf_setup(); /* libbpf's warnings with -v, its chatter with -vv */
 	if (argc < 2)
 		return cmd_help(argc, argv), 1;
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))

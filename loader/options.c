@@ -215,7 +215,7 @@ const struct opt attach_opts[] = {
 	{ .name = "foreground", .short_name = 'f', CUSTOM(parse_foreground, NULL),
 	  .help = "supervise in the foreground, logging to stderr (systemd)" },
 	{ .name = "verbose", .short_name = 'v', CUSTOM(parse_verbose, NULL), .flags = OPT_REPEAT,
-	  .help = "log more; twice: libbpf's messages too" },
+	  .help = "log more, and libbpf's warnings; twice: its information too" },
 	{ .name = "help", .short_name = 'h', CUSTOM(parse_nothing, NULL), .flags = OPT_CLI, .help = "this text" },
 	{ .name = "list-options", CUSTOM(parse_nothing, NULL), .flags = OPT_CLI,
 	  .help = "the options' names, one a line (for shell completion)" },

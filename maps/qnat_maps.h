@@ -329,9 +329,11 @@ struct qnat_port {
 _Static_assert(sizeof(struct qnat_port) == 16, "qnat_port layout");
 
 /*
- * Per-CPU counters: what happened to each packet we looked at.  Every
- * verdict goes through one helper that bumps exactly one of these.  New ones
- * are appended: the index is the ABI (see QNAT_STATS_SLOTS).
+ * Per-CPU counters: what happened to the packets we looked at.  Drops and
+ * passes each have a reason; other counters note a path or an event (a fast
+ * path taken, a fragment stashed, a flow the controller evicted), so one
+ * packet may bump several.  New ones are appended: the index is the ABI (see
+ * QNAT_STATS_SLOTS).
  */
 #define QNAT_COUNTERS(X)                                                                  \
 	X(SNAT_FAST, "snat_fast", "guest packets translated and sent straight to the uplink") \

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Per-CPU counters, one per verdict reason (enum qnat_counter). */
+/* Per-CPU packet and byte counters, indexed by enum qnat_counter (reasons and events). */
 #ifndef QNAT_STATS_H
 #define QNAT_STATS_H
 

@@ -71,9 +71,15 @@ static int parse_metrics(const char *arg, struct settings *s, struct extras *x)
 	return 0;
 }
 
+/* A string setting is shown only when it is set. */
+static int show_set_string(const char *v, char *buf, size_t len)
+{
+	return v[0] ? snprintf(buf, len, "%s", v) : 0;
+}
+
 static int show_metrics(const struct settings *s, int i, char *buf, size_t len)
 {
-	return s->metrics[0] ? snprintf(buf, len, "%s", s->metrics) : 0;
+	return show_set_string(s->metrics, buf, len);
 }
 
 /* Repeated --host-allow add up; the map holds QNAT_HOST_ALLOW_MAX rules. */
@@ -92,7 +98,7 @@ static int parse_host_allow(const char *arg, struct settings *s, struct extras *
 
 static int show_host_allow(const struct settings *s, int i, char *buf, size_t len)
 {
-	return s->host_allow[0] ? snprintf(buf, len, "%s", s->host_allow) : 0;
+	return show_set_string(s->host_allow, buf, len);
 }
 
 static int parse_timeout(const char *arg, struct settings *s, struct extras *x)

@@ -47,46 +47,74 @@ static void say(struct report *r, enum verdict v, const char *check, const char 
 		r->worst = v;
 }
 
-/* Runs a command and reports whether its output contains needle. */
-/* cmd's output has a line with needle, or with or_needle (NULL: none). */
-static bool output_has2(const char *cmd, const char *needle, const char *or_needle)
+/* One firewall check: what it is about, and the chains already reported. */
+struct fw_report {
+	struct report *r;
+	const struct settings *s;
+	const char *check, *what;
+	bool forward;
+	char seen[1024];
+};
+
+/* A chain that drops: FAIL, with a fix that works in that same chain. */
+static void fw_drop(const char *family, const char *table, const char *chain, const char *why, void *arg)
 {
-	char line[512];
-	bool found = false;
-	FILE *p = popen(cmd, "re");
+	struct fw_report *f = arg;
+	const char *br = f->s->bridge;
+	char key[160], fix[400];
+	size_t n = strlen(f->seen);
 
-	if (!p)
-		return false;
-	while (fgets(line, sizeof(line), p))
-		found |= strstr(line, needle) || (or_needle && strstr(line, or_needle));
-	pclose(p);
-	return found;
-}
-
-static bool output_has(const char *cmd, const char *needle)
-{
-	return output_has2(cmd, needle, NULL);
-}
-
-static void check_forward_policy(struct report *r, const struct settings *s)
-{
-	bool ipt = output_has("iptables -S FORWARD 2>/dev/null", "-P FORWARD DROP");
-	bool nft = output_has2("nft list chains 2>/dev/null", "hook forward priority filter; policy drop",
-			       "hook forward priority 0; policy drop");
-
-	if (ipt || nft)
-		say(r, WARN, "forward-policy",
-		    "a FORWARD drop policy (%s; Docker and ufw set one) stops what qnat-bpf hands to the kernel "
-		    "(TTL expiry, fragments, other protocols): allow the bridge, e.g. iptables -I FORWARD -i %s -j ACCEPT; "
-		    "iptables -I FORWARD -o %s -j ACCEPT",
-		    ipt ? "iptables" : "nftables", s->bridge, s->bridge); /* iptables-nft shows in both */
+	snprintf(key, sizeof(key), "|%s %s %s|", family, table, chain);
+	if (strstr(f->seen, key))
+		return;
+	snprintf(f->seen + n, sizeof(f->seen) - n, "%s", key);
+	/* iptables-nft's own chains: iptables warns about nft rules in them */
+	if (!strcmp(family, "ip") && !strcmp(table, "filter") && (!strcmp(chain, "INPUT") || !strcmp(chain, "FORWARD")))
+		snprintf(fix, sizeof(fix), f->forward ? "iptables -I FORWARD -i %s -j ACCEPT; iptables -I FORWARD -o %s -j ACCEPT"
+			 : "iptables -I INPUT -i %s -j ACCEPT", br, br);
+	else if (f->forward)
+		snprintf(fix, sizeof(fix), "nft insert rule %s %s %s iifname %s accept; nft insert rule %s %s %s oifname %s accept",
+			 family, table, chain, br, family, table, chain, br);
 	else
-		say(r, OK, "forward-policy", "no FORWARD drop policy in the way");
+		snprintf(fix, sizeof(fix), "nft insert rule %s %s %s iifname %s accept", family, table, chain, br);
+	say(f->r, FAIL, f->check, "table %s %s chain %s drops %s (%s): allow %s in that chain: %s", family, table, chain,
+	    f->what, why, br, fix);
+}
+
+/* Two packets through a hook's chains: what a drop of either says, or ok. */
+static void fw_hook(struct fw_report *f, const char *hook, const struct fw_packet *a, const struct fw_packet *b,
+		    const char *ok)
+{
+	int n = fw_check(hook, a, fw_drop, f), m = n < 0 ? n : fw_check(hook, b, fw_drop, f);
+
+	if (n < 0 || m < 0)
+		say(f->r, WARN, f->check, "cannot read the firewall (nft list ruleset): not checked");
+	else if (!n && !m)
+		say(f->r, OK, f->check, "%s", ok);
+}
+
+/*
+ * Every base chain on the input hook must let DHCP and DNS from guests
+ * through, and on the forward hook what qnat-bpf hands to the kernel (TTL
+ * expiry, fragments, other protocols): a drop in any one table wins.
+ */
+static void check_firewall(struct report *r, const struct settings *s)
+{
+	struct fw_report in = { r, s, "input-policy", "DHCP and DNS from guests", false, "" };
+	struct fw_report fwd = { r, s, "forward-policy", "forwarded guest traffic", true, "" };
+	const struct fw_packet dhcp = { s->bridge, "", "udp", "67" }, dns = { s->bridge, "", "udp", "53" };
+	const struct fw_packet out = { s->bridge, s->uplink, "", "" }, back = { s->uplink, s->bridge, "", "" };
+
+	if (s->dhcp)
+		fw_hook(&in, "input", &dhcp, &dns, "the firewall lets DHCP and DNS from guests in");
+	if (!s->bridged)
+		fw_hook(&fwd, "forward", &out, &back, "no FORWARD drop in the way of the bridge");
 }
 
 struct mtu_walk {
 	struct nl_sock *sk;
-	int bridge_mtu;
+	int target; /* --mtu, else the largest port's */
+	bool list;  /* second pass: list the ports that differ */
 	char bad[256];
 };
 
@@ -97,26 +125,42 @@ static void port_mtu(int ifindex, void *arg)
 	int mtu = nl_link_mtu(w->sk, ifindex);
 	size_t n = strlen(w->bad);
 
-	if (mtu > 0 && mtu != w->bridge_mtu && n < sizeof(w->bad) - 32) {
+	if (!w->list) {
+		if (mtu > w->target)
+			w->target = mtu;
+	} else if (mtu > 0 && mtu != w->target && n < sizeof(w->bad) - 32) {
 		nl_ifname(w->sk, ifindex, name);
 		snprintf(w->bad + n, sizeof(w->bad) - n, "%s%s %d", n ? ", " : "", name, mtu);
 	}
 }
 
+/*
+ * The bridge takes its smallest port's MTU, so the port to blame is the
+ * one below the others (or below --mtu), not the ones the bridge left
+ * above it.
+ */
 static void check_mtu(struct report *r, struct nl_sock *sk, const struct settings *s, int br, int up)
 {
-	struct mtu_walk w = { .sk = sk, .bridge_mtu = nl_link_mtu(sk, br) };
-	int up_mtu = nl_link_mtu(sk, up);
+	struct mtu_walk w = { .sk = sk, .target = (int)s->mtu };
+	int br_mtu = nl_link_mtu(sk, br), up_mtu = nl_link_mtu(sk, up);
 
+	if (!w.target)
+		nl_bridge_ports(sk, br, port_mtu, &w);
+	if (w.target <= 0)
+		w.target = br_mtu;
+	w.list = true;
 	nl_bridge_ports(sk, br, port_mtu, &w);
 	if (w.bad[0])
-		say(r, WARN, "mtu", "ports whose MTU differs from %s's %d: %s; frames above the smaller one are dropped: "
-		    "set them equal (ip link set DEV mtu %d)", s->bridge, w.bridge_mtu, w.bad, w.bridge_mtu);
-	else if (up_mtu > 0 && up_mtu < w.bridge_mtu)
+		say(r, FAIL, "mtu", "ports whose MTU differs from the others' %d: %s; frames above the smaller one are "
+		    "dropped: set them equal (ip link set DEV mtu %d)", w.target, w.bad, w.target);
+	else if (br_mtu != w.target)
+		say(r, FAIL, "mtu", "%s has MTU %d, its ports %d: frames above the smaller one are dropped: "
+		    "ip link set %s mtu %d", s->bridge, br_mtu, w.target, s->bridge, w.target);
+	else if (up_mtu > 0 && up_mtu < br_mtu)
 		say(r, WARN, "mtu", "uplink %s has MTU %d, below %s's %d: guests rely on PMTU discovery; "
-		    "lower the bridge MTU or hand out option 26", s->uplink, up_mtu, s->bridge, w.bridge_mtu);
+		    "lower the bridge MTU or hand out option 26", s->uplink, up_mtu, s->bridge, br_mtu);
 	else
-		say(r, OK, "mtu", "%s, its ports and the uplink agree (MTU %d)", s->bridge, w.bridge_mtu);
+		say(r, OK, "mtu", "%s, its ports and the uplink agree (MTU %d)", s->bridge, br_mtu);
 }
 
 static void check_routes(struct report *r, struct nl_sock *sk, const struct settings *s, int br)
@@ -201,10 +245,6 @@ static void check_dnsmasq(struct report *r, const struct settings *s)
 	else if (!udp_bound(s->gateway, 53) || !udp_bound((struct in_addr){ 0 }, 67))
 		say(r, FAIL, "dnsmasq", "dnsmasq (pid %d) does not listen on %s:53 and :67: another DNS or DHCP "
 		    "server may hold them (ss -lunp)", pid, ip_str(s->gateway));
-	else if (output_has("iptables -S INPUT 2>/dev/null", "-P INPUT DROP"))
-		say(r, WARN, "dnsmasq", "dnsmasq (pid %d) listens, but the INPUT policy is DROP: allow DHCP and DNS "
-		    "from guests, e.g. iptables -I INPUT -i %s -p udp -m multiport --dports 53,67 -j ACCEPT",
-		    pid, s->bridge);
 	else
 		say(r, OK, "dnsmasq", "dnsmasq (pid %d) listens on %s:53 (DNS) and :67 (DHCP)", pid, ip_str(s->gateway));
 }
@@ -260,7 +300,7 @@ int cmd_doctor(int argc, char **argv)
 	else
 		say(&r, OK, "supervisor", "running");
 	check_kernel(&r);
-	check_forward_policy(&r, &s);
+	check_firewall(&r, &s);
 	if (br > 0 && up > 0) {
 		check_mtu(&r, sk, &s, br, up);
 		check_routes(&r, sk, &s, br);

@@ -212,6 +212,14 @@ int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fw
 void fwd_print(struct json *j, struct dataplane *dp);
 int cmd_forward(int argc, char **argv);
 
+/* firewall.c: would the host's nftables/iptables-nft rules drop this packet? */
+struct fw_packet {
+	const char *iif, *oif; /* oif "": none (to the host itself) */
+	const char *proto, *dport; /* "": any */
+};
+typedef void (*fw_drop_cb)(const char *family, const char *table, const char *chain, const char *why, void *arg);
+int fw_check(const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg); /* drops, -1: no nft */
+
 /* metrics.c */
 struct sockaddr_in;
 int metrics_parse(const char *s, struct sockaddr_in *sa);

@@ -1,14 +1,15 @@
 #!/bin/bash
-# doctor: all checks pass on a healthy attach; it catches a planted FORWARD
-# DROP policy (what Docker and ufw do), an MTU mismatch between the bridge
-# and a port, the host policy taken off the bridge, and a dead dnsmasq,
-# each with a fix to apply.
+# doctor: all checks pass on a healthy attach; it fails (exit 1) on every way
+# of blocking DHCP, DNS or forwarding in iptables and nftables (INPUT and
+# FORWARD policies, an inet table's input policy, a drop in another table, a
+# DROP rule), on an MTU mismatch (naming the lowered port), the host policy
+# taken off the bridge, and a dead dnsmasq; the test follows each advice.
 #
 #   g1 ==veth (mtu 1400)== ┐
 #                          virbr0 [qnat-bpf] host up0 ==veth== ext
 #   g2 ==veth (mtu 1500)== ┘
 . "$(dirname "$0")/lib.sh"
-need iptables
+need iptables nft
 
 topo_init
 attach
@@ -20,14 +21,77 @@ echo "$out" | grep -qE "^ok +forward-policy" || fail "forward policy check: $out
 echo "$out" | grep -qE "^ok +host-policy +guests reach DHCP, DNS and ICMP on the host$" || fail "host policy check: $out"
 qnat doctor "$BR" --json | grep -q '"check":"mtu"' || fail "doctor --json"
 
+# Each way of blocking DHCP, DNS or forwarding, in iptables and in nftables:
+# doctor exits 1 naming it; its advice, followed as printed, makes doctor
+# pass and the guest work again.
+lease_ok() { guest_dhcp g1 >/dev/null; }
+# A fragmented datagram takes the kernel's forward path (the slow path).
+ext_udp_echo 7000
+frag_ok() {
+	in_guest g1 sh -c "{ head -c 3000 /dev/zero | tr '\\0' a; echo; } | socat -T 2 - UDP:$EXT_ADDR:7000" | grep -q '^echo:a'
+}
+# doctor_catches CHECK PATTERN: doctor fails, its CHECK line matches PATTERN;
+# then runs the fix the line gives (after "in that chain: ").
+doctor_catches() {
+	local out line
+	out=$(qnat doctor "$BR") && fail "doctor exits 0 with $2: $out"
+	line=$(echo "$out" | grep -E "^fail +$1 .*$2" | head -1)
+	[ -n "$line" ] || fail "$1 not caught ($2): $out"
+	log "caught: $line"
+	in_host sh -c "${line##*in that chain: }" || fail "the advice does not run: $line"
+	out=$(qnat doctor "$BR") || fail "doctor still fails after its advice: $out"
+}
+lease_ok
+frag_ok || fail "fragmented UDP does not get through on a healthy attach"
+
+# iptables -P INPUT DROP: guests get no lease.
+in_host iptables -P INPUT DROP
+in_guest g1 busybox udhcpc -i eth0 -n -q -t 2 -T 1 -s "$UDHCPC_SCRIPT" >/dev/null 2>&1 &&
+	fail "a lease through an INPUT DROP policy: the test breaks nothing"
+doctor_catches input-policy "table ip filter chain INPUT .*policy drop.*iptables -I INPUT -i virbr0 -j ACCEPT"
+lease_ok
+in_host iptables -F INPUT
+in_host iptables -P INPUT ACCEPT
+
+# An nft inet table whose input chain has policy drop.
+in_host nft add table inet t1
+in_host nft add chain inet t1 input '{ type filter hook input priority 0; policy drop; }'
+doctor_catches input-policy "table inet t1 chain input .*nft insert rule inet t1 input iifname virbr0 accept"
+lease_ok
+in_host nft delete table inet t1
+
+# A forward drop in another nft table: an iptables ACCEPT cannot override it.
 in_host iptables -P FORWARD DROP
-# One port lowered: the bridge follows the smallest port, the other port does not.
-ip -n "$NS_HOST" link set v-g1 mtu 1400
-out=$(qnat doctor "$BR")
-echo "$out" | grep -qE "^warn +forward-policy .*iptables -I FORWARD -i virbr0 -j ACCEPT" ||
-	fail "FORWARD DROP not caught: $out"
-echo "$out" | grep -qE "^warn +mtu .*v-g2 1500" || fail "MTU mismatch not caught: $out"
+in_host nft add table ip t2
+in_host nft add chain ip t2 fw '{ type filter hook forward priority 0; policy drop; }'
+frag_ok && fail "fragments through a forward drop: the test breaks nothing"
+out=$(qnat doctor "$BR") && fail "doctor exits 0 with two forward drops"
+echo "$out" | grep -qE "^fail +forward-policy .*table ip filter chain FORWARD .*iptables -I FORWARD -i virbr0" ||
+	fail "iptables FORWARD DROP policy not caught: $out"
+in_host iptables -I FORWARD -i "$BR" -j ACCEPT
+in_host iptables -I FORWARD -o "$BR" -j ACCEPT
+doctor_catches forward-policy "table ip t2 chain fw .*nft insert rule ip t2 fw iifname virbr0 accept; nft insert rule ip t2 fw oifname virbr0 accept"
+frag_ok || fail "fragmented UDP still blocked after doctor's advice"
+in_host nft delete table ip t2
+in_host iptables -F FORWARD
 in_host iptables -P FORWARD ACCEPT
+
+# A FORWARD -j DROP rule, not a policy.
+in_host iptables -A FORWARD -j DROP
+frag_ok && fail "fragments through a FORWARD DROP rule: the test breaks nothing"
+doctor_catches forward-policy "table ip filter chain FORWARD .*rule .*drop.*iptables -I FORWARD -i virbr0 -j ACCEPT"
+frag_ok || fail "fragmented UDP still blocked after doctor's advice"
+in_host iptables -F FORWARD
+
+# One port lowered: the bridge follows the smallest port; the one to blame is v-g1.
+ip -n "$NS_HOST" link set v-g1 mtu 1400
+out=$(qnat doctor "$BR") && fail "doctor exits 0 with an MTU mismatch"
+line=$(echo "$out" | grep -E "^fail +mtu .*v-g1 1400")
+[ -n "$line" ] || fail "MTU mismatch does not name v-g1 1400: $out"
+echo "$line" | grep -q "v-g2" && fail "MTU mismatch blames v-g2: $line"
+ip -n "$NS_HOST" link set v-g1 mtu "$(echo "$line" | sed -n 's/.*mtu \([0-9]*\))$/\1/p')"
+out=$(qnat doctor "$BR") || fail "doctor still fails after its MTU advice: $out"
+frag_ok || fail "no traffic after the MTU fix"
 
 # dnsmasq gone and not coming back (its supervisor stopped): a failure, exit 1.
 sup=$(cat /run/qnat-bpf/ns"$(in_host stat -L -c %i /proc/self/ns/net)"/"$BR"/supervisor.pid)

@@ -59,7 +59,7 @@ static int touch(const char *path, mode_t mode, gid_t gid)
 
 int dnsmasq_write_config(const struct settings *s)
 {
-	char dir[256], conf[300], buf[4096];
+	char dir[256], conf[300], leases[PATH_MAX], buf[4096];
 	uint32_t lease_max = ntohl(s->dhcp_end.s_addr) - ntohl(s->dhcp_start.s_addr) + 1;
 	int err;
 
@@ -68,7 +68,8 @@ int dnsmasq_write_config(const struct settings *s)
 	gid_t gid = dnsmasq_gid();
 	size_t n;
 
-	if ((err = state_dir_make(s->bridge)) || (err = state_dir(s->bridge, dir, sizeof(dir))))
+	if ((err = state_dir_make(s->bridge)) || (err = state_dir(s->bridge, dir, sizeof(dir))) ||
+	    (err = lease_dir_make(s->bridge)) || (err = lease_path(s->bridge, leases, sizeof(leases))))
 		return err;
 	/* Who dnsmasq becomes is named, not left to its build: that group may read the hosts files. */
 	n = pw && gr ? snprintf(buf, sizeof(buf), "user=%s\ngroup=%s\n", pw->pw_name, gr->gr_name) : 0;
@@ -83,11 +84,11 @@ int dnsmasq_write_config(const struct settings *s)
 		 "dhcp-no-override\n"
 		 "dhcp-authoritative\n"
 		 "dhcp-lease-max=%u\n"
-		 "dhcp-leasefile=%s/leases\n"
+		 "dhcp-leasefile=%s\n"
 		 "dhcp-hostsfile=%s/hostsfile\n"
 		 "addn-hosts=%s/addnhosts\n",
 		 dir, s->bridge, ip_str(s->dhcp_start), ip_str(s->dhcp_end),
-		 ip_str((struct in_addr){ .s_addr = prefix_mask(s->prefix) }), lease_max, dir, dir, dir);
+		 ip_str((struct in_addr){ .s_addr = prefix_mask(s->prefix) }), lease_max, leases, dir, dir);
 	if (s->mtu) { /* DHCP option 26, as libvirt's <mtu> does */
 		size_t n = strlen(buf);
 
@@ -100,8 +101,7 @@ int dnsmasq_write_config(const struct settings *s)
 	if ((err = touch(conf, 0640, gid)))
 		return err;
 	/* dnsmasq opens the lease file as root and keeps it open: root's alone. */
-	snprintf(conf, sizeof(conf), "%s/leases", dir);
-	if ((err = touch(conf, 0600, 0)))
+	if ((err = touch(leases, 0600, 0)))
 		return err;
 	snprintf(conf, sizeof(conf), "%s/dnsmasq.conf", dir);
 	return write_file_atomic(conf, buf, 0600);
@@ -204,7 +204,7 @@ int dnsmasq_lease_count(const char *bridge)
 	int n = 0;
 	FILE *f;
 
-	if (state_path(bridge, "leases", path, sizeof(path)))
+	if (lease_path(bridge, path, sizeof(path)))
 		return 0;
 	f = fopen(path, "re");
 	if (!f)

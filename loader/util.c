@@ -2,6 +2,7 @@
 /* Parsing, paths under /run/qnat-bpf, sysctls and pid files. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <link.h>
@@ -188,6 +189,69 @@ int state_dir(const char *bridge, char *buf, size_t len)
 		return -errno;
 	n = snprintf(buf, len, "%s/ns%lu/%s", QNAT_RUN_DIR, (unsigned long)st.st_ino, bridge);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * What names this namespace across its lifetimes: "root" for the initial
+ * one, "netns-NAME" for one `ip netns` named, else "nsINODE".  Inodes are
+ * reused once a namespace dies, so only the last is a key for now, not
+ * for what outlives it.
+ */
+static int netns_key(char *buf, size_t len)
+{
+	struct stat self, other;
+	struct dirent *d;
+	DIR *dir;
+
+	if (stat("/proc/self/ns/net", &self))
+		return -errno;
+	if (!stat("/proc/1/ns/net", &other) && other.st_ino == self.st_ino && other.st_dev == self.st_dev)
+		return snprintf(buf, len, "root") >= (int)len ? -ENAMETOOLONG : 0;
+	dir = opendir("/run/netns");
+	while (dir && (d = readdir(dir))) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "/run/netns/%s", d->d_name);
+		if (d->d_name[0] != '.' && !stat(path, &other) && other.st_ino == self.st_ino &&
+		    other.st_dev == self.st_dev) {
+			int n = snprintf(buf, len, "netns-%s", d->d_name);
+
+			closedir(dir);
+			return n >= (int)len ? -ENAMETOOLONG : 0;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	return snprintf(buf, len, "ns%lu", (unsigned long)self.st_ino) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+/* QNAT_LIB_DIR/NSKEY/BRIDGE/leases: dnsmasq's leases, kept across detach, attach and reboot. */
+int lease_path(const char *bridge, char *buf, size_t len)
+{
+	char key[NAME_MAX + 8];
+	int err = netns_key(key, sizeof(key)), n;
+
+	if (err)
+		return err;
+	n = snprintf(buf, len, "%s/%s/%s/leases", QNAT_LIB_DIR, key, bridge);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Its directories: root's, 0700 (dnsmasq opens the file before it drops root). */
+int lease_dir_make(const char *bridge)
+{
+	char path[PATH_MAX];
+	int err = lease_path(bridge, path, sizeof(path));
+
+	if (err)
+		return err;
+	/* the bridge's directory, the namespace's and the top: root's alone, whatever umask made them */
+	for (int i = 0; i < 3; i++) {
+		*strrchr(path, '/') = '\0';
+		if ((i == 0 && (err = mkdir_p(path, 0700))) || chmod(path, 0700))
+			return err ? err : -errno;
+	}
+	return 0;
 }
 
 int state_path(const char *bridge, const char *file, char *buf, size_t len)

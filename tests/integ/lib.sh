@@ -49,7 +49,11 @@ cleanup() {
 	fi
 	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	uplink_captures_end || { [ "$rc" = 0 ] && rc=1; }
-	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	for ns in "${NAMESPACES[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+		rm -rf "/var/lib/qnat-bpf/netns-$ns" # its leases, kept across detach
+	done
+	rmdir /var/lib/qnat-bpf 2>/dev/null
 	rm -rf "$WORK"
 	exit "$rc"
 }

@@ -193,21 +193,25 @@ dns_gid=$(awk '/^Gid:/ { print $2 }' "/proc/$dns_pid/status")
 for d in "${dir%/*}" "$dir"; do
 	[ "$(stat -c '%a %u %g' "$d")" = "710 0 $dns_gid" ] || case_fail "$d: $(stat -c '%a %U:%G' "$d"), not 710 root:$dns_gid"
 done
-for f in state dnsmasq.conf leases supervisor.pid; do
-	[ "$(stat -c '%a %u' "$dir/$f")" = "600 0" ] || case_fail "$f: $(stat -c '%a %U' "$dir/$f"), not 600 root"
+lib=/var/lib/qnat-bpf/netns-$NS_HOST/$BR # the leases, kept across detach: root's alone
+for d in /var/lib/qnat-bpf "${lib%/*}" "$lib"; do
+	[ "$(stat -c '%a %u' "$d")" = "700 0" ] || case_fail "$d: $(stat -c '%a %U' "$d"), not 700 root"
+done
+for f in "$dir"/{state,dnsmasq.conf,supervisor.pid} "$lib/leases"; do
+	[ "$(stat -c '%a %u' "$f")" = "600 0" ] || case_fail "$f: $(stat -c '%a %U' "$f"), not 600 root"
 done
 for f in hostsfile addnhosts; do
 	[ "$(stat -c '%a %u %g' "$dir/$f")" = "640 0 $dns_gid" ] || case_fail "$f: $(stat -c '%a %U:%G' "$dir/$f")"
 done
 USER_X=(setpriv --reuid=4242 --regid=4242 --clear-groups)
-for f in state leases hostsfile dnsmasq.conf; do
-	"${USER_X[@]}" cat "$dir/$f" >/dev/null 2>&1 && case_fail "a non-root user reads $f"
+for f in "$dir"/{state,hostsfile,dnsmasq.conf} "$lib/leases"; do
+	"${USER_X[@]}" cat "$f" >/dev/null 2>&1 && case_fail "a non-root user reads $f"
 done
 for d in /run/qnat-bpf "$dir"; do
 	"${USER_X[@]}" ls "$d" >/dev/null 2>&1 && case_fail "a non-root user lists $d"
 done
-for f in state leases; do # nor does dnsmasq's group
-	setpriv --reuid=65534 --regid="$dns_gid" --clear-groups cat "$dir/$f" >/dev/null 2>&1 &&
+for f in "$dir/state" "$lib/leases"; do # nor does dnsmasq's group
+	setpriv --reuid=65534 --regid="$dns_gid" --clear-groups cat "$f" >/dev/null 2>&1 &&
 		case_fail "dnsmasq's group reads $f"
 done
 qnat dhcp host add "$BR" 52:54:00:aa:bb:01 192.168.122.77 permhost || case_fail "dhcp host add"

@@ -72,6 +72,7 @@ traffic_and_check() {
 	done
 	n=$(qnat ct count "$BR")
 	[ "${n:-0}" -ge 4 ] || fail "expected >= 4 flows (2 pings, 2 tcp), ct count says '$n'"
+	dir=/var/lib/qnat-bpf/netns-$NS_HOST/$BR
 	[ "$(grep -c . "$dir/leases" 2>/dev/null)" -ge 2 ] || fail "dnsmasq recorded no leases in $dir/leases"
 	out=$(our_progs)
 	for p in ${OUR_PROGS//|/ }; do

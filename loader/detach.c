@@ -31,7 +31,7 @@ void ports_detach_all(struct dataplane *dp, struct nl_sock *sk, int bridge_ifind
 void state_remove(const char *bridge)
 {
 	static const char *const files[] = { "state", "dnsmasq.conf", "dnsmasq.pid", "supervisor.pid",
-					     "leases", "hostsfile", "addnhosts" };
+					     "leases", "hostsfile", "addnhosts", "reload" };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)

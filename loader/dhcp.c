@@ -179,7 +179,7 @@ int dhcp_ip_of(const struct settings *s, const uint8_t mac[6], struct in_addr *i
 				!parse_ipv4(lip, ip);
 		fclose(f);
 	}
-	if (!found && !lease_path(s->bridge, path, sizeof(path)) && (f = fopen(path, "re"))) {
+	if (!found && !lib_path(s->bridge, "leases", path, sizeof(path)) && (f = fopen(path, "re"))) {
 		while (!found && fgets(line, sizeof(line), f))
 			found = sscanf(line, "%*s %63s %63s", lmac, lip) == 2 && !strcasecmp(lmac, want) &&
 				!parse_ipv4(lip, ip);
@@ -194,7 +194,7 @@ static int leases_print(const struct settings *s, bool json)
 	struct json j;
 	FILE *f;
 
-	if (lease_path(s->bridge, path, sizeof(path)))
+	if (lib_path(s->bridge, "leases", path, sizeof(path)))
 		return -ENAMETOOLONG;
 	json_begin(&j, json);
 	json_arr_open(&j, NULL);

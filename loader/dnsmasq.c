@@ -69,7 +69,7 @@ int dnsmasq_write_config(const struct settings *s)
 	size_t n;
 
 	if ((err = state_dir_make(s->bridge)) || (err = state_dir(s->bridge, dir, sizeof(dir))) ||
-	    (err = lease_dir_make(s->bridge)) || (err = lease_path(s->bridge, leases, sizeof(leases))))
+	    (err = lib_dir_make(s->bridge)) || (err = lib_path(s->bridge, "leases", leases, sizeof(leases))))
 		return err;
 	/* Who dnsmasq becomes is named, not left to its build: that group may read the hosts files. */
 	n = pw && gr ? snprintf(buf, sizeof(buf), "user=%s\ngroup=%s\n", pw->pw_name, gr->gr_name) : 0;
@@ -204,7 +204,7 @@ int dnsmasq_lease_count(const char *bridge)
 	int n = 0;
 	FILE *f;
 
-	if (lease_path(bridge, path, sizeof(path)))
+	if (lib_path(bridge, "leases", path, sizeof(path)))
 		return 0;
 	f = fopen(path, "re");
 	if (!f)

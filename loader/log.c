@@ -3,11 +3,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <bpf/libbpf.h>
 
 #include "log.h"
 
 static int use_syslog;
+static FILE *log_file; /* once daemonised without a syslog */
+static char where[4096] = "stderr";
 static int verbosity;
 static char last_warning[1024]; /* what a daemonised child tells its parent */
 
@@ -24,6 +31,53 @@ void log_init(int to_syslog, int verbose)
 		openlog("qnat-bpf", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+/* Does something accept datagrams or connections on /dev/log? */
+bool syslog_reachable(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	static const int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	bool ok = false;
+
+	for (int i = 0; i < 2 && !ok; i++) {
+		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0);
+
+		ok = fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		if (fd >= 0)
+			close(fd);
+	}
+	return ok;
+}
+
+const char *log_where(void)
+{
+	return where;
+}
+
+/*
+ * Daemonised: syslog when there is one, else append to file (root's,
+ * 0600), so that what the supervisor says is always somewhere.
+ */
+void log_init_daemon(const char *file, int verbose)
+{
+	if (syslog_reachable() || !file) {
+		snprintf(where, sizeof(where), "syslog");
+		log_init(1, verbose);
+		return;
+	}
+	struct stat st;
+	char old[4100];
+
+	verbosity = verbose;
+	snprintf(old, sizeof(old), "%s.1", file);
+	if (!stat(file, &st) && st.st_size > (1 << 20))
+		rename(file, old); /* one old generation, at most 1 MiB each */
+	log_file = fopen(file, "ae");
+	if (log_file && fchmod(fileno(log_file), 0600) == 0)
+		snprintf(where, sizeof(where), "%s", file);
+	else
+		snprintf(where, sizeof(where), "nowhere (%s: %s)", file, strerror(errno));
+}
+
 static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 {
 	char buf[1024];
@@ -36,6 +90,16 @@ static void vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 			syslog(pri, "%s: %s", buf, suffix);
 		else
 			syslog(pri, "%s", buf);
+		return;
+	}
+	if (log_file) {
+		char stamp[32];
+		time_t now = time(NULL);
+
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+		fprintf(log_file, "%s qnat-bpf[%d]: %s%s%s\n", stamp, (int)getpid(), buf, suffix ? ": " : "",
+			suffix ? suffix : "");
+		fflush(log_file);
 		return;
 	}
 	if (suffix)
@@ -68,7 +132,7 @@ void log_info(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!use_syslog && verbosity < 1)
+	if (!use_syslog && !log_file && verbosity < 1)
 		return;
 	va_start(ap, fmt);
 	vlog(LOG_INFO, fmt, ap, NULL);

@@ -13,7 +13,7 @@
 #include "qnat_maps.h"
 
 #define QNAT_RUN_DIR "/run/qnat-bpf"
-#define QNAT_LIB_DIR "/var/lib/qnat-bpf" /* what outlives an attach: leases */
+#define QNAT_LIB_DIR "/var/lib/qnat-bpf" /* what outlives an attach: leases, a log */
 #define QNAT_TC_HANDLE 0x51a7 /* our cls_bpf filters: this handle ... */
 #define QNAT_TC_PRIO 0x51a7   /* ... at this priority */
 
@@ -83,8 +83,8 @@ const char *ip_str(struct in_addr a); /* static buffer, rotating over 8 */
 const char *ip_str_be(uint32_t be);
 int state_dir(const char *bridge, char *buf, size_t len);
 int state_path(const char *bridge, const char *file, char *buf, size_t len);
-int lease_path(const char *bridge, char *buf, size_t len);
-int lease_dir_make(const char *bridge);
+int lib_path(const char *bridge, const char *file, char *buf, size_t len);
+int lib_dir_make(const char *bridge);
 int sysctl_read_int(const char *path);
 int sysctl_write_int(const char *path, int val);
 pid_t pidfile_read(const char *path);

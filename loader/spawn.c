@@ -28,10 +28,19 @@ void supervisor_stop(const char *bridge)
 
 #define READY '1' /* what supervise() writes once it is ready */
 
+/* Where the daemonised supervisor logs: syslog, else this file. */
+static const char *log_place(const char *bridge, char *buf, size_t len)
+{
+	if (syslog_reachable() || lib_path(bridge, "qnat-bpf.log", buf, len))
+		return "syslog";
+	return buf;
+}
+
 /* Start the supervisor in the background; returns once it is ready. */
 int supervisor_spawn(struct attach *a, int verbose)
 {
-	char why[1024];
+	char why[1024], logf[PATH_MAX];
+	const char *place = log_place(a->s.bridge, logf, sizeof(logf));
 	int fds[2], null, err;
 	ssize_t n;
 	pid_t pid;
@@ -53,9 +62,10 @@ int supervisor_spawn(struct attach *a, int verbose)
 			dup2(null, STDOUT_FILENO);
 			dup2(null, STDERR_FILENO);
 		}
-		log_init(1, verbose);
+		lib_dir_make(a->s.bridge);
+		log_init_daemon(strcmp(place, "syslog") ? place : NULL, verbose);
 		err = supervise(&a->s, a->x, &a->dp, a->bridge, a->uplink, fds[1]);
-		/* Why not, for the attach to say (syslog has it too). */
+		/* Why not, for the attach to say (the log has it too). */
 		if (err && write(fds[1], log_last_warning(), strlen(log_last_warning())) < 0)
 			err = -EIO;
 		_exit(err ? 1 : 0);
@@ -67,7 +77,7 @@ int supervisor_spawn(struct attach *a, int verbose)
 		return 0;
 	waitpid(pid, NULL, 0);
 	why[n > 0 ? n : 0] = '\0';
-	log_warnx("the supervisor failed to start: %s", n > 0 ? why : "it exited (see syslog)");
+	log_warnx("the supervisor failed to start: %s (its log: %s)", n > 0 ? why : "it exited", place);
 	return -ECHILD;
 }
 

@@ -144,6 +144,25 @@ static void print_build(struct json *j, const struct owned *o, const struct sett
 	json_text(j, "\n");
 }
 
+/* The last SIGHUP's outcome, as the supervisor recorded it (none: no line). */
+static void print_reload(struct json *j, const char *bridge)
+{
+	char path[PATH_MAX], when[32] = "", result[16] = "", msg[800] = "";
+	FILE *f;
+
+	if (state_path(bridge, "reload", path, sizeof(path)) || !(f = fopen(path, "re")))
+		return;
+	if (fgets(when, sizeof(when), f) && fgets(result, sizeof(result), f) && fgets(msg, sizeof(msg), f)) {
+		when[strcspn(when, "\n")] = result[strcspn(result, "\n")] = msg[strcspn(msg, "\n")] = 0;
+		json_obj_open(j, "last_reload");
+		json_str(j, "time", "  last reload (SIGHUP): %s", when);
+		json_str(j, "result", " %s", result);
+		json_str(j, "message", ": %s\n", msg);
+		json_obj_close(j);
+	}
+	fclose(f);
+}
+
 static int status_one(struct json *j, const char *bridge)
 {
 	struct dataplane dp;
@@ -163,6 +182,7 @@ static int status_one(struct json *j, const char *bridge)
 	json_str(j, "supervisor", " %s", sup ? "running" : "NOT RUNNING (run attach again to restart it)");
 	json_uint(j, "supervisor_pid", sup ? " (pid %llu)" : "", sup);
 	json_text(j, "\n");
+	print_reload(j, bridge);
 	print_build(j, &o, &s);
 	json_bool(j, "bridged", s.bridged, "  bridged: guests on the uplink's LAN, no NAT\n", "");
 	if (!s.bridged) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <linux/if_link.h>
@@ -267,19 +268,47 @@ static bool same_rule(const struct fwd_rule *a, const struct fwd_rule *b)
  * line at once (open flows are untouched); anything else needs a detach and
  * attach, and is only reported.
  */
+/*
+ * The outcome of a SIGHUP, logged and kept in the state directory's
+ * "reload" (time, ok or error, what happened) for `status` to show.
+ */
+static void reload_record(const char *bridge, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void reload_record(const char *bridge, bool ok, const char *fmt, ...)
+{
+	char msg[800], text[900], stamp[32], path[PATH_MAX];
+	time_t now = time(NULL);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ok)
+		log_info("SIGHUP: %s", msg);
+	else
+		log_warnx("SIGHUP: %s", msg);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	snprintf(text, sizeof(text), "%s\n%s\n%s\n", stamp, ok ? "ok" : "error", msg);
+	if (state_path(bridge, "reload", path, sizeof(path)) || write_file_atomic(path, text, 0600))
+		log_warnx("cannot record the reload's result in %s", path);
+}
+
 static void config_reload(struct sup *p)
 {
 	static struct extras nx;
 	struct settings ns;
 	bool hosts_changed = false;
+	char note[600] = "";
 
 	reload = 0;
 	if (!p->x->config[0]) {
-		log_info("SIGHUP: attached without --config, nothing to re-read");
+		reload_record(p->s->bridge, true, "attached without --config, nothing to re-read");
 		return;
 	}
 	if (config_load(p->s->bridge, p->x->config, &ns, &nx)) {
-		log_warnx("%s: not reloaded, the running configuration stays", p->x->config);
+		snprintf(note, sizeof(note), "%s", log_last_warning());
+		reload_record(p->s->bridge, false, "%s; not reloaded, the running configuration stays", note);
 		return;
 	}
 	if (!ns.uplink[0])
@@ -291,6 +320,7 @@ static void config_reload(struct sup *p)
 		opts_list(OPT_RELOAD, "and", reloadable, sizeof(reloadable));
 		log_warnx("%s: settings other than %s changed (%s); they take effect at the next detach and attach",
 			  p->x->config, reloadable, diff);
+		snprintf(note, sizeof(note), "; %s", log_last_warning());
 	}
 	for (int i = 0; i < p->x->nfwd; i++) {
 		bool kept = false;
@@ -308,15 +338,18 @@ static void config_reload(struct sup *p)
 		if (!kept && !dhcp_host_del(p->s, p->x->host[i].mac))
 			hosts_changed = true;
 	}
-	if (extras_apply(p->dp, p->s, &nx))
+	if (extras_apply(p->dp, p->s, &nx)) {
 		log_warnx("%s: some forwards or hosts could not be applied", p->x->config);
+		snprintf(note, sizeof(note), "; %s", log_last_warning());
+	}
 	hosts_changed |= nx.nhost > 0;
 	nx.foreground = p->x->foreground;
 	nx.verbose = p->x->verbose;
 	*p->x = nx;
 	if (hosts_changed && p->dnsmasq > 0)
 		kill(p->dnsmasq, SIGHUP);
-	log_info("%s reloaded: %d forwards, %d static hosts", p->x->config, nx.nfwd, nx.nhost);
+	reload_record(p->s->bridge, true, "%s reloaded: %d forwards, %d static hosts%s", p->x->config, nx.nfwd,
+		      nx.nhost, note);
 }
 
 /*

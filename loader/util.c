@@ -227,23 +227,26 @@ static int netns_key(char *buf, size_t len)
 	return snprintf(buf, len, "ns%lu", (unsigned long)self.st_ino) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
-/* QNAT_LIB_DIR/NSKEY/BRIDGE/leases: dnsmasq's leases, kept across detach, attach and reboot. */
-int lease_path(const char *bridge, char *buf, size_t len)
+/*
+ * QNAT_LIB_DIR/NSKEY/BRIDGE/FILE: what outlives an attach (dnsmasq's
+ * leases, the log when there is no syslog), across detach and reboot.
+ */
+int lib_path(const char *bridge, const char *file, char *buf, size_t len)
 {
 	char key[NAME_MAX + 8];
 	int err = netns_key(key, sizeof(key)), n;
 
 	if (err)
 		return err;
-	n = snprintf(buf, len, "%s/%s/%s/leases", QNAT_LIB_DIR, key, bridge);
+	n = snprintf(buf, len, "%s/%s/%s/%s", QNAT_LIB_DIR, key, bridge, file);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 /* Its directories: root's, 0700 (dnsmasq opens the file before it drops root). */
-int lease_dir_make(const char *bridge)
+int lib_dir_make(const char *bridge)
 {
 	char path[PATH_MAX];
-	int err = lease_path(bridge, path, sizeof(path));
+	int err = lib_path(bridge, "leases", path, sizeof(path));
 
 	if (err)
 		return err;

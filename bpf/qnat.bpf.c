@@ -526,12 +526,18 @@ static __always_inline struct qnat_fwd *sock_fwd(struct bpf_sock_addr *ctx, cons
 		return 0;
 	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
 		return 0;
-	/* Loopback reaches the forwards of every uplink address. */
-	if ((dst & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000))
-		dst = cfg->ext_addr;
-	f = fwd_lookup(cfg, dst, port, ctx->protocol);
 	*cfgp = cfg;
-	return f;
+	/* Loopback: a forward of that very address (the host's alone, as
+	 * QEMU's hostfwd), else those of every uplink address. */
+	if ((dst & bpf_htonl(0xff000000)) == bpf_htonl(0x7f000000)) {
+		struct qnat_fwd_key k = { .addr = dst, .port = port, .proto = ctx->protocol };
+
+		f = bpf_map_lookup_elem(&qnat_fwd, &k);
+		if (f)
+			return f;
+		dst = cfg->ext_addr;
+	}
+	return fwd_lookup(cfg, dst, port, ctx->protocol);
 }
 
 static __always_inline void sock_redirect(struct bpf_sock_addr *ctx)

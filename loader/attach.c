@@ -23,7 +23,7 @@ int extras_apply(struct dataplane *dp, const struct settings *s, const struct ex
 	int err;
 
 	for (int i = 0; i < x->nfwd; i++)
-		if ((err = fwd_rule_add(dp, s, &x->fwd[i], false, true)))
+		if ((err = fwd_rule_add(dp, s, &x->fwd[i], false, true)) < 0)
 			return err;
 	for (int i = 0; i < x->nhost; i++)
 		if ((err = dhcp_host_set(s, &x->host[i])))

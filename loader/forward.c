@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <netlink/socket.h>
 
 #include "json.h"
 #include "log.h"
@@ -20,7 +21,7 @@
 
 static const char forward_usage[] =
 	"Usage: qnat-bpf forward add BRIDGE tcp|udp [HOSTADDR:]HOSTPORT[-HOSTPORT_END] GUESTIP[:GUESTPORT] [--force]\n"
-	"       qnat-bpf forward del BRIDGE tcp|udp [HOSTADDR:]HOSTPORT\n"
+	"       qnat-bpf forward del BRIDGE tcp|udp [HOSTADDR:]HOSTPORT[-HOSTPORT_END]\n"
 	"       qnat-bpf forward { list | show } BRIDGE [--json]\n";
 
 static int parse_proto(const char *s, uint8_t *proto)
@@ -124,6 +125,12 @@ static const char *proto_str(uint8_t p)
 	return p == IPPROTO_TCP ? "tcp" : "udp";
 }
 
+/* 127.0.0.0/8: a forward for the host's own sockets alone, as QEMU's hostfwd=tcp:127.0.0.1:PORT-:PORT */
+static bool is_loopback(struct in_addr a)
+{
+	return (ntohl(a.s_addr) >> 24) == 127;
+}
+
 static bool addr_on_uplink(const char *uplink, struct in_addr a)
 {
 	struct ifaddrs *ifa, *i;
@@ -181,8 +188,9 @@ static int fwd_rule_check(struct dataplane *dp, const struct settings *s, const 
 			  r->last, FWD_RANGE_MAX);
 		return -EINVAL;
 	}
-	if (r->host_addr.s_addr && !addr_on_uplink(s->uplink, r->host_addr)) {
-		log_warnx("%s is not an address of the uplink %s", ip_str(r->host_addr), s->uplink);
+	if (r->host_addr.s_addr && !is_loopback(r->host_addr) && !addr_on_uplink(s->uplink, r->host_addr)) {
+		log_warnx("%s is not an address of the uplink %s (nor 127.0.0.0/8, for the host alone)",
+			  ip_str(r->host_addr), s->uplink);
 		return -EADDRNOTAVAIL;
 	}
 	/* Overlap with another rule: same port and protocol, and either address covers the other. */
@@ -217,13 +225,14 @@ static int fwd_rule_check(struct dataplane *dp, const struct settings *s, const 
 	return 0;
 }
 
+/* 0 added, 1 already there (idempotent), else negative errno. */
 int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r, bool force, bool idempotent)
 {
 	bool present;
 	int err = fwd_rule_check(dp, s, r, force, idempotent, &present);
 
 	if (err || present)
-		return err;
+		return err ? err : 1;
 	for (uint32_t p = r->first; p <= r->last; p++) {
 		struct qnat_fwd_key k = { .addr = r->host_addr.s_addr, .port = htons(p), .proto = r->proto };
 		struct qnat_fwd v = {
@@ -260,6 +269,81 @@ int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint1
 		bpf_map_delete_elem(dp->fwd_fd, &k);
 	}
 	return 0;
+}
+
+/*
+ * `forward del`: the rule that holds [addr:]port.  Without an address, the
+ * one rule on that port whatever its address.  A rule of several ports
+ * goes only by its whole range, never by one of its ports.
+ */
+static int fwd_rule_del_asked(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r)
+{
+	struct qnat_fwd_key k, next, *prev = NULL, found = { 0 };
+	struct qnat_fwd v, fv;
+	int n = 0;
+	uint16_t first, last;
+	bool every = false;
+
+	while (!bpf_map_get_next_key(dp->fwd_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (k.proto != r->proto || ntohs(k.port) != r->first || bpf_map_lookup_elem(dp->fwd_fd, &k, &v) ||
+		    (r->host_addr.s_addr && k.addr != r->host_addr.s_addr) || every)
+			continue;
+		every = !r->host_addr.s_addr && !k.addr; /* the every-address rule is the one meant */
+		n = every ? 1 : n + 1; /* one key per address and port */
+		found = k, fv = v;
+	}
+	if (!n) {
+		log_warnx("no forward of %s %s%s%u", proto_str(r->proto), r->host_addr.s_addr ? ip_str(r->host_addr) : "",
+			  r->host_addr.s_addr ? ":" : "port ", r->first);
+		return -ENOENT;
+	}
+	if (n > 1) {
+		log_warnx("%s port %u is forwarded on several addresses: name one (forward list %s)", proto_str(r->proto),
+			  r->first, s->bridge);
+		return -EINVAL;
+	}
+	first = ntohs(fv.rule_first), last = ntohs(fv.rule_last);
+	if (r->first != first || r->last != last) {
+		log_warnx("%s %s%s%u is part of the forward of %u-%u: delete the whole range "
+			  "(forward del %s %s %s%s%u-%u), nothing was changed", proto_str(r->proto),
+			  found.addr ? ip_str_be(found.addr) : "port ", found.addr ? ":" : "", r->first, first, last, s->bridge,
+			  proto_str(r->proto), found.addr ? ip_str_be(found.addr) : "", found.addr ? ":" : "", first, last);
+		return -EINVAL;
+	}
+	return fwd_rule_del(dp, r->proto, (struct in_addr){ found.addr }, first);
+}
+
+/* Does a guest have addr now: a DHCP lease, a static host, or a neighbour entry on the bridge? */
+static bool guest_known(const struct settings *s, struct in_addr addr)
+{
+	char path[PATH_MAX], line[512], needle[24];
+	const char *files[] = { "leases", "hostsfile" };
+	struct nl_sock *sk;
+	uint8_t mac[6];
+	bool found = false;
+
+	for (int i = 0; i < 2 && !found; i++) {
+		FILE *f;
+
+		if (i ? state_path(s->bridge, files[i], path, sizeof(path)) : lib_path(s->bridge, files[i], path, sizeof(path)))
+			continue;
+		snprintf(needle, sizeof(needle), i ? ",%s" : " %s ", ip_str(addr));
+		if (!(f = fopen(path, "re")))
+			continue;
+		while (!found && fgets(line, sizeof(line), f)) {
+			char *hit = strstr(line, needle);
+
+			found = hit && (!i || hit[strlen(needle)] == ',' || hit[strlen(needle)] == '\n');
+		}
+		fclose(f);
+	}
+	if (!found && !nl_open(&sk)) {
+		found = !nl_neigh_mac(sk, nl_ifindex(sk, s->bridge), addr, mac);
+		nl_socket_free(sk);
+	}
+	return found;
 }
 
 struct fwd_row {
@@ -400,12 +484,17 @@ int cmd_forward(int argc, char **argv)
 	if (bridge_open(pos[0], &s, &o, &dp, false))
 		return 1;
 	if (!strcmp(verb, "add")) {
-		err = fwd_rule_add(&dp, &s, &r, force, false);
+		err = fwd_rule_add(&dp, &s, &r, force, true);
+		if (err == 1)
+			printf("%s %s already forwarded to %s, as asked: nothing to do\n", proto_str(r.proto), pos[2], pos[3]);
+		if (err >= 0 && !guest_known(&s, r.guest))
+			log_warnx("warning: no guest has %s now (no DHCP lease, static host or neighbour): the forward is "
+				  "added and works once a guest takes that address", ip_str(r.guest));
+		if (err >= 0 && is_loopback(r.host_addr) && !o.sock_hooks)
+			log_warnx("warning: the socket hooks are not attached, so %s reaches nothing", pos[2]);
+		err = err > 0 ? 0 : err;
 	} else {
-		err = fwd_rule_del(&dp, r.proto, r.host_addr, r.first);
-		if (err)
-			log_warnx("no forward of %s %s%s%u", proto_str(r.proto), r.host_addr.s_addr ? ip_str(r.host_addr) : "",
-				  r.host_addr.s_addr ? ":" : "port ", r.first);
+		err = fwd_rule_del_asked(&dp, &s, &r);
 	}
 	dp_close(&dp);
 	return err ? 1 : 0;

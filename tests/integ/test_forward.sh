@@ -2,7 +2,9 @@
 # Port forwards from outside, from the host itself (loopback and the uplink
 # address) and from guests by the uplink address (hairpin): TCP and UDP, single ports and ranges, added
 # and removed at runtime without disturbing open connections, conflicts
-# refused, and forwards kept across a supervisor SIGKILL + re-attach.
+# refused, and forwards kept across a supervisor SIGKILL + re-attach; del of
+# one port of a range refused, del without an address, an identical re-add,
+# a forward to a free address (warned), and a localhost-only forward.
 #
 #   g1 192.168.122.89 ==veth== ┐
 #                            virbr0 [qnat-bpf] host up0 198.51.100.1 ==veth== 198.51.100.2 ext (client)
@@ -96,6 +98,33 @@ echo "$err" | grep -q "in use by a socket on the host" || fail "listener error u
 qnat forward add "$BR" tcp 7777 192.168.122.89:80 --force || fail "--force refused"
 qnat forward del "$BR" tcp 7777 || fail "forward del 7777"
 err=$(qnat forward del "$BR" tcp 7778 2>&1) && fail "deleting a missing forward succeeded"
+
+# One port of a range is not deleted alone: refused, naming the range, nothing changed; the
+# range goes by its whole range.
+qnat forward add "$BR" udp "$HOST_ADDR":5300-5302 192.168.122.89:53 || fail "forward add udp range"
+err=$(qnat forward del "$BR" udp "$HOST_ADDR":5302 2>&1) && fail "del of one port deleted the range"
+echo "$err" | grep -qF "udp $HOST_ADDR:5302 is part of the forward of 5300-5302: delete the whole range" ||
+	fail "del of one port: $err"
+qnat forward list "$BR" | grep -qF "udp $HOST_ADDR:5300-5302 ->" || fail "a refused del changed the range"
+qnat forward del "$BR" udp "$HOST_ADDR":5300-5302 || fail "del by the whole range"
+qnat forward list "$BR" | grep -q ":530[0-2]" && fail "the range is still there"
+# Without an address, del finds the one forward on that port.
+qnat forward add "$BR" udp "$HOST_ADDR":5300 192.168.122.89:53 || fail "forward add $HOST_ADDR:5300"
+qnat forward del "$BR" udp 5300 || fail "del udp 5300 did not find $HOST_ADDR:5300"
+qnat forward list "$BR" | grep -q ":5300 " && fail "del udp 5300 left $HOST_ADDR:5300"
+# Re-adding an identical forward succeeds and says so; a forward to an address no guest has warns.
+out=$(qnat forward add "$BR" tcp 9000-9002 192.168.122.89 2>&1) || fail "re-adding an identical forward: $out"
+echo "$out" | grep -q "already forwarded to 192.168.122.89, as asked" || fail "re-add says: $out"
+out=$(qnat forward add "$BR" tcp 7100 192.168.122.150 2>&1) || fail "forward to a free address refused: $out"
+echo "$out" | grep -q "warning: no guest has 192.168.122.150" || fail "no warning for a free address: $out"
+qnat forward del "$BR" tcp 7100 || fail "del 7100"
+# Localhost-only (QEMU hostfwd=tcp:127.0.0.1:2223-:22): from the host itself, not from outside.
+bg in_guest g1 socat TCP-LISTEN:22,bind=192.168.122.89,reuseaddr,fork SYSTEM:"echo guest-22 \$SOCAT_PEERADDR"
+wait_for 5 in_guest g1 socat -u /dev/null TCP:192.168.122.89:22 || fail "guest port 22 did not start"
+qnat forward add "$BR" tcp 127.0.0.1:2223 192.168.122.89:22 || fail "localhost-only forward refused"
+[ "$(hask TCP 127.0.0.1:2223)" = "guest-22 $GATEWAY" ] || fail "host -> 127.0.0.1:2223: '$(hask TCP 127.0.0.1:2223)'"
+[ -z "$(ask TCP 2223)" ] || fail "a localhost-only forward answers from outside"
+qnat forward del "$BR" tcp 127.0.0.1:2223 || fail "del 127.0.0.1:2223"
 
 # An open forwarded connection survives adding and removing other forwards,
 # removing its own forward (existing flows are kept), and a supervisor SIGKILL.

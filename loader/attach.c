@@ -121,6 +121,28 @@ static int resolve_state(struct attach *a)
 	return 0;
 }
 
+/*
+ * An address of another subnet on the bridge: a second subnet would make
+ * it route (and dnsmasq serve) two networks, one of them not masqueraded.
+ * Refused rather than added to, before anything changes.
+ */
+static bool bridge_other_subnet(struct attach *a)
+{
+	struct in_addr have[16];
+	unsigned int plen[16];
+	int n = nl_addrs(a->sk, a->bridge, have, plen, 16);
+
+	for (int i = 0; i < n; i++) {
+		if (plen[i] == a->s.prefix && (have[i].s_addr & prefix_mask(plen[i])) == a->s.subnet.s_addr)
+			continue;
+		log_warnx("%s already has %s/%u, outside --masq %s/%u: remove it (ip addr del %s/%u dev %s) or attach "
+			  "with its subnet", a->s.bridge, ip_str(have[i]), plen[i], ip_str(a->s.subnet), a->s.prefix,
+			  ip_str(have[i]), plen[i], a->s.bridge);
+		return true;
+	}
+	return false;
+}
+
 /* The bridge, if it exists, is a bridge; a new attach takes no uplink or network in use. */
 static int resolve_bridge(struct attach *a)
 {
@@ -139,6 +161,8 @@ static int resolve_bridge(struct attach *a)
 			log_warnx("uplink %s is a port of %s: NAT mode needs a separate uplink", a->s.uplink, a->s.bridge);
 			return -EINVAL;
 		}
+		if (!a->s.bridged && bridge_other_subnet(a))
+			return -EEXIST;
 	}
 	if (a->recovering)
 		return 0;

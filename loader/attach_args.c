@@ -64,8 +64,15 @@ static int check_bridged(struct settings *s, const bool given[OPTS_MAX])
 /* NAT: the gateway and DHCP range follow from --masq unless given, and must lie in it. */
 static int check_nat(struct settings *s, const struct extras *x, const bool given[OPTS_MAX])
 {
+	const char *why;
+
 	if (!given_opt(given, "masq")) {
 		log_warnx("attach: --masq CIDR is required (e.g. --masq 192.168.122.0/24)");
+		return -EINVAL;
+	}
+	if ((why = subnet_unusable(s->subnet, s->prefix))) {
+		log_warnx("--masq %s/%u: %s; use a private network, e.g. 192.168.122.0/24", ip_str(s->subnet), s->prefix,
+			  why);
 		return -EINVAL;
 	}
 	if (!given_opt(given, "gateway")) {
@@ -74,14 +81,24 @@ static int check_nat(struct settings *s, const struct extras *x, const bool give
 		log_warnx("--gateway %s: not a host address of %s/%u", ip_str(s->gateway), ip_str(s->subnet), s->prefix);
 		return -EINVAL;
 	}
-	if (!given_opt(given, "dhcp-range")) {
+	if (!given_opt(given, "dhcp-range")) { /* every host address but the gateway's, when it is at an end */
 		s->dhcp_start = nth_host(s, 2);
 		s->dhcp_end = nth_host(s, -2);
+		if (s->gateway.s_addr == s->dhcp_end.s_addr)
+			s->dhcp_end = nth_host(s, -3);
+		else if (s->gateway.s_addr == s->dhcp_start.s_addr)
+			s->dhcp_start = nth_host(s, 3);
 	}
 	if (s->dhcp && (!host_addr(s->dhcp_start, s) || !host_addr(s->dhcp_end, s) ||
 			ntohl(s->dhcp_start.s_addr) > ntohl(s->dhcp_end.s_addr))) {
 		log_warnx("the DHCP range %s-%s is not an ordered range of host addresses in %s/%u",
 			  ip_str(s->dhcp_start), ip_str(s->dhcp_end), ip_str(s->subnet), s->prefix);
+		return -EINVAL;
+	}
+	if (s->dhcp && ntohl(s->gateway.s_addr) >= ntohl(s->dhcp_start.s_addr) &&
+	    ntohl(s->gateway.s_addr) <= ntohl(s->dhcp_end.s_addr)) {
+		log_warnx("the DHCP range %s-%s includes the gateway %s: give a --dhcp-range without it",
+			  ip_str(s->dhcp_start), ip_str(s->dhcp_end), ip_str(s->gateway));
 		return -EINVAL;
 	}
 	for (int i = 0; i < x->nhost; i++)

@@ -74,6 +74,7 @@ struct owned {
 /* util.c */
 char *split_at(const char *s, const char *seps, char *buf, size_t len);
 int parse_cidr(const char *s, struct in_addr *net, unsigned int *prefix);
+const char *subnet_unusable(struct in_addr net, unsigned int prefix); /* why not, or NULL */
 int parse_ipv4(const char *s, struct in_addr *a);
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);

@@ -95,6 +95,38 @@ int parse_cidr(const char *s, struct in_addr *net, unsigned int *prefix)
 	return 0;
 }
 
+/*
+ * Why net/prefix cannot be the guests' network (NULL: it can): wider than
+ * /8, or overlapping an address block that is never a LAN (RFC 6890).
+ */
+const char *subnet_unusable(struct in_addr net, unsigned int prefix)
+{
+	static const struct {
+		uint32_t net;
+		unsigned int prefix;
+		const char *what;
+	} blocks[] = {
+		{ 0x00000000, 8, "0.0.0.0/8 (\"this network\")" },
+		{ 0x7f000000, 8, "127.0.0.0/8 (loopback)" },
+		{ 0xa9fe0000, 16, "169.254.0.0/16 (link-local)" },
+		{ 0xe0000000, 4, "224.0.0.0/4 (multicast)" },
+		{ 0xf0000000, 4, "240.0.0.0/4 (reserved, and the broadcast address)" },
+	};
+	static char why[96];
+
+	if (prefix < 8)
+		return "too wide (at most /8)";
+	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+		unsigned int p = prefix < blocks[i].prefix ? prefix : blocks[i].prefix;
+
+		if ((ntohl(net.s_addr) & ntohl(prefix_mask(p))) == (blocks[i].net & ntohl(prefix_mask(p)))) {
+			snprintf(why, sizeof(why), "overlaps %s", blocks[i].what);
+			return why;
+		}
+	}
+	return NULL;
+}
+
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
 	unsigned long long v;

@@ -91,6 +91,20 @@ bad -- '--masq' attach "$BR" --masq
 bad -- '--masq 10.0.0.0/33' attach "$BR" --masq 10.0.0.0/33
 bad -- '--masq 10.0.0.1/24' attach "$BR" --masq 10.0.0.1/24
 bad -- '--masq foo' attach "$BR" --masq foo
+bad -- '--masq 0.0.0.0/1: too wide' attach "$BR" --masq 0.0.0.0/1
+bad -- '--masq 127.0.0.0/24: overlaps 127.0.0.0/8 \(loopback\)' attach "$BR" --masq 127.0.0.0/24
+bad -- '--masq 224.0.0.0/24: overlaps 224.0.0.0/4 \(multicast\)' attach "$BR" --masq 224.0.0.0/24
+bad -- '--masq 169.254.0.0/16: overlaps 169.254.0.0/16 \(link-local\)' attach "$BR" --masq 169.254.0.0/16
+bad -- '--masq 255.255.255.0/30: overlaps 240.0.0.0/4' attach "$BR" --masq 255.255.255.0/30
+bad -- 'DHCP range 192.168.122.1-192.168.122.20 includes the gateway 192.168.122.1' attach "$BR" "${M[@]}" \
+	--dhcp-range 192.168.122.1,192.168.122.20
+# An existing bridge with another subnet: refused, not given a second one.
+in_host ip link add vbr9 type bridge
+in_host ip addr add 10.9.0.1/24 dev vbr9
+SNAP=()
+bad -- 'vbr9 already has 10.9.0.1/24, outside --masq 192.168.122.0/24: remove it' attach vbr9 "${M[@]}"
+in_host ip link del vbr9
+SNAP=()
 bad -- 'gateway 10.0.0.1' attach "$BR" "${M[@]}" --gateway 10.0.0.1
 bad -- 'gateway 192.168.122.255' attach "$BR" "${M[@]}" --gateway 192.168.122.255
 bad -- 'DHCP range' attach "$BR" "${M[@]}" --dhcp-range 192.168.122.200,192.168.122.100
@@ -147,7 +161,7 @@ bad -- 'already attached with other settings' attach "$BR" --masq 10.9.0.0/24
 bad -- 'already attached with other settings' attach "$BR" "${M[@]}" --port-range 2000-3000
 # Every other setting too: refused, not merged into the running attach,
 # and the message names what differs ("OPTIONS|RUNNING|ASKED").
-for c in "--uplink d2|uplink up0|uplink d2" "--gateway 192.168.122.254|gateway 192.168.122.1|gateway 192.168.122.254" \
+for c in "--uplink d2|uplink up0|uplink d2" "--gateway 192.168.122.254|gateway 192.168.122.1, dhcp 192.168.122.2-192.168.122.254|gateway 192.168.122.254, dhcp 192.168.122.2-192.168.122.253" \
 	"--dhcp-range 192.168.122.10,192.168.122.20|dhcp 192.168.122.2-192.168.122.254|dhcp 192.168.122.10-192.168.122.20" \
 	"--no-dhcp|dhcp 192.168.122.2-192.168.122.254|no-dhcp" "--ct-max 1024|ct-max 262144|ct-max 1024" \
 	"--ct-full evict|ct-full refuse|ct-full evict" "--max-flows-per-guest 5|max-flows-per-guest 0|max-flows-per-guest 5" \

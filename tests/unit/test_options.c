@@ -127,6 +127,49 @@ TEST(parse_ranges)
 	}
 }
 
+TEST(masq_unusable)
+{
+	static const char *const bad[][2] = {
+		{ "0.0.0.0/1", "too wide" },	       { "127.0.0.0/24", "127.0.0.0/8 (loopback)" },
+		{ "127.0.0.0/8", "loopback" },	       { "224.0.0.0/24", "224.0.0.0/4 (multicast)" },
+		{ "169.254.0.0/16", "link-local" },    { "255.255.255.0/30", "240.0.0.0/4 (reserved" },
+		{ "0.0.0.0/24", "this network" },      { "96.0.0.0/3", "too wide" },
+	};
+	static const char *const good[] = { "192.168.122.0/24", "10.0.0.0/8", "172.16.0.0/12", "100.64.0.0/10",
+					    "169.253.0.0/16", "223.255.255.0/24" };
+	struct settings s;
+	struct extras x;
+	const char *err, *why;
+	struct in_addr net;
+	unsigned int prefix;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (!ASSERT_OK(parse_cidr(bad[i][0], &net, &prefix), bad[i][0]))
+			continue;
+		why = subnet_unusable(net, prefix);
+		ASSERT_TRUE(why && strstr(why, bad[i][1]), bad[i][0]);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (ASSERT_OK(parse_cidr(good[i], &net, &prefix), good[i]))
+			ASSERT_TRUE(!subnet_unusable(net, prefix), good[i]);
+	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "127.0.0.0/24"), -EINVAL, "loopback --masq");
+	ASSERT_STREQ(err, "qnat-bpf: --masq 127.0.0.0/24: overlaps 127.0.0.0/8 (loopback); use a private network, "
+			  "e.g. 192.168.122.0/24\n", "message");
+	/* The DHCP range may not hand out the gateway; the default one leaves it out when it is at an end. */
+	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.1.0.0/24", "--dhcp-range", "10.1.0.1,10.1.0.20"), -EINVAL,
+		  "range with the gateway");
+	ASSERT_STREQ(err, "qnat-bpf: the DHCP range 10.1.0.1-10.1.0.20 includes the gateway 10.1.0.1: give a "
+			  "--dhcp-range without it\n", "message");
+	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.1.0.0/24", "--gateway", "10.1.0.100"), -EINVAL,
+		  "gateway inside the default range");
+	if (ASSERT_OK(ATTACH(&s, &x, &err, "br0", "--masq", "10.1.0.0/24", "--gateway", "10.1.0.254"), "gateway .254")) {
+		ASSERT_STREQ(ip_str(s.dhcp_start), "10.1.0.2", "start");
+		ASSERT_STREQ(ip_str(s.dhcp_end), "10.1.0.253", "end: below the gateway");
+	}
+	ASSERT_OK(ATTACH(&s, &x, &err, "br0", "--masq", "10.1.0.0/24", "--gateway", "10.1.0.100", "--no-dhcp"),
+		  "no DHCP: any gateway");
+}
+
 TEST(parse_forward_rule)
 {
 	struct fwd_rule r;

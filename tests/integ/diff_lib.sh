@@ -136,7 +136,7 @@ diff_mode_end() {
 	for p in "${BG_PIDS[@]}"; do bg_kill "$p"; done
 	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	[ "$MODE" = qnat ] && { qnat detach "$BR" >/dev/null || fail "detach"; }
-	for p in "${NAMESPACES[@]}"; do ip netns del "$p" 2>/dev/null; done
+	namespaces_del
 	BG_PIDS=()
 	NAMESPACES=()
 	CAPS=()

@@ -9,6 +9,7 @@
 #   in_host/in_ext/in_guest NAME CMD...   run a command in a namespace
 #   qnat ARGS...         run qnat-bpf in the host namespace
 #   bg CMD...            start a background process, killed at cleanup
+#   namespaces_del       delete the namespaces made so far (and their /var/lib/qnat-bpf state)
 #   fail/skip/pass       end the test (exit 1 / 77 / 0)
 #
 # Every name is unique per run; cleanup runs on any exit.  Set QNAT_DEBUG=1
@@ -49,11 +50,7 @@ cleanup() {
 	fi
 	for p in "${BG_PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	uplink_captures_end || { [ "$rc" = 0 ] && rc=1; }
-	for ns in "${NAMESPACES[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-		rm -rf "/var/lib/qnat-bpf/netns-$ns" # its leases, kept across detach
-	done
-	rmdir /var/lib/qnat-bpf 2>/dev/null
+	namespaces_del
 	rm -rf "$WORK"
 	exit "$rc"
 }
@@ -76,6 +73,18 @@ netns_add() {
 	ip netns add "$1" || fail "cannot create namespace $1"
 	NAMESPACES+=("$1")
 	ip -n "$1" link set lo up
+}
+
+# Deletes every namespace made so far, with what qnat-bpf keeps for it
+# under /var/lib/qnat-bpf (leases and logs outlive a detach).
+namespaces_del() {
+	local ns
+	for ns in "${NAMESPACES[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+		rm -rf "/var/lib/qnat-bpf/netns-$ns"
+	done
+	rmdir /var/lib/qnat-bpf 2>/dev/null
+	NAMESPACES=()
 }
 
 in_host() { ip netns exec "$NS_HOST" "$@"; }

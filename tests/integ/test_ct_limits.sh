@@ -42,8 +42,7 @@ out=$(echo new | in_guest g2 socat -t 2 - TCP:"$EXT_ADDR":8080)
 [ "$out" = "echo:new" ] || fail "g2 cannot open a new flow while g1 is capped"
 exec {CONN[1]}>&-
 qnat detach "$BR" || fail detach
-for ns in "${NAMESPACES[@]}"; do ip netns del "$ns"; done
-NAMESPACES=()
+namespaces_del
 
 # 2. Refuse (the default): the table fills, new flows are refused and counted.
 T=q$(printf '%04x' $((RANDOM)))$$; NS_HOST=${T}h; NS_EXT=${T}e
@@ -56,8 +55,7 @@ n=$(qnat ct count "$BR")
 talk third || fail "g2's connection broke when the table was full (refuse)"
 exec {CONN[1]}>&-
 qnat detach "$BR" || fail detach
-for ns in "${NAMESPACES[@]}"; do ip netns del "$ns"; done
-NAMESPACES=()
+namespaces_del
 
 # 3. Evict: unreplied flows go first, the table stays below 95%, g2 keeps working.
 T=q$(printf '%04x' $((RANDOM)))$$; NS_HOST=${T}h; NS_EXT=${T}e

@@ -35,8 +35,7 @@ discover() {
 	[ "$mode" = qnat ] && qnat detach "$BR"
 	for p in "${BG_PIDS[@]}"; do bg_kill "$p"; done
 	BG_PIDS=()
-	for ns in "${NAMESPACES[@]}"; do ip netns del "$ns"; done
-	NAMESPACES=()
+	namespaces_del
 	T=q$(printf '%04x' $((RANDOM)))$$ NS_HOST=${T}h NS_EXT=${T}e
 }
 

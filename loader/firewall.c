@@ -37,17 +37,14 @@ static void fw_free(struct fw *fw)
 		free(fw->rules[i]);
 }
 
-/* Reads the ruleset; -1 when nft cannot be run or fails. */
-static int fw_read(struct fw *fw)
+/* Reads a ruleset as `nft list ruleset` prints it. */
+static void fw_read(struct fw *fw, FILE *p)
 {
 	char line[1024];
 	struct fw_chain *c = NULL;
 	char fam[8] = "", table[64] = "";
 	int depth = 0;
-	FILE *p = popen("nft list ruleset 2>/dev/null", "re");
 
-	if (!p)
-		return -1;
 	while (fgets(line, sizeof(line), p)) {
 		char name[64], *s = line + strspn(line, " \t");
 
@@ -73,7 +70,6 @@ static int fw_read(struct fw *fw)
 			c->n++;
 		}
 	}
-	return pclose(p) == 0 ? 0 : -1;
 }
 
 /* The next token; a "{ a, b }" set is one token.  NULL at the end. */
@@ -226,16 +222,23 @@ static int chain_eval(const struct fw *fw, const struct fw_chain *c, const struc
 
 int fw_check(const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg)
 {
+	FILE *p = popen("nft list ruleset 2>/dev/null", "re");
+	int drops;
+
+	if (!p)
+		return -1;
+	drops = fw_check_rules(p, hook, pkt, cb, arg);
+	return pclose(p) == 0 ? drops : -1;
+}
+
+int fw_check_rules(FILE *rules, const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg)
+{
 	struct fw *fw = calloc(1, sizeof(*fw));
 	int drops = 0;
 
 	if (!fw)
 		return -1;
-	if (fw_read(fw)) {
-		fw_free(fw);
-		free(fw);
-		return -1;
-	}
+	fw_read(fw, rules);
 	for (int i = 0; i < fw->nchain; i++) {
 		const struct fw_chain *c = &fw->chain[i];
 		char why[1200] = "policy drop";

@@ -225,6 +225,7 @@ struct fw_packet {
 };
 typedef void (*fw_drop_cb)(const char *family, const char *table, const char *chain, const char *why, void *arg);
 int fw_check(const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg); /* drops, -1: no nft */
+int fw_check_rules(FILE *rules, const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg);
 
 /* metrics.c */
 struct sockaddr_in;

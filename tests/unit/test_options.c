@@ -2,7 +2,8 @@
 /*
  * The controller's parsers, without the kernel: CIDR, port and DHCP ranges,
  * forward rules, attach's command line and config file (CRLF, unknown keys
- * and duplicates named by file:line), and the state file's round trip.
+ * and duplicates named by file:line), the state file's round trip, --masq
+ * ranges that are never a LAN, and doctor's walk of an nft ruleset.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,4 +372,61 @@ TEST(settings_differ)
 	ASSERT_TRUE(!strncmp(diff, "it runs with masq 192.168.122.0/24, gateway 192.168.122.1, dhcp", 62), diff);
 	ASSERT_TRUE(strstr(diff, "asks for bridged"), diff);
 	ASSERT_FALSE(settings_equal(&a, &b), "bridged differs");
+}
+
+/* doctor's firewall walker (firewall.c) on `nft list ruleset` texts: which chains drop which packet. */
+static char fw_seen[512];
+
+static void fw_note(const char *family, const char *table, const char *chain, const char *why, void *arg)
+{
+	size_t n = strlen(fw_seen);
+
+	snprintf(fw_seen + n, sizeof(fw_seen) - n, "%s %s %s: %s|", family, table, chain, why);
+}
+
+static int fw_eval(const char *rules, const char *hook, const struct fw_packet *pkt)
+{
+	FILE *f = fmemopen((void *)rules, strlen(rules), "r");
+	int n;
+
+	fw_seen[0] = 0;
+	if (!f)
+		return -1;
+	n = fw_check_rules(f, hook, pkt, fw_note, NULL);
+	fclose(f);
+	return n;
+}
+
+TEST(firewall_walker)
+{
+	static const char rules[] =
+		"table inet t1 {\n"
+		"\tset allowed {\n\t\ttype ipv4_addr\n\t\telements = { 10.0.0.1 }\n\t}\n\n"
+		"\tchain input {\n\t\ttype filter hook input priority filter; policy drop;\n"
+		"\t\tct state established,related accept\n"
+		"\t\ttcp dport 22 accept\n"
+		"\t\tiifname \"lan0\" accept\n"
+		"\t\tiifname \"virbr0\" udp dport { 67, 68 } accept\n\t}\n}\n"
+		"table ip filter {\n"
+		"\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+		"\t\tjump DOCKER-USER\n"
+		"\t\toifname \"virbr0\" counter packets 0 bytes 0 accept\n\t}\n\n"
+		"\tchain DOCKER-USER {\n"
+		"\t\tiifname != \"eth9\" counter packets 1 bytes 2 drop\n"
+		"\t\treturn\n\t}\n}\n"
+		"table bridge b {\n\tchain fw {\n\t\ttype filter hook forward priority 0; policy drop;\n\t}\n}\n";
+	const struct fw_packet dhcp = { "virbr0", "", "udp", "67" }, dns = { "virbr0", "", "udp", "53" };
+	const struct fw_packet out = { "virbr0", "up0", "", "" }, back = { "up0", "virbr0", "", "" };
+
+	ASSERT_EQ(fw_eval(rules, "input", &dhcp), 0, "DHCP: accepted by the udp dport rule");
+	ASSERT_EQ(fw_eval(rules, "input", &dns), 1, "DNS: only established and port 22, then policy drop");
+	ASSERT_STREQ(fw_seen, "inet t1 input: policy drop|", "the chain and why");
+	ASSERT_EQ(fw_eval(rules, "forward", &out), 1, "out: the jumped-to chain drops (the bridge family is not IPv4's)");
+	ASSERT_STREQ(fw_seen, "ip filter FORWARD: rule \"iifname != \"eth9\" counter packets 1 bytes 2 drop\"|", "why");
+	ASSERT_EQ(fw_eval(rules, "forward", &back), 1, "back: dropped in DOCKER-USER before the accept");
+	ASSERT_EQ(fw_eval("table ip f {\n\tchain c {\n\t\ttype filter hook input priority 0; policy drop;\n"
+			  "\t\tiifname \"virbr0\" accept\n\t}\n}\n", "input", &dns), 0, "accepted from the bridge");
+	ASSERT_EQ(fw_eval("table ip f {\n\tchain c {\n\t\ttype filter hook input priority 0; policy accept;\n"
+			  "\t\tip saddr 10.0.0.0/8 drop\n\t\tudp dport 53 reject with icmp port-unreachable\n\t}\n}\n",
+			  "input", &dns), 1, "an unknown match is skipped, a known one counts");
 }

@@ -61,6 +61,20 @@ static int check_bridged(struct settings *s, const bool given[OPTS_MAX])
 	return 0;
 }
 
+/* Only nat translates: forwards need it; isolated has no uplink to name. */
+static int check_mode(const struct settings *s, const struct extras *x)
+{
+	if (s->mode != MODE_NAT && x->nfwd) {
+		log_warnx("--forward needs --mode nat: other modes translate nothing");
+		return -EINVAL;
+	}
+	if (s->mode == MODE_ISOLATED && s->uplink[0]) {
+		log_warnx("--mode isolated takes no --uplink: nothing leaves the network");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* NAT: the gateway and DHCP range follow from --masq unless given, and must lie in it. */
 static int check_nat(struct settings *s, const struct extras *x, const bool given[OPTS_MAX])
 {
@@ -87,7 +101,7 @@ static int check_nat(struct settings *s, const struct extras *x, const bool give
 	for (int i = 0; i < x->nhost; i++)
 		if (dhcp_host_check(s, &x->host[i]))
 			return -EINVAL;
-	return 0;
+	return check_mode(s, x);
 }
 
 static int check_bridge_name(const char *name, struct settings *s)

@@ -16,11 +16,17 @@
 
 static const char *const xdp_names[] = { "auto", "native", "generic", "off", NULL };
 static const char *const ct_full_names[] = { "refuse", "evict", NULL };
+static const char *const mode_names[] = { "nat", "route", "open", "isolated", NULL };
 static const char *const filtering_names[] = { "address-port-dependent", "endpoint-independent", NULL };
 
 const char *xdp_mode_name(enum xdp_mode m)
 {
 	return xdp_names[m];
+}
+
+const char *net_mode_name(enum net_mode m)
+{
+	return mode_names[m];
 }
 
 const char *ct_full_name(enum ct_full_policy p)
@@ -163,6 +169,9 @@ const struct opt attach_opts[] = {
 	{ .name = "masq", .short_name = 'm', .arg = "CIDR", CUSTOM(parse_masq, show_masq), .flags = OPT_NAT | OPT_ALWAYS,
 	  .help = "the guests' IPv4 network, masqueraded behind the uplink (required without --bridged)",
 	  .bad = "not an IPv4 network like 192.168.122.0/24 (prefix 1-30, host bits zero)" },
+	{ .name = "mode", .kind = OPT_ENUM, FIELD(mode), .names = mode_names, .flags = OPT_NAT,
+	  .help = "libvirt's forward modes: nat masquerades; route forwards untranslated; open adds no policy; "
+		  "isolated: nothing leaves, no uplink" },
 	{ .name = "gateway", .short_name = 'g', .arg = "IP", .kind = OPT_IPV4, FIELD(gateway),
 	  .flags = OPT_NAT | OPT_ALWAYS, .help = "the bridge's address, the guests' router (default: the first host)",
 	  .bad = "not an IPv4 address" },

@@ -18,6 +18,9 @@
 
 enum xdp_mode { XDP_MODE_AUTO, XDP_MODE_NATIVE, XDP_MODE_GENERIC, XDP_MODE_OFF };
 
+/* libvirt's forward modes (--mode). */
+enum net_mode { MODE_NAT, MODE_ROUTE, MODE_OPEN, MODE_ISOLATED };
+
 /* What happens when the conntrack table is full. */
 enum ct_full_policy {
 	CT_FULL_REFUSE, /* new flows are refused (and counted) */
@@ -43,6 +46,7 @@ struct settings {
 	bool port_security;  /* each port: one MAC, one IPv4 address */
 	bool csum_fill;	     /* complete checksums on what the host sends guests (DHCP) */
 	bool bridged;	     /* no NAT: the uplink is a port, guests are on the LAN */
+	enum net_mode mode;
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
 	char metrics[32]; /* --metrics-listen ADDR:PORT, or empty */
@@ -112,6 +116,7 @@ void settings_diff(const struct settings *running, const struct settings *asked,
 bool settings_equal(const struct settings *a, const struct settings *b);
 const char *xdp_mode_name(enum xdp_mode m);
 const char *ct_full_name(enum ct_full_policy p);
+const char *net_mode_name(enum net_mode m);
 
 /* nl.c: links, addresses, routes and events through libnl-route-3 */
 struct nl_sock;
@@ -151,6 +156,7 @@ struct dataplane {
 	int frags_fd, stash_fd, frag_ev_fd; /* fragments that came before their first (frag.c) */
 	bool reused; /* maps adopted from a running data plane */
 };
+const char *dp_home(const struct settings *s);
 int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex);
 int dp_open_existing(struct dataplane *dp, int uplink_ifindex);
 void dp_close(struct dataplane *dp);

@@ -387,6 +387,36 @@ static int attach_run(struct attach *a)
 	return 0;
 }
 
+/*
+ * --dry-run: the settings as resolved (a config file for them), then the
+ * dnsmasq files as dnsmasq_write_config and extras_apply would write them.
+ */
+static int dry_run(struct attach *a)
+{
+	static char buf[16384];
+	char dir[PATH_MAX];
+	int err;
+
+	if ((err = resolve_uplink(a)))
+		return err;
+	settings_write(&a->s, buf, sizeof(buf));
+	printf("# qnat-bpf attach %s, resolved (a --config file for it)\n%s", a->s.bridge, buf);
+	for (int i = 0; i < a->x->nfwd; i++)
+		printf("# and a forward to %s\n", ip_str(a->x->fwd[i].guest));
+	puts("# dnsmasq configuration");
+	if (a->s.dhcp) {
+		if ((err = state_dir(a->s.bridge, dir, sizeof(dir))) || (err = dnsmasq_conf_text(&a->s, dir, buf, sizeof(buf))))
+			return err;
+		fputs(buf, stdout);
+	}
+	puts("# dnsmasq hosts file");
+	for (int i = 0; a->s.dhcp && i < a->x->nhost; i++) {
+		dhcp_host_line(&a->x->host[i], buf, sizeof(buf));
+		fputs(buf, stdout);
+	}
+	return fflush(stdout) ? -EIO : 0;
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	static struct extras x;
@@ -399,6 +429,15 @@ int cmd_attach(int argc, char **argv)
 	a.x = &x;
 	log_init(0, x.verbose);
 	log_libbpf_setup();
+	if (x.dry_run) {
+		if ((err = nl_open(&a.sk))) {
+			log_warnx("cannot open a netlink socket: %s", strerror(-err));
+			return 1;
+		}
+		err = dry_run(&a);
+		nl_socket_free(a.sk);
+		return err ? 1 : 0;
+	}
 	if (geteuid() != 0) {
 		log_warnx("attach needs root (CAP_NET_ADMIN and CAP_BPF)");
 		return 1;

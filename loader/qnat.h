@@ -27,6 +27,13 @@ enum ct_full_policy {
 	CT_FULL_EVICT,	/* the controller keeps room by evicting the least recently used */
 };
 
+/* A repeatable setting's values (--dns-host, --dhcp-option, ...), in dnsmasq's spelling. */
+#define QNAT_LIST_MAX 16
+struct str_list {
+	char v[QNAT_LIST_MAX][128];
+	int n;
+};
+
 /* What `attach` was asked for.  Two attaches agree when these agree. */
 struct settings {
 	char bridge[IFNAMSIZ];
@@ -51,6 +58,12 @@ struct settings {
 	enum xdp_mode xdp;
 	char metrics[32]; /* --metrics-listen ADDR:PORT, or empty */
 	char host_allow[256]; /* --host-allow, comma-joined; empty: DHCP and DNS only */
+	/* dnsmasq's DNS and DHCP, as libvirt's <domain>, <dns> and <dhcp> give them */
+	char domain[64];
+	bool domain_local; /* answered here only, never forwarded */
+	bool dns;	   /* --no-dns: DHCP only (dnsmasq's port=0) */
+	char lease_time[16]; /* dnsmasq's spelling (1h, 30m, infinite); empty: its default */
+	struct str_list dns_hosts, dns_txts, dns_srvs, dns_fwds, dhcp_opts;
 };
 
 /* What attach changed on the host, so detach can undo exactly that. */
@@ -104,6 +117,7 @@ int timeout_lookup(const char *name);
 uint32_t timeout_default(int i);
 
 /* state.c: the settings and ownership persisted under /run/qnat-bpf */
+size_t settings_write(const struct settings *s, char *buf, size_t len);
 int state_save(const struct settings *s, const struct owned *o);
 int state_load(const char *bridge, struct settings *s, struct owned *o);
 int state_text(const struct settings *s, const struct owned *o, char *buf, size_t len);
@@ -198,6 +212,7 @@ const char *ct_state_name(uint8_t state);
 struct json;
 
 /* dnsmasq.c */
+int dnsmasq_conf_text(const struct settings *s, const char *dir, char *buf, size_t len);
 int dnsmasq_write_config(const struct settings *s);
 pid_t dnsmasq_start(const struct settings *s);
 void dnsmasq_stop(const char *bridge);
@@ -241,6 +256,8 @@ struct extras {
 	int nhost;
 	char config[PATH_MAX]; /* --config FILE, or empty */
 	bool foreground;
+	bool dry_run;
+	char libvirt_xml[PATH_MAX]; /* --libvirt-xml FILE ("-": stdin), or empty */
 	int verbose;
 };
 /* attach_args.c: attach's command line and config file, checked */
@@ -251,6 +268,8 @@ int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint1
 
 /* dhcp.c */
 int dhcp_host_check(const struct settings *s, const struct static_host *h);
+int dhcp_host_line(const struct static_host *h, char *buf, size_t len);
+bool valid_hostname(const char *s);
 int dhcp_host_set(const struct settings *s, const struct static_host *h);
 int dhcp_host_del(const struct settings *s, const char *mac);
 int dnsmasq_reload(const char *bridge);

@@ -37,11 +37,9 @@ void state_remove(const char *bridge)
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		if (!state_path(bridge, files[i], path, sizeof(path)))
 			unlink(path);
-	if (!state_dir(bridge, path, sizeof(path))) {
+	if (!state_dir(bridge, path, sizeof(path)))
 		rmdir(path);
-		*strrchr(path, '/') = '\0';
-		rmdir(path); /* the namespace's directory, when it was the last bridge */
-	}
+	state_ns_release();
 }
 
 int cmd_detach(int argc, char **argv)

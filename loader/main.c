@@ -2,6 +2,7 @@
 /* qnat-bpf: iproute2-style dispatch, `qnat-bpf OBJECT [VERB] ...`. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "qnat.h"
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
 		return cmd_help(argc, argv), 1;
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
 		return cmd_help(argc, argv);
+	if (geteuid() == 0)
+		state_ns_reclaim(); /* before anything reads this namespace's state */
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[1], cmds[i].name))
 			continue;

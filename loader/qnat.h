@@ -110,6 +110,8 @@ int valid_ifname(const char *name);
 int write_file_atomic(const char *path, const char *data, mode_t mode);
 int write_file_atomic_gid(const char *path, const char *data, mode_t mode, gid_t gid);
 int state_dir_make(const char *bridge);
+void state_ns_reclaim(void);
+void state_ns_release(void);
 uint64_t monotonic_ns(void);
 const char *build_id(void);
 const char *timeout_name(int i);

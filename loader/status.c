@@ -244,7 +244,7 @@ int cmd_status(int argc, char **argv)
 			*strrchr(dir, '/') = '\0';
 		d = opendir(dir);
 		while (d && (de = readdir(d))) {
-			if (de->d_name[0] == '.')
+			if (de->d_name[0] == '.' || de->d_type != DT_DIR) /* netns-cookie */
 				continue;
 			err |= status_one(&j, de->d_name);
 			n++;

@@ -2,12 +2,15 @@
 /* Parsing, paths under /run/qnat-bpf, sysctls and pid files. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <link.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -222,6 +225,93 @@ int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/* The namespace's cookie: unlike its inode, never given to another namespace while the system runs. */
+static int netns_cookie(uint64_t *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int ns_cookie_path(char *buf, size_t len)
+{
+	struct stat st;
+	int n;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	n = snprintf(buf, len, "%s/ns%lu/netns-cookie", QNAT_RUN_DIR, (unsigned long)st.st_ino);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/*
+ * Namespace inodes are handed out again as soon as a namespace dies, so
+ * nsINODE may hold what a dead namespace left (its processes died with
+ * it): a directory whose recorded cookie is not ours is removed.
+ */
+void state_ns_reclaim(void)
+{
+	char path[PATH_MAX];
+	unsigned long long theirs;
+	uint64_t ours;
+	bool stale;
+	FILE *f;
+
+	if (ns_cookie_path(path, sizeof(path)) || netns_cookie(&ours) || !(f = fopen(path, "re")))
+		return; /* no directory yet, or an older build's without a cookie: nothing to compare */
+	stale = fscanf(f, "%llu", &theirs) == 1 && theirs != ours;
+	fclose(f);
+	if (stale) {
+		*strrchr(path, '/') = '\0';
+		nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	}
+}
+
+/* The namespace's directory goes with its last bridge. */
+void state_ns_release(void)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	bool empty = true;
+	DIR *d;
+
+	if (ns_cookie_path(path, sizeof(path)))
+		return;
+	*strrchr(path, '/') = '\0';
+	if (!(d = opendir(path)))
+		return;
+	while (empty && (de = readdir(d)))
+		empty = de->d_name[0] == '.' || !strcmp(de->d_name, "netns-cookie");
+	closedir(d);
+	if (empty)
+		nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Which namespace made nsINODE, for state_ns_reclaim. */
+static int ns_cookie_write(void)
+{
+	char path[PATH_MAX], buf[32];
+	uint64_t ours;
+	int err;
+
+	if ((err = ns_cookie_path(path, sizeof(path))) || (err = netns_cookie(&ours)))
+		return err;
+	snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)ours);
+	return write_file_atomic(path, buf, 0600);
+}
+
 /*
  * /run/qnat-bpf/nsINODE/BRIDGE: the two below the top are root's, 0710, so
  * that the group dnsmasq runs as may pass through to the hosts files it
@@ -242,7 +332,9 @@ int state_dir_make(const char *bridge)
 	*ns = '\0';
 	err = chown(dir, 0, gid) || chmod(dir, 0710) ? -errno : 0; /* older runs made these 0711 */
 	*ns = '/';
-	return err ? err : chown(dir, 0, gid) || chmod(dir, 0710) ? -errno : 0;
+	if (!err && !(err = chown(dir, 0, gid) || chmod(dir, 0710) ? -errno : 0))
+		err = ns_cookie_write();
+	return err;
 }
 
 /* Write to a temporary file and rename it over: readers never see half. */

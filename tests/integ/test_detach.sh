@@ -130,7 +130,13 @@ in_host ip link del tmpbr
 fwd_off
 in_host ip link show "$BR" >/dev/null 2>&1 && fail "$BR exists before attach"
 before=$(ns_snapshot)
+# What a dead namespace with this one's inode left (inodes are reused at
+# once): another cookie, another bridge.  It must not outlive our detach.
+stale=/run/qnat-bpf/ns$(ns_inode "$NS_HOST")
+mkdir -p "$stale/deadbr" && echo 1 >"$stale/netns-cookie" && touch "$stale/deadbr/state" ||
+	fail "cannot plant a dead namespace's state"
 attach --xdp native
+[ ! -e "$stale/deadbr" ] || fail "a dead namespace's state under $stale was not reclaimed"
 in_host ip link show "$UPLINK" | grep -q "xdp" || fail "no XDP on the uplink with --xdp native"
 in_host ip link set v-g1 master "$BR" || fail "enslave v-g1"
 in_host ip link set t-g2 master "$BR" || fail "enslave t-g2"

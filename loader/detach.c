@@ -76,8 +76,8 @@ int cmd_detach(int argc, char **argv)
 	dnsmasq_stop(s.bridge);
 
 	bridge_ifindex = nl_ifindex(sk, s.bridge);
-	uplink_ifindex = nl_ifindex(sk, s.uplink);
-	if (uplink_ifindex > 0 && !dp_open_existing(&dp, uplink_ifindex)) {
+	uplink_ifindex = s.uplink[0] ? nl_ifindex(sk, s.uplink) : -1;
+	if (!dp_open_existing(&dp, nl_ifindex(sk, dp_home(&s)))) {
 		ports_detach_all(&dp, sk, bridge_ifindex);
 		dp_detach_cgroup(&dp);
 		dp_close(&dp);

@@ -28,20 +28,6 @@ void ports_detach_all(struct dataplane *dp, struct nl_sock *sk, int bridge_ifind
 	}
 }
 
-void state_remove(const char *bridge)
-{
-	static const char *const files[] = { "state", "dnsmasq.conf", "dnsmasq.pid", "supervisor.pid",
-					     "leases", "hostsfile", "addnhosts" };
-	char path[PATH_MAX];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		if (!state_path(bridge, files[i], path, sizeof(path)))
-			unlink(path);
-	if (!state_dir(bridge, path, sizeof(path)))
-		rmdir(path);
-	state_ns_release();
-}
-
 int cmd_detach(int argc, char **argv)
 {
 	struct dataplane dp;

@@ -115,6 +115,7 @@ int write_file_atomic_gid(const char *path, const char *data, mode_t mode, gid_t
 int state_dir_make(const char *bridge);
 void state_ns_reclaim(void);
 void state_ns_release(void);
+void state_remove(const char *bridge);
 uint64_t monotonic_ns(void);
 const char *build_id(void);
 const char *timeout_name(int i);

@@ -14,7 +14,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-LIBS_PC   := libbpf libnl-3.0 libnl-route-3.0 libelf zlib
+LIBS_PC   := libbpf libnl-3.0 libnl-route-3.0 libelf zlib libxml-2.0
 PC_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
 PC_LIBS   := $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null)
 

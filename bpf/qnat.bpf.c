@@ -166,10 +166,14 @@ int tc_port_in(struct __sk_buff *skb)
 		return r;
 	/* Bridged, no uplink address to translate to, or a VLAN's frame (its
 	 * tag, stripped into the skb, is not ours to route): the bridge's. */
-	if ((cfg->flags & QNAT_CFG_BRIDGED) || !cfg->ext_addr || skb->vlan_present)
+	if ((cfg->flags & QNAT_CFG_BRIDGED) || skb->vlan_present)
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
 	r = tc_parse(skb, &p);
-	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
+	/* Isolated: the subnet and the host's DHCP and DNS on it, nothing beyond. */
+	if ((cfg->flags & QNAT_CFG_ISOLATED) && r != PARSE_NOT_IPV4 && r != PARSE_BAD && !in_subnet(cfg, p.daddr) &&
+	    !is_mcast_or_bcast(p.daddr))
+		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD || !cfg->ext_addr)
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
 	/* Host traffic is the bridge's, and what it floods: gateway, DHCP, mDNS. */
 	if (in_subnet(cfg, p.daddr) || is_mcast_or_bcast(p.daddr)) {
@@ -178,7 +182,8 @@ int tc_port_in(struct __sk_buff *skb)
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
 	}
 	if (!in_subnet(cfg, p.saddr))
-		return tc_verdict(skb, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
+		return (cfg->flags & QNAT_CFG_OPEN) ? tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK)
+						    : tc_verdict(skb, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
 	/* Fragments, other protocols, expiring TTLs: the kernel routes them
 	 * and the uplink's egress program translates or stops them. */
 	if (r != PARSE_OK || p.frag || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHO) || p.ttl <= 1)
@@ -205,6 +210,12 @@ int tc_port_in(struct __sk_buff *skb)
 	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
 		return TC_ACT_OK;
 	__builtin_memcpy(guest_mac, eth->h_source, ETH_ALEN);
+	/* Routed: the same path, untranslated and without conntrack (libvirt keeps none either). */
+	if (cfg->flags & QNAT_CFG_ROUTE) {
+		if (tc_ttl_dec(skb, &p))
+			return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		goto out;
+	}
 
 	ct_key_orig(&p, &orig);
 	e = ct_lookup_or_create(skb, cfg, &orig, skb->ingress_ifindex, guest_mac);
@@ -218,7 +229,7 @@ int tc_port_in(struct __sk_buff *skb)
 
 	if (tc_nat_rewrite(skb, &p, NAT_SRC, p.saddr, e->nat_addr, p.sport, e->nat_port) || tc_ttl_dec(skb, &p))
 		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
-
+out:
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = fib.ipv4_dst };
 
@@ -304,6 +315,9 @@ int tc_uplink_in(struct __sk_buff *skb)
 	r = tc_parse(skb, &p);
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
 		return TC_ACT_OK;
+	/* Open: no filtering of ours; routed: the subnet is reachable, the kernel routes to it. */
+	if ((cfg->flags & QNAT_CFG_OPEN) || ((cfg->flags & QNAT_CFG_ROUTE) && in_subnet(cfg, p.daddr)))
+		return TC_ACT_OK;
 	/* Nobody outside may address a guest directly. */
 	if (in_subnet(cfg, p.daddr))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
@@ -362,7 +376,7 @@ int tc_uplink_out(struct __sk_buff *skb)
 	int r;
 
 	cfg = config_raw();
-	if (!cfg || !cfg->subnet)
+	if (!cfg || !cfg->subnet || (cfg->flags & QNAT_CFG_ROUTE)) /* routed: leaves untranslated */
 		return TC_ACT_OK;
 	r = tc_parse(skb, &p);
 	if (r == PARSE_NOT_IPV4)

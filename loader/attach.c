@@ -62,6 +62,9 @@ static int resolve_uplink(struct attach *a)
 {
 	struct settings *s = &a->s;
 
+	a->ext.s_addr = 0;
+	if (s->mode == MODE_ISOLATED) /* nothing leaves: no uplink, no default route needed */
+		return 0;
 	if (s->uplink[0]) {
 		a->uplink = nl_ifindex(a->sk, s->uplink);
 		if (a->uplink < 0) {
@@ -79,7 +82,6 @@ static int resolve_uplink(struct attach *a)
 		log_warnx("the uplink cannot be the bridge %s itself", s->bridge);
 		return -EINVAL;
 	}
-	a->ext.s_addr = 0;
 	if (!s->bridged && nl_addr_first(a->sk, a->uplink, &a->ext)) {
 		log_warnx("uplink %s has no IPv4 address to masquerade behind", s->uplink);
 		return -EADDRNOTAVAIL;
@@ -143,6 +145,12 @@ static bool bridge_other_subnet(struct attach *a)
 	return false;
 }
 
+/* Where the data plane's programs are found: the uplink, or an isolated network's bridge. */
+static int home_ifindex(const struct attach *a)
+{
+	return a->s.mode == MODE_ISOLATED ? nl_ifindex(a->sk, a->s.bridge) : a->uplink;
+}
+
 /* The bridge, if it exists, is a bridge; a new attach takes no uplink or network in use. */
 static int resolve_bridge(struct attach *a)
 {
@@ -157,7 +165,7 @@ static int resolve_bridge(struct attach *a)
 			log_warnx("%s exists and is not a bridge (%s)", a->s.bridge, kind[0] ? kind : "no kind");
 			return -EINVAL;
 		}
-		if (!a->s.bridged && nl_link_master(a->sk, a->uplink) == a->bridge) {
+		if (!a->s.bridged && a->uplink > 0 && nl_link_master(a->sk, a->uplink) == a->bridge) {
 			log_warnx("uplink %s is a port of %s: NAT mode needs a separate uplink", a->s.uplink, a->s.bridge);
 			return -EINVAL;
 		}
@@ -166,9 +174,10 @@ static int resolve_bridge(struct attach *a)
 	}
 	if (a->recovering)
 		return 0;
-	if (!dp_open_existing(&running, a->uplink)) {
+	if (home_ifindex(a) > 0 && !dp_open_existing(&running, home_ifindex(a))) {
 		dp_close(&running);
-		log_warnx("uplink %s is already used by another qnat-bpf attach", a->s.uplink);
+		log_warnx("%s %s is already used by another qnat-bpf attach", a->uplink ? "uplink" : "bridge",
+			  dp_home(&a->s));
 		return -EBUSY;
 	}
 	other = a->s.bridged ? 0 : nl_route_overlaps(a->sk, a->s.subnet, a->s.prefix, a->bridge);
@@ -192,12 +201,12 @@ static int resolve(struct attach *a)
 /* The BPF object, before any change: a build whose maps differ is refused here. */
 static int load(struct attach *a)
 {
-	int err = dp_load(&a->dp, &a->s, a->uplink);
+	int err = dp_load(&a->dp, &a->s, home_ifindex(a));
 
 	if (err)
 		return err;
 	if (a->recovering && !a->dp.reused)
-		log_warnx("no running data plane found on %s: starting with an empty conntrack table", a->s.uplink);
+		log_warnx("no running data plane found on %s: starting with an empty conntrack table", dp_home(&a->s));
 	if (a->old_sup) { /* another build's: ours takes over once our programs are in */
 		supervisor_note(a);
 		supervisor_stop(a->s.bridge);
@@ -263,8 +272,9 @@ static int dataplane_attach(struct attach *a)
 	}
 	a->u.uplink_progs = !a->dp.reused;
 	/* Bridged, the uplink's TC ingress is a port's: it gets only XDP here. */
-	err = a->s.bridged ? dp_attach_uplink_xdp(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o)
-			   : dp_attach_uplink(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o);
+	err = !a->uplink    ? 0 /* isolated */
+	      : a->s.bridged ? dp_attach_uplink_xdp(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o)
+			     : dp_attach_uplink(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o);
 	if (err)
 		return err;
 	nl_bridge_ports(a->sk, a->bridge, attach_port_cb, &pa);
@@ -300,7 +310,8 @@ static void dataplane_detach(struct attach *a)
 		dp_detach_uplink_xdp(a->uplink, &a->o);
 	} else {
 		dp_detach_bridge(a->bridge, &a->o);
-		dp_detach_uplink(a->uplink, &a->o);
+		if (a->uplink)
+			dp_detach_uplink(a->uplink, &a->o);
 	}
 }
 
@@ -400,6 +411,36 @@ static int attach_run(struct attach *a)
 	return 0;
 }
 
+/*
+ * --dry-run: the settings as resolved (a config file for them), then the
+ * dnsmasq files as dnsmasq_write_config and extras_apply would write them.
+ */
+static int dry_run(struct attach *a)
+{
+	static char buf[16384];
+	char dir[PATH_MAX];
+	int err;
+
+	if ((err = resolve_uplink(a)))
+		return err;
+	settings_write(&a->s, buf, sizeof(buf));
+	printf("# qnat-bpf attach %s, resolved (a --config file for it)\n%s", a->s.bridge, buf);
+	for (int i = 0; i < a->x->nfwd; i++)
+		printf("# and a forward to %s\n", ip_str(a->x->fwd[i].guest));
+	puts("# dnsmasq configuration");
+	if (a->s.dhcp) {
+		if ((err = state_dir(a->s.bridge, dir, sizeof(dir))) || (err = dnsmasq_conf_text(&a->s, dir, buf, sizeof(buf))))
+			return err;
+		fputs(buf, stdout);
+	}
+	puts("# dnsmasq hosts file");
+	for (int i = 0; a->s.dhcp && i < a->x->nhost; i++) {
+		dhcp_host_line(&a->x->host[i], buf, sizeof(buf));
+		fputs(buf, stdout);
+	}
+	return fflush(stdout) ? -EIO : 0;
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	static struct extras x;
@@ -412,6 +453,15 @@ int cmd_attach(int argc, char **argv)
 	a.x = &x;
 	log_init(0, x.verbose);
 	log_libbpf_setup();
+	if (x.dry_run) {
+		if ((err = nl_open(&a.sk))) {
+			log_warnx("cannot open a netlink socket: %s", strerror(-err));
+			return 1;
+		}
+		err = dry_run(&a);
+		nl_socket_free(a.sk);
+		return err ? 1 : 0;
+	}
 	if (geteuid() != 0) {
 		log_warnx("attach needs root (CAP_NET_ADMIN and CAP_BPF)");
 		return 1;

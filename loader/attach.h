@@ -54,6 +54,5 @@ void supervisor_revive(struct attach *a);
 
 /* detach.c */
 void ports_detach_all(struct dataplane *dp, struct nl_sock *sk, int bridge_ifindex);
-void state_remove(const char *bridge);
 
 #endif

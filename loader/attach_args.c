@@ -61,6 +61,20 @@ static int check_bridged(struct settings *s, const bool given[OPTS_MAX])
 	return 0;
 }
 
+/* Only nat translates: forwards need it; isolated has no uplink to name. */
+static int check_mode(const struct settings *s, const struct extras *x)
+{
+	if (s->mode != MODE_NAT && x->nfwd) {
+		log_warnx("--forward needs --mode nat: other modes translate nothing");
+		return -EINVAL;
+	}
+	if (s->mode == MODE_ISOLATED && s->uplink[0]) {
+		log_warnx("--mode isolated takes no --uplink: nothing leaves the network");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* NAT: the gateway and DHCP range follow from --masq unless given, and must lie in it. */
 static int check_nat(struct settings *s, const struct extras *x, const bool given[OPTS_MAX])
 {
@@ -104,7 +118,7 @@ static int check_nat(struct settings *s, const struct extras *x, const bool give
 	for (int i = 0; i < x->nhost; i++)
 		if (dhcp_host_check(s, &x->host[i]))
 			return -EINVAL;
-	return 0;
+	return check_mode(s, x);
 }
 
 static int check_bridge_name(const char *name, struct settings *s)
@@ -161,17 +175,26 @@ static int cli_option(int argc, char **argv, int *i, struct settings *s, struct 
 	return 0;
 }
 
+/* The value of option name (--NAME V or --NAME=V) before any "--", or NULL. */
+static const char *early_option(int argc, char **argv, const char *name)
+{
+	const char *v = NULL;
+	size_t n = strlen(name);
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strncmp(argv[i], "--", 2) && !strcmp(argv[i] + 2, name) && i + 1 < argc)
+			v = argv[++i];
+		else if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, n) && argv[i][n + 2] == '=')
+			v = argv[i] + n + 3;
+	}
+	return v;
+}
+
 /* --config FILE's path, made absolute in x->config, or "" without one. */
 static int config_path(int argc, char **argv, struct extras *x)
 {
-	const char *path = NULL;
+	const char *path = early_option(argc, argv, "config");
 
-	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-		if (!strcmp(argv[i], "--config") && i + 1 < argc)
-			path = argv[++i];
-		else if (!strncmp(argv[i], "--config=", 9))
-			path = argv[i] + 9;
-	}
 	x->config[0] = '\0';
 	if (path && (strlen(path) >= PATH_MAX || !realpath(path, x->config))) {
 		log_warn("--config %s", path);
@@ -187,11 +210,19 @@ static int config_path(int argc, char **argv, struct extras *x)
 int attach_args(int argc, char **argv, struct settings *s, struct extras *x)
 {
 	bool given[OPTS_MAX] = { false }, options = true;
-	const char *bridge = NULL;
+	const char *bridge = NULL, *xml = early_option(argc, argv, "libvirt-xml");
+	static char xml_bridge[IFNAMSIZ];
 	int err;
 
 	settings_defaults(s);
 	memset(x, 0, sizeof(*x));
+	/* The XML first, then the config file, then the command line: each later one wins. */
+	if (xml) {
+		snprintf(x->libvirt_xml, sizeof(x->libvirt_xml), "%s", xml);
+		if ((err = libvirt_xml_apply(xml, s, x, given, xml_bridge)))
+			return err;
+		bridge = xml_bridge[0] ? xml_bridge : NULL;
+	}
 	if ((err = config_path(argc, argv, x)) || (x->config[0] && (err = config_apply(x->config, s, x, given))))
 		return err;
 	for (int i = 1; i < argc; i++) {
@@ -200,7 +231,7 @@ int attach_args(int argc, char **argv, struct settings *s, struct extras *x)
 		} else if (options && argv[i][0] == '-' && argv[i][1]) {
 			if ((err = cli_option(argc, argv, &i, s, x, given)))
 				return err;
-		} else if (bridge) {
+		} else if (bridge && bridge != xml_bridge) {
 			log_warnx("attach: unexpected argument %s", argv[i]);
 			return -EINVAL;
 		} else {

@@ -191,6 +191,22 @@ static void old_maps_add_bridge(struct old_maps *om)
 		old_maps_add(om, id);
 }
 
+/* An isolated data plane lives on the bridge alone: no uplink, no conntrack to find. */
+static bool old_isolated(const struct old_maps *om)
+{
+	int i = old_map_find(om, QNAT_MAP_CONFIG);
+	struct qnat_config cfg = {};
+	uint32_t zero = 0;
+
+	return i >= 0 && !bpf_map_lookup_elem(om->m[i].fd, &zero, &cfg) && (cfg.flags & QNAT_CFG_ISOLATED);
+}
+
+/* The device whose programs lead to the data plane: the uplink, or an isolated network's bridge. */
+const char *dp_home(const struct settings *s)
+{
+	return s->mode == MODE_ISOLATED ? s->bridge : s->uplink;
+}
+
 /* The uplink's programs, one port's (the maps only ports use: the FDB) and the bridge's. */
 static int old_maps_collect(struct old_maps *om, int uplink_ifindex)
 {
@@ -212,8 +228,8 @@ static int old_maps_collect(struct old_maps *om, int uplink_ifindex)
 		prev = &port;
 	}
 	old_maps_add_bridge(om);
-	if (old_map_find(om, QNAT_MAP_CONFIG) < 0 || old_map_find(om, QNAT_MAP_CT) < 0 ||
-	    old_map_find(om, QNAT_MAP_CT_REV) < 0) {
+	if (old_map_find(om, QNAT_MAP_CONFIG) < 0 ||
+	    (!old_isolated(om) && (old_map_find(om, QNAT_MAP_CT) < 0 || old_map_find(om, QNAT_MAP_CT_REV) < 0))) {
 		old_maps_close(om);
 		return -ENOENT;
 	}
@@ -410,7 +426,9 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 	cfg.netns_cookie = netns_cookie();
 	cfg.max_flows_per_guest = s->max_flows_per_guest;
 	cfg.flags = (s->eif ? QNAT_CFG_EIF : 0) | (s->port_security ? QNAT_CFG_PORT_SECURITY : 0) |
-		    (s->bridged ? QNAT_CFG_BRIDGED : 0) | (all ? QNAT_CFG_HOST_OPEN : 0);
+		    (s->bridged ? QNAT_CFG_BRIDGED : 0) | (all || s->mode == MODE_OPEN ? QNAT_CFG_HOST_OPEN : 0) |
+		    (s->mode == MODE_ROUTE || s->mode == MODE_OPEN ? QNAT_CFG_ROUTE : 0) |
+		    (s->mode == MODE_OPEN ? QNAT_CFG_OPEN : 0) | (s->mode == MODE_ISOLATED ? QNAT_CFG_ISOLATED : 0);
 	return bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 

@@ -28,20 +28,6 @@ void ports_detach_all(struct dataplane *dp, struct nl_sock *sk, int bridge_ifind
 	}
 }
 
-void state_remove(const char *bridge)
-{
-	static const char *const files[] = { "state", "dnsmasq.conf", "dnsmasq.pid", "supervisor.pid",
-					     "leases", "hostsfile", "addnhosts", "reload" };
-	char path[PATH_MAX];
-
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-		if (!state_path(bridge, files[i], path, sizeof(path)))
-			unlink(path);
-	if (!state_dir(bridge, path, sizeof(path)))
-		rmdir(path);
-	state_ns_release();
-}
-
 int cmd_detach(int argc, char **argv)
 {
 	struct dataplane dp;
@@ -76,8 +62,8 @@ int cmd_detach(int argc, char **argv)
 	dnsmasq_stop(s.bridge);
 
 	bridge_ifindex = nl_ifindex(sk, s.bridge);
-	uplink_ifindex = nl_ifindex(sk, s.uplink);
-	if (uplink_ifindex > 0 && !dp_open_existing(&dp, uplink_ifindex)) {
+	uplink_ifindex = s.uplink[0] ? nl_ifindex(sk, s.uplink) : -1;
+	if (!dp_open_existing(&dp, nl_ifindex(sk, dp_home(&s)))) {
 		ports_detach_all(&dp, sk, bridge_ifindex);
 		dp_detach_cgroup(&dp);
 		dp_close(&dp);

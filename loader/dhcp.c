@@ -32,23 +32,41 @@ static bool valid_mac(const char *s)
 	       sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &end) == 6;
 }
 
-/* RFC 952/1123 host names: letters, digits and inner hyphens. */
-static bool valid_hostname(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > 63 || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && *s != '-')
-			return false;
-	return true;
-}
-
 static void lower(char *s)
 {
 	for (; *s; s++)
 		*s = tolower((unsigned char)*s);
+}
+
+/* RFC 952/1123 host names, or FQDNs of them: labels of letters, digits and inner hyphens. */
+bool valid_hostname(const char *s)
+{
+	size_t n = strlen(s), label = 0;
+
+	if (!n || n > 63)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		if (s[i] == '.' || !s[i]) {
+			if (!label || s[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if ((!label && s[i] == '-') || (!isalnum((unsigned char)s[i]) && s[i] != '-')) {
+			return false;
+		} else {
+			label++;
+		}
+	}
+	return true;
+}
+
+/* h's line in dnsmasq's dhcp-hostsfile, as libvirt writes it: mac,ip[,name]. */
+int dhcp_host_line(const struct static_host *h, char *buf, size_t len)
+{
+	char mac[18];
+
+	snprintf(mac, sizeof(mac), "%s", h->mac);
+	lower(mac);
+	return snprintf(buf, len, "%s,%s%s%s\n", mac, h->ip, h->name[0] ? "," : "", h->name);
 }
 
 /* Ask dnsmasq to re-read its hosts files; leases stay as they are. */
@@ -105,8 +123,12 @@ static int hosts_update(const struct settings *s, const char *mac, const char *a
 		goto out;
 	}
 	if (add_ip) {
-		hlen += snprintf(hbuf + hlen, cap - hlen, "%s,%s%s%s\n", mac, add_ip, add_name ? "," : "",
-				 add_name ? add_name : "");
+		struct static_host h = { 0 };
+
+		snprintf(h.mac, sizeof(h.mac), "%s", mac);
+		snprintf(h.ip, sizeof(h.ip), "%s", add_ip);
+		snprintf(h.name, sizeof(h.name), "%s", add_name ? add_name : "");
+		hlen += dhcp_host_line(&h, hbuf + hlen, cap - hlen);
 		if (add_name)
 			alen += snprintf(abuf + alen, cap - alen, "%s %s\n", add_ip, add_name);
 	}
@@ -140,7 +162,7 @@ int dhcp_host_check(const struct settings *s, const struct static_host *h)
 		return -EINVAL;
 	}
 	if (h->name[0] && !valid_hostname(h->name)) {
-		log_warnx("%s: not a host name (letters, digits, inner hyphens, at most 63)", h->name);
+		log_warnx("%s: not a host name (letters, digits, inner hyphens, dots between labels; at most 63)", h->name);
 		return -EINVAL;
 	}
 	return 0;

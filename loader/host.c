@@ -117,6 +117,8 @@ static int nat_host(struct attach *a)
 		}
 		a->u.addr = a->o.addr_added = true;
 	}
+	if (a->s.mode == MODE_ISOLATED) /* nothing is forwarded */
+		return 0;
 	if ((err = fwd_enable(a->s.bridge)) >= 0) {
 		a->u.fwd_bridge_old = err;
 		a->u.fwd_bridge = true;

@@ -16,11 +16,17 @@
 
 static const char *const xdp_names[] = { "auto", "native", "generic", "off", NULL };
 static const char *const ct_full_names[] = { "refuse", "evict", NULL };
+static const char *const mode_names[] = { "nat", "route", "open", "isolated", NULL };
 static const char *const filtering_names[] = { "address-port-dependent", "endpoint-independent", NULL };
 
 const char *xdp_mode_name(enum xdp_mode m)
 {
 	return xdp_names[m];
+}
+
+const char *net_mode_name(enum net_mode m)
+{
+	return mode_names[m];
 }
 
 const char *ct_full_name(enum ct_full_policy p)
@@ -136,10 +142,70 @@ static int parse_host(const char *arg, struct settings *s, struct extras *x)
 	return 0;
 }
 
+/* A value dnsmasq gets as it is: one line of printable text. */
+static bool printable(const char *v)
+{
+	for (; *v; v++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+			return false;
+	return true;
+}
+
+/* --domain: a DNS name, or a single label. */
+static int parse_domain(const char *arg, struct settings *s, struct extras *x)
+{
+	if (strlen(arg) >= sizeof(s->domain) || !valid_hostname(arg))
+		return -EINVAL;
+	strcpy(s->domain, arg);
+	return 0;
+}
+
+static int show_domain(const struct settings *s, int i, char *buf, size_t len)
+{
+	return show_set_string(s->domain, buf, len);
+}
+
+/* dnsmasq's lease times: N, Ns, Nm, Nh, Nd, Nw, or infinite. */
+static int parse_lease_time(const char *arg, struct settings *s, struct extras *x)
+{
+	char *end;
+	unsigned long n = strtoul(arg, &end, 10);
+
+	if (strcmp(arg, "infinite") && (end == arg || n == 0 || n > 1000000 || (*end && (end[1] || !strchr("smhdw", *end)))))
+		return -EINVAL;
+	snprintf(s->lease_time, sizeof(s->lease_time), "%s", arg);
+	return 0;
+}
+
+static int show_lease_time(const struct settings *s, int i, char *buf, size_t len)
+{
+	return show_set_string(s->lease_time, buf, len);
+}
+
+/* --dns-host IP,NAME */
+static int check_dns_host(const char *arg, struct settings *s, struct extras *x)
+{
+	char ip[64], *name = split_at(arg, ",", ip, sizeof(ip));
+	struct in_addr a;
+
+	return name && !parse_ipv4(ip, &a) && valid_hostname(name) ? 0 : -EINVAL;
+}
+
 static int parse_foreground(const char *arg, struct settings *s, struct extras *x)
 {
 	x->foreground = true;
 	return 0;
+}
+
+static int parse_dry_run(const char *arg, struct settings *s, struct extras *x)
+{
+	x->dry_run = true;
+	return 0;
+}
+
+static int parse_libvirt_xml(const char *arg, struct settings *s, struct extras *x)
+{
+	return 0; /* read before the command line's options (attach_args.c) */
 }
 
 static int parse_verbose(const char *arg, struct settings *s, struct extras *x)
@@ -155,6 +221,7 @@ static int parse_nothing(const char *arg, struct settings *s, struct extras *x)
 
 #define FIELD(f) .off = offsetof(struct settings, f), .size = sizeof(((struct settings *)0)->f)
 #define CUSTOM(p, sh) .kind = OPT_CUSTOM, .parse = (p), .show = (sh)
+#define LIST(f, check) .kind = OPT_LIST, FIELD(f), .parse = (check), .count = QNAT_LIST_MAX, .flags = OPT_NAT | OPT_REPEAT
 
 /* In this order: --help lists them, descriptions and the state file write them. */
 const struct opt attach_opts[] = {
@@ -163,6 +230,9 @@ const struct opt attach_opts[] = {
 	{ .name = "masq", .short_name = 'm', .arg = "CIDR", CUSTOM(parse_masq, show_masq), .flags = OPT_NAT | OPT_ALWAYS,
 	  .help = "the guests' IPv4 network, masqueraded behind the uplink (required without --bridged)",
 	  .bad = "not an IPv4 network like 192.168.122.0/24 (prefix 1-30, host bits zero)" },
+	{ .name = "mode", .kind = OPT_ENUM, FIELD(mode), .names = mode_names, .flags = OPT_NAT,
+	  .help = "libvirt's forward modes: nat masquerades; route forwards untranslated; open adds no policy; "
+		  "isolated: nothing leaves, no uplink" },
 	{ .name = "gateway", .short_name = 'g', .arg = "IP", .kind = OPT_IPV4, FIELD(gateway),
 	  .flags = OPT_NAT | OPT_ALWAYS, .help = "the bridge's address, the guests' router (default: the first host)",
 	  .bad = "not an IPv4 address" },
@@ -203,6 +273,30 @@ const struct opt attach_opts[] = {
 	  .help = "host services guests may reach besides DHCP, DNS and ICMP, e.g. tcp/22,udp/123; all: libvirt's",
 	  .bad = "expected all or PROTO/PORT[-END] items (tcp or udp, ports 1-65535), comma-separated, e.g. "
 		 "tcp/22,udp/123,tcp/8000-8100 (at most 16)" },
+	{ .name = "domain", .arg = "NAME", CUSTOM(parse_domain, show_domain), .flags = OPT_NAT,
+	  .help = "the guests' DNS domain: dnsmasq's domain= and expand-hosts, as libvirt's <domain>",
+	  .bad = "not a DNS name (letters, digits, inner hyphens, dots; at most 63)" },
+	{ .name = "domain-local-only", .kind = OPT_FLAG, FIELD(domain_local), .flags = OPT_NAT,
+	  .help = "names in --domain are answered here, never forwarded (libvirt's localOnly)" },
+	{ .neg = "no-dns", .kind = OPT_FLAG, FIELD(dns), .def = 1, .flags = OPT_NAT_SHOWN,
+	  .help = "dnsmasq serves DHCP only (libvirt's <dns enable='no'>)" },
+	{ .name = "dhcp-lease-time", .arg = "N[smhdw]|infinite", CUSTOM(parse_lease_time, show_lease_time),
+	  .flags = OPT_NAT, .help = "how long DHCP leases last (default: dnsmasq's, 1h)",
+	  .bad = "expected N, Ns, Nm, Nh, Nd, Nw (N from 1) or infinite" },
+	{ .name = "dns-host", .arg = "IP,NAME", LIST(dns_hosts, check_dns_host),
+	  .help = "a DNS name dnsmasq answers (libvirt's <dns><host>), at most 16",
+	  .bad = "expected IP,NAME (an IPv4 address, a DNS name; at most 16)" },
+	{ .name = "dns-txt", .arg = "NAME,VALUE", LIST(dns_txts, NULL),
+	  .help = "a TXT record (dnsmasq's txt-record), at most 16", .bad = "expected NAME,VALUE (at most 16)" },
+	{ .name = "dns-srv", .arg = "_SERVICE._PROTO[.DOMAIN][,TARGET[,PORT[,PRIORITY[,WEIGHT]]]]",
+	  LIST(dns_srvs, NULL), .help = "an SRV record (dnsmasq's srv-host), at most 16",
+	  .bad = "expected dnsmasq's srv-host value, e.g. _ldap._tcp.example.com,ldap,389 (at most 16)" },
+	{ .name = "dns-forwarder", .arg = "[/DOMAIN/]ADDR|/DOMAIN/", LIST(dns_fwds, NULL),
+	  .help = "where dnsmasq forwards queries (dnsmasq's server=; an ADDR alone replaces resolv.conf), at most 16",
+	  .bad = "expected dnsmasq's server= value, e.g. 8.8.8.8 or /example.com/192.0.2.53 (at most 16)" },
+	{ .name = "dhcp-option", .arg = "OPTION,VALUE", LIST(dhcp_opts, NULL),
+	  .help = "a DHCP option (dnsmasq's dhcp-option, e.g. option:ntp-server,192.0.2.1), at most 16",
+	  .bad = "expected dnsmasq's dhcp-option value, e.g. option:ntp-server,192.0.2.1 (at most 16)" },
 	{ .name = "metrics-listen", .key = "metrics", .arg = "ADDR:PORT", CUSTOM(parse_metrics, show_metrics),
 	  .help = "serve Prometheus metrics there", .bad = "expected ADDR:PORT, e.g. 127.0.0.1:9400" },
 	{ .name = "timeout", .arg = "NAME=SECONDS", CUSTOM(parse_timeout, show_timeout), .count = QNAT_TO_MAX,
@@ -218,6 +312,10 @@ const struct opt attach_opts[] = {
 	  .help = "a static DHCP host (at most 256)", .bad = "expected MAC,IP[,NAME] (at most 256)" },
 	{ .name = "config", .arg = "FILE", CUSTOM(parse_nothing, NULL), .flags = OPT_CLI,
 	  .help = "read options from FILE, one \"name value\" per line (the command line's come after)" },
+	{ .name = "libvirt-xml", .arg = "FILE", CUSTOM(parse_libvirt_xml, NULL), .flags = OPT_CLI,
+	  .help = "read the network from libvirt's XML (virsh net-dumpxml; -: stdin); the command line's come after" },
+	{ .name = "dry-run", CUSTOM(parse_dry_run, NULL), .flags = OPT_CLI,
+	  .help = "change nothing: print the settings and the dnsmasq files attach would write" },
 	{ .name = "foreground", .short_name = 'f', CUSTOM(parse_foreground, NULL),
 	  .help = "supervise in the foreground, logging to stderr (systemd)" },
 	{ .name = "verbose", .short_name = 'v', CUSTOM(parse_verbose, NULL), .flags = OPT_REPEAT,
@@ -309,6 +407,15 @@ int opt_apply(const struct opt *o, bool neg, const char *arg, struct settings *s
 		return 0;
 	case OPT_IPV4:
 		return parse_ipv4(arg, (struct in_addr *)((char *)s + o->off));
+	case OPT_LIST: {
+		struct str_list *l = (struct str_list *)((char *)s + o->off);
+
+		if (l->n == QNAT_LIST_MAX || strlen(arg) >= sizeof(l->v[0]) || !*arg || !printable(arg) ||
+		    (o->parse && o->parse(arg, s, x)))
+			return -EINVAL;
+		strcpy(l->v[l->n++], arg);
+		return 0;
+	}
 	case OPT_CUSTOM:
 		return o->parse(arg, s, x);
 	}
@@ -363,6 +470,11 @@ int opt_show(const struct opt *o, const struct settings *s, int i, char *buf, si
 		return snprintf(buf, len, "%s", (const char *)s + o->off);
 	case OPT_IPV4:
 		return snprintf(buf, len, "%s", ip_str(*(const struct in_addr *)((const char *)s + o->off)));
+	case OPT_LIST: {
+		const struct str_list *l = (const struct str_list *)((const char *)s + o->off);
+
+		return i < l->n ? snprintf(buf, len, "%s", l->v[i]) : 0;
+	}
 	case OPT_CUSTOM:
 		return o->show ? o->show(s, i, buf, len) : 0;
 	}
@@ -373,7 +485,7 @@ void settings_defaults(struct settings *s)
 {
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i < attach_nopts; i++)
-		if (attach_opts[i].size)
+		if (attach_opts[i].size && attach_opts[i].kind != OPT_LIST)
 			field_set(&attach_opts[i], s, attach_opts[i].def);
 		else if (attach_opts[i].init)
 			opt_apply(&attach_opts[i], false, attach_opts[i].init, s, NULL);
@@ -381,7 +493,7 @@ void settings_defaults(struct settings *s)
 		s->timeouts[i] = timeout_default(i);
 }
 
-#define FIELDS_MAX 48
+#define FIELDS_MAX 160 /* the lists: 16 values each */
 #define FIELD_LEN 288 /* a --host-allow list is the longest */
 
 /* The settings as "name [value]" fields, in the table's order; some left out at their defaults. */
@@ -455,7 +567,7 @@ void settings_diff(const struct settings *running, const struct settings *asked,
 
 bool settings_equal(const struct settings *a, const struct settings *b)
 {
-	char da[2048], db[2048];
+	static char da[16384], db[16384];
 
 	settings_describe(a, da, sizeof(da));
 	settings_describe(b, db, sizeof(db));

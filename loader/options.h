@@ -11,6 +11,7 @@ enum opt_kind {
 	OPT_ENUM,   /* a field holding the index of one of names[] */
 	OPT_IFNAME, /* a char[IFNAMSIZ] field */
 	OPT_IPV4,   /* a struct in_addr field */
+	OPT_LIST,   /* a struct str_list field: each use adds one value (parse(), if any, checks it) */
 	OPT_CUSTOM, /* parse() and show() */
 };
 
@@ -57,5 +58,8 @@ void attach_list_options(FILE *f);
 
 /* config.c: a config file's options, applied in order; given[] marks the ones it set */
 int config_apply(const char *path, struct settings *s, struct extras *x, bool given[OPTS_MAX]);
+
+/* libvirt.c: libvirt's network XML as options; bridge gets its <bridge name> */
+int libvirt_xml_apply(const char *path, struct settings *s, struct extras *x, bool given[OPTS_MAX], char *bridge);
 
 #endif

@@ -19,10 +19,20 @@
 
 enum xdp_mode { XDP_MODE_AUTO, XDP_MODE_NATIVE, XDP_MODE_GENERIC, XDP_MODE_OFF };
 
+/* libvirt's forward modes (--mode). */
+enum net_mode { MODE_NAT, MODE_ROUTE, MODE_OPEN, MODE_ISOLATED };
+
 /* What happens when the conntrack table is full. */
 enum ct_full_policy {
 	CT_FULL_REFUSE, /* new flows are refused (and counted) */
 	CT_FULL_EVICT,	/* the controller keeps room by evicting the least recently used */
+};
+
+/* A repeatable setting's values (--dns-host, --dhcp-option, ...), in dnsmasq's spelling. */
+#define QNAT_LIST_MAX 16
+struct str_list {
+	char v[QNAT_LIST_MAX][128];
+	int n;
 };
 
 /* What `attach` was asked for.  Two attaches agree when these agree. */
@@ -44,10 +54,17 @@ struct settings {
 	bool port_security;  /* each port: one MAC, one IPv4 address */
 	bool csum_fill;	     /* complete checksums on what the host sends guests (DHCP) */
 	bool bridged;	     /* no NAT: the uplink is a port, guests are on the LAN */
+	enum net_mode mode;
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
 	char metrics[32]; /* --metrics-listen ADDR:PORT, or empty */
 	char host_allow[256]; /* --host-allow, comma-joined; empty: DHCP and DNS only */
+	/* dnsmasq's DNS and DHCP, as libvirt's <domain>, <dns> and <dhcp> give them */
+	char domain[64];
+	bool domain_local; /* answered here only, never forwarded */
+	bool dns;	   /* --no-dns: DHCP only (dnsmasq's port=0) */
+	char lease_time[16]; /* dnsmasq's spelling (1h, 30m, infinite); empty: its default */
+	struct str_list dns_hosts, dns_txts, dns_srvs, dns_fwds, dhcp_opts;
 };
 
 /* What attach changed on the host, so detach can undo exactly that. */
@@ -99,6 +116,7 @@ int write_file_atomic_gid(const char *path, const char *data, mode_t mode, gid_t
 int state_dir_make(const char *bridge);
 void state_ns_reclaim(void);
 void state_ns_release(void);
+void state_remove(const char *bridge);
 uint64_t monotonic_ns(void);
 const char *build_id(void);
 const char *timeout_name(int i);
@@ -106,6 +124,7 @@ int timeout_lookup(const char *name);
 uint32_t timeout_default(int i);
 
 /* state.c: the settings and ownership persisted under /run/qnat-bpf */
+size_t settings_write(const struct settings *s, char *buf, size_t len);
 int state_save(const struct settings *s, const struct owned *o);
 int state_load(const char *bridge, struct settings *s, struct owned *o);
 int state_text(const struct settings *s, const struct owned *o, char *buf, size_t len);
@@ -118,6 +137,7 @@ void settings_diff(const struct settings *running, const struct settings *asked,
 bool settings_equal(const struct settings *a, const struct settings *b);
 const char *xdp_mode_name(enum xdp_mode m);
 const char *ct_full_name(enum ct_full_policy p);
+const char *net_mode_name(enum net_mode m);
 
 /* nl.c: links, addresses, routes and events through libnl-route-3 */
 struct nl_sock;
@@ -157,6 +177,7 @@ struct dataplane {
 	int frags_fd, stash_fd, frag_ev_fd; /* fragments that came before their first (frag.c) */
 	bool reused; /* maps adopted from a running data plane */
 };
+const char *dp_home(const struct settings *s);
 int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex);
 int dp_open_existing(struct dataplane *dp, int uplink_ifindex);
 void dp_close(struct dataplane *dp);
@@ -198,6 +219,7 @@ const char *ct_state_name(uint8_t state);
 struct json;
 
 /* dnsmasq.c */
+int dnsmasq_conf_text(const struct settings *s, const char *dir, char *buf, size_t len);
 int dnsmasq_write_config(const struct settings *s);
 pid_t dnsmasq_start(const struct settings *s);
 void dnsmasq_stop(const char *bridge);
@@ -250,6 +272,8 @@ struct extras {
 	int nhost;
 	char config[PATH_MAX]; /* --config FILE, or empty */
 	bool foreground;
+	bool dry_run;
+	char libvirt_xml[PATH_MAX]; /* --libvirt-xml FILE ("-": stdin), or empty */
 	int verbose;
 };
 /* attach_args.c: attach's command line and config file, checked */
@@ -260,6 +284,8 @@ int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint1
 
 /* dhcp.c */
 int dhcp_host_check(const struct settings *s, const struct static_host *h);
+int dhcp_host_line(const struct static_host *h, char *buf, size_t len);
+bool valid_hostname(const char *s);
 int dhcp_host_set(const struct settings *s, const struct static_host *h);
 int dhcp_host_del(const struct settings *s, const char *mac);
 int dnsmasq_reload(const char *bridge);

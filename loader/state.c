@@ -71,7 +71,7 @@ static int owned_read(const char *key, const char *val, struct owned *o)
 }
 
 /* The settings as config-file lines: every value, flags only when not at their default. */
-static size_t settings_write(const struct settings *s, char *buf, size_t len)
+size_t settings_write(const struct settings *s, char *buf, size_t len)
 {
 	char v[512];
 	size_t k = 0;
@@ -101,7 +101,8 @@ int state_text(const struct settings *s, const struct owned *o, char *buf, size_
 
 int state_save(const struct settings *s, const struct owned *o)
 {
-	char path[PATH_MAX], buf[4096];
+	static char buf[16384];
+	char path[PATH_MAX];
 	int err;
 
 	if ((err = state_dir_make(s->bridge)) || (err = state_text(s, o, buf, sizeof(buf))))

@@ -49,9 +49,9 @@ int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct 
 		print_error(json, err == -ENOENT ? "%s is not attached" : "%s: unreadable state", bridge);
 		return err;
 	}
-	ifindex = (int)if_nametoindex(s->uplink);
+	ifindex = (int)if_nametoindex(dp_home(s));
 	if (!ifindex || (err = dp_open_existing(dp, ifindex))) {
-		print_error(json, "%s: no data plane found on uplink %s", bridge, s->uplink);
+		print_error(json, "%s: no data plane found on %s", bridge, dp_home(s));
 		return err ? err : -ENODEV;
 	}
 	return 0;
@@ -189,6 +189,7 @@ static int status_one(struct json *j, const char *bridge)
 		json_str(j, "subnet", "  masquerade %s", ip_str(s.subnet));
 		json_uint(j, "prefix", "/%llu", s.prefix);
 		json_str(j, "gateway", " gateway %s\n", ip_str(s.gateway));
+		json_str(j, "mode", "  mode %s\n", net_mode_name(s.mode));
 	}
 	{
 		struct qnat_config cfg;

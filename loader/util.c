@@ -354,6 +354,11 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
+static void rm_tree(const char *path)
+{
+	nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 /*
  * Namespace inodes are handed out again as soon as a namespace dies, so
  * nsINODE may hold what a dead namespace left (its processes died with
@@ -373,7 +378,7 @@ void state_ns_reclaim(void)
 	fclose(f);
 	if (stale) {
 		*strrchr(path, '/') = '\0';
-		nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		rm_tree(path);
 	}
 }
 
@@ -394,7 +399,17 @@ void state_ns_release(void)
 		empty = de->d_name[0] == '.' || !strcmp(de->d_name, "netns-cookie");
 	closedir(d);
 	if (empty)
-		nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		rm_tree(path);
+}
+
+/* A bridge's state directory, whatever files it holds, and the namespace's with its last bridge. */
+void state_remove(const char *bridge)
+{
+	char path[PATH_MAX];
+
+	if (!state_dir(bridge, path, sizeof(path)))
+		rm_tree(path);
+	state_ns_release();
 }
 
 /* Which namespace made nsINODE, for state_ns_reclaim. */

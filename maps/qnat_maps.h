@@ -65,6 +65,9 @@ enum qnat_timeout {
 #define QNAT_CFG_PORT_SECURITY (1U << 2) /* each port: one MAC, one IPv4 address */
 #define QNAT_CFG_BRIDGED (1U << 3)	 /* no NAT: the uplink is a port of the bridge */
 #define QNAT_CFG_HOST_OPEN (1U << 4)	 /* --host-allow all: guests reach every host service */
+#define QNAT_CFG_ROUTE (1U << 5)	 /* --mode route/open: forwarded untranslated, the subnet reachable */
+#define QNAT_CFG_OPEN (1U << 6)		 /* --mode open: no filtering of ours at all */
+#define QNAT_CFG_ISOLATED (1U << 7)	 /* --mode isolated: nothing leaves the subnet */
 
 /* qnat_config[0]: written by the controller, read by every program. */
 struct qnat_config {

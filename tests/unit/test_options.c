@@ -230,7 +230,9 @@ TEST(attach_command_line)
 	ASSERT_STREQ(err, "qnat-bpf: --ct-max 15: expected a number of flows from 16 to 16777216\n", "message");
 	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.0.0.0/24", "--port-security=1"), -EINVAL, "flag value");
 	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--bridged", "--host-allow", "tcp/22"), -EINVAL, "bridged NAT option");
-	ASSERT_TRUE(strstr(err, "takes no --masq, --gateway, --dhcp-range, --host-allow, --forward or --host"), err);
+	ASSERT_TRUE(strstr(err, "takes no --masq, --mode, --gateway, --dhcp-range, --host-allow, --domain, "
+				     "--domain-local-only, --dhcp-lease-time, --dns-host, --dns-txt, --dns-srv, "
+				     "--dns-forwarder, --dhcp-option, --forward or --host"), err);
 	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "br1", "--masq", "10.0.0.0/24"), -EINVAL, "two bridges");
 	ASSERT_STREQ(err, "qnat-bpf: attach: unexpected argument br1\n", "message");
 }

@@ -196,8 +196,9 @@ LIBEXECDIR := $(PREFIX)/libexec/qnat-bpf
 COMPLDIR   := $(PREFIX)/share/bash-completion/completions
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 CONFDIR    ?= /etc/qnat-bpf
+LIBVIRT_HOOKDIR ?= /etc/libvirt/hooks/network.d
 INSTALLED  := $(SBINDIR)/qnat-bpf $(MANDIR)/qnat-bpf.8 $(LIBEXECDIR)/qemu-ifup $(COMPLDIR)/qnat-bpf \
-	      $(UNITDIR)/qnat-bpf@.service $(CONFDIR)/virbr0.conf.example
+	      $(UNITDIR)/qnat-bpf@.service $(CONFDIR)/virbr0.conf.example $(LIBVIRT_HOOKDIR)/qnat-bpf
 
 install: $(BUILD)/qnat-bpf
 	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
@@ -208,6 +209,9 @@ install: $(BUILD)/qnat-bpf
 	$(Q)install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(CONFDIR)
 	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' dist/qnat-bpf@.service.in >$(DESTDIR)$(UNITDIR)/qnat-bpf@.service
 	$(Q)install -m 0644 dist/virbr0.conf.example $(DESTDIR)$(CONFDIR)/virbr0.conf.example
+	$(Q)install -d $(DESTDIR)$(LIBVIRT_HOOKDIR)
+	$(Q)sed 's|@SBINDIR@|$(SBINDIR)|g' dist/libvirt-hook >$(DESTDIR)$(LIBVIRT_HOOKDIR)/qnat-bpf
+	$(Q)chmod 0755 $(DESTDIR)$(LIBVIRT_HOOKDIR)/qnat-bpf
 
 uninstall:
 	$(call msg,UNINSTALL,$(DESTDIR)$(PREFIX))

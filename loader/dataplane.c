@@ -524,6 +524,7 @@ int dp_attach_uplink_xdp(struct dataplane *dp, struct nl_sock *sk, int ifindex, 
 {
 	uint32_t xdp_id = 0;
 	char kind[32] = "";
+	bool automatic = mode == XDP_MODE_AUTO;
 	int err;
 
 	if ((err = xdp_foreign(ifindex)))
@@ -554,6 +555,12 @@ int dp_attach_uplink_xdp(struct dataplane *dp, struct nl_sock *sk, int ifindex, 
 	if (mode == XDP_MODE_OFF)
 		return 0;
 	err = bpf_xdp_attach(ifindex, bpf_program__fd(dp->skel->progs.xdp_uplink_in), xdp_flags_of(mode), NULL);
+	/* A bridge, a bond, Wi-Fi: no native XDP.  "auto" means TC there. */
+	if (err && automatic) {
+		log_info("the uplink's driver (%s) has no native XDP (%s): TC only", kind[0] ? kind : "a device",
+			 strerror(-err));
+		return 0;
+	}
 	if (err) {
 		log_warnx("cannot attach XDP (%s mode) to the uplink: %s", xdp_mode_name(mode), strerror(-err));
 		return err;

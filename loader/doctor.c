@@ -301,11 +301,19 @@ int cmd_doctor(int argc, char **argv)
 		say(&r, OK, "supervisor", "running");
 	check_kernel(&r);
 	check_firewall(&r, &s);
-	if (br > 0 && up > 0) {
-		check_mtu(&r, sk, &s, br, up);
+	if (br > 0 && (up > 0 || s.mode == MODE_ISOLATED)) {
+		char msg[256];
+
+		if (up > 0) {
+			check_mtu(&r, sk, &s, br, up);
+			check_xdp(&r, sk, &s, &o, up);
+		}
 		check_routes(&r, sk, &s, br);
-		check_xdp(&r, sk, &s, &o, up);
 		check_host_policy(&r, &s, br);
+		if (default_route_moved(sk, &s, up, msg, sizeof(msg)))
+			say(&r, WARN, "default-route", "%s", msg);
+		else if (up > 0 && !s.bridged)
+			say(&r, OK, "default-route", "leaves via the uplink %s", s.uplink);
 	} else {
 		say(&r, FAIL, "links", "%s or %s is gone", s.bridge, s.uplink);
 	}

@@ -313,6 +313,10 @@ int libvirt_xml_apply(const char *path, struct settings *s, struct extras *x, bo
 		return -EINVAL;
 	}
 	root = xmlDocGetRootElement(doc);
+	/* libvirt's hooks get the network inside <hookData>. */
+	for (const xmlNode *n = root && named(root, "hookData") ? root->children : NULL; n; n = n->next)
+		if (named(n, "network"))
+			root = n;
 	if (!root || !named(root, "network")) {
 		log_warnx("%s: not libvirt network XML: the root element is <%s>, not <network>", c.path,
 			  root ? (const char *)root->name : "");

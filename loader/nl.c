@@ -580,3 +580,23 @@ int nl_neigh_mac(struct nl_sock *sk, int ifindex, struct in_addr addr, uint8_t m
 	nl_cache_free(cache);
 	return err;
 }
+
+/*
+ * When the default route no longer leaves through the uplink: what to tell
+ * the operator, in msg, and 1.  Flows keep going out of the uplink; new
+ * traffic the host routes elsewhere is not masqueraded by us.
+ */
+int default_route_moved(struct nl_sock *sk, const struct settings *s, int uplink, char *msg, size_t len)
+{
+	char name[IFNAMSIZ] = "";
+	int dev = nl_default_route_dev(sk);
+
+	if (s->bridged || s->mode == MODE_ISOLATED || !uplink || dev == uplink)
+		return 0;
+	if (dev < 0 || nl_ifname(sk, dev, name))
+		snprintf(msg, len, "there is no default route any more (the uplink is %s)", s->uplink);
+	else
+		snprintf(msg, len, "the default route now leaves via %s, not the uplink %s: guests still go out of %s; "
+			 "attach again with --uplink %s to follow it", name, s->uplink, s->uplink, name);
+	return 1;
+}

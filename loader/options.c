@@ -425,7 +425,7 @@ int opt_apply(const struct opt *o, bool neg, const char *arg, struct settings *s
 /* The error for a value opt_apply refused, after "WHERE: --NAME VALUE: ". */
 void opt_complain(const char *where, const struct opt *o, const char *arg)
 {
-	char expect[160];
+	char expect[160], shown[256];
 
 	if (o->kind == OPT_U32) {
 		snprintf(expect, sizeof(expect), "expected %s from %u to %u", o->what, o->min, o->max);
@@ -438,7 +438,12 @@ void opt_complain(const char *where, const struct opt *o, const char *arg)
 	} else {
 		snprintf(expect, sizeof(expect), "%s", o->bad);
 	}
-	log_warnx("%s%s--%s %s: %s", where ? where : "", where ? ": " : "", o->name, arg, expect);
+	/* One line whatever the value holds. */
+	snprintf(shown, sizeof(shown), "%s", arg);
+	for (char *c = shown; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	log_warnx("%s%s--%s %s: %s", where ? where : "", where ? ": " : "", o->name, shown, expect);
 }
 
 bool opt_is_setting(const struct opt *o)

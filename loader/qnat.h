@@ -158,6 +158,7 @@ int nl_addr_add(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int 
 int nl_addr_del(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix);
 int nl_addr_first(struct nl_sock *sk, int ifindex, struct in_addr *a);
 int nl_default_route_dev(struct nl_sock *sk);
+int default_route_moved(struct nl_sock *sk, const struct settings *s, int uplink, char *msg, size_t len);
 int nl_route_overlaps(struct nl_sock *sk, struct in_addr net, unsigned int prefix, int except_ifindex);
 int nl_link_set_master(struct nl_sock *sk, int ifindex, int master);
 int nl_link_set_mac(struct nl_sock *sk, int ifindex, const uint8_t mac[6]);

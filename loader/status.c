@@ -201,6 +201,8 @@ static int status_one(struct json *j, const char *bridge)
 		}
 	}
 	json_str(j, "uplink_xdp", " xdp %s", o.xdp_attached == 0 ? "off" : o.xdp_attached == 2 ? "generic" : "native");
+	if (s.xdp == XDP_MODE_AUTO && !o.xdp_attached && s.uplink[0])
+		json_text(j, " (auto: TC, this device gets no native XDP)");
 	json_text(j, s.bridged ? " tc ingress (a port)\n" : " tc ingress+egress\n");
 	print_ports(j, &dp);
 	json_obj_open(j, "dhcp");

@@ -53,7 +53,8 @@ struct sup {
 	bool expire_now; /* the uplink address changed: drop flows bound to the old one */
 	int metrics_fd;
 	uint32_t flows; /* as the last expiry pass counted them */
-	struct nl_sock *ev; /* link and address events */
+	struct nl_sock *ev; /* link, address and route events */
+	bool route_moved;   /* warned that the default route left the uplink */
 	struct frag_out *fo;
 };
 
@@ -189,6 +190,18 @@ static int on_event(struct nl_msg *msg, void *arg)
 			port_leave(p, ifi->ifi_index, false);
 		break;
 	}
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE: {
+		char msg[256];
+		bool moved = default_route_moved(p->sk, p->s, p->uplink_ifindex, msg, sizeof(msg));
+
+		if (moved && !p->route_moved)
+			log_warnx("%s", msg);
+		else if (!moved && p->route_moved)
+			log_info("the default route leaves via the uplink %s again", p->s->uplink);
+		p->route_moved = moved;
+		break;
+	}
 	case RTM_NEWADDR:
 	case RTM_DELADDR: {
 		struct ifaddrmsg *ifa = nlmsg_data(h);
@@ -209,7 +222,7 @@ static struct nl_sock *events_open(struct sup *p)
 		return NULL;
 	nl_socket_disable_seq_check(ev);
 	nl_socket_modify_cb(ev, NL_CB_VALID, NL_CB_CUSTOM, on_event, p);
-	if (nl_connect(ev, NETLINK_ROUTE) || nl_socket_add_memberships(ev, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, 0) ||
+	if (nl_connect(ev, NETLINK_ROUTE) || nl_socket_add_memberships(ev, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, 0) ||
 	    nl_socket_set_nonblocking(ev)) {
 		nl_socket_free(ev);
 		return NULL;

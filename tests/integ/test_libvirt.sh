@@ -92,7 +92,24 @@ done
 bad "a bad address" "$NET<ip address='10.9.0.300' prefix='24'/></network>" "<ip address='10.9.0.300'>"
 bad "a bad range" "$NET<ip address='10.9.0.1' prefix='24'><dhcp><range start='10.9.0.2' end='x'/></dhcp></ip></network>" \
 	"<range>"
-log "malformed XML, another root, <bandwidth>, <portgroup>, IPv6, forward modes bridge/hostdev/passthrough: refused by name"
+# The same settings as options: bad values are one line, nothing changed.
+# badopt KEYWORD OPTION...: refused, saying KEYWORD.
+badopt() {
+	local kw=$1
+	shift
+	qnat attach virbr9 --masq 10.9.0.0/24 "$@" >"$WORK/out" 2>"$WORK/err" && fail "$*: accepted"
+	[ "$(wc -l <"$WORK/err")" = 1 ] && grep -qF -- "$kw" "$WORK/err" || fail "$*: $(cat "$WORK/err")"
+	nothing_changed virbr9 "$*"
+}
+badopt --dns-host --dns-host 10.9.0.5
+badopt --dns-host --dns-host 10.9.0.5,-bad-
+badopt --dhcp-lease-time --dhcp-lease-time 0
+badopt --dhcp-lease-time --dhcp-lease-time 3x
+badopt --domain --domain "a b"
+badopt "not a host name" --host 52:54:00:aa:00:01,10.9.0.10,web..example
+badopt --dns-txt --dns-txt "$(printf 'a,b\nserver=6.6.6.6')"
+badopt "--forward needs --mode nat" --mode isolated --forward tcp:8080:10.9.0.10:80
+log "malformed XML, another root, <bandwidth>, <portgroup>, IPv6, forward modes bridge/hostdev/passthrough, bad option values: refused by name"
 
 # A real attach from the XML on stdin, with the DNS options on top.
 in_host ip link add "$BR" type bridge || fail "bridge"

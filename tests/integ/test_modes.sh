@@ -80,6 +80,9 @@ in_host ip route add default via "$EXT_ADDR"
 in_host ip route del default
 start isolated
 in_host ip route add default via "$EXT_ADDR" # as if the host got one later: still nothing leaves
+# libvirt's dhcp-option=3: no router in the lease; a guest that sets one itself gets no further.
+[ -z "$(ip -n "${T}g1" route show default)" ] || fail "isolated: the lease gave a default route"
+ip -n "${T}g1" route add default via "$GATEWAY"
 leak=$(counter drop_leak)
 peer_of g1 "$EXT_ADDR" 7001 && fail "isolated: g1 reached ext"
 peer_of g1 "$HOST_ADDR" 2222 && fail "isolated: g1 reached the host beyond the network"

@@ -14,7 +14,7 @@ need make systemd-analyze man
 dest=$WORK/dest
 make -C "$ROOT" --no-print-directory -s install DESTDIR="$dest" PREFIX=/usr >/dev/null || fail "make install DESTDIR"
 for f in usr/sbin/qnat-bpf usr/share/man/man8/qnat-bpf.8 usr/libexec/qnat-bpf/qemu-ifup \
-	usr/lib/systemd/system/qnat-bpf@.service etc/qnat-bpf/virbr0.conf.example; do
+	usr/lib/systemd/system/qnat-bpf@.service etc/qnat-bpf/virbr0.conf.example etc/libvirt/hooks/network.d/qnat-bpf; do
 	[ -e "$dest/$f" ] || fail "make install DESTDIR=... did not stage $f"
 done
 grep -q "ExecStart=/usr/sbin/qnat-bpf attach" "$dest/usr/lib/systemd/system/qnat-bpf@.service" ||
@@ -25,9 +25,9 @@ make -C "$ROOT" --no-print-directory -s uninstall DESTDIR="$dest" PREFIX=/usr >/
 # Install into a prefix, check, uninstall.
 prefix=$WORK/prefix
 make -C "$ROOT" --no-print-directory -s install PREFIX="$prefix" UNITDIR="$prefix/lib/systemd/system" \
-	CONFDIR="$prefix/etc/qnat-bpf" >/dev/null || fail "make install"
+	CONFDIR="$prefix/etc/qnat-bpf" LIBVIRT_HOOKDIR="$prefix/etc/libvirt/hooks/network.d" >/dev/null || fail "make install"
 for f in sbin/qnat-bpf share/man/man8/qnat-bpf.8 libexec/qnat-bpf/qemu-ifup lib/systemd/system/qnat-bpf@.service \
-	share/bash-completion/completions/qnat-bpf etc/qnat-bpf/virbr0.conf.example; do
+	share/bash-completion/completions/qnat-bpf etc/qnat-bpf/virbr0.conf.example etc/libvirt/hooks/network.d/qnat-bpf; do
 	[ -e "$prefix/$f" ] || fail "make install did not install $f"
 done
 "$prefix/sbin/qnat-bpf" help >/dev/null || fail "installed binary does not run"
@@ -41,7 +41,7 @@ out=$(cd "$WORK/units" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man
 man -l "$prefix/share/man/man8/qnat-bpf.8" 2>/dev/null | grep -q "qnat-bpf attach BRIDGE --masq CIDR" || fail "man page"
 bash -n "$prefix/share/bash-completion/completions/qnat-bpf" || fail "completion script does not parse"
 make -C "$ROOT" --no-print-directory -s uninstall PREFIX="$prefix" UNITDIR="$prefix/lib/systemd/system" \
-	CONFDIR="$prefix/etc/qnat-bpf" >/dev/null || fail "make uninstall"
+	CONFDIR="$prefix/etc/qnat-bpf" LIBVIRT_HOOKDIR="$prefix/etc/libvirt/hooks/network.d" >/dev/null || fail "make uninstall"
 left=$(find "$prefix" -type f)
 [ -z "$left" ] || fail "make uninstall left: $left"
 for c in attach detach status ct forward dhcp stats doctor; do

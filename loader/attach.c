@@ -44,7 +44,7 @@ static int attach_running_extras(const struct settings *s, const struct extras *
 	int err;
 
 	if (x->nfwd || x->nhost) {
-		if (bridge_open(s->bridge, &cur, &o, &dp, false))
+		if (bridge_open(s->bridge, &cur, &o, &dp, NULL))
 			return 1;
 		err = extras_apply(&dp, &cur, x);
 		dp_close(&dp);

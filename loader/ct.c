@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Conntrack in userspace: timeouts, expiry of both halves of a flow, and `ct show`. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -366,16 +367,36 @@ static void print_tuple(struct json *j, const char *name, uint32_t src, uint32_t
 	json_obj_close(j);
 }
 
+/*
+ * The key is the guest's side; a forwarded flow arrived from outside, so its
+ * original tuple (as conntrack(8) shows it) is the reply key's reverse.
+ */
+static void flow_tuples(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, struct qnat_ct_key *orig,
+			struct qnat_ct_key *reply)
+{
+	struct qnat_ct_key rev;
+
+	reply_key(k, e, &rev);
+	if (e->flags & QNAT_CTF_DNAT) {
+		*orig = rev;
+		*reply = *k;
+	} else {
+		*orig = *k;
+		*reply = rev;
+	}
+}
+
 /* One flow, one line: conntrack(8)'s order, both tuples, then our extras. */
 static void print_flow(struct json *j, const char *event, const struct qnat_ct_key *k, const struct qnat_ct_entry *e,
 		       const uint32_t *timeouts, uint64_t now)
 {
 	uint64_t age = now > e->last_seen ? (now - e->last_seen) / 1000000000ull : 0;
 	uint64_t to = ct_timeout_of(e, k->proto, timeouts);
-	struct qnat_ct_key rev;
+	int o = e->flags & QNAT_CTF_DNAT ? QNAT_DIR_REPLY : QNAT_DIR_ORIG; /* the arriving direction */
+	struct qnat_ct_key orig, reply;
 	char port[IF_NAMESIZE] = "-";
 
-	reply_key(k, e, &rev);
+	flow_tuples(k, e, &orig, &reply);
 	if (e->port_ifindex && !if_indextoname(e->port_ifindex, port))
 		snprintf(port, sizeof(port), "%u", e->port_ifindex);
 	json_obj_open(j, NULL);
@@ -384,14 +405,14 @@ static void print_flow(struct json *j, const char *event, const struct qnat_ct_k
 	json_str(j, "proto", "%-4s", proto_name(k->proto));
 	json_str(j, "state", " %-11s", ct_state_name(e->state));
 	json_uint(j, "expires", " %6llu ", to > age ? to - age : 0);
-	print_tuple(j, "orig", k->saddr, k->daddr, k->sport, k->dport, k->proto);
+	print_tuple(j, "orig", orig.saddr, orig.daddr, orig.sport, orig.dport, k->proto);
 	json_text(j, " ");
-	print_tuple(j, "reply", rev.saddr, rev.daddr, rev.sport, rev.dport, k->proto);
+	print_tuple(j, "reply", reply.saddr, reply.daddr, reply.sport, reply.dport, k->proto);
 	json_str(j, "port", " port=%s", port);
-	json_uint(j, "packets_orig", " packets=%llu", e->packets[0]);
-	json_uint(j, "packets_reply", "/%llu", e->packets[1]);
-	json_uint(j, "bytes_orig", " bytes=%llu", e->bytes[0]);
-	json_uint(j, "bytes_reply", "/%llu", e->bytes[1]);
+	json_uint(j, "packets_orig", " packets=%llu", e->packets[o]);
+	json_uint(j, "packets_reply", "/%llu", e->packets[!o]);
+	json_uint(j, "bytes_orig", " bytes=%llu", e->bytes[o]);
+	json_uint(j, "bytes_reply", "/%llu", e->bytes[!o]);
 	json_bool(j, "replied", e->flags & QNAT_CTF_REPLIED, " [REPLIED]", "");
 	json_bool(j, "inbound", e->flags & QNAT_CTF_DNAT, " [FORWARD]", "");
 	json_obj_close(j);
@@ -404,10 +425,14 @@ struct ct_filter {
 	struct in_addr src, dst, guest; /* 0: any */
 };
 
-static bool ct_match(const struct ct_filter *f, const struct qnat_ct_key *k)
+/* src/dst match the original tuple as shown; the guest is the key's source. */
+static bool ct_match(const struct ct_filter *f, const struct qnat_ct_key *k, const struct qnat_ct_entry *e)
 {
-	return (!f->proto || f->proto == k->proto) && (!f->src.s_addr || f->src.s_addr == k->saddr) &&
-	       (!f->dst.s_addr || f->dst.s_addr == k->daddr) && (!f->guest.s_addr || f->guest.s_addr == k->saddr);
+	struct qnat_ct_key orig, reply;
+
+	flow_tuples(k, e, &orig, &reply);
+	return (!f->proto || f->proto == k->proto) && (!f->src.s_addr || f->src.s_addr == orig.saddr) &&
+	       (!f->dst.s_addr || f->dst.s_addr == orig.daddr) && (!f->guest.s_addr || f->guest.s_addr == k->saddr);
 }
 
 struct ct_op {
@@ -424,7 +449,7 @@ static int op_one(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, vo
 {
 	struct ct_op *op = arg;
 
-	if (!ct_match(op->f, k))
+	if (!ct_match(op->f, k, e))
 		return 0;
 	op->n++;
 	if (op->del)
@@ -495,10 +520,12 @@ static void on_stop(int sig)
 }
 
 /* Flows appearing and going, by comparing the table every 200 ms. */
-static int ct_events(struct dataplane *dp, const struct ct_filter *f, struct json *j, const uint32_t *timeouts)
+static int ct_events(const char *bridge, struct dataplane *dp, const struct ct_filter *f, struct json *j,
+		     const uint32_t *timeouts)
 {
 	struct snapshot old = { 0 }, cur = { 0 };
 	struct sigaction sa = { .sa_handler = on_stop };
+	char state[PATH_MAX];
 	int err;
 
 	sigaction(SIGINT, &sa, NULL);
@@ -512,6 +539,12 @@ static int ct_events(struct dataplane *dp, const struct ct_filter *f, struct jso
 		uint64_t now = monotonic_ns();
 
 		usleep(200000);
+		/* Our map fds keep the maps alive after a detach: watch the state file. */
+		if (!state_path(bridge, "state", state, sizeof(state)) && access(state, F_OK)) {
+			print_error("%s was detached; no more events", bridge);
+			err = 1;
+			break;
+		}
 		cur.n = 0;
 		if (ct_walk(dp, snap_one, &cur))
 			break;
@@ -523,12 +556,10 @@ static int ct_events(struct dataplane *dp, const struct ct_filter *f, struct jso
 			uint32_t x = gone ? a : b;
 			struct snapshot *from = gone ? &old : &cur;
 
-			if (c && ct_match(f, &from->k[x])) {
+			if (c && ct_match(f, &from->k[x], &from->e[x])) {
 				/* A stream: with --json, one object per line. */
-				j->need_comma[0] = false;
 				print_flow(j, gone ? "[DESTROY]" : "[NEW]", &from->k[x], &from->e[x], timeouts, now);
-				if (j->on)
-					fputc('\n', j->f);
+				json_end(j);
 			}
 			a += c <= 0;
 			b += c >= 0;
@@ -542,7 +573,7 @@ static int ct_events(struct dataplane *dp, const struct ct_filter *f, struct jso
 	free(old.e);
 	free(cur.k);
 	free(cur.e);
-	return 0;
+	return err;
 }
 
 static const char ct_usage[] =
@@ -582,7 +613,7 @@ int cmd_ct(int argc, char **argv)
 		}
 		if (!strcmp(a, "-p") || !strcmp(a, "--proto")) {
 			if (!val || (strcmp(val, "tcp") && strcmp(val, "udp") && strcmp(val, "icmp"))) {
-				print_error(json, "ct: --proto takes tcp, udp or icmp");
+				print_error("ct: --proto takes tcp, udp or icmp");
 				return 1;
 			}
 			f.proto = val[0] == 't' ? IPPROTO_TCP : val[0] == 'u' ? IPPROTO_UDP : IPPROTO_ICMP;
@@ -598,7 +629,7 @@ int cmd_ct(int argc, char **argv)
 			addr = &f.guest;
 		if (addr) {
 			if (!val || parse_ipv4(val, addr)) {
-				print_error(json, "ct: %s takes an IPv4 address", a);
+				print_error("ct: %s takes an IPv4 address", a);
 				return 1;
 			}
 			filtered = true;
@@ -606,33 +637,33 @@ int cmd_ct(int argc, char **argv)
 		} else if (a[0] == '-' || bridge || !valid_ifname(a)) {
 			/* "ct typo BRIDGE": the first word was a mistyped verb, not a bridge. */
 			if (bridge == argv[1] && a[0] != '-')
-				print_error(json, "ct: unknown command %s (see qnat-bpf ct help)", argv[1]);
+				print_error("ct: unknown command %s (see qnat-bpf ct help)", argv[1]);
 			else
-				print_error(json, "ct: unexpected argument %s (see qnat-bpf ct help)", a);
+				print_error("ct: unexpected argument %s (see qnat-bpf ct help)", a);
 			return 1;
 		} else {
 			bridge = a;
 		}
 	}
-	if (!bridge) {
-		print_error(json, "ct %s: which bridge?", verb);
+	if (!bridge && !(bridge = only_bridge())) {
+		print_error("ct %s: which bridge?", verb);
 		return 1;
 	}
 	if (!strcmp(verb, "flush") && filtered) {
-		print_error(json, "ct flush takes no filter: use ct del with filters");
+		print_error("ct flush takes no filter: use ct del with filters");
 		return 1;
 	}
 	if ((!strcmp(verb, "del") || !strcmp(verb, "flush")) && geteuid() != 0) {
-		print_error(json, "ct %s needs root", verb);
+		print_error("ct %s needs root", verb);
 		return 1;
 	}
-	if (bridge_open(bridge, &s, &o, &dp, json))
+	if (bridge_open(bridge, &s, &o, &dp, NULL))
 		return 1;
 	if (bpf_map_lookup_elem(dp.config_fd, &zero, &cfg))
 		memcpy(cfg.timeouts, s.timeouts, sizeof(cfg.timeouts));
 	json_begin(&j, json);
 	if (!strcmp(verb, "events")) {
-		err = ct_events(&dp, &f, &j, cfg.timeouts);
+		err = ct_events(bridge, &dp, &f, &j, cfg.timeouts);
 	} else {
 		struct ct_op op = { &dp, &f, NULL, cfg.timeouts, monotonic_ns(), 0, false };
 

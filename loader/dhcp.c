@@ -190,11 +190,11 @@ int dhcp_host_del(const struct settings *s, const char *mac_in)
 /* The address dnsmasq gives this MAC: its static host, else its lease. */
 int dhcp_ip_of(const struct settings *s, const uint8_t mac[6], struct in_addr *ip)
 {
-	char want[18], path[PATH_MAX], line[512], lmac[64], lip[64];
+	char want[MAC_STR_LEN], path[PATH_MAX], line[512], lmac[64], lip[64];
 	int found = 0;
 	FILE *f;
 
-	snprintf(want, sizeof(want), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	mac_str(mac, want);
 	if (!state_path(s->bridge, "hostsfile", path, sizeof(path)) && (f = fopen(path, "re"))) {
 		while (!found && fgets(line, sizeof(line), f))
 			found = sscanf(line, "%63[^,],%63[^,\n]", lmac, lip) == 2 && !strcasecmp(lmac, want) &&
@@ -236,14 +236,14 @@ static int leases_print(const struct settings *s, bool json)
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 		json_obj_open(&j, NULL);
 		json_str(&j, "expiry_time", " %-21s", when);
-		if (j.on) /* the epoch seconds, for scripts; text shows the date */
-			json_uint(&j, "expiry", "%llu", expiry);
+		json_only_ull(&j, "expiry", expiry); /* the epoch seconds, for scripts; text shows the date */
 		json_str(&j, "mac", " %-19s", mac);
 		json_str(&j, "type", " %-10s", "ipv4");
 		json_str(&j, "ipaddr", " %s", ip);
 		json_uint(&j, "prefix", "/%-3llu", s->prefix);
-		json_str(&j, "hostname", " %-12s", strcmp(host, "*") ? host : "-");
-		json_str(&j, "clientid", " %s\n", strcmp(cid, "*") ? cid : "-");
+		json_str_or_null(&j, "hostname", 12, strcmp(host, "*") ? host : NULL);
+		json_str_or_null(&j, "clientid", 0, strcmp(cid, "*") ? cid : NULL);
+		json_text(&j, "\n");
 		json_obj_close(&j);
 	}
 	if (f)
@@ -267,14 +267,14 @@ int cmd_dhcp(int argc, char **argv)
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "help"))
 			return fputs(dhcp_usage, stdout), 0;
 		else if (argv[i][0] == '-' || n == 6) {
-			print_error(json, "dhcp: unexpected argument %s", argv[i]);
+			print_error("dhcp: unexpected argument %s", argv[i]);
 			return 1;
 		} else
 			args[n++] = argv[i];
 	}
 	if (n == 2 && !strcmp(args[0], "leases")) {
 		if (state_load(args[1], &s, &o)) {
-			print_error(json, "%s is not attached", args[1]);
+			print_error("%s is not attached", args[1]);
 			return 1;
 		}
 		return leases_print(&s, json) ? 1 : 0;

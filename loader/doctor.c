@@ -282,11 +282,11 @@ int cmd_doctor(int argc, char **argv)
 
 	if (parse_listing_args(argc, argv, &bridge, &json, true))
 		return 1;
-	if (bridge_open(bridge, &s, &o, &dp, json))
+	if (bridge_open(bridge, &s, &o, &dp, NULL))
 		return 1;
 	if (nl_open(&sk)) {
 		dp_close(&dp);
-		print_error(json, "cannot open a netlink socket");
+		print_error("cannot open a netlink socket");
 		return 1;
 	}
 	br = nl_ifindex(sk, s.bridge);

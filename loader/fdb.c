@@ -61,10 +61,9 @@ static void show_one(struct dataplane *dp, const struct qnat_fdb_key *k, const s
 {
 	struct json *j = arg;
 	uint64_t now = monotonic_ns();
-	char mac[18], port[IF_NAMESIZE] = "?";
+	char mac[MAC_STR_LEN], port[IF_NAMESIZE] = "?";
 
-	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", k->mac[0], k->mac[1], k->mac[2], k->mac[3],
-		 k->mac[4], k->mac[5]);
+	mac_str(k->mac, mac);
 	if (!if_indextoname(v->ifindex, port))
 		snprintf(port, sizeof(port), "%u", v->ifindex);
 	json_obj_open(j, NULL);
@@ -90,7 +89,7 @@ int cmd_fdb(int argc, char **argv)
 	}
 	if (parse_listing_args(argc, argv, &bridge, &json, true))
 		return 1;
-	if (bridge_open(bridge, &s, &o, &dp, json))
+	if (bridge_open(bridge, &s, &o, &dp, NULL))
 		return 1;
 	json_begin(&j, json);
 	json_arr_open(&j, NULL);

@@ -362,8 +362,8 @@ static int row_cmp(const void *a, const void *b)
 	return ntohl(x->k.addr) < ntohl(y->k.addr) ? -1 : ntohl(x->k.addr) > ntohl(y->k.addr);
 }
 
-/* One line per rule, with the hits of all its ports. */
-void fwd_print(struct json *j, struct dataplane *dp)
+/* One line per rule, with the hits of all its ports; the text heading only above rules. */
+void fwd_print(struct json *j, struct dataplane *dp, const char *heading)
 {
 	struct qnat_fwd_key k, *prev = NULL;
 	struct fwd_row *rows = NULL;
@@ -385,6 +385,8 @@ void fwd_print(struct json *j, struct dataplane *dp)
 	if (n) /* no rows: rows is NULL, which qsort must not get */
 		qsort(rows, n, sizeof(*rows), row_cmp);
 	json_arr_open(j, "forwards");
+	if (n && heading)
+		json_text(j, heading);
 	for (size_t i = 0; i < n;) {
 		const struct fwd_row *r = &rows[i];
 		unsigned long long hits = 0;
@@ -398,10 +400,10 @@ void fwd_print(struct json *j, struct dataplane *dp)
 		json_str(j, "proto", "  %s", proto_str(r->k.proto));
 		json_str(j, "host_addr", " %s", r->k.addr ? ip_str_be(r->k.addr) : "*");
 		json_uint(j, "host_port", ":%llu", first);
-		json_uint(j, "host_port_end", last != first ? "-%llu" : "%.0llu", last != first ? last : 0);
+		json_uint(j, "host_port_end", last != first ? "-%llu" : NULL, last != first ? last : 0);
 		json_str(j, "guest_addr", " -> %s", ip_str_be(r->v.guest_addr));
 		json_uint(j, "guest_port", ":%llu", g);
-		json_uint(j, "guest_port_end", last != first ? "-%llu" : "%.0llu", last != first ? g + (last - first) : 0);
+		json_uint(j, "guest_port_end", last != first ? "-%llu" : NULL, last != first ? g + (last - first) : 0);
 		json_uint(j, "hits", "  hits %llu\n", hits);
 		json_obj_close(j);
 		i = e;
@@ -431,12 +433,12 @@ int cmd_forward(int argc, char **argv)
 		else if (!strcmp(argv[i], "--force"))
 			force = true;
 		else if (argv[i][0] == '-' && !(argv[i][1] >= '0' && argv[i][1] <= '9')) {
-			print_error(json, "forward: unknown option %s", argv[i]);
+			print_error("forward: unknown option %s", argv[i]);
 			return 1;
 		} else if (npos < 4)
 			pos[npos++] = argv[i];
 		else {
-			print_error(json, "forward: unexpected argument %s", argv[i]);
+			print_error("forward: unexpected argument %s", argv[i]);
 			return 1;
 		}
 	}
@@ -444,14 +446,14 @@ int cmd_forward(int argc, char **argv)
 		struct json j;
 
 		if (npos != 1) {
-			print_error(json, "usage: qnat-bpf forward list BRIDGE [--json]");
+			print_error("usage: qnat-bpf forward list BRIDGE [--json]");
 			return 1;
 		}
-		if (bridge_open(pos[0], &s, &o, &dp, json))
+		if (bridge_open(pos[0], &s, &o, &dp, NULL))
 			return 1;
 		json_begin(&j, json);
 		json_obj_open(&j, NULL);
-		fwd_print(&j, &dp);
+		fwd_print(&j, &dp, NULL);
 		json_obj_close(&j);
 		json_end(&j);
 		dp_close(&dp);
@@ -481,7 +483,7 @@ int cmd_forward(int argc, char **argv)
 		log_warnx("forward %s needs root", verb);
 		return 1;
 	}
-	if (bridge_open(pos[0], &s, &o, &dp, false))
+	if (bridge_open(pos[0], &s, &o, &dp, NULL))
 		return 1;
 	if (!strcmp(verb, "add")) {
 		err = fwd_rule_add(&dp, &s, &r, force, true);

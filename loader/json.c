@@ -16,6 +16,8 @@ void json_end(struct json *j)
 	if (j->on)
 		fputc('\n', j->f);
 	fflush(j->f);
+	j->depth = 0;
+	j->need_comma[0] = false;
 }
 
 static void put_string(FILE *f, const char *s)
@@ -77,7 +79,7 @@ void json_str(struct json *j, const char *key, const char *fmt, ...)
 	if (j->on) {
 		put_key(j, key);
 		put_string(j->f, va_arg(ap, const char *));
-	} else {
+	} else if (fmt) {
 		vfprintf(j->f, fmt, ap);
 	}
 	va_end(ap);
@@ -91,10 +93,31 @@ void json_ull(struct json *j, const char *key, const char *fmt, ...)
 	if (j->on) {
 		put_key(j, key);
 		fprintf(j->f, "%llu", va_arg(ap, unsigned long long));
-	} else {
+	} else if (fmt) {
 		vfprintf(j->f, fmt, ap);
 	}
 	va_end(ap);
+}
+
+void json_only_ull(struct json *j, const char *key, unsigned long long v)
+{
+	if (j->on) {
+		put_key(j, key);
+		fprintf(j->f, "%llu", v);
+	}
+}
+
+void json_str_or_null(struct json *j, const char *key, int width, const char *v)
+{
+	if (!j->on) {
+		fprintf(j->f, " %-*s", width, v ? v : "-");
+		return;
+	}
+	put_key(j, key);
+	if (v)
+		put_string(j->f, v);
+	else
+		fputs("null", j->f);
 }
 
 void json_bool(struct json *j, const char *key, bool v, const char *text_true, const char *text_false)
@@ -113,7 +136,23 @@ void json_text(struct json *j, const char *text)
 		fputs(text, j->f);
 }
 
-void print_error(bool json, const char *fmt, ...)
+void json_fp(struct json *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (j->on)
+		return;
+	va_start(ap, fmt);
+	vfprintf(j->f, fmt, ap);
+	va_end(ap);
+}
+
+bool json_is_on(const struct json *j)
+{
+	return j->on;
+}
+
+void json_error(struct json *j, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -121,11 +160,20 @@ void print_error(bool json, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (json) {
-		fputs("{\"error\":", stdout);
-		put_string(stdout, buf);
-		fputs("}\n", stdout);
-	} else {
-		fprintf(stderr, "qnat-bpf: %s\n", buf);
+	fprintf(stderr, "qnat-bpf: %s\n", buf);
+	if (j->on) {
+		put_key(j, "error");
+		put_string(j->f, buf);
 	}
+}
+
+void print_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("qnat-bpf: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
 }

@@ -16,12 +16,12 @@ static const struct cmd {
 } cmds[] = {
 	{ "attach", cmd_attach, "attach BRIDGE --masq CIDR [--uplink IFNAME] [--gateway IP] [--dhcp-range S,E | --no-dhcp] ..." },
 	{ "detach", cmd_detach, "detach BRIDGE" },
-	{ "status", cmd_status, "status [BRIDGE] [--json]" },
-	{ "ct", cmd_ct, "ct { show | list | count } BRIDGE [--json]" },
+	{ "status", cmd_status, "status [BRIDGE] [-s] [--json]" },
+	{ "ct", cmd_ct, "ct { show | list | count | del | flush | events } [BRIDGE] [FILTERS] [--json] (qnat-bpf ct help)" },
 	{ "forward", cmd_forward, "forward { add | del | list } BRIDGE ... (qnat-bpf forward help)" },
 	{ "dhcp", cmd_dhcp, "dhcp { host { add | del } | leases } BRIDGE ... (qnat-bpf dhcp help)" },
 	{ "fdb", cmd_fdb, "fdb [show] BRIDGE [--json]" },
-	{ "stats", cmd_stats, "stats BRIDGE [--json]" },
+	{ "stats", cmd_stats, "stats [BRIDGE] [--json]" },
 	{ "doctor", cmd_doctor, "doctor BRIDGE [--json]" },
 	{ "help", cmd_help, "help" },
 };

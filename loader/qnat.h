@@ -99,6 +99,8 @@ int host_allow_parse(const char *spec, struct qnat_host_allow *rules, int *n, bo
 in_addr_t prefix_mask(unsigned int prefix);
 const char *ip_str(struct in_addr a); /* static buffer, rotating over 8 */
 const char *ip_str_be(uint32_t be);
+#define MAC_STR_LEN 18
+char *mac_str(const uint8_t mac[6], char buf[MAC_STR_LEN]); /* "52:54:00:12:34:56" */
 int state_dir(const char *bridge, char *buf, size_t len);
 int state_path(const char *bridge, const char *file, char *buf, size_t len);
 int lib_path(const char *bridge, const char *file, char *buf, size_t len);
@@ -238,7 +240,7 @@ struct fwd_rule {
 };
 int fwd_rule_parse_compact(const char *s, struct fwd_rule *r);
 int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r, bool force, bool idempotent);
-void fwd_print(struct json *j, struct dataplane *dp);
+void fwd_print(struct json *j, struct dataplane *dp, const char *heading);
 int cmd_forward(int argc, char **argv);
 
 /* firewall.c: would the host's nftables/iptables-nft rules drop this packet? */
@@ -318,9 +320,15 @@ int cmd_stats(int argc, char **argv);
 int cmd_dhcp(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_fdb(int argc, char **argv);
+
+/* fdb.c: the bridge's learned MACs */
 void fdb_expire(struct dataplane *dp, uint32_t ageing_secs, uint64_t now_ns);
 void fdb_flush_port(struct dataplane *dp, uint32_t ifindex);
+
+/* status.c: what the listings share */
+int bridges_each(void (*fn)(const char *bridge, void *arg), void *arg);
+const char *only_bridge(void);
 int parse_listing_args(int argc, char **argv, const char **bridge, bool *json, bool bridge_required);
-int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, bool json);
+int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, struct json *j);
 
 #endif /* QNAT_H */

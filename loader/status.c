@@ -10,10 +10,47 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <netlink/socket.h>
 
 #include "json.h"
 #include "log.h"
 #include "qnat.h"
+
+/* Calls fn for each bridge attached in this network namespace; returns how many. */
+int bridges_each(void (*fn)(const char *bridge, void *arg), void *arg)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if (!state_dir("x", dir, sizeof(dir)))
+		*strrchr(dir, '/') = '\0';
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.' || de->d_type != DT_DIR) /* netns-cookie */
+			continue;
+		if (fn)
+			fn(de->d_name, arg);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void keep_name(const char *bridge, void *arg)
+{
+	snprintf(arg, IF_NAMESIZE, "%s", bridge);
+}
+
+/* The bridge when exactly one is attached, so listings need not ask which. */
+const char *only_bridge(void)
+{
+	static char name[IF_NAMESIZE];
+
+	return bridges_each(NULL, NULL) == 1 && bridges_each(keep_name, name) == 1 ? name : NULL;
+}
 
 /* "BRIDGE [-j|--json]" in any order; returns the bridge or NULL. */
 int parse_listing_args(int argc, char **argv, const char **bridge, bool *json, bool bridge_required)
@@ -24,68 +61,92 @@ int parse_listing_args(int argc, char **argv, const char **bridge, bool *json, b
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
 			*json = true;
 		} else if (argv[i][0] == '-') {
-			print_error(*json, "unknown option %s", argv[i]);
+			print_error("unknown option %s", argv[i]);
 			return -EINVAL;
 		} else if (!*bridge && valid_ifname(argv[i])) {
 			*bridge = argv[i];
 		} else {
-			print_error(*json, "unexpected argument %s", argv[i]);
+			print_error("unexpected argument %s", argv[i]);
 			return -EINVAL;
 		}
 	}
-	if (bridge_required && !*bridge) {
-		print_error(*json, "which bridge? (e.g. %s virbr0)", argv[0]);
+	if (bridge_required && !*bridge && !(*bridge = only_bridge())) {
+		print_error("which bridge? (e.g. %s virbr0)", argv[0]);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* The settings and maps of an attached bridge. */
-int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, bool json)
+/*
+ * The settings and maps of an attached bridge.  An error goes to stderr, and
+ * with j also into the document, whose current object is this bridge's.
+ */
+int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, struct json *j)
 {
 	int err = state_load(bridge, s, o), ifindex;
+	char why[128];
 
 	if (err) {
-		print_error(json, err == -ENOENT ? "%s is not attached" : "%s: unreadable state", bridge);
-		return err;
+		snprintf(why, sizeof(why), err == -ENOENT ? "%s is not attached" : "%s: unreadable state", bridge);
+	} else {
+		ifindex = (int)if_nametoindex(dp_home(s));
+		if (ifindex && !(err = dp_open_existing(dp, ifindex)))
+			return 0;
+		err = err ? err : -ENODEV;
+		snprintf(why, sizeof(why), "%s: no data plane found on %s", bridge, dp_home(s));
 	}
-	ifindex = (int)if_nametoindex(dp_home(s));
-	if (!ifindex || (err = dp_open_existing(dp, ifindex))) {
-		print_error(json, "%s: no data plane found on %s", bridge, dp_home(s));
-		return err ? err : -ENODEV;
-	}
-	return 0;
+	if (j)
+		json_error(j, "%s", why);
+	else
+		print_error("%s", why);
+	return err;
 }
 
-static void print_counters(struct json *j, struct dataplane *dp)
+/* Counters; text shows only the non-zero ones unless all (as ip -s). */
+static void print_counters(struct json *j, struct dataplane *dp, bool all)
 {
 	struct qnat_counter_val v[QNAT_C_MAX];
 
 	dp_read_counters(dp, v);
 	json_obj_open(j, "counters");
+	json_text(j, all ? "  counters:\n" : "  counters (non-zero; all with -s):\n");
 	for (int i = 0; i < QNAT_C_MAX; i++) {
+		if (!json_is_on(j) && !all && !v[i].packets)
+			continue;
 		json_obj_open(j, counter_name(i));
-		if (!j->on) /* in JSON the name is the key: a bare string is invalid */
-			fprintf(j->f, "  %-14s", counter_name(i));
-		json_uint(j, "packets", " %12llu pkts", v[i].packets);
-		json_uint(j, "bytes", " %14llu bytes", v[i].bytes);
-		json_text(j, "  # ");
-		json_text(j, counter_help(i));
-		json_text(j, "\n");
+		json_fp(j, "    %-14s", counter_name(i)); /* in JSON the name is the key */
+		if (i == QNAT_C_CT_NEW) { /* flows created: no packets or bytes of its own */
+			json_uint(j, "flows", " %12llu flows", v[i].packets);
+			json_fp(j, "%21s", "");
+		} else {
+			json_uint(j, "packets", " %12llu pkts", v[i].packets);
+			json_uint(j, "bytes", " %14llu bytes", v[i].bytes);
+		}
+		json_fp(j, "  # %s\n", counter_help(i));
 		json_obj_close(j);
 	}
 	json_obj_close(j);
+}
+
+/* veth, tun, ...: the link's kind as ip -d link names it. */
+static const char *port_kind(struct nl_sock *sk, int ifindex, char *kind, size_t len)
+{
+	if (!sk || nl_link_kind(sk, ifindex, kind, len) || !kind[0])
+		snprintf(kind, len, "device");
+	return kind;
 }
 
 static void print_ports(struct json *j, struct dataplane *dp)
 {
 	uint32_t key, *prev = NULL;
 	struct qnat_port port;
+	struct nl_sock *sk = NULL;
 
+	nl_open(&sk);
 	json_arr_open(j, "ports");
 	json_text(j, "  ports:");
 	while (dp->ports_fd >= 0 && !bpf_map_get_next_key(dp->ports_fd, prev, &key)) {
-		char name[IF_NAMESIZE] = "?";
+		char name[IF_NAMESIZE] = "?", kind[32];
 
 		prev = &key;
 		if (bpf_map_lookup_elem(dp->ports_fd, &key, &port))
@@ -93,20 +154,20 @@ static void print_ports(struct json *j, struct dataplane *dp)
 		if_indextoname(key, name);
 		json_obj_open(j, NULL);
 		json_str(j, "name", " %s", name);
-		json_str(j, "kind", " (%s", port.flags & QNAT_PORT_TAP ? "tap" : "other");
+		json_str(j, "kind", " (%s", port.flags & QNAT_PORT_TAP ? "tap" : port_kind(sk, key, kind, sizeof(kind)));
 		json_uint(j, "ifindex", " ifindex %llu)", key);
 		if (port.mac[0] | port.mac[1] | port.mac[2] | port.mac[3] | port.mac[4] | port.mac[5]) {
-			char mac[18];
+			char mac[MAC_STR_LEN];
 
-			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", port.mac[0], port.mac[1],
-				 port.mac[2], port.mac[3], port.mac[4], port.mac[5]);
-			json_str(j, "bound_mac", "[%s", mac);
+			json_str(j, "bound_mac", "[%s", mac_str(port.mac, mac));
 			json_str(j, "bound_ip", " %s]", port.ip ? ip_str_be(port.ip) : "-");
 		}
 		json_obj_close(j);
 	}
 	json_text(j, "\n");
 	json_arr_close(j);
+	if (sk)
+		nl_socket_free(sk);
 }
 
 /*
@@ -163,7 +224,7 @@ static void print_reload(struct json *j, const char *bridge)
 	fclose(f);
 }
 
-static int status_one(struct json *j, const char *bridge)
+static int status_one(struct json *j, const char *bridge, bool all)
 {
 	struct dataplane dp;
 	struct settings s;
@@ -171,14 +232,16 @@ static int status_one(struct json *j, const char *bridge)
 	pid_t sup, dns;
 	int flows;
 
-	if (bridge_open(bridge, &s, &o, &dp, j->on))
+	json_obj_open(j, NULL);
+	json_str(j, "bridge", "%s:", bridge);
+	if (bridge_open(bridge, &s, &o, &dp, j)) { /* the error is in this bridge's object */
+		json_obj_close(j);
+		json_text(j, " (see the error above)\n");
 		return -1;
+	}
 	sup = state_pid(bridge, "supervisor.pid", "qnat-bpf");
 	dns = state_pid(bridge, "dnsmasq.pid", "dnsmasq");
 	flows = ct_count(&dp);
-
-	json_obj_open(j, NULL);
-	json_str(j, "bridge", "%s:", s.bridge);
 	json_str(j, "supervisor", " %s", sup ? "running" : "NOT RUNNING (run attach again to restart it)");
 	json_uint(j, "supervisor_pid", sup ? " (pid %llu)" : "", sup);
 	json_text(j, "\n");
@@ -220,8 +283,9 @@ static int status_one(struct json *j, const char *bridge)
 	json_uint(j, "entries", "  conntrack: %llu flows", flows < 0 ? 0 : flows);
 	json_uint(j, "limit", " of %llu", s.ct_max);
 	json_str(j, "full_policy", " (when full: %s", ct_full_name(s.ct_full));
-	json_uint(j, "max_flows_per_guest", s.max_flows_per_guest ? ", at most %llu per guest)" : "%.0llu)",
+	json_uint(j, "max_flows_per_guest", s.max_flows_per_guest ? ", at most %llu per guest" : NULL,
 		  s.max_flows_per_guest);
+	json_text(j, ")");
 	json_str(j, "filtering", ", udp filtering %s", s.eif ? "endpoint-independent" : "address-port-dependent");
 	json_uint(j, "port_min", ", ports %llu", s.port_min);
 	json_uint(j, "port_max", "-%llu\n", s.port_max);
@@ -234,51 +298,53 @@ static int status_one(struct json *j, const char *bridge)
 				 : "  host services open to guests: DHCP, DNS, ICMP");
 		json_str(j, "host_allow", all ? "" : s.host_allow[0] ? ", %s\n" : "%s\n", s.host_allow);
 	}
-	json_bool(j, "host_forwards", o.sock_hooks, "  forwards (from the host too):\n",
-		  "  forwards (not from the host: socket hooks unavailable):\n");
-	fwd_print(j, &dp);
-	print_counters(j, &dp);
+	json_bool(j, "host_forwards", o.sock_hooks, "", "");
+	fwd_print(j, &dp, o.sock_hooks ? "  forwards (from the host too):\n"
+				      : "  forwards (not from the host: socket hooks unavailable):\n");
+	print_counters(j, &dp, all);
 	json_obj_close(j);
 	dp_close(&dp);
 	return 0;
 }
 
+struct status_walk {
+	struct json *j;
+	bool all;
+	int err;
+};
+
+static void status_each(const char *bridge, void *arg)
+{
+	struct status_walk *w = arg;
+
+	w->err |= status_one(w->j, bridge, w->all);
+}
+
 int cmd_status(int argc, char **argv)
 {
-	const char *bridge;
+	const char *bridge, *rest[argc + 1];
 	struct json j;
 	bool json;
-	int err = 0;
+	struct status_walk w = { &j, false, 0 };
+	int n = 0;
 
-	if (parse_listing_args(argc, argv, &bridge, &json, false))
+	for (int i = 0; i < argc; i++) /* -s|--stats: every counter, zero or not */
+		if (i && (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--stats")))
+			w.all = true;
+		else
+			rest[n++] = argv[i];
+	rest[n] = NULL;
+	if (parse_listing_args(n, (char **)rest, &bridge, &json, false))
 		return 1;
 	json_begin(&j, json);
 	json_arr_open(&j, NULL);
-	if (bridge) {
-		err = status_one(&j, bridge);
-	} else {
-		char dir[PATH_MAX];
-		struct dirent *de;
-		DIR *d;
-		int n = 0;
-
-		if (!state_dir("x", dir, sizeof(dir)))
-			*strrchr(dir, '/') = '\0';
-		d = opendir(dir);
-		while (d && (de = readdir(d))) {
-			if (de->d_name[0] == '.' || de->d_type != DT_DIR) /* netns-cookie */
-				continue;
-			err |= status_one(&j, de->d_name);
-			n++;
-		}
-		if (d)
-			closedir(d);
-		if (!n)
-			json_text(&j, "no bridge is attached in this network namespace\n");
-	}
+	if (bridge)
+		status_each(bridge, &w);
+	else if (!bridges_each(status_each, &w))
+		json_text(&j, "no bridge is attached in this network namespace\n");
 	json_arr_close(&j);
 	json_end(&j);
-	return err ? 1 : 0;
+	return w.err ? 1 : 0;
 }
 
 /* Per guest: live flows, packets and bytes from and to it since attach. */
@@ -314,11 +380,11 @@ int cmd_stats(int argc, char **argv)
 
 	if (parse_listing_args(argc, argv, &bridge, &json, true))
 		return 1;
-	if (bridge_open(bridge, &s, &o, &dp, json))
+	if (bridge_open(bridge, &s, &o, &dp, NULL))
 		return 1;
 	json_begin(&j, json);
 	json_obj_open(&j, NULL);
-	print_counters(&j, &dp);
+	print_counters(&j, &dp, true);
 	print_guests(&j, &dp);
 	json_obj_close(&j);
 	json_end(&j);

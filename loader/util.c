@@ -203,6 +203,12 @@ const char *ip_str(struct in_addr a)
 	return inet_ntop(AF_INET, &a, b, INET_ADDRSTRLEN);
 }
 
+char *mac_str(const uint8_t mac[6], char buf[MAC_STR_LEN])
+{
+	snprintf(buf, MAC_STR_LEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	return buf;
+}
+
 const char *ip_str_be(uint32_t be)
 {
 	struct in_addr a = { .s_addr = be };

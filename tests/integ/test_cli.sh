@@ -7,8 +7,11 @@
 # a name that is not a bridge, not being root, re-attaching an attached
 # bridge with other settings (each setting in turn, refused; the first
 # attach keeps working), and
-# commands on a bridge that is not attached (also as --json: {"error": ...}
-# on stdout).  Also: `attach --help` and `help` exit 0 with usage.
+# commands on a bridge that is not attached (also as --json: the error on
+# stderr only).  Also: `attach --help` and `help` exit 0 with usage; every
+# --json listing is valid JSON (jq), status --json too with a broken bridge;
+# listings pick the only attached bridge; status shows non-zero counters
+# (all with -s), the port's kind, no empty forwards heading.
 #
 #   g1 eth0 ==veth== v-g1 ── virbr0 192.168.122.1 [qnat-bpf] host up0 198.51.100.1 ==veth== eth0 198.51.100.2 ext
 #                            vx0 ==veth== vx1 (not a bridge)    d2 203.0.113.1 ==veth== d2p (second uplink)
@@ -138,11 +141,11 @@ bad -- "$BR is not attached" ct show "$BR"
 bad -- "$BR is not attached" stats "$BR"
 in_host ip link show "$BR" >/dev/null 2>&1 && fail "a refused attach left $BR behind"
 
-# ct show --json of a bridge that is not attached: the error as JSON on stdout.
+# ct show --json of a bridge that is not attached: one channel, stderr.
 qnat ct show "$BR" --json >"$WORK/out" 2>"$WORK/err" && case_fail "ct show --json: exit 0"
-jq -e '.error | test("not attached")' "$WORK/out" >/dev/null ||
-	case_fail "ct show --json: stdout is not {\"error\": \"... not attached\"}: $(cat "$WORK/out")"
-[ "$(grep -c '' "$WORK/err")" -le 1 ] || case_fail "ct show --json: stderr: $(cat "$WORK/err")"
+[ ! -s "$WORK/out" ] || case_fail "ct show --json: an error on stdout: $(cat "$WORK/out")"
+grep -q "not attached" "$WORK/err" && [ "$(grep -c '' "$WORK/err")" = 1 ] ||
+	case_fail "ct show --json: stderr: $(cat "$WORK/err")"
 
 # Help is not an error.
 out=$(qnat attach --help 2>"$WORK/err") || case_fail "attach --help: non-zero exit"
@@ -193,6 +196,33 @@ status=$(qnat status "$BR") || case_fail "status failed"
 echo "$status" | grep -q "masquerade $SUBNET" || case_fail "status lost the subnet: $status"
 echo "$status" | grep -q "ports 1024-65535" || case_fail "status lost the port range: $status"
 echo "$status" | grep -q "^$BR: running" || case_fail "the supervisor is not running: $status"
+echo "$status" | grep -q "v-g1 (veth" || case_fail "status does not name the port's kind: $status"
+echo "$status" | grep -q "forwards (" && case_fail "status prints a forwards heading without forwards: $status"
+echo "$status" | grep -Eq "^ +[a-z_]+ +0 pkts" && case_fail "status prints zero counters without -s: $status"
+all=$(qnat status "$BR" -s) || case_fail "status -s failed"
+echo "$all" | grep -Eq "^ +[a-z_]+ +0 pkts" || case_fail "status -s omits the zero counters: $all"
+echo "$all" | grep -Eq "^ +ct_new +[0-9]+ flows" || case_fail "status -s: ct_new not in flows: $all"
+qnat help | grep -q "ct .*del.*flush.*events" || case_fail "help omits ct del|flush|events"
+# One bridge attached: the listings pick it.
+qnat stats >/dev/null 2>"$WORK/err" || case_fail "stats without a bridge: $(cat "$WORK/err")"
+qnat ct show >/dev/null 2>"$WORK/err" || case_fail "ct show without a bridge: $(cat "$WORK/err")"
+# Every --json output is valid JSON.
+for cmd in "status $BR" "status" "stats $BR" "ct show $BR" "dhcp leases $BR" "forward list $BR"; do
+	# shellcheck disable=SC2086 # the words of the command
+	qnat $cmd --json | jq -e . >/dev/null || case_fail "$cmd --json is not valid JSON"
+done
+qnat dhcp leases "$BR" --json | jq -e 'all(.[]; .hostname != "-")' >/dev/null || case_fail "dhcp leases: hostname \"-\""
+# A broken bridge (its uplink gone) in status --json: still one valid document,
+# the error inside it for that bridge and on stderr.
+sdir=/run/qnat-bpf/ns$(ns_inode "$NS_HOST")
+cp -r "$sdir/$BR" "$sdir/brokenbr"
+sed -i "s/^uplink .*/uplink nosuch9/" "$sdir/brokenbr/state"
+qnat status --json >"$WORK/out" 2>"$WORK/err" && case_fail "status --json with a broken bridge: exit 0"
+jq -e --arg b "$BR" 'length == 2 and any(.[]; .bridge == "brokenbr" and (.error | test("no data plane")))
+	and any(.[]; .bridge == $b and .conntrack != null)' "$WORK/out" >/dev/null ||
+	case_fail "status --json with a broken bridge: $(cat "$WORK/out")"
+grep -q "brokenbr: no data plane" "$WORK/err" || case_fail "status --json: the error is not on stderr: $(cat "$WORK/err")"
+rm -rf "$sdir/brokenbr"
 
 # The state is root's: directories 0710 (dnsmasq's group passes through to
 # the hosts files it re-reads after dropping root; /run/qnat-bpf, shared by

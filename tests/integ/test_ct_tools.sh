@@ -2,7 +2,9 @@
 # Conntrack tools in the manner of conntrack(8): show/count with filters
 # (protocol, source, destination, guest), del by filter (both halves go:
 # the reply tuple is free again), flush, and events streaming new and
-# destroyed flows, in text and JSON.
+# destroyed flows, in text and JSON.  A forwarded flow shows as it arrived
+# (outside first, as conntrack(8)), so --src finds it by the outside's
+# address; after detach, ct events ends with a message.
 #
 #   g1 192.168.122.10 ==veth== ┐
 #                              virbr0 [qnat-bpf] host up0 198.51.100.1 ==veth== 198.51.100.2 ext
@@ -19,6 +21,7 @@ ext_tcp_echo 8080
 ext_udp_echo 5353
 
 bg in_host "$QNAT" ct events "$BR" >"$WORK/events" 2>&1
+EV_PID=$!
 bg in_host "$QNAT" ct events "$BR" --json --proto udp >"$WORK/events.json" 2>&1
 sleep 0.5
 echo a | in_guest g1 socat -t 1 - TCP:"$EXT_ADDR":8080,sourceport=41001 >/dev/null || fail "g1 tcp"
@@ -53,4 +56,23 @@ grep -q "^\[NEW\] *tcp .*src=192.168.122.10 .*sport=41001" "$WORK/events" || { c
 grep -q "^\[DESTROY\] *udp .*sport=41003" "$WORK/events" || fail "events: no [DESTROY] after flush"
 grep -q '"event":"\[NEW\]","proto":"udp"' "$WORK/events.json" || { cat "$WORK/events.json" >&2; fail "events --json"; }
 grep -q '"proto":"tcp"' "$WORK/events.json" && fail "events --proto udp let tcp through"
+
+# A forwarded flow, as it arrived: src is the outside, dst the host's address.
+bg in_guest g1 socat TCP-LISTEN:8081,bind=192.168.122.10,reuseaddr,fork SYSTEM:'echo fwd'
+qnat forward add "$BR" tcp 8081 192.168.122.10 || fail "forward add"
+listening() { in_guest g1 ss -ltn | grep -q ':8081 '; }
+wait_for 5 listening || fail "the guest's listener did not start"
+[ "$(echo x | in_ext socat -t 2 - TCP:"$HOST_ADDR":8081,sourceport=42001 | head -1)" = fwd ] || fail "forwarded tcp"
+out=$(qnat ct show "$BR" --src "$EXT_ADDR")
+echo "$out" | grep -q "^tcp .*src=$EXT_ADDR dst=$HOST_ADDR sport=42001 dport=8081 src=192.168.122.10 .*\[FORWARD\]" ||
+	fail "ct show --src $EXT_ADDR does not show the forwarded flow as it arrived: $out"
+qnat ct show "$BR" --json --guest 192.168.122.10 |
+	jq -e --arg e "$EXT_ADDR" 'any(.[]; .inbound and .orig.src == $e and .orig.sport == 42001 and .packets_orig >= 1)' \
+		>/dev/null || fail "ct show --json: the forwarded flow's orig tuple is not the outside's"
+
+# After detach, ct events ends with a message, not silently.
+qnat detach "$BR" || fail "detach"
+ended() { ! kill -0 "$EV_PID" 2>/dev/null; }
+wait_for 5 ended || fail "ct events still runs after detach"
+grep -q "was detached" "$WORK/events" || fail "ct events ended without a message: $(tail -2 "$WORK/events")"
 pass

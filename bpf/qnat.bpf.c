@@ -215,6 +215,65 @@ int tc_port_in(struct __sk_buff *skb)
 }
 
 /*
+ * The same work in XDP, on TAP ports, before any skb exists: frames for
+ * another guest on a TAP, and packets of flows tc_port_in has opened.
+ * Whatever needs more (a new flow, the host, the kernel's help, a veth on
+ * the other side) is XDP_PASS to tc_port_in.
+ */
+SEC("xdp")
+int xdp_port_in(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	const struct qnat_config *cfg = config_raw();
+	struct frame fr = { data, data_end, ctx->ingress_ifindex, 0 };
+	struct bpf_fib_lookup fib;
+	struct qnat_ct_entry *e;
+	struct qnat_ct_key orig;
+	struct ethhdr *eth = data;
+	struct pkt p;
+	__u32 arg;
+	int r, tap;
+
+	if (!cfg)
+		return XDP_PASS;
+	switch (port_l2(&fr, cfg, &arg, &tap)) {
+	case PORT_L2_DROP:
+		count(arg, data_end - data);
+		return XDP_DROP;
+	case PORT_L2_TO_PORT:
+		if (!tap)
+			return XDP_PASS; /* a veth drops frames its peer does not take: TC's */
+		count(QNAT_C_L2_PORT_XDP, data_end - data);
+		return bpf_redirect_map(&qnat_devmap, arg, XDP_PASS);
+	}
+	if ((cfg->flags & QNAT_CFG_BRIDGED) || !cfg->ext_addr || !(cfg->flags & QNAT_CFG_UPLINK_XMIT))
+		return XDP_PASS;
+	r = parse_ipv4(data, data_end, &p);
+	if (r != PARSE_OK || port_out_kind(cfg, &p, r) != OUT_ROUTE || p.tcp_flags & (TCPF_SYN | TCPF_RST) ||
+	    data + p.l3_off + p.tot_len != data_end || xdp_csum_partial(data, data_end, &p))
+		return XDP_PASS; /* TC counts it; padded or partial checksums are the skb path's */
+	/* Only a flow that exists, from the port and MAC it knows: TC opens
+	 * flows and follows guests that move. */
+	ct_key_orig(&p, &orig);
+	e = bpf_map_lookup_elem(&qnat_ct, &orig);
+	if (!e || e->port_ifindex != ctx->ingress_ifindex || (void *)(eth + 1) > data_end ||
+	    !mac_eq(e->guest_mac, eth->h_source))
+		return XDP_PASS;
+	port_fib_init(&fib, cfg, &p);
+	fib.tot_len = p.tot_len; /* over the uplink's MTU: FRAG_NEEDED, the kernel answers */
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != cfg->uplink_ifindex)
+		return XDP_PASS; /* a host address, no neighbour yet, elsewhere: TC's */
+
+	ct_touch(e, QNAT_DIR_ORIG, &p, data_end - data);
+	if (xdp_nat_rewrite(data, data_end, &p, NAT_SRC, e->nat_addr, e->nat_port) ||
+	    xdp_ttl_dec_set_macs(data, data_end, fib.dmac, fib.smac))
+		return XDP_ABORTED; /* bounds were checked by the parser: a bug */
+	count(QNAT_C_SNAT_XDP, data_end - data);
+	return bpf_redirect_map(&qnat_devmap, fib.ifindex, 0);
+}
+
+/*
  * Hand a reply, already translated back, to the guest: straight to its port
  * when we know it, else out through the bridge, which knows it.
  */

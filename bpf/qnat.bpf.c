@@ -32,10 +32,7 @@
 #include "lib/portsec.h"
 #include "lib/host.h"
 #include "lib/frag.h"
-
-#ifndef AF_INET
-#define AF_INET 2
-#endif
+#include "lib/port_out.h"
 
 /* Enough linear bytes for Ethernet, the longest IPv4 header and TCP. */
 #define HEADERS_MAX (14 + 60 + 20)
@@ -125,25 +122,20 @@ static __always_inline int tc_hairpin_client(struct __sk_buff *skb, const struct
 	return tc_via_bridge(skb, cfg, p, orig.saddr, QNAT_C_HAIRPIN);
 }
 
-/*
- * The port's L2 work: port security, MAC learning, and frames for another
- * port's MAC sent straight there.  -1: not done with it yet.
- */
+/* The port's L2 work (lib/portsec.h).  -1: not done with it yet. */
 static __always_inline int tc_port_l2(struct __sk_buff *skb, const struct qnat_config *cfg)
 {
-	__u32 denied = port_security(skb, cfg);
-	struct ethhdr *eth = (void *)(long)skb->data;
-	__u32 port;
+	struct frame fr = { (void *)(long)skb->data, (void *)(long)skb->data_end, skb->ingress_ifindex,
+			    skb->vlan_present };
+	__u32 arg;
+	int tap;
 
-	if (denied)
-		return tc_verdict(skb, denied, TC_ACT_SHOT);
-	if ((void *)(eth + 1) > (void *)(long)skb->data_end)
-		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
-	fdb_learn(eth->h_source, skb->ingress_ifindex);
-	/* Another guest's MAC (or, bridged, a LAN host's): straight to its port. */
-	if (fdb_port_for(cfg, eth->h_dest, skb->ingress_ifindex, &port)) {
+	switch (port_l2(&fr, cfg, &arg, &tap)) {
+	case PORT_L2_DROP:
+		return tc_verdict(skb, arg, TC_ACT_SHOT);
+	case PORT_L2_TO_PORT:
 		count(QNAT_C_L2_FAST, skb->len);
-		return bpf_redirect(port, 0);
+		return bpf_redirect(arg, 0);
 	}
 	return -1;
 }
@@ -152,7 +144,7 @@ SEC("tc")
 int tc_port_in(struct __sk_buff *skb)
 {
 	const struct qnat_config *cfg = config_raw();
-	struct bpf_fib_lookup fib = {};
+	struct bpf_fib_lookup fib;
 	struct qnat_ct_entry *e;
 	struct qnat_ct_key orig;
 	__u8 guest_mac[ETH_ALEN];
@@ -175,27 +167,19 @@ int tc_port_in(struct __sk_buff *skb)
 		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD || !cfg->ext_addr)
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
-	/* Host traffic is the bridge's, and what it floods: gateway, DHCP, mDNS. */
-	if (in_subnet(cfg, p.daddr) || is_mcast_or_bcast(p.daddr)) {
-		if (p.daddr == cfg->gateway && r == PARSE_OK && p.proto != IPPROTO_ICMP)
-			return tc_hairpin_server(skb, cfg, &p);
+	switch (port_out_kind(cfg, &p, r)) {
+	case OUT_GATEWAY:
+		return tc_hairpin_server(skb, cfg, &p);
+	case OUT_HOST:
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
-	}
-	if (!in_subnet(cfg, p.saddr))
-		return (cfg->flags & QNAT_CFG_OPEN) ? tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK)
-						    : tc_verdict(skb, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
-	/* Fragments, other protocols, expiring TTLs: the kernel routes them
-	 * and the uplink's egress program translates or stops them. */
-	if (r != PARSE_OK || p.frag || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHO) || p.ttl <= 1)
+	case OUT_SPOOF: /* open: no policy of ours */
+		if (cfg->flags & QNAT_CFG_OPEN)
+			return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+		return tc_verdict(skb, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
+	case OUT_SLOW:
 		return tc_verdict(skb, QNAT_C_PASS_SLOW, TC_ACT_OK);
-
-	fib.family = AF_INET;
-	fib.l4_protocol = p.proto;
-	fib.sport = p.proto == IPPROTO_ICMP ? 0 : p.sport;
-	fib.dport = p.proto == IPPROTO_ICMP ? 0 : p.dport;
-	fib.ifindex = cfg->bridge_ifindex;
-	fib.ipv4_src = p.saddr;
-	fib.ipv4_dst = p.daddr;
+	}
+	port_fib_init(&fib, cfg, &p);
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_NOT_FWDED && p.proto != IPPROTO_ICMP)
 		return tc_hairpin_client(skb, cfg, &p); /* a host address: maybe a forward */
@@ -240,6 +224,67 @@ out:
 		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 	count(QNAT_C_SNAT_FAST, skb->len);
 	return bpf_redirect(fib.ifindex, 0);
+}
+
+/*
+ * The same work in XDP, on TAP ports, before any skb exists: frames for
+ * another guest on a TAP, and packets of flows tc_port_in has opened.
+ * Whatever needs more (a new flow, the host, the kernel's help, a veth on
+ * the other side) is XDP_PASS to tc_port_in.
+ */
+SEC("xdp")
+int xdp_port_in(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	const struct qnat_config *cfg = config_raw();
+	struct frame fr = { data, data_end, ctx->ingress_ifindex, 0 };
+	struct bpf_fib_lookup fib;
+	struct qnat_ct_entry *e;
+	struct qnat_ct_key orig;
+	struct ethhdr *eth = data;
+	struct pkt p;
+	__u32 arg;
+	int r, tap;
+
+	if (!cfg)
+		return XDP_PASS;
+	switch (port_l2(&fr, cfg, &arg, &tap)) {
+	case PORT_L2_DROP:
+		count(arg, data_end - data);
+		return XDP_DROP;
+	case PORT_L2_TO_PORT:
+		if (!tap)
+			return XDP_PASS; /* a veth drops frames its peer does not take: TC's */
+		count(QNAT_C_L2_PORT_XDP, data_end - data);
+		return bpf_redirect_map(&qnat_devmap, arg, XDP_PASS);
+	}
+	/* Bridged and libvirt's other modes are TC's alone. */
+	if ((cfg->flags & (QNAT_CFG_BRIDGED | QNAT_CFG_ROUTE | QNAT_CFG_ISOLATED)) || !cfg->ext_addr ||
+	    !(cfg->flags & QNAT_CFG_UPLINK_XMIT))
+		return XDP_PASS;
+	r = parse_ipv4(data, data_end, &p);
+	if (r != PARSE_OK || port_out_kind(cfg, &p, r) != OUT_ROUTE || p.tcp_flags & (TCPF_SYN | TCPF_RST) ||
+	    data + p.l3_off + p.tot_len != data_end || xdp_csum_partial(data, data_end, &p))
+		return XDP_PASS; /* TC counts it; padded or partial checksums are the skb path's */
+	/* Only a flow that exists, from the port and MAC it knows: TC opens
+	 * flows and follows guests that move. */
+	ct_key_orig(&p, &orig);
+	e = bpf_map_lookup_elem(&qnat_ct, &orig);
+	if (!e || e->port_ifindex != ctx->ingress_ifindex || (void *)(eth + 1) > data_end ||
+	    !mac_eq(e->guest_mac, eth->h_source))
+		return XDP_PASS;
+	port_fib_init(&fib, cfg, &p);
+	fib.tot_len = p.tot_len; /* over the uplink's MTU: FRAG_NEEDED, the kernel answers */
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != cfg->uplink_ifindex)
+		return XDP_PASS; /* a host address, no neighbour yet, elsewhere: TC's */
+
+	ct_touch(e, QNAT_DIR_ORIG, &p, data_end - data);
+	if (xdp_nat_rewrite(data, data_end, &p, NAT_SRC, e->nat_addr, e->nat_port) ||
+	    xdp_ttl_dec_set_macs(data, data_end, fib.dmac, fib.smac))
+		return XDP_ABORTED; /* bounds were checked by the parser: a bug */
+	count(QNAT_C_SNAT_XDP, data_end - data);
+	return bpf_redirect_map(&qnat_devmap, fib.ifindex, 0);
 }
 
 /*

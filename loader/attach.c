@@ -239,7 +239,7 @@ static void attach_port_cb(int ifindex, void *arg)
 
 	if (ifindex == pa->uplink || pa->err)
 		return;
-	err = dp_attach_port(&a->dp, a->sk, ifindex);
+	err = dp_attach_port(&a->dp, a->sk, ifindex, a->s.port_xdp);
 	if (!err && a->s.mtu && (mtu = nl_link_mtu(a->sk, ifindex)) != (int)a->s.mtu) {
 		err = nl_link_set_mtu(a->sk, ifindex, a->s.mtu);
 		if (!err && mtu > 0 && a->u.nport_mtus < ATTACH_PORTS_MAX)
@@ -277,6 +277,8 @@ static int dataplane_attach(struct attach *a)
 			     : dp_attach_uplink(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o);
 	if (err)
 		return err;
+	if (!a->s.bridged)
+		dp_uplink_xmit(&a->dp, a->sk, a->uplink, &a->o);
 	nl_bridge_ports(a->sk, a->bridge, attach_port_cb, &pa);
 	if (pa.err)
 		return pa.err;

@@ -145,6 +145,7 @@ static void old_maps_close(struct old_maps *om)
 static bool our_prog_name(const char *name)
 {
 	return !strncmp(name, "tc_uplink", 9) || !strcmp(name, "xdp_uplink_in") || !strcmp(name, "tc_port_in") ||
+	       !strcmp(name, "xdp_port_in") ||
 	       !strcmp(name, "tc_host_in") || !strncmp(name, "sock_", 5);
 }
 
@@ -586,13 +587,65 @@ void dp_detach_uplink(int ifindex, const struct owned *o)
 		clsact_destroy(ifindex);
 }
 
-int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex)
+/*
+ * XDP redirects into the uplink (xdp_port_in's SNAT path) only where the
+ * uplink takes them for sure: a driver running our native XDP program.  A
+ * veth passes them on only when its peer has XDP or GRO, which may change
+ * behind our back: veth uplinks stay with TC.
+ */
+void dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex, const struct owned *o)
+{
+	struct qnat_config cfg;
+	uint32_t zero = 0, key = ifindex;
+	char kind[32] = "";
+
+	nl_link_kind(sk, ifindex, kind, sizeof(kind));
+	if (bpf_map_lookup_elem(dp->config_fd, &zero, &cfg))
+		return;
+	cfg.flags &= ~QNAT_CFG_UPLINK_XMIT;
+	if (o->xdp_attached == XDP_FLAGS_DRV_MODE && strcmp(kind, "veth") &&
+	    !bpf_map_update_elem(dp->devmap_fd, &key, &key, BPF_ANY))
+		cfg.flags |= QNAT_CFG_UPLINK_XMIT;
+	bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY);
+}
+
+/* xdp_port_in on a port, XDP_FLAGS_* of the mode it got (0: TC alone). */
+static uint32_t port_xdp_attach(struct dataplane *dp, int ifindex, enum xdp_mode mode, bool tap)
+{
+	int flags, err;
+
+	if (mode == XDP_MODE_AUTO)
+		mode = tap ? XDP_MODE_NATIVE : XDP_MODE_OFF; /* veth: XDP costs its peer GSO (README) */
+	flags = xdp_flags_of(mode);
+	if (!flags)
+		return 0;
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(dp->skel->progs.xdp_port_in), flags, NULL);
+	if (err) { /* TC serves it all the same */
+		log_warnx("cannot attach XDP (%s mode) to port %d: %s", xdp_mode_name(mode), ifindex, strerror(-err));
+		return 0;
+	}
+	return flags == XDP_FLAGS_DRV_MODE ? QNAT_PORT_XDP_DRV : QNAT_PORT_XDP_SKB;
+}
+
+static void port_xdp_detach(int ifindex, uint32_t port_flags)
+{
+	uint32_t id = 0;
+
+	if (!(port_flags & (QNAT_PORT_XDP_DRV | QNAT_PORT_XDP_SKB)) || bpf_xdp_query_id(ifindex, 0, &id) || !id ||
+	    !prog_named(id, "xdp_port_in"))
+		return;
+	bpf_xdp_detach(ifindex, port_flags & QNAT_PORT_XDP_DRV ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE, NULL);
+}
+
+int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode xdp)
 {
 	struct qnat_port port = {};
 	uint32_t key = ifindex;
 	char kind[32] = "";
 	int err, created;
 
+	if (!bpf_map_lookup_elem(dp->ports_fd, &key, &port))
+		port_xdp_detach(ifindex, port.flags); /* attached again below, maybe in another mode */
 	if (!bpf_map_lookup_elem(dp->ports_fd, &key, &port))
 		created = (port.flags & QNAT_PORT_OWN_CLSACT) ? 1 : clsact_ensure(ifindex);
 	else
@@ -616,6 +669,9 @@ int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex)
 			clsact_destroy(ifindex);
 		return err;
 	}
+	/* After the ports map, where it finds its port; its mode is noted there. */
+	port.flags |= port_xdp_attach(dp, ifindex, xdp, port.flags & QNAT_PORT_TAP);
+	bpf_map_update_elem(dp->ports_fd, &key, &port, BPF_ANY);
 	return 0;
 }
 
@@ -664,6 +720,7 @@ void dp_forget_port(struct dataplane *dp, int ifindex, bool detach)
 	bpf_map_delete_elem(dp->devmap_fd, &key);
 	if (!detach)
 		return;
+	port_xdp_detach(ifindex, port.flags);
 	tc_detach(ifindex, BPF_TC_INGRESS);
 	if (port.flags & QNAT_PORT_OWN_CLSACT)
 		clsact_destroy(ifindex);

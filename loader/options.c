@@ -259,6 +259,8 @@ const struct opt attach_opts[] = {
 	  .help = "UDP: who may answer a guest's flow (address-port-dependent is MASQUERADE's)" },
 	{ .name = "xdp", .kind = OPT_ENUM, FIELD(xdp), .names = xdp_names, .flags = OPT_ALWAYS,
 	  .help = "how the uplink's XDP program is attached" },
+	{ .name = "port-xdp", .kind = OPT_ENUM, FIELD(port_xdp), .names = xdp_names, .flags = OPT_ALWAYS,
+	  .help = "how the ports' XDP program is attached (auto: native on TAPs, TC alone on veths)" },
 	{ .name = "dhcp-checksum-fill", .neg = "no-dhcp-checksum-fill", .kind = OPT_FLAG, FIELD(csum_fill), .def = 1,
 	  .flags = OPT_NAT_SHOWN,
 	  .help = "complete the checksums of what the host sends guests, for old DHCP clients (on by default)" },

@@ -57,6 +57,7 @@ struct settings {
 	enum net_mode mode;
 	uint32_t timeouts[QNAT_TO_MAX];
 	enum xdp_mode xdp;
+	enum xdp_mode port_xdp; /* xdp_port_in on the ports; auto: native on TAPs */
 	char metrics[32]; /* --metrics-listen ADDR:PORT, or empty */
 	char host_allow[256]; /* --host-allow, comma-joined; empty: DHCP and DNS only */
 	/* dnsmasq's DNS and DHCP, as libvirt's <domain>, <dns> and <dhcp> give them */
@@ -191,7 +192,8 @@ int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum
 void dp_detach_uplink(int ifindex, const struct owned *o);
 int dp_attach_uplink_xdp(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o);
 void dp_detach_uplink_xdp(int ifindex, const struct owned *o);
-int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex);
+int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode xdp);
+void dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex, const struct owned *o);
 void dp_forget_port(struct dataplane *dp, int ifindex, bool detach);
 void dp_mark_uplink_port(struct dataplane *dp, int ifindex);
 int dp_attach_bridge(struct dataplane *dp, int ifindex, struct owned *o);

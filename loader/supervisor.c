@@ -75,7 +75,7 @@ static void port_join(struct sup *p, int ifindex)
 	if ((ifindex == p->uplink_ifindex && !p->s->bridged) || port_known(p, ifindex))
 		return;
 	nl_ifname(p->sk, ifindex, name);
-	err = dp_attach_port(p->dp, p->sk, ifindex);
+	err = dp_attach_port(p->dp, p->sk, ifindex, p->s->port_xdp);
 	if (!err && p->s->mtu)
 		err = nl_link_set_mtu(p->sk, ifindex, p->s->mtu); /* QEMU's TAPs come at 1500 */
 	if (!err && ifindex == p->uplink_ifindex)

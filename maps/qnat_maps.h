@@ -68,6 +68,7 @@ enum qnat_timeout {
 #define QNAT_CFG_ROUTE (1U << 5)	 /* --mode route/open: forwarded untranslated, the subnet reachable */
 #define QNAT_CFG_OPEN (1U << 6)		 /* --mode open: no filtering of ours at all */
 #define QNAT_CFG_ISOLATED (1U << 7)	 /* --mode isolated: nothing leaves the subnet */
+#define QNAT_CFG_UPLINK_XMIT (1U << 8)	 /* the uplink takes XDP redirects (ndo_xdp_xmit) */
 
 /* qnat_config[0]: written by the controller, read by every program. */
 struct qnat_config {
@@ -323,6 +324,8 @@ _Static_assert(sizeof(struct qnat_host_flow_key) == 40, "qnat_host_flow_key layo
 #define QNAT_PORT_TAP (1U << 0)	       /* XDP_REDIRECT into it reaches the reader */
 #define QNAT_PORT_OWN_CLSACT (1U << 1) /* we created its clsact qdisc */
 #define QNAT_PORT_UPLINK (1U << 2)     /* bridged mode: the LAN side, many MACs */
+#define QNAT_PORT_XDP_DRV (1U << 3)    /* xdp_port_in attached native */
+#define QNAT_PORT_XDP_SKB (1U << 4)    /* xdp_port_in attached generic */
 struct qnat_port {
 	__u32 flags;
 	__be32 ip;	/* --port-security: the one IPv4 source allowed, 0 until known */
@@ -366,7 +369,9 @@ _Static_assert(sizeof(struct qnat_port) == 16, "qnat_port layout");
 	X(FRAG_EXPIRED, "frag_expired", "stashed copies dropped: the host's datagram, unsendable, or 30 s old") \
 	X(FRAG_TOO_BIG, "frag_too_big", "inbound later fragments too big to copy (they only go to the host)") \
 	X(L2_XDP, "l2_xdp", "bridged: LAN frames for a guest on a TAP sent straight to it by XDP") \
-	X(DROP_PORT_VLAN, "drop_port_vlan", "port security: a VLAN-tagged frame")
+	X(DROP_PORT_VLAN, "drop_port_vlan", "port security: a VLAN-tagged frame") \
+	X(SNAT_XDP, "snat_xdp", "guest packets of known flows translated in XDP and sent to the uplink") \
+	X(L2_PORT_XDP, "l2_port_xdp", "frames between guests on TAPs sent straight to the port by XDP")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,

@@ -92,6 +92,27 @@ static __always_inline int xdp_nat_rewrite(void *data, void *data_end, const str
 	return 0;
 }
 
+/*
+ * A virtio guest's checksum offload: the L4 checksum holds only the
+ * pseudo-header's sum, for the host to finish.  XDP cannot tell the kernel
+ * so, and the full-checksum updates above would be wrong for it: such a frame
+ * (or, once in 65536, a full checksum that looks like one) goes to TC.
+ */
+static __always_inline int xdp_csum_partial(void *data, void *data_end, const struct pkt *p)
+{
+	struct iphdr *ip = data + sizeof(struct ethhdr);
+	__sum16 *l4sum = data + (l4_csum_off(p) & 0x7f);
+	__u32 s;
+
+	if (p->proto == IPPROTO_ICMP)
+		return 0;
+	if ((void *)(ip + 1) > data_end || (void *)(l4sum + 1) > data_end)
+		return 1;
+	s = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) + (ip->daddr >> 16) +
+	    bpf_htons(p->proto) + bpf_htons(p->tot_len - (p->l4_off - p->l3_off));
+	return csum_fold(s) == *l4sum;
+}
+
 static __always_inline int xdp_ttl_dec_set_macs(void *data, void *data_end, const __u8 *dst, const __u8 *src)
 {
 	struct ethhdr *eth = data;

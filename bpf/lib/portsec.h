@@ -13,6 +13,7 @@
 #include <linux/if_ether.h>
 #include "config.h"
 #include "fdb.h"
+#include "frame.h"
 
 struct arp_ipv4 {
 	__be16 htype, ptype;
@@ -23,11 +24,11 @@ struct arp_ipv4 {
 } __attribute__((packed));
 
 /* 0: the frame may go on; else the counter to drop it with. */
-static __always_inline __u32 port_security(struct __sk_buff *skb, const struct qnat_config *cfg)
+static __always_inline __u32 port_security(const struct frame *fr, const struct qnat_config *cfg)
 {
-	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	void *data = fr->data, *data_end = fr->data_end;
 	struct ethhdr *eth = data;
-	__u32 ifindex = skb->ingress_ifindex;
+	__u32 ifindex = fr->ifindex;
 	struct qnat_port *port;
 	__be32 src = 0;
 
@@ -42,7 +43,7 @@ static __always_inline __u32 port_security(struct __sk_buff *skb, const struct q
 		return QNAT_C_DROP_PORT_MAC;
 	/* Another VLAN's frames carry addresses the binding knows nothing of:
 	 * refused, as libvirt's clean-traffic refuses other L2 protocols. */
-	if (skb->vlan_present || eth->h_proto == bpf_htons(ETH_P_8021Q) || eth->h_proto == bpf_htons(ETH_P_8021AD))
+	if (fr->vlan || eth->h_proto == bpf_htons(ETH_P_8021Q) || eth->h_proto == bpf_htons(ETH_P_8021AD))
 		return QNAT_C_DROP_PORT_VLAN;
 
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
@@ -69,6 +70,34 @@ static __always_inline __u32 port_security(struct __sk_buff *skb, const struct q
 		return 0;
 	}
 	return src == port->ip ? 0 : QNAT_C_DROP_PORT_IP;
+}
+
+enum port_l2_verdict {
+	PORT_L2_ON,	 /* not done with it: the IP layer's */
+	PORT_L2_DROP,	 /* *arg: the counter */
+	PORT_L2_TO_PORT, /* *arg: the other guest's port (or, bridged, the LAN's) */
+};
+
+/*
+ * A port's L2 work, for TC and XDP alike: port security, MAC learning, and
+ * frames for another port's MAC.  *tap: that port takes XDP redirects.
+ */
+static __always_inline int port_l2(const struct frame *fr, const struct qnat_config *cfg, __u32 *arg, int *tap)
+{
+	const struct qnat_port *port;
+	struct ethhdr *eth = fr->data;
+
+	*arg = port_security(fr, cfg);
+	if (*arg)
+		return PORT_L2_DROP;
+	if ((void *)(eth + 1) > fr->data_end)
+		return PORT_L2_ON;
+	fdb_learn(eth->h_source, fr->ifindex);
+	port = fdb_port_for(cfg, eth->h_dest, fr->ifindex, arg);
+	if (!port)
+		return PORT_L2_ON;
+	*tap = !!(port->flags & QNAT_PORT_TAP);
+	return PORT_L2_TO_PORT;
 }
 
 #endif /* QNAT_PORTSEC_H */

@@ -215,8 +215,15 @@ int run_tc(struct bpf_program *prog, const void *frame, size_t len, int ifindex,
 
 int run_xdp(struct bpf_program *prog, const void *frame, size_t len, struct run *r)
 {
+	return run_xdp_on(prog, frame, len, 0, r); /* 0: the test run's default device */
+}
+
+/* XDP on a given device, as a frame arriving by it. */
+int run_xdp_on(struct bpf_program *prog, const void *frame, size_t len, int ifindex, struct run *r)
+{
+	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = len, .data_out = r->data,
-		    .data_size_out = sizeof(r->data));
+		    .data_size_out = sizeof(r->data), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx));
 	int err;
 
 	memset(r, 0, sizeof(*r));

@@ -88,6 +88,7 @@ struct run {
 /* BPF_PROG_TEST_RUN of a TC program with skb->dev = ifindex, skb_iif = ingress. */
 int run_tc(struct bpf_program *prog, const void *frame, size_t len, int ifindex, int ingress, struct run *r);
 int run_xdp(struct bpf_program *prog, const void *frame, size_t len, struct run *r);
+int run_xdp_on(struct bpf_program *prog, const void *frame, size_t len, int ifindex, struct run *r);
 
 struct qnat_ct_key ct_key(__be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 proto);
 int ct_get(struct qnat *skel, const struct qnat_ct_key *k, struct qnat_ct_entry *e);

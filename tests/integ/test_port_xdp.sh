@@ -1,0 +1,57 @@
+#!/bin/bash
+# xdp_port_in on TAP ports: attached natively to each TAP by default (ports
+# the supervisor takes over), guest-to-guest frames between TAPs
+# really take it (l2_port_xdp counts them) and arrive; ping to the outside
+# still works (the uplink here is a veth, so known flows go on through TC:
+# snat_fast).  Detach takes the program off every TAP; --port-xdp off never
+# puts it there.
+#
+#   g1 eth0 (tap) <-taprelay-> t-g1 ┐
+#   g2 eth0 (tap) <-taprelay-> t-g2 ┴ virbr0 192.168.122.1 [qnat-bpf] host up0 ==veth== ext
+. "$(dirname "$0")/lib.sh"
+need jq
+
+counter() { qnat stats "$BR" --json | jq -e ".counters.$1.$2"; }
+has_xdp() { in_host ip -d link show "$1" | grep -q "prog/xdp"; }
+port_listed() { qnat status "$BR" --json | jq -e --arg n "$1" '.[0].ports | any(.name == $n and .kind == "tap")'; }
+xdp_prog_named() { in_host ip -d -j link show "$1" | jq -e '.[0].xdp.prog.name == "xdp_port_in"'; }
+
+topo_init
+attach
+guest_tap g1 # the supervisor attaches the TAPs as they join
+guest_tap g2
+wait_for 5 port_listed t-g2 || fail "t-g2 not taken over"
+for t in t-g1 t-g2; do
+	wait_for 5 has_xdp "$t" || { in_host ip -d link show "$t" >&2; fail "no XDP program on $t"; }
+done
+xdp_prog_named t-g1 >/dev/null || { in_host ip -d -j link show t-g1 >&2; fail "t-g1's XDP program is not xdp_port_in"; }
+a1=$(guest_dhcp g1)
+a2=$(guest_dhcp g2)
+log "leases: g1=$a1 g2=$a2"
+
+in_guest g1 busybox ping -c 2 -W 2 "$a2" >/dev/null || fail "g1 cannot ping g2" # the FDB learns both
+x0=$(counter l2_port_xdp packets) || fail "no l2_port_xdp counter"
+in_guest g1 busybox ping -c 5 -W 2 "$a2" >/dev/null || fail "g1 cannot ping g2 a second time"
+x1=$(counter l2_port_xdp packets)
+[ $((x1 - x0)) -ge 5 ] || fail "l2_port_xdp grew by $((x1 - x0)) only: guest-to-guest frames did not take XDP"
+s0=$(counter snat_fast packets)
+in_guest g1 busybox ping -c 3 -W 2 "$EXT_ADDR" >/dev/null || fail "g1 cannot ping ext"
+s1=$(counter snat_fast packets)
+[ $((s1 - s0)) -ge 3 ] || fail "snat_fast grew by $((s1 - s0)) only: the flow out did not reach TC"
+
+qnat detach "$BR" || fail "detach failed"
+for t in t-g1 t-g2; do
+	! has_xdp "$t" || fail "XDP program left on $t after detach"
+done
+
+attach --port-xdp off
+for t in t-g1 t-g2; do # detach removed the bridge it had made
+	ip -n "$NS_HOST" link set "$t" master "$BR" up || fail "enslave $t again"
+done
+wait_for 5 port_listed t-g1 || fail "t-g1 not attached again"
+wait_for 5 port_listed t-g2 || fail "t-g2 not attached again"
+for t in t-g1 t-g2; do
+	! has_xdp "$t" || fail "--port-xdp off, yet XDP on $t"
+done
+in_guest g1 busybox ping -c 2 -W 2 "$a2" >/dev/null || fail "g1 cannot ping g2 with --port-xdp off"
+pass

@@ -277,7 +277,7 @@ static int dataplane_attach(struct attach *a)
 			     : dp_attach_uplink(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o);
 	if (err)
 		return err;
-	if (!a->s.bridged)
+	if (!a->s.bridged && a->uplink)
 		dp_uplink_xmit(&a->dp, a->sk, a->uplink, &a->o);
 	nl_bridge_ports(a->sk, a->bridge, attach_port_cb, &pa);
 	if (pa.err)

@@ -836,17 +836,15 @@ static void old_maps_add_cgroup(struct old_maps *om)
 static void cgroup_detach_ours(int cgfd, uint32_t cfg_id)
 {
 	for (size_t i = 0; i < N_SOCK_HOOKS; i++) {
-		uint32_t ids[64], cnt = 64, flags = 0;
+		uint32_t id;
+		int fd, err;
 
-		if (bpf_prog_query(cgfd, sock_hooks[i].type, 0, &flags, ids, &cnt))
-			continue;
-		for (uint32_t k = 0; k < cnt; k++) {
-			int fd;
-
-			if (!sock_prog_ours(ids[k], i, cfg_id) || (fd = bpf_prog_get_fd_by_id(ids[k])) < 0)
-				continue;
-			bpf_prog_detach2(fd, cgfd, sock_hooks[i].type);
+		/* Every one of ours (an interrupted upgrade may have left two). */
+		while ((id = sock_prog_find(cgfd, i, cfg_id)) && (fd = bpf_prog_get_fd_by_id(id)) >= 0) {
+			err = bpf_prog_detach2(fd, cgfd, sock_hooks[i].type);
 			close(fd);
+			if (err)
+				break;
 		}
 	}
 }

@@ -52,7 +52,7 @@ progs() {
 }
 # Our four streams' flows and g1's mapping, as "proto orig reply" lines.
 flows() {
-	qnat ct show "$BR" --json | jq -r '.[] | select([.orig.sport, .orig.dport] | any(. == 8080 or . == 5353 or
+	qnat ct show "$BR" --json | jq -r '.[] | select([.orig.sport, .orig.dport, .reply.sport, .reply.dport] | any(. == 8080 or . == 5353 or
 		. == 7000 or . == 7001)) | "\(.proto) \(.orig.src):\(.orig.sport)>\(.orig.dst):\(.orig.dport)" +
 		" \(.reply.src):\(.reply.sport)>\(.reply.dst):\(.reply.dport)"' | sort
 }

@@ -345,13 +345,7 @@ static int netns_cookie(uint64_t *cookie)
 
 static int ns_cookie_path(char *buf, size_t len)
 {
-	struct stat st;
-	int n;
-
-	if (stat("/proc/self/ns/net", &st))
-		return -errno;
-	n = snprintf(buf, len, "%s/ns%lu/netns-cookie", QNAT_RUN_DIR, (unsigned long)st.st_ino);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	return state_dir("netns-cookie", buf, len); /* beside the bridges' directories */
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -354,6 +354,10 @@ static int supervisor_setup(struct attach *a)
 {
 	int err = 0;
 
+#ifdef QNAT_FAULT_SUPERVISOR /* a test build (test_upgrade.sh): a late failure, after the old supervisor stopped */
+	log_warnx("the supervisor failed to start: QNAT_FAULT_SUPERVISOR");
+	return -ECHILD;
+#endif
 	if (!a->x->foreground)
 		return supervisor_spawn(a, a->x->verbose);
 	a->sup = supervisor_start(&a->s, a->x, &a->dp, a->bridge, a->uplink, &err);

@@ -22,6 +22,7 @@ struct attach {
 	char old_build[41];
 	pid_t old_sup; /* another build's supervisor, stopped by the data plane step */
 	char old_exe[PATH_MAX], old_args[1024]; /* its command line, NUL-separated, to revive it */
+	int old_exe_fd; /* its binary, held open (an install may have replaced the file since); 0: none */
 	size_t old_args_len;
 	struct sup *sup; /* the supervisor, --foreground */
 	/* What this run changed, undone if a later step fails. */

@@ -55,6 +55,8 @@ int supervisor_spawn(struct attach *a, int verbose)
 	}
 	if (pid == 0) {
 		close(fds[0]);
+		if (a->old_exe_fd > 0)
+			close(a->old_exe_fd); /* the old build's binary is the attach's to revive, not ours to hold */
 		setsid();
 		null = open("/dev/null", O_RDWR);
 		if (null >= 0) {
@@ -89,8 +91,9 @@ int supervisor_note(struct attach *a)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", a->old_sup);
+	a->old_exe_fd = open(path, O_RDONLY | O_CLOEXEC);
 	n = readlink(path, a->old_exe, sizeof(a->old_exe) - 1);
-	if (n <= 0)
+	if (n <= 0 || a->old_exe_fd <= 0)
 		return -errno;
 	a->old_exe[n] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", a->old_sup);
@@ -106,7 +109,9 @@ int supervisor_note(struct attach *a)
 /*
  * An upgrade failed after the old build's supervisor stopped: that build's
  * attach, run again as it was first run (daemonised), repairs the bridge
- * with its own programs and starts its supervisor.  Never leave none.
+ * with its own programs and starts its supervisor.  Never leave none.  It
+ * runs from the binary held open since, so an install that replaced or
+ * removed the file in the meantime does not matter.
  */
 void supervisor_revive(struct attach *a)
 {
@@ -118,7 +123,7 @@ void supervisor_revive(struct attach *a)
 		if (strcmp(a->old_args + k, "--foreground") && strcmp(a->old_args + k, "-f"))
 			argv[argc++] = a->old_args + k;
 	argv[argc] = NULL;
-	if (!argc || access(a->old_exe, X_OK)) {
+	if (!argc || a->old_exe_fd <= 0) {
 		log_warnx("no supervisor runs for %s now (the old build %s is gone): run the attach again", a->s.bridge,
 			  a->old_exe);
 		return;
@@ -129,7 +134,7 @@ void supervisor_revive(struct attach *a)
 
 		if (null >= 0)
 			dup2(null, STDOUT_FILENO);
-		execv(a->old_exe, argv);
+		fexecve(a->old_exe_fd, argv, environ);
 		_exit(127);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))

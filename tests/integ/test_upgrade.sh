@@ -14,6 +14,12 @@
 #       (endpoint-independent filtering: qnat_mappings was adopted too);
 #   (b) the OLD build's attach, with build B's supervisor running: the same
 #       swap back (the supervisor is replaced too);
+#   (d) an upgrade that fails late (a build with QNAT_FAULT_SUPERVISOR,
+#       after the running build's supervisor stopped), while the running
+#       build's file is gone (an install removed it): attach exits 1 naming
+#       the failure, and the running build is revived from the binary held
+#       open: its supervisor runs again, status shows its build, every flow
+#       is kept and the streams go on;
 #   (c) a build whose maps differ (QNAT_FDB_MAX) and one with another ABI
 #       version are refused with a message naming the difference, and change
 #       nothing (namespace snapshot, state, program ids, supervisor).
@@ -40,6 +46,8 @@ variant bmap -DQNAT_FDB_MAX=4096 &
 MK3=$!
 variant babi -DQNAT_ABI_VERSION=2 &
 MK4=$!
+variant bfault "-DQNAT_BUILD_TAG=3 -DQNAT_FAULT_SUPERVISOR" &
+MK5=$!
 
 status_json() { qnat status "$BR" --json | jq -e "${@:2}" ".[0]$1"; }
 sup_pid() { status_json '| select(.supervisor == "running") | .supervisor_pid'; }
@@ -140,7 +148,7 @@ hello() { grep -q echo:hello "$WORK/eif.out"; }
 wait_for 3 mapped && wait_for 3 hello || { qnat ct show "$BR" >&2; cat "$WORK/eif.out" >&2; ps aux | grep -c "[s]ocat -t 60" >&2; fail "g1's datagram from port 7100 got no answer"; }
 EIF_PORT=$(mapped)
 from_host || fail "a forward from the host itself fails before the upgrade"
-for p in $MK2 $MK3 $MK4; do wait "$p" || { cat "$WORK"/b*.log >&2; fail "building the variants failed"; }; done
+for p in $MK2 $MK3 $MK4 $MK5; do wait "$p" || { cat "$WORK"/b*.log >&2; fail "building the variants failed"; }; done
 B1=$QNAT B2=$WORK/b2/qnat-bpf
 [ "$(build_of "$B1")" != "$(build_of "$B2")" ] || fail "the two builds have the same build id"
 [ "$(status_json .build -r)" = "$(build_of "$B1")" ] || fail "status shows build $(status_json .build -r), not $B1's"
@@ -154,6 +162,26 @@ upgrade "(a) killed, new build" "$B2"
 upgrade "(b) running, old build" "$B1"
 out=$(qnat attach "$BR" "${ARGS[@]}") && [ "$out" = "$BR is already attached" ] ||
 	fail "the same build again said '$out'"
+
+# (d) a late failure, with the running build's file removed: that build is revived.
+mkdir "$WORK/b2run"
+B2RUN=$WORK/b2run/qnat-bpf
+cp "$B2" "$B2RUN"
+upgrade "(d) running, a copy of the new build" "$B2RUN"
+b2id=$(build_of "$B2RUN")
+rm "$B2RUN"
+f0=$(flows)
+sup0=$(sup_pid) || fail "(d) no supervisor"
+out=$(ip netns exec "$NS_HOST" "$WORK/bfault/qnat-bpf" attach "$BR" "${ARGS[@]}" 2>&1) &&
+	fail "(d) the faulty build's attach succeeded: $out"
+log "(d) the faulty build said: $out"
+echo "$out" | grep -q "the supervisor failed to start: QNAT_FAULT_SUPERVISOR" || fail "(d) attach did not name the failure"
+sup1=$(sup_pid) || fail "(d) no supervisor runs after the failed upgrade"
+[ "$sup1" != "$sup0" ] && proc_gone "$sup0" || fail "(d) the supervisor $sup0 was not stopped and revived"
+[ "$(readlink "/proc/$sup1/exe")" = "$B2RUN (deleted)" ] || fail "(d) the supervisor runs $(readlink "/proc/$sup1/exe")"
+[ "$(status_json .build -r)" = "$b2id" ] || fail "(d) status shows build $(status_json .build -r), not $b2id"
+[ "$(flows)" = "$f0" ] || { diff <(echo "$f0") <(flows) >&2; fail "(d) the failed upgrade lost or changed flows"; }
+flowing 5 || fail "(d) the streams stopped after the failed upgrade"
 
 # (c) other ABIs: refused, nothing changed.
 refused "$WORK/bmap/qnat-bpf" "another ABI \(map qnat_fdb: max entries 8192, this build's 4096\)"

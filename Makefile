@@ -183,8 +183,9 @@ demo:
 bench: all $(BUILD)/qbench
 	$(Q)QUICK=$(QUICK) OUT=$(BUILD)/bench tools/bench.sh
 
-# Flow churn with the supervisor killed every minute (as root; not part of
-# `make test`): SOAK_SECS=300 by default, at most 570 (10 minutes in all).
+# Flow churn with a fault every 30 s: supervisor kill, upgrade, dnsmasq kill,
+# TAP churn, guest flood (as root; not part of
+# `make test`): SOAK_SECS=300 by default, at most 600.
 .PHONY: soak
 soak: all
 	$(Q)tests/soak.sh

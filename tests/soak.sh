@@ -1,7 +1,15 @@
 #!/bin/bash
-# Soak: flow churn for SOAK_SECS (default 300, at most 570) with the
-# supervisor SIGKILLed and re-attached every SOAK_KILL_EVERY seconds (60,
-# first at half that).
+# Soak: flow churn for SOAK_SECS (default 300, at most 600) with a fault
+# every SOAK_FAULT_EVERY seconds (30, the first at half that), in turn:
+#   kill     the supervisor SIGKILLed, the same build attaches again;
+#   upgrade  the other build (this source with QNAT_BUILD_TAG=2) attaches:
+#            "upgraded from build A to B", the next upgrade goes back;
+#   dnsmasq  dnsmasq SIGKILLed: the supervisor restarts it;
+#   tap      g4's TAP removed (its taprelay killed) and made again: g4
+#            renews the same lease from dnsmasq and talks to ext;
+#   flood    g1 opens new UDP flows, 20,000 a second for 5 s (to a port
+#            of ext where nothing listens) beside its churn.
+# SOAK_FAULTS=kill gives the older soak (the supervisor killed only).
 # Three guests each open short UDP flows (one datagram on a new socket, its
 # echo awaited 200 ms; up to SOAK_UDP_RATE a second, 1500) and short TCP flows
 # (connect, a line, its echo, close by RST; up to SOAK_TCP_RATE, 150), and
@@ -13,8 +21,9 @@
 #   * the supervisor's RSS (VmRSS, sampled every 5 s) is flat: no instance
 #     ends above the first instance's peak + 1 MB, and none grows by more
 #     than 1 MB from its first sample to its last;
-#   * no long conversation broke or lost an exchange; every re-attach kept
-#     the data plane (no "empty conntrack table" start);
+#   * no long conversation broke or lost an exchange; every re-attach and
+#     upgrade kept the data plane (no "empty conntrack table" start); every
+#     fault was recovered from;
 #   * UDP datagrams add up, per direction:
 #       out:  sent by the guests = received by ext's echo server
 #             + qnat's drop counters (all drop_* but drop_leak)
@@ -35,21 +44,23 @@
 #
 #   g1 eth0 ==veth== v-g1           ┐
 #   g2 eth0 ==veth== v-g2           ┤ virbr0 192.168.122.1 [qnat-bpf, supervisor killed every 60 s]
-#   g3 eth0 (tap) <-taprelay-> t-g3 ┘   host up0 198.51.100.1 ==veth== eth0 198.51.100.2 ext
-#                                                    udp-echo :9000, tcp-echo :9001 (churn) :8080 (long)
+#   g3 eth0 (tap) <-taprelay-> t-g3 ┤   host up0 198.51.100.1 ==veth== eth0 198.51.100.2 ext
+#   g4 eth0 (tap) <-taprelay-> t-g4 ┘ (tap churn)    udp-echo :9000, tcp-echo :9001 (churn) :8080 (long)
 . "$(dirname "$0")/integ/lib.sh"
-need jq
+need jq make socat
 flowgen_init
 SECS=${SOAK_SECS:-300}
-KILL_EVERY=${SOAK_KILL_EVERY:-60}
+FAULT_EVERY=${SOAK_FAULT_EVERY:-30}
+read -r -a FAULTS <<<"${SOAK_FAULTS:-kill upgrade dnsmasq tap flood}"
 UDP_RATE=${SOAK_UDP_RATE:-1500}
 TCP_RATE=${SOAK_TCP_RATE:-150}
-[ "$SECS" -le 570 ] || SECS=570 # with setup and drain: under 10 minutes
+[ "$SECS" -le 600 ] || SECS=600
 GUESTS="g1 g2 g3"
 ATTACH_ARGS=(--timeout udp=2 --timeout udp_stream=2 --timeout tcp_close=2 --timeout tcp_time_wait=2
 	--timeout tcp_fin_wait=2 --timeout tcp_syn_sent=5 --timeout tcp_syn_recv=5 --timeout icmp=2)
 
 sup_pid() { qnat status "$BR" --json | jq -e '.[0] | select(.supervisor == "running") | .supervisor_pid'; }
+dns_pid() { qnat status "$BR" --json | jq -e '.[0].dhcp | select(.state == "running") | .pid'; }
 counters() { qnat stats "$BR" --json | jq -c '.counters | map_values(.packets)'; }
 cdelta() { jq -n --argjson a "$1" --argjson b "$2" "\$b.$3 - \$a.$3"; }
 # udp NS FIELD: a field of the namespace's Udp line in /proc/net/snmp.
@@ -60,12 +71,20 @@ udp_sum() { local f=$1 n=0; shift; for ns in "$@"; do n=$((n + $(udp "$ns" "$f")
 proc_gone() { [ ! -e "/proc/$1" ] || [ "$(cut -d' ' -f3 "/proc/$1/stat")" = Z ]; }
 guest_ns() { for g in $GUESTS; do echo "${T}$g"; done; }
 
+# The second build, for the upgrades, while the topology is built.
+make -s -C "$ROOT" BUILD="$WORK/b2" QNAT_DEFS=-DQNAT_BUILD_TAG=2 "$WORK/b2/qnat-bpf" >"$WORK/b2.log" 2>&1 &
+MK2=$!
 topo_init
 attach "${ATTACH_ARGS[@]}"
 guest_veth g1
 guest_veth g2
 guest_tap g3
+guest_tap g4
 for g in $GUESTS; do log "lease: $g=$(guest_dhcp $g)"; done
+A4=$(guest_dhcp g4)
+MAC4=$(ip -n "${T}g4" -br link show eth0 | awk '{ print $3 }')
+wait "$MK2" || { cat "$WORK/b2.log" >&2; fail "building the second build failed"; }
+BUILD_CUR=$QNAT BUILD_OTHER=$WORK/b2/qnat-bpf
 
 flowgen_bg "$NS_EXT" e8080 tcp-echo 8080 --bind "$EXT_ADDR"
 flowgen_bg "$NS_EXT" e9000 udp-echo 9000 --bind "$EXT_ADDR"
@@ -88,26 +107,66 @@ for g in $GUESTS; do
 	flowgen_bg "${T}$g" "udp_$g" udp-churn "$EXT_ADDR" 9000 --rate "$UDP_RATE" --timeout 200
 	flowgen_bg "${T}$g" "tcp_$g" tcp-churn "$EXT_ADDR" 9001 --rate "$TCP_RATE" --timeout 1000
 done
-log "churn started: ${SECS}s, UDP up to $UDP_RATE/s and TCP up to $TCP_RATE/s per guest, supervisor killed every ${KILL_EVERY}s"
+log "churn started: ${SECS}s, UDP up to $UDP_RATE/s and TCP up to $TCP_RATE/s per guest, a fault every ${FAULT_EVERY}s (${FAULTS[*]})"
+
+# The faults.  Each returns once it is recovered from, or fails the soak.
+reattach() { # LABEL BINARY EXPECTED: attach again, the data plane kept
+	local out
+	out=$(ip netns exec "$NS_HOST" "$2" attach "$BR" --masq "$SUBNET" "${ATTACH_ARGS[@]}" 2>&1) || fail "$1: attach failed: $out"
+	echo "$out" | grep -q "empty conntrack table" && fail "$1 lost the data plane: $out"
+	echo "$out" | grep -qE "$3" || fail "$1: attach said '$out'"
+	sup=$(sup_pid) || fail "$1: no supervisor"
+}
+fault_kill() {
+	kill -KILL "$sup"
+	wait_for 5 proc_gone "$sup" || fail "supervisor $sup survived SIGKILL"
+	reattach kill "$BUILD_CUR" ""
+}
+fault_upgrade() {
+	local b=$BUILD_OTHER
+	BUILD_OTHER=$BUILD_CUR BUILD_CUR=$b
+	reattach upgrade "$b" "upgraded from build [0-9a-f]+ to [0-9a-f]+, [0-9]+ flows kept"
+}
+fault_dnsmasq() {
+	local d
+	d=$(dns_pid) || fail "dnsmasq not running"
+	kill -KILL "$d"
+	new_dns() { local p; p=$(dns_pid) && [ "$p" != "$d" ] && kill -0 "$p"; }
+	wait_for 10 new_dns || fail "dnsmasq was not restarted within 10 s"
+}
+fault_tap() {
+	local a out
+	kill "$(taprelay_pid t-g4 g4 eth0)" || fail "no taprelay for g4"
+	wait_for 5 sh -c "! ip -n $NS_HOST link show t-g4" || fail "t-g4 stayed after its taprelay ended"
+	tap_start g4 t-g4 eth0
+	ip -n "${T}g4" link set eth0 address "$MAC4" up # the guest keeps its MAC, as QEMU's does
+	a=$(guest_dhcp g4)
+	[ "$a" = "$A4" ] || fail "g4 renewed $a, not its lease $A4"
+	out=$(echo "tap$tap_faults" | in_guest g4 timeout 5 socat -t 2 - TCP:"$EXT_ADDR":8080,connect-timeout=3)
+	[ "$out" = "echo:tap$tap_faults" ] || fail "g4 cannot reach ext after its TAP came back: '$out'"
+	tap_faults=$((tap_faults + 1))
+}
+fault_flood() {
+	in_guest g1 "$FLOWGEN" udp-churn "$EXT_ADDR" 9999 --timeout 0 --rate 20000 --secs 5 --stats "$WORK/flood.stats" >/dev/null 2>&1 ||
+		fail "the flood did not run"
+	flooded=$((flooded + $(st flood flows)))
+}
 
 start=$SECONDS
-next_kill=$((start + KILL_EVERY / 2)) # kills at 30, 90, 150 ... s
-kills=0
+next_fault=$((start + FAULT_EVERY / 2)) # at 15, 45, 75 ... s
+faults=0 tap_faults=0 flooded=0
 sup=$(sup_pid) || fail "no supervisor"
 : >"$WORK/rss"
 while [ $((SECONDS - start)) -lt "$SECS" ]; do
 	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$sup/status" 2>/dev/null)
 	flows=$(qnat ct count "$BR")
 	echo "$((SECONDS - start)) $sup ${rss:-0} $flows" >>"$WORK/rss"
-	if [ "$SECONDS" -ge "$next_kill" ] && [ $((SECONDS - start + 5)) -lt "$SECS" ]; then
-		kill -KILL "$sup"
-		wait_for 5 proc_gone "$sup" || fail "supervisor $sup survived SIGKILL"
-		out=$(qnat attach "$BR" --masq "$SUBNET" "${ATTACH_ARGS[@]}" 2>&1) || fail "re-attach failed: $out"
-		echo "$out" | grep -q "empty conntrack table" && fail "re-attach #$((kills + 1)) lost the data plane: $out"
-		kills=$((kills + 1))
-		sup=$(sup_pid) || fail "no supervisor after re-attach #$kills"
-		log "t=$((SECONDS - start))s: supervisor SIGKILLed and re-attached (#$kills, now pid $sup), $flows flows"
-		next_kill=$((SECONDS + KILL_EVERY))
+	if [ "$SECONDS" -ge "$next_fault" ] && [ $((SECONDS - start + 10)) -lt "$SECS" ]; then
+		f=${FAULTS[faults % ${#FAULTS[@]}]}
+		"fault_$f"
+		faults=$((faults + 1))
+		log "t=$((SECONDS - start))s: fault #$faults ($f) recovered from; supervisor pid $sup, $flows flows"
+		next_fault=$((SECONDS + FAULT_EVERY))
 	fi
 	sleep 5
 done
@@ -175,7 +234,7 @@ done
 out_gap=$((udp_sent - ext_rx))
 back_gap=$((ext_tx - udp_replied - late - g_err - expired))
 
-log "=== soak summary (${SECS}s, $kills supervisor kills) ==="
+log "=== soak summary (${SECS}s, $faults faults: ${FAULTS[*]} in turn; g4's TAP remade $tap_faults times, $flooded flood flows) ==="
 log "flows: $udp_flows UDP + $tcp_flows TCP short flows ($((udp_flows + tcp_flows)) total, $(((udp_flows + tcp_flows) / SECS))/s);" \
 	"ct_new +$ct_new; peak table $peak_flows flows; back to baseline $baseline"
 log "long TCP conversations: $exchanges exchanges, $lost lost, $broken broken"
@@ -196,5 +255,5 @@ log "supervisor RSS first/last/max: $rss_summary"
 	fail "UDP back does not add up: $ext_tx echoed, $udp_replied in time, $late late, $g_err guest errors, $expired after expiry, $drops qnat drops"
 [ $((expired * 100000)) -le "$udp_sent" ] || fail "$expired echoes came back after their flow was gone ($udp_sent flows)"
 [ $((tcp_failed * 1000)) -le "$tcp_flows" ] || fail "$tcp_failed of $tcp_flows TCP churn flows failed"
-[ "$kills" -ge 1 ] && [ "$kills" -ge $((SECS / KILL_EVERY - 1)) ] || fail "only $kills supervisor kills in ${SECS}s"
+[ "$faults" -ge 1 ] && [ "$faults" -ge $((SECS / FAULT_EVERY - 1)) ] || fail "only $faults faults in ${SECS}s"
 pass

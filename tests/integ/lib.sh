@@ -174,6 +174,17 @@ guest_tap() {
 	ip -n "$NS_HOST" link set "t-$g" master "$BR" up || fail "enslave t-$g"
 }
 
+# taprelay for guest G with host TAP HOST and guest interface IF (the guest namespace exists).
+tap_start() {
+	local g=$1 host=$2 if=$3 out=$WORK/taprelay-$2.$RANDOM
+	mkfifo "$out"
+	in_host "$TAPRELAY" "$host" "${T}$g" "$if" >"$out" &
+	BG_PIDS+=($!)
+	read -r -t 5 line <"$out" && [ "$line" = ready ] || fail "taprelay $host for $g did not start"
+	ip -n "$NS_HOST" link set "$host" master "$BR" up || fail "enslave $host"
+}
+taprelay_pid() { pgrep -xf "$TAPRELAY $1 ${T}$2 $3"; }
+
 # Leases an address with busybox udhcpc; prints it.
 guest_dhcp() {
 	local g=$1 addr

@@ -77,16 +77,6 @@ one_shot() { # GUEST PORT: a new TCP connection, one line echoed
 	out=$(echo "new" | in_guest "$1" timeout 5 socat -t 2 - TCP:"$EXT_ADDR":"$2") && [ "$out" = "echo:new" ]
 }
 
-# taprelay for guest G with host TAP HOST and guest interface IF (the guest namespace exists).
-tap_start() {
-	local g=$1 host=$2 if=$3 out=$WORK/taprelay-$2.$RANDOM
-	mkfifo "$out"
-	in_host "$TAPRELAY" "$host" "${T}$g" "$if" >"$out" &
-	BG_PIDS+=($!)
-	read -r -t 5 line <"$out" && [ "$line" = ready ] || fail "taprelay $host for $g did not start"
-	ip -n "$NS_HOST" link set "$host" master "$BR" up || fail "enslave $host"
-}
-taprelay_pid() { pgrep -xf "$TAPRELAY $1 ${T}$2 $3"; }
 
 topo_init
 attach

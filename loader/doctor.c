@@ -47,50 +47,82 @@ static void say(struct report *r, enum verdict v, const char *check, const char 
 		r->worst = v;
 }
 
-/* One firewall check: what it is about, and the chains already reported. */
+/* One firewall check: what it is about, and the chains that drop which of its two packets. */
 struct fw_report {
 	struct report *r;
 	const struct settings *s;
-	const char *check, *what;
+	const char *check, *what[4]; /* what[mask]: (none), the first packet, the second, both */
 	bool forward;
-	char seen[1024];
+	int bit; /* the packet being checked: 1 or 2 */
+	int n;
+	struct fw_hit {
+		char family[8], table[64], chain[64], why[400];
+		int mask;
+	} hit[16];
 };
 
-/* A chain that drops: FAIL, with a fix that works in that same chain. */
+/* A chain that drops the packet being checked: noted, reported by fw_hook. */
 static void fw_drop(const char *family, const char *table, const char *chain, const char *why, void *arg)
 {
 	struct fw_report *f = arg;
-	const char *br = f->s->bridge;
-	char key[160], fix[400];
-	size_t n = strlen(f->seen);
+	struct fw_hit *h = NULL;
 
-	snprintf(key, sizeof(key), "|%s %s %s|", family, table, chain);
-	if (strstr(f->seen, key))
-		return;
-	snprintf(f->seen + n, sizeof(f->seen) - n, "%s", key);
-	/* iptables-nft's own chains: iptables warns about nft rules in them */
-	if (!strcmp(family, "ip") && !strcmp(table, "filter") && (!strcmp(chain, "INPUT") || !strcmp(chain, "FORWARD")))
-		snprintf(fix, sizeof(fix), f->forward ? "iptables -I FORWARD -i %s -j ACCEPT; iptables -I FORWARD -o %s -j ACCEPT"
-			 : "iptables -I INPUT -i %s -j ACCEPT", br, br);
-	else if (f->forward)
+	for (int i = 0; i < f->n && !h; i++)
+		if (!strcmp(f->hit[i].family, family) && !strcmp(f->hit[i].table, table) && !strcmp(f->hit[i].chain, chain))
+			h = &f->hit[i];
+	if (!h && f->n < (int)(sizeof(f->hit) / sizeof(f->hit[0]))) {
+		h = &f->hit[f->n++];
+		snprintf(h->family, sizeof(h->family), "%s", family);
+		snprintf(h->table, sizeof(h->table), "%s", table);
+		snprintf(h->chain, sizeof(h->chain), "%s", chain);
+		snprintf(h->why, sizeof(h->why), "%s", why);
+	}
+	if (h)
+		h->mask |= f->bit;
+}
+
+/* A chain that drops: FAIL, naming what it drops, with a fix that works in that same chain. */
+static void fw_say(struct fw_report *f, const struct fw_hit *h)
+{
+	const char *br = f->s->bridge;
+	char fix[400], where[200];
+
+	/* iptables' own chains (iptables-nft's, or iptables-legacy's, which nft does not show) */
+	if (!strcmp(h->family, "legacy") ||
+	    (!strcmp(h->family, "ip") && !strcmp(h->table, "filter") && (!strcmp(h->chain, "INPUT") || !strcmp(h->chain, "FORWARD")))) {
+		const char *ipt = !strcmp(h->family, "legacy") ? "iptables-legacy" : "iptables";
+
+		snprintf(fix, sizeof(fix), f->forward ? "%s -I %s -i %s -j ACCEPT; %s -I %s -o %s -j ACCEPT"
+			 : "%s -I %s -i %s -j ACCEPT", ipt, h->chain, br, ipt, h->chain, br);
+	} else if (f->forward) {
 		snprintf(fix, sizeof(fix), "nft insert rule %s %s %s iifname %s accept; nft insert rule %s %s %s oifname %s accept",
-			 family, table, chain, br, family, table, chain, br);
+			 h->family, h->table, h->chain, br, h->family, h->table, h->chain, br);
+	} else {
+		snprintf(fix, sizeof(fix), "nft insert rule %s %s %s iifname %s accept", h->family, h->table, h->chain, br);
+	}
+	if (!strcmp(h->family, "legacy"))
+		snprintf(where, sizeof(where), "iptables-legacy table %s chain %s", h->table, h->chain);
 	else
-		snprintf(fix, sizeof(fix), "nft insert rule %s %s %s iifname %s accept", family, table, chain, br);
-	say(f->r, FAIL, f->check, "table %s %s chain %s drops %s (%s): allow %s in that chain: %s", family, table, chain,
-	    f->what, why, br, fix);
+		snprintf(where, sizeof(where), "table %s %s chain %s", h->family, h->table, h->chain);
+	say(f->r, FAIL, f->check, "%s drops %s (%s): allow %s in that chain: %s", where, f->what[h->mask], h->why, br, fix);
 }
 
 /* Two packets through a hook's chains: what a drop of either says, or ok. */
 static void fw_hook(struct fw_report *f, const char *hook, const struct fw_packet *a, const struct fw_packet *b,
 		    const char *ok)
 {
-	int n = fw_check(hook, a, fw_drop, f), m = n < 0 ? n : fw_check(hook, b, fw_drop, f);
+	int n, m;
 
+	f->bit = 1;
+	n = fw_check(hook, a, fw_drop, f);
+	f->bit = 2;
+	m = n < 0 ? n : fw_check(hook, b, fw_drop, f);
 	if (n < 0 || m < 0)
 		say(f->r, WARN, f->check, "cannot read the firewall (nft list ruleset): not checked");
-	else if (!n && !m)
+	else if (!f->n)
 		say(f->r, OK, f->check, "%s", ok);
+	for (int i = 0; i < f->n; i++)
+		fw_say(f, &f->hit[i]);
 }
 
 /*
@@ -100,8 +132,11 @@ static void fw_hook(struct fw_report *f, const char *hook, const struct fw_packe
  */
 static void check_firewall(struct report *r, const struct settings *s)
 {
-	struct fw_report in = { r, s, "input-policy", "DHCP and DNS from guests", false, "" };
-	struct fw_report fwd = { r, s, "forward-policy", "forwarded guest traffic", true, "" };
+	struct fw_report in = { .r = r, .s = s, .check = "input-policy", .what = { "", "DHCP from guests (udp 67)",
+				"DNS from guests (udp 53)", "DHCP and DNS from guests" } };
+	struct fw_report fwd = { .r = r, .s = s, .check = "forward-policy", .forward = true, .what = { "",
+				 "forwarded guest traffic (out of the bridge)", "forwarded traffic back to guests",
+				 "forwarded guest traffic" } };
 	const struct fw_packet dhcp = { s->bridge, "", "udp", "67" }, dns = { s->bridge, "", "udp", "53" };
 	const struct fw_packet out = { s->bridge, s->uplink, "", "" }, back = { s->uplink, s->bridge, "", "" };
 

@@ -37,6 +37,51 @@ static void fw_free(struct fw *fw)
 		free(fw->rules[i]);
 }
 
+static struct fw_chain *chain_add(struct fw *fw, const char *fam, const char *table, const char *name)
+{
+	struct fw_chain *c;
+
+	if (fw->nchain == FW_CHAINS_MAX)
+		return NULL;
+	c = &fw->chain[fw->nchain++];
+	*c = (struct fw_chain){ .first = fw->nrule };
+	snprintf(c->family, sizeof(c->family), "%s", fam);
+	snprintf(c->table, sizeof(c->table), "%s", table);
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	return c;
+}
+
+/*
+ * Reads the "add chain" and "add rule" commands iptables-restore-translate
+ * writes (iptables-legacy's rules, which nft does not show), as family.
+ */
+static void fw_read_commands(struct fw *fw, FILE *p, const char *family)
+{
+	char line[1024], table[64], name[64];
+	struct fw_chain *c = NULL;
+	int n;
+
+	while (fgets(line, sizeof(line), p)) {
+		line[strcspn(line, "\n")] = 0;
+		if (sscanf(line, "add chain %*s %63s %63s %n", table, name, &n) == 2 && (c = chain_add(fw, family, table, name))) {
+			if (sscanf(line + n, "{ type %*s hook %15s", c->hook) == 1)
+				c->policy_drop = strstr(line, "policy drop") != NULL;
+		} else if (sscanf(line, "add rule %*s %63s %63s %n", table, name, &n) == 2 && fw->nrule < FW_RULES_MAX) {
+			/* iptables-save lists a chain's rules together */
+			c = NULL;
+			for (int i = 0; i < fw->nchain && !c; i++)
+				if (!strcmp(fw->chain[i].table, table) && !strcmp(fw->chain[i].name, name))
+					c = &fw->chain[i];
+			if (!c || (c->n && c->first + c->n != fw->nrule))
+				continue;
+			if (!c->n)
+				c->first = fw->nrule;
+			fw->rules[fw->nrule++] = strdup(line + n);
+			c->n++;
+		}
+	}
+}
+
 /* Reads a ruleset as `nft list ruleset` prints it. */
 static void fw_read(struct fw *fw, FILE *p)
 {
@@ -51,12 +96,7 @@ static void fw_read(struct fw *fw, FILE *p)
 		s[strcspn(s, "\n")] = 0;
 		if (depth == 0 && sscanf(s, "table %7s %63s {", fam, table) == 2) {
 			depth = 1;
-		} else if (depth == 1 && sscanf(s, "chain %63s {", name) == 1 && fw->nchain < FW_CHAINS_MAX) {
-			c = &fw->chain[fw->nchain++];
-			*c = (struct fw_chain){ .first = fw->nrule };
-			snprintf(c->family, sizeof(c->family), "%s", fam);
-			snprintf(c->table, sizeof(c->table), "%s", table);
-			snprintf(c->name, sizeof(c->name), "%s", name);
+		} else if (depth == 1 && sscanf(s, "chain %63s {", name) == 1 && (c = chain_add(fw, fam, table, name))) {
 			depth = 2;
 		} else if (!strcmp(s, "}")) {
 			depth--;
@@ -220,31 +260,16 @@ static int chain_eval(const struct fw *fw, const struct fw_chain *c, const struc
 	return 0;
 }
 
-int fw_check(const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg)
+static int fw_judge(struct fw *fw, const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg)
 {
-	FILE *p = popen("nft list ruleset 2>/dev/null", "re");
-	int drops;
-
-	if (!p)
-		return -1;
-	drops = fw_check_rules(p, hook, pkt, cb, arg);
-	return pclose(p) == 0 ? drops : -1;
-}
-
-int fw_check_rules(FILE *rules, const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg)
-{
-	struct fw *fw = calloc(1, sizeof(*fw));
 	int drops = 0;
 
-	if (!fw)
-		return -1;
-	fw_read(fw, rules);
 	for (int i = 0; i < fw->nchain; i++) {
 		const struct fw_chain *c = &fw->chain[i];
 		char why[1200] = "policy drop";
 		int v;
 
-		if (strcmp(c->hook, hook) || (strcmp(c->family, "ip") && strcmp(c->family, "inet")))
+		if (strcmp(c->hook, hook) || (strcmp(c->family, "ip") && strcmp(c->family, "inet") && strcmp(c->family, "legacy")))
 			continue;
 		v = chain_eval(fw, c, pkt, 0, why, sizeof(why));
 		if (v < 0 || (v == 0 && c->policy_drop)) {
@@ -252,6 +277,47 @@ int fw_check_rules(FILE *rules, const char *hook, const struct fw_packet *pkt, f
 			drops++;
 		}
 	}
+	return drops;
+}
+
+/*
+ * nftables and iptables-nft (nft list ruleset), then iptables-legacy's
+ * filter table when that tool is there: its chains come as family "legacy".
+ */
+int fw_check(const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg)
+{
+	FILE *p = popen("nft list ruleset 2>/dev/null", "re");
+	struct fw *fw;
+	int drops;
+
+	if (!p)
+		return -1;
+	drops = fw_check_rules(p, hook, pkt, cb, arg);
+	if (pclose(p) != 0)
+		return -1;
+	p = popen("command -v iptables-legacy-save >/dev/null && iptables-legacy-save -t filter 2>/dev/null | "
+		  "iptables-restore-translate -f /dev/stdin 2>/dev/null", "re");
+	fw = p ? calloc(1, sizeof(*fw)) : NULL;
+	if (fw) {
+		fw_read_commands(fw, p, "legacy");
+		drops += fw_judge(fw, hook, pkt, cb, arg);
+		fw_free(fw);
+		free(fw);
+	}
+	if (p)
+		pclose(p);
+	return drops;
+}
+
+int fw_check_rules(FILE *rules, const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg)
+{
+	struct fw *fw = calloc(1, sizeof(*fw));
+	int drops;
+
+	if (!fw)
+		return -1;
+	fw_read(fw, rules);
+	drops = fw_judge(fw, hook, pkt, cb, arg);
 	fw_free(fw);
 	free(fw);
 	return drops;

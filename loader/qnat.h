@@ -245,7 +245,7 @@ int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fw
 void fwd_print(struct json *j, struct dataplane *dp, const char *heading);
 int cmd_forward(int argc, char **argv);
 
-/* firewall.c: would the host's nftables/iptables-nft rules drop this packet? */
+/* firewall.c: would the host's nftables, iptables-nft or iptables-legacy rules drop this packet? */
 struct fw_packet {
 	const char *iif, *oif; /* oif "": none (to the host itself) */
 	const char *proto, *dport; /* "": any */

@@ -1,8 +1,9 @@
 #!/bin/bash
 # doctor: all checks pass on a healthy attach; it fails (exit 1) on every way
 # of blocking DHCP, DNS or forwarding in iptables and nftables (INPUT and
-# FORWARD policies, an inet table's input policy, a drop in another table, a
-# DROP rule), on an MTU mismatch (naming the lowered port), the host policy
+# FORWARD policies, an inet table's input policy, DNS alone dropped (named
+# as DNS), a drop in another table, a DROP rule, iptables-legacy's policy
+# and rule), on an MTU mismatch (naming the lowered port), the host policy
 # taken off the bridge, and a dead dnsmasq; the test follows each advice.
 #
 #   g1 ==veth (mtu 1400)== ┐
@@ -48,7 +49,7 @@ frag_ok || fail "fragmented UDP does not get through on a healthy attach"
 in_host iptables -P INPUT DROP
 in_guest g1 busybox udhcpc -i eth0 -n -q -t 2 -T 1 -s "$UDHCPC_SCRIPT" >/dev/null 2>&1 &&
 	fail "a lease through an INPUT DROP policy: the test breaks nothing"
-doctor_catches input-policy "table ip filter chain INPUT .*policy drop.*iptables -I INPUT -i virbr0 -j ACCEPT"
+doctor_catches input-policy "table ip filter chain INPUT drops DHCP and DNS from guests \\(policy drop\\).*iptables -I INPUT -i virbr0 -j ACCEPT"
 lease_ok
 in_host iptables -F INPUT
 in_host iptables -P INPUT ACCEPT
@@ -59,6 +60,19 @@ in_host nft add chain inet t1 input '{ type filter hook input priority 0; policy
 doctor_catches input-policy "table inet t1 chain input .*nft insert rule inet t1 input iifname virbr0 accept"
 lease_ok
 in_host nft delete table inet t1
+
+# DNS alone dropped (a rule in an inet table): doctor names DNS, not DHCP.
+qnat dhcp host add "$BR" 52:54:00:aa:00:99 192.168.122.99 dnsprobe || fail "dhcp host add"
+dns_ok() { in_guest g1 timeout 3 busybox nslookup -type=a dnsprobe "$GATEWAY" 2>&1 | grep -q 192.168.122.99; }
+dns_ok || fail "no DNS answer on a healthy attach: $(in_guest g1 timeout 3 busybox nslookup -type=a dnsprobe "$GATEWAY" 2>&1)"
+in_host nft add table inet t3
+in_host nft add chain inet t3 input '{ type filter hook input priority 0; policy accept; }'
+in_host nft add rule inet t3 input udp dport 53 drop
+dns_ok && fail "DNS through a udp dport 53 drop: the test breaks nothing"
+lease_ok
+doctor_catches input-policy "table inet t3 chain input drops DNS from guests \\(udp 53\\) \\(rule \"udp dport 53 drop\"\\).*nft insert rule inet t3 input iifname virbr0 accept"
+dns_ok || fail "DNS still blocked after doctor's advice"
+in_host nft delete table inet t3
 
 # A forward drop in another nft table: an iptables ACCEPT cannot override it.
 in_host iptables -P FORWARD DROP
@@ -82,6 +96,25 @@ frag_ok && fail "fragments through a FORWARD DROP rule: the test breaks nothing"
 doctor_catches forward-policy "table ip filter chain FORWARD .*rule .*drop.*iptables -I FORWARD -i virbr0 -j ACCEPT"
 frag_ok || fail "fragmented UDP still blocked after doctor's advice"
 in_host iptables -F FORWARD
+
+# iptables-legacy's rules, which nft list ruleset does not show: its INPUT
+# policy and a FORWARD DROP rule; the advice is iptables-legacy's.
+if in_host iptables-legacy -L INPUT >/dev/null 2>&1; then
+	in_host iptables-legacy -P INPUT DROP
+	in_guest g1 busybox udhcpc -i eth0 -n -q -t 2 -T 1 -s "$UDHCPC_SCRIPT" >/dev/null 2>&1 &&
+		fail "a lease through an iptables-legacy INPUT DROP policy: the test breaks nothing"
+	doctor_catches input-policy "iptables-legacy table filter chain INPUT drops DHCP and DNS .*iptables-legacy -I INPUT -i virbr0 -j ACCEPT"
+	lease_ok
+	in_host iptables-legacy -F INPUT
+	in_host iptables-legacy -P INPUT ACCEPT
+	in_host iptables-legacy -A FORWARD -j DROP
+	frag_ok && fail "fragments through an iptables-legacy FORWARD DROP rule: the test breaks nothing"
+	doctor_catches forward-policy "iptables-legacy table filter chain FORWARD .*rule .*drop.*iptables-legacy -I FORWARD -i virbr0 -j ACCEPT; iptables-legacy -I FORWARD -o virbr0 -j ACCEPT"
+	frag_ok || fail "fragmented UDP still blocked after doctor's iptables-legacy advice"
+	in_host iptables-legacy -F FORWARD
+else
+	log "no iptables-legacy here: its checks skipped"
+fi
 
 # One port lowered: the bridge follows the smallest port; the one to blame is v-g1.
 ip -n "$NS_HOST" link set v-g1 mtu 1400

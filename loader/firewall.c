@@ -51,6 +51,15 @@ static struct fw_chain *chain_add(struct fw *fw, const char *fam, const char *ta
 	return c;
 }
 
+/* The chain's index, or -1. */
+static int chain_find(const struct fw *fw, const char *family, const char *table, const char *name)
+{
+	for (int i = 0; i < fw->nchain; i++)
+		if (!strcmp(fw->chain[i].family, family) && !strcmp(fw->chain[i].table, table) && !strcmp(fw->chain[i].name, name))
+			return i;
+	return -1;
+}
+
 /*
  * Reads the "add chain" and "add rule" commands iptables-restore-translate
  * writes (iptables-legacy's rules, which nft does not show), as family.
@@ -68,10 +77,9 @@ static void fw_read_commands(struct fw *fw, FILE *p, const char *family)
 				c->policy_drop = strstr(line, "policy drop") != NULL;
 		} else if (sscanf(line, "add rule %*s %63s %63s %n", table, name, &n) == 2 && fw->nrule < FW_RULES_MAX) {
 			/* iptables-save lists a chain's rules together */
-			c = NULL;
-			for (int i = 0; i < fw->nchain && !c; i++)
-				if (!strcmp(fw->chain[i].table, table) && !strcmp(fw->chain[i].name, name))
-					c = &fw->chain[i];
+			int i = chain_find(fw, family, table, name);
+
+			c = i < 0 ? NULL : &fw->chain[i];
 			if (!c || (c->n && c->first + c->n != fw->nrule))
 				continue;
 			if (!c->n)
@@ -219,15 +227,6 @@ static int rule_eval(const char *rule, const struct fw_packet *pkt, char *verdic
 	return verdict[0] ? m : NO;
 }
 
-static const struct fw_chain *chain_find(const struct fw *fw, const struct fw_chain *in, const char *name)
-{
-	for (int i = 0; i < fw->nchain; i++)
-		if (!strcmp(fw->chain[i].family, in->family) && !strcmp(fw->chain[i].table, in->table) &&
-		    !strcmp(fw->chain[i].name, name))
-			return &fw->chain[i];
-	return NULL;
-}
-
 /*
  * The chain's verdict for pkt: 1 accepted, -1 dropped (why in why), 0 it
  * falls through (back to the caller, or the base chain's policy).
@@ -239,8 +238,7 @@ static int chain_eval(const struct fw *fw, const struct fw_chain *c, const struc
 
 	for (int i = 0; i < c->n && depth < 8; i++) {
 		const char *rule = fw->rules[c->first + i];
-		const struct fw_chain *sub;
-		int v;
+		int v, sub;
 
 		if (rule_eval(rule, pkt, verdict, sizeof(verdict)) != YES)
 			continue;
@@ -252,8 +250,8 @@ static int chain_eval(const struct fw *fw, const struct fw_chain *c, const struc
 		}
 		if (!strcmp(verdict, "return"))
 			return 0;
-		sub = chain_find(fw, c, strchr(verdict, ' ') + 1);
-		v = sub ? chain_eval(fw, sub, pkt, depth + 1, why, len) : 0;
+		sub = chain_find(fw, c->family, c->table, strchr(verdict, ' ') + 1);
+		v = sub >= 0 ? chain_eval(fw, &fw->chain[sub], pkt, depth + 1, why, len) : 0;
 		if (v || !strncmp(verdict, "goto", 4))
 			return v;
 	}

@@ -77,7 +77,6 @@ one_shot() { # GUEST PORT: a new TCP connection, one line echoed
 	out=$(echo "new" | in_guest "$1" timeout 5 socat -t 2 - TCP:"$EXT_ADDR":"$2") && [ "$out" = "echo:new" ]
 }
 
-
 topo_init
 attach
 guest_tap g1

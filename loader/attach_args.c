@@ -58,6 +58,7 @@ static int check_bridged(struct settings *s, const bool given[OPTS_MAX])
 		}
 	s->dhcp = false;
 	s->csum_fill = false; /* no dnsmasq of ours to fill for */
+	s->port_security &= given_opt(given, "port-security"); /* the LAN's guests: opt-in, as before */
 	return 0;
 }
 
@@ -89,6 +90,8 @@ static int check_nat(struct settings *s, const struct extras *x, const bool give
 			  why);
 		return -EINVAL;
 	}
+	if (s->mode == MODE_OPEN) /* libvirt's open: no policy of ours unless asked */
+		s->port_security &= given_opt(given, "port-security");
 	if (!given_opt(given, "gateway")) {
 		s->gateway = nth_host(s, 1);
 	} else if (!host_addr(s->gateway, s)) {

@@ -202,9 +202,12 @@ int dhcp_ip_of(const struct settings *s, const uint8_t mac[6], struct in_addr *i
 		fclose(f);
 	}
 	if (!found && !lib_path(s->bridge, "leases", path, sizeof(path)) && (f = fopen(path, "re"))) {
+		long long expiry;
+
+		/* dnsmasq drops expired leases from the file only when it next writes it */
 		while (!found && fgets(line, sizeof(line), f))
-			found = sscanf(line, "%*s %63s %63s", lmac, lip) == 2 && !strcasecmp(lmac, want) &&
-				!parse_ipv4(lip, ip);
+			found = sscanf(line, "%lld %63s %63s", &expiry, lmac, lip) == 3 && !strcasecmp(lmac, want) &&
+				(expiry == 0 || expiry > (long long)time(NULL)) && !parse_ipv4(lip, ip);
 		fclose(f);
 	}
 	return found ? 0 : -ENOENT;

@@ -264,8 +264,9 @@ const struct opt attach_opts[] = {
 	{ .name = "dhcp-checksum-fill", .neg = "no-dhcp-checksum-fill", .kind = OPT_FLAG, FIELD(csum_fill), .def = 1,
 	  .flags = OPT_NAT_SHOWN,
 	  .help = "complete the checksums of what the host sends guests, for old DHCP clients (on by default)" },
-	{ .name = "port-security", .kind = OPT_FLAG, FIELD(port_security),
-	  .help = "each port: one MAC, and the IPv4 address DHCP or --host gave it" },
+	{ .name = "port-security", .neg = "no-port-security", .kind = OPT_FLAG, FIELD(port_security), .def = 1,
+	  .help = "each port: one MAC, the IPv4 address DHCP or --host gave it, its own IPv6 addresses; no DHCP "
+		  "servers or router advertisements from guests (default: on, but off with --bridged or --mode open)" },
 	{ .name = "mtu", .arg = "N", .kind = OPT_U32, FIELD(mtu), .min = 576, .max = 65535, .what = "an MTU",
 	  .help = "the bridge's and ports' MTU, and DHCP's option 26 (default: left alone)" },
 	{ .name = "fdb-ageing", .arg = "SECONDS", .kind = OPT_U32, FIELD(fdb_ageing), .min = 1, .max = 1000000,

@@ -179,6 +179,7 @@ struct dataplane {
 	int config_fd, ct_fd, ct_rev_fd, stats_fd, ports_fd, devmap_fd, fwd_fd, guests_fd, fdb_fd, host_allow_fd,
 		host_flow_fd;
 	int frags_fd, stash_fd, frag_ev_fd; /* fragments that came before their first (frag.c) */
+	int ip6_bind_fd;		     /* port security's IPv6 sources */
 	bool reused; /* maps adopted from a running data plane */
 };
 const char *dp_home(const struct settings *s);
@@ -324,6 +325,9 @@ int cmd_doctor(int argc, char **argv);
 int cmd_fdb(int argc, char **argv);
 
 /* fdb.c: the bridge's learned MACs */
+/* portsec.c: port security's bindings (the IPv4 lease, IPv6 sources) */
+void port_bindings_sync(struct dataplane *dp, const struct settings *s, uint64_t now_ns);
+void port_bindings_release(struct dataplane *dp, uint32_t ifindex, uint64_t now_ns);
 void fdb_expire(struct dataplane *dp, uint32_t ageing_secs, uint64_t now_ns);
 void fdb_flush_port(struct dataplane *dp, uint32_t ifindex);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The read-only commands: status, ct show, stats. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -136,6 +137,23 @@ static const char *port_kind(struct nl_sock *sk, int ifindex, char *kind, size_t
 	return kind;
 }
 
+/* The IPv6 sources port security bound to a port. */
+static void print_ip6_bindings(struct json *j, struct dataplane *dp, uint32_t ifindex)
+{
+	struct qnat_ip6_addr key, next, *prev = NULL;
+	struct qnat_ip6_binding b;
+	char addr[INET6_ADDRSTRLEN];
+
+	json_arr_open(j, "bound_ip6");
+	while (dp->ip6_bind_fd >= 0 && !bpf_map_get_next_key(dp->ip6_bind_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(dp->ip6_bind_fd, &key, &b) && b.ifindex == ifindex)
+			json_str(j, NULL, " %s", inet_ntop(AF_INET6, &key, addr, sizeof(addr)));
+	}
+	json_arr_close(j);
+}
+
 static void print_ports(struct json *j, struct dataplane *dp)
 {
 	uint32_t key, *prev = NULL;
@@ -160,8 +178,13 @@ static void print_ports(struct json *j, struct dataplane *dp)
 			char mac[MAC_STR_LEN];
 
 			json_str(j, "bound_mac", "[%s", mac_str(port.mac, mac));
-			json_str(j, "bound_ip", " %s]", port.ip ? ip_str_be(port.ip) : "-");
+			json_str(j, "bound_ip", " %s", port.ip ? ip_str_be(port.ip) : "-");
+			json_bool(j, "bound_ip_lease", port.flags & QNAT_PORT_IP_LEASE, " (lease)", "");
+			print_ip6_bindings(j, dp, key);
+			json_text(j, "]");
 		}
+		if (port.refused)
+			json_uint(j, "refused", " refused %llu", port.refused);
 		json_obj_close(j);
 	}
 	json_text(j, "\n");
@@ -267,6 +290,10 @@ static int status_one(struct json *j, const char *bridge, bool all)
 	if (s.xdp == XDP_MODE_AUTO && !o.xdp_attached && s.uplink[0])
 		json_text(j, " (auto: TC, this device gets no native XDP)");
 	json_text(j, s.bridged ? " tc ingress (a port)\n" : " tc ingress+egress\n");
+	json_bool(j, "port_security", s.port_security,
+		  "  port security: on (each port's MAC and addresses bound below; no DHCP servers, RAs or redirects "
+		  "from guests)\n",
+		  "  port security: off\n");
 	print_ports(j, &dp);
 	json_obj_open(j, "dhcp");
 	json_bool(j, "enabled", s.dhcp, "  dhcp: dnsmasq", "  dhcp: off");

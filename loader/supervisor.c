@@ -92,6 +92,7 @@ static void port_leave(struct sup *p, int ifindex, bool gone)
 		return;
 	dp_forget_port(p->dp, ifindex, !gone);
 	fdb_flush_port(p->dp, ifindex);
+	port_bindings_release(p->dp, ifindex, monotonic_ns());
 	log_info("forgot port %d", ifindex);
 }
 
@@ -117,24 +118,6 @@ static void ports_resync(struct sup *p)
 	p->resync = false;
 }
 
-/* Port security: a port's address is its guest's static host or DHCP lease. */
-static void port_bindings_sync(struct sup *p)
-{
-	uint32_t key, *prev = NULL;
-	struct qnat_port port;
-	struct in_addr ip;
-
-	while (!bpf_map_get_next_key(p->dp->ports_fd, prev, &key)) {
-		prev = &key;
-		if (bpf_map_lookup_elem(p->dp->ports_fd, &key, &port) ||
-		    !(port.mac[0] | port.mac[1] | port.mac[2] | port.mac[3] | port.mac[4] | port.mac[5]) ||
-		    dhcp_ip_of(p->s, port.mac, &ip) || ip.s_addr == port.ip)
-			continue;
-		port.ip = ip.s_addr;
-		bpf_map_update_elem(p->dp->ports_fd, &key, &port, BPF_EXIST);
-	}
-}
-
 /* Conntrack and FDB expiry, early fragments' sweep, port bindings. */
 static void expiry_pass(struct sup *p, uint64_t now)
 {
@@ -151,7 +134,7 @@ static void expiry_pass(struct sup *p, uint64_t now)
 	fdb_expire(p->dp, p->s->fdb_ageing, now);
 	frag_out_sweep(p->fo, now);
 	if (p->s->port_security)
-		port_bindings_sync(p);
+		port_bindings_sync(p->dp, p->s, now);
 }
 
 static void uplink_addr_refresh(struct sup *p)

@@ -44,6 +44,13 @@ struct {
 } qnat_ports SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QNAT_IP6_BINDS_MAX);
+	__type(key, struct qnat_ip6_addr);
+	__type(value, struct qnat_ip6_binding);
+} qnat_ip6_bind SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__uint(max_entries, QNAT_PORTS_MAX);
 	__type(key, __u32);

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #ifndef QNAT_ABI_VERSION /* a -D only to build a mismatching variant (test_upgrade.sh) */
-#define QNAT_ABI_VERSION 1
+#define QNAT_ABI_VERSION 2
 #endif
 
 /* Map names, as the kernel reports them (at most 15 characters). */
@@ -33,6 +33,7 @@
 #define QNAT_MAP_HOST_FLOW "qnat_host_flow"
 #define QNAT_MAP_FRAG_STASH "qnat_frag_stash"
 #define QNAT_MAP_FRAG_EVENTS "qnat_frag_ev"
+#define QNAT_MAP_IP6_BIND "qnat_ip6_bind"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024
@@ -44,6 +45,9 @@
 #define QNAT_PORT_TRIES 32 /* candidates tried before a flow is refused */
 #define QNAT_HOST_ALLOW_MAX 16 /* --host-allow rules */
 #define QNAT_HOST_FLOWS_MAX 65536
+#define QNAT_PORT_IP6_MAX 8 /* IPv6 sources one port may hold (link-local, SLAAC, privacy, DHCPv6) */
+#define QNAT_IP6_BINDS_MAX (QNAT_PORTS_MAX * QNAT_PORT_IP6_MAX)
+#define QNAT_IP6_BIND_IDLE_S 3600 /* an IPv6 binding unused this long is released */
 
 /* Conntrack timeouts, in seconds; defaults are nf_conntrack's. */
 enum qnat_timeout {
@@ -62,7 +66,7 @@ enum qnat_timeout {
 /* qnat_config flags */
 #define QNAT_CFG_XDP_UPLINK (1U << 0) /* an XDP program serves the uplink */
 #define QNAT_CFG_EIF (1U << 1)	      /* UDP: endpoint-independent filtering (RFC 4787) */
-#define QNAT_CFG_PORT_SECURITY (1U << 2) /* each port: one MAC, one IPv4 address */
+#define QNAT_CFG_PORT_SECURITY (1U << 2) /* each port: one MAC, its addresses; no DHCP servers, no RAs */
 #define QNAT_CFG_BRIDGED (1U << 3)	 /* no NAT: the uplink is a port of the bridge */
 #define QNAT_CFG_HOST_OPEN (1U << 4)	 /* --host-allow all: guests reach every host service */
 #define QNAT_CFG_ROUTE (1U << 5)	 /* --mode route/open: forwarded untranslated, the subnet reachable */
@@ -326,13 +330,33 @@ _Static_assert(sizeof(struct qnat_host_flow_key) == 40, "qnat_host_flow_key layo
 #define QNAT_PORT_UPLINK (1U << 2)     /* bridged mode: the LAN side, many MACs */
 #define QNAT_PORT_XDP_DRV (1U << 3)    /* xdp_port_in attached native */
 #define QNAT_PORT_XDP_SKB (1U << 4)    /* xdp_port_in attached generic */
+#define QNAT_PORT_IP_LEASE (1U << 5)   /* ip is the guest's DHCP lease or static host, not first use */
 struct qnat_port {
 	__u32 flags;
-	__be32 ip;	/* --port-security: the one IPv4 source allowed, 0 until known */
-	__u8 mac[6];	/* --port-security: the one source MAC allowed, 0 until seen */
+	__be32 ip;	   /* port security: the one IPv4 source allowed, 0 until known */
+	__u8 mac[6];	   /* port security: the one source MAC allowed, 0 until seen */
 	__u16 pad;
+	__u32 ip6_bound;   /* its entries in qnat_ip6_bind */
+	__u32 pad2;
+	__u64 refused;	   /* frames port security dropped from it */
 };
-_Static_assert(sizeof(struct qnat_port) == 16, "qnat_port layout");
+_Static_assert(sizeof(struct qnat_port) == 32, "qnat_port layout");
+
+/*
+ * qnat_ip6_bind: an IPv6 source address -> the port that may send from it
+ * (port security).  Bound on first use or on DAD, at most QNAT_PORT_IP6_MAX
+ * per port; released when the port leaves or the address is unused for
+ * QNAT_IP6_BIND_IDLE_S.
+ */
+struct qnat_ip6_addr {
+	__be32 a[4];
+};
+struct qnat_ip6_binding {
+	__u32 ifindex;
+	__u32 pad;
+	__u64 last_seen; /* bpf_ktime_get_ns(), refreshed at most once a minute */
+};
+_Static_assert(sizeof(struct qnat_ip6_binding) == 16, "qnat_ip6_binding layout");
 
 /*
  * Per-CPU counters: what happened to the packets we looked at.  Drops and
@@ -371,7 +395,10 @@ _Static_assert(sizeof(struct qnat_port) == 16, "qnat_port layout");
 	X(L2_XDP, "l2_xdp", "bridged: LAN frames for a guest on a TAP sent straight to it by XDP") \
 	X(DROP_PORT_VLAN, "drop_port_vlan", "port security: a VLAN-tagged frame") \
 	X(SNAT_XDP, "snat_xdp", "guest packets of known flows translated in XDP and sent to the uplink") \
-	X(L2_PORT_XDP, "l2_port_xdp", "frames between guests on TAPs sent straight to the port by XDP")
+	X(L2_PORT_XDP, "l2_port_xdp", "frames between guests on TAPs sent straight to the port by XDP") \
+	X(DROP_ROGUE_DHCP, "drop_rogue_dhcp", "port security: a DHCP or DHCPv6 server's reply from a guest") \
+	X(DROP_ROGUE_RA, "drop_rogue_ra", "port security: a router advertisement or redirect from a guest") \
+	X(DROP_PORT_IP6, "drop_port_ip6", "port security: an IPv6 source (or ND target) not the port's, or headers too long to check")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,

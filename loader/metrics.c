@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include <net/if.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -113,6 +114,19 @@ static char *metrics_text(const struct settings *s, struct dataplane *dp, uint32
 				fprintf(f, "qnat_guest_bytes_total{bridge=\"%s\",guest=\"%s\",direction=\"%s\"} %llu\n", b,
 					ip_str_be(t[i].addr), dir[d], (unsigned long long)t[i].bytes[d]);
 		free(t);
+	}
+	if (s->port_security) {
+		uint32_t key, *prev = NULL;
+		struct qnat_port port;
+		char name[IF_NAMESIZE];
+
+		metric(f, "qnat_port_refused_total", "counter", "Frames port security dropped, by the port they came from.");
+		while (!bpf_map_get_next_key(dp->ports_fd, prev, &key)) {
+			prev = &key;
+			if (!bpf_map_lookup_elem(dp->ports_fd, &key, &port) && if_indextoname(key, name))
+				fprintf(f, "qnat_port_refused_total{bridge=\"%s\",port=\"%s\"} %llu\n", b, name,
+					(unsigned long long)port.refused);
+		}
 	}
 	metric(f, "qnat_dnsmasq_up", "gauge", "Whether dnsmasq runs (1) or not (0).");
 	fprintf(f, "qnat_dnsmasq_up{bridge=\"%s\"} %d\n", b, dnsmasq_up);

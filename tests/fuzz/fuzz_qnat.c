@@ -1017,6 +1017,25 @@ static void check_host_policy(struct inst *I, const __u64 delta[QNAT_C_MAX], uns
 		broken("the host policy %s a packet it should %s", pass ? "dropped" : "let in", pass ? "let in" : "drop");
 }
 
+/* Port security: no DHCP server's reply, RA or redirect from a guest's port goes on. */
+static void check_guards(void)
+{
+	const __u8 *ip = in_buf + 14;
+	size_t l4 = 14 + (ip[0] & 15) * 4;
+
+	if (!(sel & SEL_PORTSEC) || prog != FP_PORT_IN || !delivered() || in_len < 14 + 20)
+		return;
+	if (get16(in_buf + 12) == 0x0800 && ip[9] == IPPROTO_UDP && !(get16(ip + 6) & 0x1fff) && in_len >= l4 + 8 &&
+	    get16(in_buf + l4) == 67)
+		broken("a DHCP server's reply from a guest's port went on");
+	if (get16(in_buf + 12) != 0x86dd || in_len < 14 + 40 + 8)
+		return;
+	if (ip[6] == IPPROTO_ICMPV6 && (ip[40] == 134 || ip[40] == 137))
+		broken("a router advertisement or redirect from a guest's port went on");
+	if (ip[6] == IPPROTO_UDP && get16(ip + 40) == 547)
+		broken("a DHCPv6 server's reply from a guest's port went on");
+}
+
 /* ---- the instances ---- */
 
 static struct qnat_config fuzz_config(const struct inst *I, __u8 s)
@@ -1295,6 +1314,7 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 		created = check_ct(I);
 	}
 	check_stash(I);
+	check_guards();
 	if (host_prog())
 		check_host_policy(I, delta, &checks);
 

@@ -328,6 +328,23 @@ static void seeds_port_in(void)
 		len = pkt_build_arp(mac, GUEST3, GATEWAY, buf);
 		emit("portsec-arp-spoof", tap | SEL_PORTSEC, buf, len);
 	}
+	/* Rogue servers and routers: the guards drop them (check_guards). */
+	s = guest_pkt(IPPROTO_UDP, GUEST1, 67, 0xffffffff, 68);
+	emit_spec("portsec-dhcp4-server", tap | SEL_PORTSEC, &s);
+	{
+		static const __u8 all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+		__u8 buf[PKT_MAX];
+		size_t len;
+
+		emit("portsec-ra", tap | SEL_PORTSEC, buf, world_ipv6_pkt(WORLD_GUEST6, all_nodes, 58, 0x8600, 0, true, buf));
+		emit("portsec-redirect", vport | SEL_PORTSEC, buf,
+		     world_ipv6_pkt(WORLD_GUEST6, all_nodes, 58, 0x8900, 0, true, buf));
+		emit("portsec-dhcp6-server", tap | SEL_PORTSEC, buf,
+		     world_ipv6_pkt(WORLD_GUEST6, all_nodes, IPPROTO_UDP, 547, 546, true, buf));
+		len = world_ipv6_pkt(WORLD_GUEST6, all_nodes, 0, 0, 0, true, buf); /* an RA behind hop-by-hop options */
+		memcpy(buf + 14 + 40, (const __u8[9]){ 58, 0, 1, 4, 0, 0, 0, 0, 134 }, 9);
+		emit("portsec-ra-hbh", tap | SEL_PORTSEC, buf, len);
+	}
 	s = guest_pkt(IPPROTO_TCP, GUEST1, 40000, SERVER, 80);
 	emit_hostile("hostile-tcp", tap, &s);
 	emit_vlan("vlan-tcp", tap, &s, 0x8100);

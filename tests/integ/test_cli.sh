@@ -170,7 +170,7 @@ for c in "--uplink d2|uplink up0|uplink d2" "--gateway 192.168.122.254|gateway 1
 	"--ct-full evict|ct-full refuse|ct-full evict" "--max-flows-per-guest 5|max-flows-per-guest 0|max-flows-per-guest 5" \
 	"--filtering endpoint-independent|filtering address-port-dependent|filtering endpoint-independent" \
 	"--timeout udp=60|timeout udp=30|timeout udp=60" "--xdp off|xdp auto|xdp off" "--mtu 1400|the defaults|mtu 1400" \
-	"--port-security|the defaults|port-security" "--fdb-ageing 60|the defaults|fdb-ageing 60" \
+	"--no-port-security|the defaults|no-port-security" "--fdb-ageing 60|the defaults|fdb-ageing 60" \
 	"--metrics-listen 127.0.0.1:9400|the defaults|metrics 127.0.0.1:9400" \
 	"--no-dhcp-checksum-fill|the defaults|no-dhcp-checksum-fill"; do
 	IFS='|' read -r o run ask <<<"$c"

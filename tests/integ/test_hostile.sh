@@ -5,9 +5,9 @@
 #       own address, ext's own address): not translated, dropped, counted
 #       one for one in drop_spoof, and nothing of it leaves the uplink
 #       (capture on ext).
-#   (b) the victim's own address as source.  KNOWN GAP without
-#       --port-security (the default, like libvirt's network without an
-#       nwfilter; in-subnet source addresses are not checked): the
+#   (b) the victim's own address as source.  KNOWN GAP with
+#       --no-port-security (like libvirt's network without an nwfilter;
+#       in-subnet source addresses are not checked), on which (a) to (d) run: the
 #       attacker can open flows in the victim's name and gets their replies
 #       (translated to the victim's address, sent to the attacker's port and
 #       MAC); a packet injected on the victim's exact tuple moves the
@@ -17,7 +17,8 @@
 #       hold and is asserted: the victim's conversation is never broken and
 #       loses no exchange, and its flows point back at its own port after
 #       its next packet.
-#   (b') the same with --port-security (re-attached, fresh guests g5, g6):
+#   (b') the same on a plain attach (port security is on by default;
+#       re-attached, fresh guests g5, g6):
 #       the attacker's spoofed packets are dropped at its port and counted
 #       (drop_port_ip), no flow opens in the victim's name, no reply is
 #       diverted, the victim's conversation is untouched.
@@ -43,7 +44,7 @@
 #   victim   g1 eth0 ==veth== v-g1 ┐
 #                                  virbr0 192.168.122.1 [qnat-bpf] host up0 198.51.100.1 ==veth== eth0 198.51.100.2 (+.4) ext
 #   attacker g2 eth0 ==veth== v-g2 ┘  host: 0.0.0.0:2222                                     tcp-echo :8080, udp-echo :5353
-#   (b': re-attached --port-security, victim g5 and attacker g6 on veths, same roles)
+#   (b': re-attached plain, victim g5 and attacker g6 on veths, same roles)
 . "$(dirname "$0")/lib.sh"
 need jq
 flowgen_init
@@ -75,7 +76,7 @@ flow_port() {
 victim_figures() { echo "tcp $(st g1tcp echoed)/$(st g1tcp sent) lost $(st g1tcp lost) broken $(st g1tcp broken), udp lost $(st g1udp lost)/$(st g1udp sent)"; }
 
 topo_init
-attach --host 52:54:00:aa:bb:99,192.168.122.99,fixedhost
+attach --no-port-security --host 52:54:00:aa:bb:99,192.168.122.99,fixedhost
 guest_veth g1
 guest_veth g2
 a1=$(guest_dhcp g1)
@@ -120,7 +121,7 @@ atk=$(cap_stop atk)
 diverted_new=$(echo "$atk" | grep -c "$EXT_ADDR.5353 > $a1.41000")
 diverted_udp=$(echo "$atk" | grep -c "$EXT_ADDR.5353 > $a1.40200")
 diverted_tcp=$(echo "$atk" | grep -c "$EXT_ADDR.8080 > $a1.40100")
-log "(b) KNOWN GAP without --port-security: a flow opened by the attacker as $a1 sits on port $b1_port" \
+log "(b) KNOWN GAP with --no-port-security: a flow opened by the attacker as $a1 sits on port $b1_port" \
 	"and its $diverted_new replies went to the attacker; after one injected packet on each of the victim's" \
 	"tuples the attacker got $diverted_udp of the victim's UDP replies and $diverted_tcp TCP segments"
 log "(b) victim before: $b_before; after: $(victim_figures)"
@@ -193,11 +194,11 @@ log "victim over the whole test: $(victim_figures)"
 [ "$(st g1tcp broken)" = 0 ] && [ "$(st g1tcp lost)" = 0 ] || fail "the victim's TCP conversation broke"
 v_default=$(victim_figures)
 
-# --- (b') the same tricks with --port-security: the gap is closed.
+# --- (b') the same tricks on a plain attach (port security on by default): the gap is closed.
 bg_kill "$PID_g1tcp"
 bg_kill "$PID_g1udp"
 qnat detach "$BR" || fail "detach failed"
-attach --port-security
+attach
 guest_veth g5
 guest_veth g6
 a1=$(guest_dhcp g5)
@@ -205,8 +206,8 @@ a6=$(guest_dhcp g6)
 for n in g1tcp g1udp; do rm -f "$WORK/$n.stats"; done
 flowgen_bg "${T}g5" g1tcp tcp-talk "$EXT_ADDR" 8080 --sport 40100 --stall 5000
 flowgen_bg "${T}g5" g1udp udp-talk "$EXT_ADDR" 5353 --sport 40200
-wait_for 5 talking || fail "the victim's conversation does not start under --port-security"
-bound() { qnat status "$BR" | grep -q "v-g6 .*\[.* $a6\]"; }
+wait_for 5 talking || fail "the victim's conversation does not start under port security"
+bound() { qnat status "$BR" | grep -q "v-g6 .*\[.* $a6 (lease)"; }
 wait_for 5 bound || fail "the attacker's port is not bound to its lease $a6"
 cap_start "${T}g6" atk2 "udp or tcp"
 ps0=$(counter drop_port_ip)
@@ -217,12 +218,12 @@ raw "${T}g6" 10.66.0.5 1234 "$EXT_ADDR" 5353 udp
 sleep 1
 atk=$(cap_stop atk2)
 refused=$(($(counter drop_port_ip) - ps0))
-[ "$(flow_port udp 41000)" = "" ] || fail "with --port-security the attacker still opened a flow as $a1"
-echo "$atk" | grep -q " > $a1\." && fail "with --port-security the attacker still got the victim's replies"
-[ "$refused" = 6 ] || fail "6 spoofed packets under --port-security, drop_port_ip +$refused"
+[ "$(flow_port udp 41000)" = "" ] || fail "with port security the attacker still opened a flow as $a1"
+echo "$atk" | grep -q " > $a1\." && fail "with port security the attacker still got the victim's replies"
+[ "$refused" = 6 ] || fail "6 spoofed packets under port security, drop_port_ip +$refused"
 [ "$(st g1tcp broken)" = 0 ] && [ "$(st g1tcp lost)" = 0 ] && [ "$(st g1udp lost)" = 0 ] ||
-	fail "the victim was disturbed under --port-security: $(victim_figures)"
-log "(b') with --port-security: the attacker's 6 spoofed packets dropped (drop_port_ip +$refused), no flow opened," \
+	fail "the victim was disturbed under port security: $(victim_figures)"
+log "(b') plain attach (port security): the attacker's 6 spoofed packets dropped (drop_port_ip +$refused), no flow opened," \
 	"0 replies diverted; victim: $(victim_figures)"
 log "victim without port security: $v_default; with: $(victim_figures); (b) gap without it: $diverted_new+$diverted_udp+$diverted_tcp packets diverted to the attacker"
 pass

@@ -54,6 +54,12 @@ qnat ct flush "$BR" >/dev/null # the flows go, their counters stay with the gues
 body=$(scrape | sed '1,/^\r*$/d')
 [ "$(qnat ct count "$BR")" = 0 ] || fail "flows were not flushed"
 [ "$(gout)" -ge "$before" ] || fail "g1's total fell from $before to $(gout) when its flows expired"
+# Port security's refusals, by port: g1 sends from an address not its own.
+ip -n "${T}g1" addr add 192.168.122.11/24 dev eth0
+in_guest g1 busybox ping -c 2 -W 1 -I 192.168.122.11 "$EXT_ADDR" >/dev/null 2>&1
+body=$(scrape | sed '1,/^\r*$/d')
+[ "$(val 'qnat_port_refused_total\{bridge="virbr0",port="v-g1"\}')" -ge 2 ] ||
+	fail "g1's refusals not exported: $(echo "$body" | grep port_refused)"
 # A second scrape still works (the listener serves one request per connection).
 scrape | grep -q "qnat_conntrack_entries" || fail "second scrape"
 err=$(ip netns exec "$NS_HOST" "$QNAT" attach other0 --masq 10.9.0.0/24 --metrics-listen nonsense 2>&1) && fail "bad --metrics-listen accepted"

@@ -44,7 +44,8 @@ variant b2 -DQNAT_BUILD_TAG=2 &
 MK2=$!
 variant bmap -DQNAT_FDB_MAX=4096 &
 MK3=$!
-variant babi -DQNAT_ABI_VERSION=2 &
+ABI=$(awk '/^#define QNAT_ABI_VERSION/ {print $3}' "$ROOT/maps/qnat_maps.h")
+variant babi -DQNAT_ABI_VERSION=$((ABI + 1)) &
 MK4=$!
 variant bfault "-DQNAT_BUILD_TAG=3 -DQNAT_FAULT_SUPERVISOR" &
 MK5=$!
@@ -185,7 +186,7 @@ flowing 5 || fail "(d) the streams stopped after the failed upgrade"
 
 # (c) other ABIs: refused, nothing changed.
 refused "$WORK/bmap/qnat-bpf" "another ABI \(map qnat_fdb: max entries 8192, this build's 4096\)"
-refused "$WORK/babi/qnat-bpf" "attached by a build with ABI version 1, this build has 2"
+refused "$WORK/babi/qnat-bpf" "attached by a build with ABI version $ABI, this build has $((ABI + 1))"
 flowing 5 || fail "the streams stopped after the refusals"
 
 sleep 1.2 # UDP judges a datagram lost after 1 s

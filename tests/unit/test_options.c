@@ -196,6 +196,34 @@ TEST(parse_forward_rule)
 		ASSERT_EQ(fwd_rule_parse_compact(bad[i], &r), -EINVAL, bad[i]);
 }
 
+/* Port security: on by default, but not bridged or open unless asked for. */
+TEST(port_security_default)
+{
+	static const struct {
+		const char *args[4];
+		bool on;
+	} cases[] = {
+		{ { "--masq", "10.0.0.0/24" }, true },
+		{ { "--masq", "10.0.0.0/24", "--no-port-security" }, false },
+		{ { "--masq", "10.0.0.0/24", "--mode", "route" }, true },
+		{ { "--masq", "10.0.0.0/24", "--mode", "open" }, false },
+		{ { "--bridged" }, false },
+		{ { "--bridged", "--port-security" }, true },
+	};
+	struct settings s;
+	struct extras x;
+	const char *err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *const *a = cases[i].args;
+
+		if (ASSERT_OK(ATTACH(&s, &x, &err, "br0", a[0], a[1] ? a[1] : "-v", a[2] ? a[2] : "-v",
+				     a[3] ? a[3] : "-v"),
+			      a[0]))
+			ASSERT_EQ(s.port_security, cases[i].on, a[2] ? a[2] : a[0]);
+	}
+}
+
 TEST(attach_command_line)
 {
 	struct settings s;

@@ -26,18 +26,11 @@ import struct
 import sys
 import time
 
+from inetcsum import csum
+
 ETH_P_ALL, ETH_P_IP, ETH_P_IPV6 = 0x0003, 0x0800, 0x86DD
 BCAST = b"\xff" * 6
 ALL_NODES_MAC = bytes.fromhex("333300000001")
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def a6(s):

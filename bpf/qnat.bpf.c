@@ -278,6 +278,10 @@ int xdp_port_in(struct xdp_md *ctx)
 	fib.tot_len = p.tot_len; /* over the uplink's MTU: FRAG_NEEDED, the kernel answers */
 	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != cfg->uplink_ifindex)
 		return XDP_PASS; /* a host address, no neighbour yet, elsewhere: TC's */
+	/* The uplink may have left the devmap (unregistered): a redirect
+	 * after the rewrite would abort, a pass would reach TC translated. */
+	if (!bpf_map_lookup_elem(&qnat_devmap, &fib.ifindex))
+		return XDP_PASS;
 
 	ct_touch(e, QNAT_DIR_ORIG, &p, data_end - data);
 	if (xdp_nat_rewrite(data, data_end, &p, NAT_SRC, e->nat_addr, e->nat_port) ||

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Coverage-guided fuzzing of the data plane.  libFuzzer mutates inputs (a
- * selector byte, then a frame: see world.h); each runs through one of the
- * six packet programs (tc_port_in, tc_uplink_in, tc_uplink_out,
- * xdp_uplink_in, and the host policy's tc_host_in and tc_host_out) with
+ * selector byte, then a frame: see world.h); each runs through the seven
+ * packet programs (tc_port_in, after xdp_port_in on the TAP as tun runs
+ * them, tc_uplink_in, tc_uplink_out, xdp_uplink_in, and the host policy's
+ * tc_host_in and tc_host_out) with
  * BPF_PROG_TEST_RUN, against the world of flows, forwards, ports, --host-allow
  * rules and host connections world_seed() built, and the invariants below
  * are checked on every execution.  A violation prints what broke and aborts: libFuzzer
@@ -98,7 +99,7 @@ struct snap {
 /* Every map a program may write (all but the config, counters and devmap;
  * the fragment events' ring and the per-CPU scratch hold no state), found by
  * walking the object: maps added later are covered too. */
-#define MAPS_MAX 16
+#define MAPS_MAX 24
 struct inst {
 	struct qnat *skel;
 	int nmaps, ct, ct_rev, fwd, mappings, stash, host_flow; /* indexes of those maps in m[] */
@@ -115,8 +116,8 @@ static struct inst insts[2];
 static int ncpus;
 static __u8 *stats_vals;
 
-static const char *const prog_names[FP_MAX] = { "tc_port_in",	 "tc_uplink_in", "tc_uplink_out",
-						"xdp_uplink_in", "tc_host_in",	 "tc_host_out" };
+static const char *const prog_names[FP_MAX] = { "tc_port_in", "tc_uplink_in", "tc_uplink_out", "xdp_uplink_in",
+						"tc_host_in", "tc_host_out", "xdp_port_in" };
 static const char *const counter_names[QNAT_C_MAX] = {
 #define COUNTER_NAME(id, name, help) [QNAT_C_##id] = name,
 	QNAT_COUNTERS(COUNTER_NAME)
@@ -200,7 +201,7 @@ __attribute__((noreturn, format(printf, 1, 2))) static void broken(const char *f
 		sel & SEL_EIF ? " eif" : "",
 		!sel_host(sel) ? (sel & SEL_CAP ? " guest-cap" : "") : (sel & SEL_HOST_QUIET ? " host-flows-quiet" : ""),
 		sel & SEL_FULL ? " ct-full" : "", sel & SEL_PORTSEC ? " port-security" : "",
-		(sel & SEL_BRIDGED) && !sel_host(sel) ? " bridged" : "", verdict_name(prog == FP_XDP, verdict), verdict);
+		(sel & SEL_BRIDGED) && !sel_host(sel) ? " bridged" : "", verdict_name(prog == FP_XDP || prog == FP_XDP_PORT, verdict), verdict);
 	hexdump("input frame", in_buf, in_len);
 	hexdump("output frame", out_buf, out_len);
 	abort();
@@ -458,7 +459,7 @@ static int region_of(size_t off, bool *allowed)
 
 static bool tc_prog(void)
 {
-	return prog != FP_XDP;
+	return prog != FP_XDP && prog != FP_XDP_PORT;
 }
 
 static bool host_prog(void)
@@ -484,6 +485,7 @@ static void inv_verdict(void)
 			return;
 		break;
 	case FP_XDP:
+	case FP_XDP_PORT:
 		if (verdict == XDP_PASS || verdict == XDP_DROP || verdict == XDP_REDIRECT)
 			return;
 		break;
@@ -505,7 +507,7 @@ static bool redirected(void)
 static bool to_stack(void)
 {
 	return (prog == FP_PORT_IN || prog == FP_UPLINK_IN) ? verdict == TC_ACT_OK :
-	       prog == FP_XDP				     ? verdict == XDP_PASS :
+	       (prog == FP_XDP || prog == FP_XDP_PORT)	     ? verdict == XDP_PASS :
 								       false;
 }
 
@@ -586,7 +588,7 @@ static void check_path(const __u64 delta[QNAT_C_MAX], unsigned int *checks)
 {
 	/* tc_port_in's redirects: L2 to another guest's port, a hairpin back
 	 * through the bridge, else translated for the uplink. */
-	bool l2 = prog == FP_PORT_IN && delta[QNAT_C_L2_FAST];
+	bool l2 = (prog == FP_PORT_IN && delta[QNAT_C_L2_FAST]) || (prog == FP_XDP_PORT && delta[QNAT_C_L2_PORT_XDP]);
 	bool hairpin = prog == FP_PORT_IN && delta[QNAT_C_HAIRPIN];
 	struct v4 vi, vo;
 	__be32 src, dst;
@@ -610,7 +612,8 @@ static void check_path(const __u64 delta[QNAT_C_MAX], unsigned int *checks)
 	dst = get_be32(vo.ip + 16);
 	/* Leaving for the uplink. */
 	if ((prog == FP_UPLINK_OUT && verdict == TC_ACT_OK) ||
-	    (prog == FP_PORT_IN && verdict == TC_ACT_REDIRECT && !hairpin)) {
+	    (prog == FP_PORT_IN && verdict == TC_ACT_REDIRECT && !hairpin) ||
+	    (prog == FP_XDP_PORT && verdict == XDP_REDIRECT)) {
 		struct v4 q;
 
 		seen.leak++;
@@ -706,7 +709,8 @@ static void check_host(struct inst *I, unsigned int *checks)
 /* The translation is the flow's: the tuple rewritten exactly as the flow says. */
 static void check_nat(struct inst *I, const __u64 delta[QNAT_C_MAX], unsigned int *checks)
 {
-	bool snat = (prog == FP_PORT_IN && delta[QNAT_C_SNAT_FAST]) || (prog == FP_UPLINK_OUT && delta[QNAT_C_SNAT_EGRESS]);
+	bool snat = (prog == FP_PORT_IN && delta[QNAT_C_SNAT_FAST]) || (prog == FP_UPLINK_OUT && delta[QNAT_C_SNAT_EGRESS]) ||
+		    (prog == FP_XDP_PORT && delta[QNAT_C_SNAT_XDP]);
 	bool rnat = (prog == FP_UPLINK_IN || prog == FP_XDP) && redirected();
 	struct qnat_ct_key k = {};
 	const __u8 *l4i, *l4o;
@@ -777,7 +781,7 @@ static void check_bridged(const __u64 delta[QNAT_C_MAX], int created)
 		broken("bridged mode created %d flows", created);
 	if (delivered() && memcmp(in_buf, out_buf, in_len))
 		broken("bridged mode modified a frame");
-	if (redirected() && !delta[prog == FP_XDP ? QNAT_C_L2_XDP : QNAT_C_L2_FAST])
+	if (redirected() && !delta[prog == FP_XDP ? QNAT_C_L2_XDP : prog == FP_XDP_PORT ? QNAT_C_L2_PORT_XDP : QNAT_C_L2_FAST])
 		broken("bridged mode redirected a frame, but not by its MAC");
 	if (redirected() && ((in_buf[0] & 1) || !memcmp(in_buf, BRIDGE_MAC, 6)))
 		broken("bridged mode redirected a frame for the bridge, or broadcast or multicast");
@@ -1023,7 +1027,7 @@ static void check_guards(void)
 	const __u8 *ip = in_buf + 14;
 	size_t l4 = 14 + (ip[0] & 15) * 4;
 
-	if (!(sel & SEL_PORTSEC) || prog != FP_PORT_IN || !delivered() || in_len < 14 + 20)
+	if (!(sel & SEL_PORTSEC) || (prog != FP_PORT_IN && prog != FP_XDP_PORT) || !delivered() || in_len < 14 + 20)
 		return;
 	if (get16(in_buf + 12) == 0x0800 && ip[9] == IPPROTO_UDP && !(get16(ip + 6) & 0x1fff) && in_len >= l4 + 8 &&
 	    get16(in_buf + l4) == 67)
@@ -1042,6 +1046,7 @@ static struct qnat_config fuzz_config(const struct inst *I, __u8 s)
 {
 	struct qnat_config c = nat_default_config();
 
+	c.flags |= QNAT_CFG_UPLINK_XMIT; /* as on a host whose uplink takes XDP redirects: xdp_port_in's fast path */
 	if (s & SEL_EIF)
 		c.flags |= QNAT_CFG_EIF;
 	if (s & SEL_CAP)
@@ -1170,7 +1175,7 @@ static void summary(void)
 		fprintf(stderr, "  %-14s %9llu runs;", prog_names[p], (unsigned long long)seen.runs[p]);
 		for (int v = 0; v < 8; v++)
 			if (seen.verdicts[p][v])
-				fprintf(stderr, " %s %llu", p == FP_XDP ? xdv[v] : tcv[v],
+				fprintf(stderr, " %s %llu", p == FP_XDP || p == FP_XDP_PORT ? xdv[v] : tcv[v],
 					(unsigned long long)seen.verdicts[p][v]);
 		fprintf(stderr, "\n                 counters:");
 		for (int c = 0; c < QNAT_C_MAX; c++)
@@ -1232,9 +1237,11 @@ static int run(struct inst *I)
 {
 	struct bpf_program *progs[FP_MAX] = { I->skel->progs.tc_port_in,    I->skel->progs.tc_uplink_in,
 					      I->skel->progs.tc_uplink_out, I->skel->progs.xdp_uplink_in,
-					      I->skel->progs.tc_host_in,    I->skel->progs.tc_host_out };
+					      I->skel->progs.tc_host_in,    I->skel->progs.tc_host_out,
+					      I->skel->progs.xdp_port_in };
 	int port = sel & SEL_VPORT ? tn.vport : tn.tap;
 	struct __sk_buff ctx = {};
+	struct xdp_md xctx = { .data_end = in_len, .ingress_ifindex = tn.tap };
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in_buf, .data_size_in = in_len, .data_out = out_buf,
 		    .data_size_out = sizeof(out_buf));
 	int err;
@@ -1259,6 +1266,9 @@ static int run(struct inst *I)
 	if (tc_prog()) {
 		opts.ctx_in = &ctx;
 		opts.ctx_size_in = sizeof(ctx);
+	} else if (prog == FP_XDP_PORT) {
+		opts.ctx_in = &xctx;
+		opts.ctx_size_in = sizeof(xctx);
 	}
 	err = bpf_prog_test_run_opts(bpf_program__fd(progs[prog]), &opts);
 	verdict = opts.retval;
@@ -1266,30 +1276,12 @@ static int run(struct inst *I)
 	return err;
 }
 
-int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
+/* One program's run on the input, its invariants, and what it covered. */
+static void run_checked(struct inst *I)
 {
 	__u64 delta[QNAT_C_MAX];
 	unsigned int regions, checks = 0;
-	struct qnat_config c;
-	struct inst *I;
-	int err, created, changed;
-
-	/* BPF_PROG_TEST_RUN wants at least an Ethernet header, and for skbs
-	 * (since Linux 6.x) the whole IPv4 or IPv6 header its ethertype
-	 * announces: runts like these reach TC on a real link, but cannot be
-	 * tested here. */
-	if (size < 1 + 14)
-		return 0;
-	sel = data[0];
-	prog = sel_prog(sel); /* bridged mode's uplink programs: the host's instead */
-	in_len = size - 1 < FRAME_MAX ? size - 1 : FRAME_MAX;
-	memcpy(in_buf, data + 1, in_len);
-	if (tc_prog() && ((get16(in_buf + 12) == 0x0800 && in_len < 14 + 20) ||
-			  (get16(in_buf + 12) == 0x86dd && in_len < 14 + 40)))
-		return 0;
-	I = &insts[sel & SEL_FULL ? 1 : 0];
-	c = fuzz_config(I, sel);
-	config_write(I, &c);
+	int err, created;
 
 	err = run(I);
 	if (err) {
@@ -1337,6 +1329,41 @@ int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
 	for (int i = 0; i < 8; i++)
 		if (checks & (1U << i))
 			ec[EC_CHECKS + prog * 8 + i] = 1;
+
+}
+
+int LLVMFuzzerTestOneInput(const __u8 *data, size_t size)
+{
+	struct qnat_config c;
+	struct inst *I;
+	int changed;
+
+	/* BPF_PROG_TEST_RUN wants at least an Ethernet header, and for skbs
+	 * (since Linux 6.x) the whole IPv4 or IPv6 header its ethertype
+	 * announces: runts like these reach TC on a real link, but cannot be
+	 * tested here. */
+	if (size < 1 + 14)
+		return 0;
+	sel = data[0];
+	prog = sel_prog(sel); /* bridged mode's uplink programs: the host's instead */
+	in_len = size - 1 < FRAME_MAX ? size - 1 : FRAME_MAX;
+	memcpy(in_buf, data + 1, in_len);
+	if (tc_prog() && ((get16(in_buf + 12) == 0x0800 && in_len < 14 + 20) ||
+			  (get16(in_buf + 12) == 0x86dd && in_len < 14 + 40)))
+		return 0;
+	I = &insts[sel & SEL_FULL ? 1 : 0];
+	c = fuzz_config(I, sel);
+	config_write(I, &c);
+
+	/* On the TAP, tun runs xdp_port_in first; tc_port_in sees what it passes. */
+	if (prog == FP_PORT_IN && !(sel & SEL_VPORT)) {
+		prog = FP_XDP_PORT;
+		run_checked(I);
+		if (verdict == XDP_PASS)
+			prog = FP_PORT_IN;
+	}
+	if (prog != FP_XDP_PORT)
+		run_checked(I);
 
 	/* Back to the world as seeded. */
 	for (int i = 0; i < I->nmaps; i++) {

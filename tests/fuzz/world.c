@@ -204,7 +204,11 @@ int world_seed(struct qnat *skel)
 {
 	struct pkt_spec s;
 
-	if (port_add(skel, tn.tap, QNAT_PORT_TAP) || port_add(skel, tn.vport, 0) || fwds_add(skel)) {
+	__u32 uplink = tn.uplink;
+
+	/* The uplink takes XDP redirects (QNAT_CFG_UPLINK_XMIT): xdp_port_in's SNAT path. */
+	if (port_add(skel, tn.tap, QNAT_PORT_TAP) || port_add(skel, tn.vport, 0) || fwds_add(skel) ||
+	    bpf_map__update_elem(skel->maps.qnat_devmap, &uplink, sizeof(uplink), &uplink, sizeof(uplink), BPF_ANY)) {
 		fprintf(stderr, "fuzz world: cannot register the ports\n");
 		return -1;
 	}

@@ -8,7 +8,8 @@
  * An input is one selector byte, then the frame:
  *
  *   bits 0-1  the program: enum fuzz_prog
- *   bit  2    tc_port_in runs on the veth port (else the TAP)
+ *   bit  2    tc_port_in runs on the veth port (else the TAP, after
+ *             xdp_port_in, as on a real TAP)
  *   bit  3    QNAT_CFG_EIF (endpoint-independent filtering) is set
  *   bit  4    max_flows_per_guest is the seeded flows of GUEST1 (it is full)
  *   bit  5    the instance whose conntrack table is full
@@ -32,7 +33,9 @@
 #include <stdbool.h>
 #include "fixture.h"
 
-enum fuzz_prog { FP_PORT_IN, FP_UPLINK_IN, FP_UPLINK_OUT, FP_XDP, FP_HOST_IN, FP_HOST_OUT, FP_MAX };
+/* FP_XDP_PORT has no selector of its own: on the TAP, tun runs xdp_port_in
+ * first, and tc_port_in (FP_PORT_IN) sees only the frames it passes. */
+enum fuzz_prog { FP_PORT_IN, FP_UPLINK_IN, FP_UPLINK_OUT, FP_XDP, FP_HOST_IN, FP_HOST_OUT, FP_XDP_PORT, FP_MAX };
 
 #define SEL_VPORT 0x04
 #define SEL_EIF 0x08

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/if_link.h>
 #include <netlink/socket.h>
 
 #include "attach.h"
@@ -371,6 +372,21 @@ static void upgrade_report(const struct settings *s, struct dataplane *dp, const
 	fflush(stdout);
 }
 
+/* One line on success: what was attached, and how. */
+static void attach_summary(const struct attach *a)
+{
+	const struct settings *s = &a->s;
+	int x = a->o.xdp_attached;
+
+	printf("%s attached: %s/%u, gateway %s, mode %s, ", s->bridge, ip_str(s->subnet), s->prefix, ip_str(s->gateway),
+	       net_mode_name(s->mode));
+	if (s->mode == MODE_ISOLATED)
+		puts("no uplink");
+	else
+		printf("uplink %s (%s)\n", s->uplink, x == XDP_FLAGS_SKB_MODE ? "XDP generic" : x ? "XDP native" : "TC, XDP off");
+	fflush(stdout);
+}
+
 static const struct step {
 	int (*run)(struct attach *a);
 	void (*undo)(struct attach *a);
@@ -408,6 +424,8 @@ static int attach_run(struct attach *a)
 	upgraded = a->recovering && a->dp.reused && strcmp(a->old_build, build_id());
 	if (upgraded)
 		upgrade_report(&a->s, &a->dp, a->old_build);
+	else
+		attach_summary(a);
 	if (a->sup) {
 		nl_socket_free(a->sk);
 		a->sk = NULL;

@@ -21,6 +21,7 @@
 
 static const char dhcp_usage[] = "Usage: qnat-bpf dhcp host add BRIDGE MAC IP [NAME]\n"
 				 "       qnat-bpf dhcp host del BRIDGE MAC\n"
+				 "       qnat-bpf dhcp host list BRIDGE [--json]\n"
 				 "       qnat-bpf dhcp leases BRIDGE [--json]\n";
 
 static bool valid_mac(const char *s)
@@ -213,6 +214,53 @@ int dhcp_ip_of(const struct settings *s, const uint8_t mac[6], struct in_addr *i
 	return found ? 0 : -ENOENT;
 }
 
+/*
+ * The static hosts: in JSON the array key of { mac, ip, hostname (null when
+ * none) }; in text a line each, indent then the columns.
+ */
+int dhcp_hosts_print(struct json *j, const struct settings *s, const char *key, const char *indent)
+{
+	char path[PATH_MAX], line[256];
+	int n = 0;
+	FILE *f;
+
+	if (state_path(s->bridge, "hostsfile", path, sizeof(path)))
+		return -ENAMETOOLONG;
+	json_arr_open(j, key);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		char mac[32] = "", ip[64] = "", name[64] = "";
+
+		if (sscanf(line, "%31[^,\n],%63[^,\n],%63[^,\n]", mac, ip, name) < 2)
+			continue;
+		json_obj_open(j, NULL);
+		json_text(j, indent);
+		json_str(j, "mac", "%-19s", mac);
+		json_str(j, "ip", " %-16s", ip);
+		json_str_or_null(j, "hostname", 0, name[0] ? name : NULL);
+		json_text(j, "\n");
+		json_obj_close(j);
+		n++;
+	}
+	if (f)
+		fclose(f);
+	json_arr_close(j);
+	return n;
+}
+
+static int hosts_list(const struct settings *s, bool json)
+{
+	struct json j;
+	int err;
+
+	json_begin(&j, json);
+	json_text(&j, " MAC address         IP address       Hostname\n"
+		      "---------------------------------------------------\n");
+	err = dhcp_hosts_print(&j, s, NULL, " ");
+	json_end(&j);
+	return err < 0 ? err : 0;
+}
+
 static int leases_print(const struct settings *s, bool json)
 {
 	char path[PATH_MAX], line[512];
@@ -228,7 +276,7 @@ static int leases_print(const struct settings *s, bool json)
 	f = fopen(path, "re");
 	while (f && fgets(line, sizeof(line), f)) {
 		long long expiry;
-		char mac[64], ip[64], host[256], cid[256], when[32] = "never";
+		char mac[64], ip[64], host[256], cid[256], when[32] = "never", cidr[80];
 		struct tm tm;
 		time_t t;
 
@@ -242,8 +290,10 @@ static int leases_print(const struct settings *s, bool json)
 		json_only_ull(&j, "expiry", expiry); /* the epoch seconds, for scripts; text shows the date */
 		json_str(&j, "mac", " %-19s", mac);
 		json_str(&j, "type", " %-10s", "ipv4");
-		json_str(&j, "ipaddr", " %s", ip);
-		json_uint(&j, "prefix", "/%-3llu", s->prefix);
+		snprintf(cidr, sizeof(cidr), "%s/%u", ip, s->prefix);
+		json_fp(&j, " %-21s", cidr);
+		json_only_str(&j, "ipaddr", ip);
+		json_only_ull(&j, "prefix", s->prefix);
 		json_str_or_null(&j, "hostname", 12, strcmp(host, "*") ? host : NULL);
 		json_str_or_null(&j, "clientid", 0, strcmp(cid, "*") ? cid : NULL);
 		json_text(&j, "\n");
@@ -275,12 +325,12 @@ int cmd_dhcp(int argc, char **argv)
 		} else
 			args[n++] = argv[i];
 	}
-	if (n == 2 && !strcmp(args[0], "leases")) {
-		if (state_load(args[1], &s, &o)) {
-			print_error("%s is not attached", args[1]);
+	if ((n == 2 && !strcmp(args[0], "leases")) || (n == 3 && !strcmp(args[0], "host") && !strcmp(args[1], "list"))) {
+		if (state_load(args[n - 1], &s, &o)) {
+			print_error("%s is not attached", args[n - 1]);
 			return 1;
 		}
-		return leases_print(&s, json) ? 1 : 0;
+		return (n == 2 ? leases_print(&s, json) : hosts_list(&s, json)) ? 1 : 0;
 	}
 	if (n < 4 || strcmp(args[0], "host") || (strcmp(args[1], "add") && strcmp(args[1], "del"))) {
 		fputs(dhcp_usage, stderr);

@@ -107,6 +107,14 @@ void json_only_ull(struct json *j, const char *key, unsigned long long v)
 	}
 }
 
+void json_only_str(struct json *j, const char *key, const char *v)
+{
+	if (j->on) {
+		put_key(j, key);
+		put_string(j->f, v);
+	}
+}
+
 void json_str_or_null(struct json *j, const char *key, int width, const char *v)
 {
 	if (!j->on) {

@@ -31,6 +31,7 @@ void json_str(struct json *j, const char *key, const char *fmt, ...) __attribute
 void json_ull(struct json *j, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #define json_uint(j, key, fmt, v) json_ull(j, key, fmt, (unsigned long long)(v))
 void json_only_ull(struct json *j, const char *key, unsigned long long v); /* JSON only */
+void json_only_str(struct json *j, const char *key, const char *v);        /* JSON only */
 void json_bool(struct json *j, const char *key, bool v, const char *text_true, const char *text_false);
 /* A string that may be absent: null in JSON; in text " %-*s" of it, or "-". */
 void json_str_or_null(struct json *j, const char *key, int width, const char *v);

@@ -294,6 +294,7 @@ int dhcp_host_line(const struct static_host *h, char *buf, size_t len);
 bool valid_hostname(const char *s);
 int dhcp_host_set(const struct settings *s, const struct static_host *h);
 int dhcp_host_del(const struct settings *s, const char *mac);
+int dhcp_hosts_print(struct json *j, const struct settings *s, const char *key, const char *indent); /* how many */
 int dnsmasq_reload(const char *bridge);
 int dhcp_ip_of(const struct settings *s, const uint8_t mac[6], struct in_addr *ip);
 

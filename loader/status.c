@@ -305,6 +305,7 @@ static int status_one(struct json *j, const char *bridge, bool all)
 		json_uint(j, "leases", ", %llu leases", dnsmasq_lease_count(bridge));
 	}
 	json_text(j, "\n");
+	dhcp_hosts_print(j, &s, "static_hosts", "    static host ");
 	json_obj_close(j);
 	json_obj_open(j, "conntrack");
 	json_uint(j, "entries", "  conntrack: %llu flows", flows < 0 ? 0 : flows);

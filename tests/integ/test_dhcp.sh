@@ -1,7 +1,8 @@
 #!/bin/bash
 # DHCP like libvirt's: a static host added at runtime is honoured (address
 # and DNS name) without dropping existing leases, removed again, and
-# `dhcp leases` shows the columns of `virsh net-dhcp-leases`; --mtu sets the
+# `dhcp leases` shows the columns of `virsh net-dhcp-leases` (aligned);
+# `dhcp host list` and status show the static hosts; --mtu sets the
 # bridge's and the ports' MTU and hands it out with option 26.
 #
 #   g1 (52:54:00:aa:00:01) ==veth== ┐
@@ -25,6 +26,12 @@ echo "$leases" | grep -qE "Expiry Time +MAC address +Protocol +IP address +Hostn
 	fail "leases header is not virsh's: $leases"
 echo "$leases" | grep -qE "52:54:00:aa:00:01 +ipv4 +$a1/24 +alpha " || fail "g1's lease not listed: $leases"
 qnat dhcp leases "$BR" --json | grep -q "\"ipaddr\":\"$a1\"" || fail "leases --json"
+# The columns line up under the header: each field starts where its heading does.
+hdr=$(echo "$leases" | head -1) row=$(echo "$leases" | grep 52:54:00:aa:00:01)
+for col in "MAC address:52:54:00:aa:00:01" "IP address:$a1/24" "Hostname:alpha"; do
+	h=${hdr%%"${col%%:*}"*} r=${row%%"${col#*:}"*}
+	[ "${#h}" = "${#r}" ] || fail "dhcp leases: ${col%%:*} column at ${#r}, its heading at ${#h}: $leases"
+done
 
 # A static host for g2, added while dnsmasq runs.
 qnat dhcp host add "$BR" 52:54:00:AA:00:02 192.168.122.50 web1 || fail "dhcp host add"
@@ -32,6 +39,19 @@ err=$(qnat dhcp host add "$BR" 52:54:00:aa:00:03 192.168.122.50 other 2>&1) && f
 echo "$err" | grep -q "already given" || fail "duplicate error unclear: $err"
 err=$(qnat dhcp host add "$BR" 52:54:00:aa:00:03 10.0.0.5 2>&1) && fail "address outside the subnet accepted"
 err=$(qnat dhcp host add "$BR" nonsense 192.168.122.51 2>&1) && fail "bad MAC accepted"
+qnat dhcp host add "$BR" 52:54:00:aa:00:04 192.168.122.52 || fail "dhcp host add without a name"
+# Listed by dhcp host list (text, JSON with a null hostname) and in status.
+out=$(qnat dhcp host list "$BR")
+echo "$out" | grep -qE "^ MAC address +IP address +Hostname$" || fail "dhcp host list header: $out"
+echo "$out" | grep -qE "^ 52:54:00:aa:00:02 +192.168.122.50 +web1$" || fail "dhcp host list: $out"
+echo "$out" | grep -qE "^ 52:54:00:aa:00:04 +192.168.122.52 +-$" || fail "dhcp host list (no name): $out"
+qnat dhcp host list "$BR" --json | jq -e '. == [{"mac":"52:54:00:aa:00:02","ip":"192.168.122.50","hostname":"web1"},
+	{"mac":"52:54:00:aa:00:04","ip":"192.168.122.52","hostname":null}]' >/dev/null ||
+	fail "dhcp host list --json: $(qnat dhcp host list "$BR" --json)"
+qnat status "$BR" | grep -qE "^    static host 52:54:00:aa:00:02 +192.168.122.50 +web1$" || fail "status: no static host: $(qnat status "$BR")"
+qnat status "$BR" --json | jq -e '[.. | .static_hosts? // empty | .[].ip] == ["192.168.122.50","192.168.122.52"]' >/dev/null ||
+	fail "status --json: static hosts: $(qnat status "$BR" --json)"
+qnat dhcp host del "$BR" 52:54:00:aa:00:04 || fail "dhcp host del (no name)"
 sleep 0.5
 a2=$(guest_dhcp g2)
 [ "$a2" = 192.168.122.50 ] || fail "static host not honoured: g2 got $a2"

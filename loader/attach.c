@@ -378,9 +378,12 @@ static void attach_summary(const struct attach *a)
 	const struct settings *s = &a->s;
 	int x = a->o.xdp_attached;
 
-	printf("%s attached: %s/%u, gateway %s, mode %s, ", s->bridge, ip_str(s->subnet), s->prefix, ip_str(s->gateway),
-	       net_mode_name(s->mode));
-	if (s->mode == MODE_ISOLATED)
+	if (s->bridged)
+		printf("%s attached: bridged, ", s->bridge);
+	else
+		printf("%s attached: %s/%u, gateway %s, mode %s, ", s->bridge, ip_str(s->subnet), s->prefix,
+		       ip_str(s->gateway), net_mode_name(s->mode));
+	if (s->mode == MODE_ISOLATED && !s->bridged)
 		puts("no uplink");
 	else
 		printf("uplink %s (%s)\n", s->uplink, x == XDP_FLAGS_SKB_MODE ? "XDP generic" : x ? "XDP native" : "TC, XDP off");

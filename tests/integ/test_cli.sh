@@ -155,7 +155,10 @@ out=$(qnat help 2>"$WORK/err") || case_fail "help: non-zero exit"
 echo "$out" | grep -q "qnat-bpf attach" || case_fail "help lists no attach"
 
 log "bad input against an attached bridge"
-attach
+out=$(qnat attach "$BR" "${M[@]}") || fail "attach failed"
+# One summary line on stdout: bridge, subnet, gateway, mode, uplink and how it is served.
+echo "$out" | grep -qE "^$BR attached: $SUBNET, gateway 192\.168\.122\.1, mode nat, uplink up0 \((TC, XDP off|XDP native|XDP generic)\)$" ||
+	case_fail "attach's summary line: '$out'"
 guest_veth g1
 guest_dhcp g1 >/dev/null || exit 1
 in_guest g1 busybox ping -c 1 -W 2 "$EXT_ADDR" >/dev/null || fail "g1 cannot ping out after attach"

@@ -148,14 +148,15 @@ topo_init() {
 }
 
 attach() {
-	qnat attach "$BR" --masq "$SUBNET" "$@" || fail "attach $BR --masq $SUBNET $* failed"
+	# its summary line to the log, not into a caller's $(...)
+	qnat attach "$BR" --masq "$SUBNET" "$@" >&2 || fail "attach $BR --masq $SUBNET $* failed"
 }
 
-#   guest NAME: eth0 ===veth=== v-NAME (port of virbr0)
+#   guest NAME [MAC]: eth0 ===veth=== v-NAME (port of virbr0); its MAC from the start (port security binds the first)
 guest_veth() {
 	local g=$1 ns=${T}$1
 	netns_add "$ns"
-	ip link add "v-$g" netns "$NS_HOST" type veth peer name eth0 netns "$ns" || fail "veth for $g"
+	ip link add "v-$g" netns "$NS_HOST" type veth peer name eth0 netns "$ns" ${2:+address "$2"} || fail "veth for $g"
 	ip -n "$ns" link set eth0 up
 	csum_full "$ns" eth0
 	ip -n "$NS_HOST" link set "v-$g" master "$BR" up || fail "enslave v-$g"

@@ -12,10 +12,8 @@
 
 topo_init
 attach
-guest_veth g1
-ip -n "${T}g1" link set eth0 address 52:54:00:aa:00:01
-guest_veth g2
-ip -n "${T}g2" link set eth0 address 52:54:00:aa:00:02
+guest_veth g1 52:54:00:aa:00:01
+guest_veth g2 52:54:00:aa:00:02
 
 # g1 leases from the range first, with a hostname.
 in_guest g1 busybox udhcpc -i eth0 -n -q -t 6 -T 1 -x hostname:alpha -s "$UDHCPC_SCRIPT" >/dev/null 2>&1 ||

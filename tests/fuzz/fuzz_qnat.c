@@ -1060,6 +1060,9 @@ static struct qnat_config fuzz_config(const struct inst *I, __u8 s)
 			c.flags |= QNAT_CFG_HOST_OPEN;
 		if (s & SEL_HOST_QUIET)
 			c.timeouts[QNAT_TO_TCP_ESTABLISHED] = c.timeouts[QNAT_TO_UDP_STREAM] = 0;
+		else /* the seeded connections stay live however long the run (they were seen once, at the start) */
+			c.timeouts[QNAT_TO_TCP_ESTABLISHED] = c.timeouts[QNAT_TO_UDP_STREAM] = c.timeouts[QNAT_TO_UDP] =
+				1U << 30;
 		c.max_flows_per_guest = 0; /* bit 4 is not the guest cap here */
 	} else if (s & SEL_BRIDGED) { /* as attach --bridged writes it: nothing to translate */
 		c.flags = QNAT_CFG_BRIDGED | (c.flags & QNAT_CFG_PORT_SECURITY);

@@ -19,7 +19,7 @@ static const struct cmd {
 	{ "status", cmd_status, "status [BRIDGE] [-s] [--json]" },
 	{ "ct", cmd_ct, "ct { show | list | count | del | flush | events } [BRIDGE] [FILTERS] [--json] (qnat-bpf ct help)" },
 	{ "forward", cmd_forward, "forward { add | del | list } BRIDGE ... (qnat-bpf forward help)" },
-	{ "dhcp", cmd_dhcp, "dhcp { host { add | del } | leases } BRIDGE ... (qnat-bpf dhcp help)" },
+	{ "dhcp", cmd_dhcp, "dhcp { host { add | del | list } | leases } BRIDGE ... (qnat-bpf dhcp help)" },
 	{ "fdb", cmd_fdb, "fdb [show] BRIDGE [--json]" },
 	{ "stats", cmd_stats, "stats [BRIDGE] [--json]" },
 	{ "doctor", cmd_doctor, "doctor BRIDGE [--json]" },

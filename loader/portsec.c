@@ -37,41 +37,51 @@ static void ip4_binding_sync(struct dataplane *dp, const struct settings *s, uin
 }
 
 /*
- * Release the IPv6 bindings of ports gone (or of ifindex, leaving), and
- * those unused for QNAT_IP6_BIND_IDLE_S; then each port's count is what
- * the map holds.
+ * Release the IPv6 bindings of ports gone and those unused for
+ * QNAT_IP6_BIND_IDLE_S; then each port's count is what the map holds.
+ * One walk of each map: the stale are deleted after it (a deletion
+ * mid-walk would start it over).
  */
-static void ip6_bindings_sync(struct dataplane *dp, uint64_t now, uint32_t leaving)
+static void ip6_bindings_sync(struct dataplane *dp, uint64_t now)
 {
+	static struct qnat_ip6_addr stale[QNAT_IP6_BINDS_MAX];
+	static struct {
+		uint32_t ifindex, n;
+	} ports[QNAT_PORTS_MAX];
 	struct qnat_ip6_addr key, next, *prev = NULL;
 	struct qnat_ip6_binding b;
 	uint32_t port_key, *pprev = NULL;
 	struct qnat_port port;
+	int np = 0, ns = 0;
 
 	if (dp->ip6_bind_fd < 0)
 		return;
-	while (!bpf_map_get_next_key(dp->ip6_bind_fd, prev, &next)) {
+	while (np < QNAT_PORTS_MAX && !bpf_map_get_next_key(dp->ports_fd, pprev, &port_key)) {
+		pprev = &port_key;
+		ports[np].ifindex = port_key;
+		ports[np++].n = 0;
+	}
+	while (ns < QNAT_IP6_BINDS_MAX && !bpf_map_get_next_key(dp->ip6_bind_fd, prev, &next)) {
+		int i = 0;
+
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(dp->ip6_bind_fd, &key, &b))
 			continue;
-		if (b.ifindex == leaving || bpf_map_lookup_elem(dp->ports_fd, &b.ifindex, &port) ||
-		    (now > b.last_seen && now - b.last_seen > QNAT_IP6_BIND_IDLE_S * 1000000000ULL))
-			bpf_map_delete_elem(dp->ip6_bind_fd, &key); /* the walk then starts over */
+		while (i < np && ports[i].ifindex != b.ifindex)
+			i++;
+		if (i == np || (now > b.last_seen && now - b.last_seen > QNAT_IP6_BIND_IDLE_S * 1000000000ULL))
+			stale[ns++] = key;
+		else
+			ports[i].n++;
 	}
-	while (!bpf_map_get_next_key(dp->ports_fd, pprev, &port_key)) {
-		uint32_t n = 0;
-
-		pprev = &port_key;
-		for (prev = NULL; !bpf_map_get_next_key(dp->ip6_bind_fd, prev, &next); prev = &key) {
-			key = next;
-			n += !bpf_map_lookup_elem(dp->ip6_bind_fd, &key, &b) && b.ifindex == port_key;
+	for (int i = 0; i < ns; i++)
+		bpf_map_delete_elem(dp->ip6_bind_fd, &stale[i]);
+	for (int i = 0; i < np; i++)
+		if (!bpf_map_lookup_elem(dp->ports_fd, &ports[i].ifindex, &port) && port.ip6_bound != ports[i].n) {
+			port.ip6_bound = ports[i].n;
+			bpf_map_update_elem(dp->ports_fd, &ports[i].ifindex, &port, BPF_EXIST);
 		}
-		if (!bpf_map_lookup_elem(dp->ports_fd, &port_key, &port) && port.ip6_bound != n) {
-			port.ip6_bound = n;
-			bpf_map_update_elem(dp->ports_fd, &port_key, &port, BPF_EXIST);
-		}
-	}
 }
 
 void port_bindings_sync(struct dataplane *dp, const struct settings *s, uint64_t now)
@@ -84,10 +94,11 @@ void port_bindings_sync(struct dataplane *dp, const struct settings *s, uint64_t
 		if (!bpf_map_lookup_elem(dp->ports_fd, &key, &port) && !mac_unset(port.mac))
 			ip4_binding_sync(dp, s, key, &port);
 	}
-	ip6_bindings_sync(dp, now, 0);
+	ip6_bindings_sync(dp, now);
 }
 
-void port_bindings_release(struct dataplane *dp, uint32_t ifindex, uint64_t now)
+/* After a port left the ports map: its IPv6 bindings go with it. */
+void port_bindings_release(struct dataplane *dp, uint64_t now)
 {
-	ip6_bindings_sync(dp, now, ifindex);
+	ip6_bindings_sync(dp, now);
 }

@@ -325,10 +325,11 @@ int cmd_dhcp(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_fdb(int argc, char **argv);
 
-/* fdb.c: the bridge's learned MACs */
 /* portsec.c: port security's bindings (the IPv4 lease, IPv6 sources) */
 void port_bindings_sync(struct dataplane *dp, const struct settings *s, uint64_t now_ns);
-void port_bindings_release(struct dataplane *dp, uint32_t ifindex, uint64_t now_ns);
+void port_bindings_release(struct dataplane *dp, uint64_t now_ns);
+
+/* fdb.c: the bridge's learned MACs */
 void fdb_expire(struct dataplane *dp, uint32_t ageing_secs, uint64_t now_ns);
 void fdb_flush_port(struct dataplane *dp, uint32_t ifindex);
 

@@ -92,7 +92,7 @@ static void port_leave(struct sup *p, int ifindex, bool gone)
 		return;
 	dp_forget_port(p->dp, ifindex, !gone);
 	fdb_flush_port(p->dp, ifindex);
-	port_bindings_release(p->dp, ifindex, monotonic_ns());
+	port_bindings_release(p->dp, monotonic_ns());
 	log_info("forgot port %d", ifindex);
 }
 

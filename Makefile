@@ -183,6 +183,12 @@ demo:
 bench: all $(BUILD)/qbench
 	$(Q)QUICK=$(QUICK) OUT=$(BUILD)/bench tools/bench.sh
 
+# A guest's flood of new UDP flows against --ct-full evict and refuse (as
+# root; FLOOD_SECS=30, FLOOD_CT_MAX=65536): what the bystanders lose.
+.PHONY: flood
+flood: all $(BUILD)/qbench
+	$(Q)tools/bench/flood.sh
+
 # Flow churn with a fault every 30 s: supervisor kill, upgrade, dnsmasq kill,
 # TAP churn, guest flood (as root; not part of
 # `make test`): SOAK_SECS=300 by default, at most 600.

@@ -430,7 +430,8 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 	cfg.flags = (s->eif ? QNAT_CFG_EIF : 0) | (s->port_security ? QNAT_CFG_PORT_SECURITY : 0) |
 		    (s->bridged ? QNAT_CFG_BRIDGED : 0) | (all || s->mode == MODE_OPEN ? QNAT_CFG_HOST_OPEN : 0) |
 		    (s->mode == MODE_ROUTE || s->mode == MODE_OPEN ? QNAT_CFG_ROUTE : 0) |
-		    (s->mode == MODE_OPEN ? QNAT_CFG_OPEN : 0) | (s->mode == MODE_ISOLATED ? QNAT_CFG_ISOLATED : 0);
+		    (s->mode == MODE_OPEN ? QNAT_CFG_OPEN : 0) | (s->mode == MODE_ISOLATED ? QNAT_CFG_ISOLATED : 0) |
+		    (s->ct_full == CT_FULL_EVICT ? QNAT_CFG_CT_EVICT : 0);
 	return bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 

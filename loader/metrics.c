@@ -74,7 +74,7 @@ static char *metrics_text(const struct settings *s, struct dataplane *dp, uint32
 		(unsigned long long)(v[QNAT_C_DROP_CT_FULL].packets + v[QNAT_C_DROP_GUEST_CAP].packets));
 	metric(f, "qnat_conntrack_stat_early_drop", "counter", "Flows evicted to make room (--ct-full evict).");
 	fprintf(f, "qnat_conntrack_stat_early_drop{bridge=\"%s\"} %llu\n", b,
-		(unsigned long long)v[QNAT_C_CT_EVICTED].packets);
+		(unsigned long long)(v[QNAT_C_CT_EVICTED].packets + v[QNAT_C_CT_EARLY_DROP].packets));
 	metric(f, "qnat_conntrack_stat_insert_failed", "counter", "New flows refused: no free source port.");
 	fprintf(f, "qnat_conntrack_stat_insert_failed{bridge=\"%s\"} %llu\n", b,
 		(unsigned long long)v[QNAT_C_DROP_NO_PORT].packets);

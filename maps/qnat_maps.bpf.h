@@ -29,6 +29,21 @@ struct {
 	__type(value, struct qnat_ct_key);
 } qnat_ct_rev SEC(".maps");
 
+/* Shared by every CPU: a guest's new flow may evict another CPU's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, QNAT_EVICT_RING);
+	__type(key, __u32);
+	__type(value, struct qnat_ct_key);
+} qnat_evict_ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct qnat_evict_pos);
+} qnat_evict_pos SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, QNAT_STATS_SLOTS);

@@ -34,6 +34,8 @@
 #define QNAT_MAP_FRAG_STASH "qnat_frag_stash"
 #define QNAT_MAP_FRAG_EVENTS "qnat_frag_ev"
 #define QNAT_MAP_IP6_BIND "qnat_ip6_bind"
+#define QNAT_MAP_EVICT_RING "qnat_evict_ring"
+#define QNAT_MAP_EVICT_POS "qnat_evict_pos"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024
@@ -48,6 +50,11 @@
 #define QNAT_PORT_IP6_MAX 8 /* IPv6 sources one port may hold (link-local, SLAAC, privacy, DHCPv6) */
 #define QNAT_IP6_BINDS_MAX (QNAT_PORTS_MAX * QNAT_PORT_IP6_MAX)
 #define QNAT_IP6_BIND_IDLE_S 3600 /* an IPv6 binding unused this long is released */
+/* --ct-full evict: the last flows created, as keys; a new flow finding the
+ * table full walks QNAT_EVICT_TRIES of the oldest for one still unreplied. */
+#define QNAT_EVICT_RING 1024 /* a power of two */
+#define QNAT_EVICT_TRIES 8
+#define QNAT_EVICT_SCAN 64 /* then, when the ring has none left, flows of the table looked at */
 
 /* Conntrack timeouts, in seconds; defaults are nf_conntrack's. */
 enum qnat_timeout {
@@ -73,6 +80,7 @@ enum qnat_timeout {
 #define QNAT_CFG_OPEN (1U << 6)		 /* --mode open: no filtering of ours at all */
 #define QNAT_CFG_ISOLATED (1U << 7)	 /* --mode isolated: nothing leaves the subnet */
 #define QNAT_CFG_UPLINK_XMIT (1U << 8)	 /* the uplink takes XDP redirects (ndo_xdp_xmit) */
+#define QNAT_CFG_CT_EVICT (1U << 9)	 /* --ct-full evict: a new flow evicts an unreplied one */
 
 /* qnat_config[0]: written by the controller, read by every program. */
 struct qnat_config {
@@ -156,6 +164,17 @@ struct qnat_ct_entry {
 _Static_assert(sizeof(struct qnat_ct_entry) == 72, "qnat_ct_entry layout");
 
 /* qnat_ct_rev: reply tuple (peer -> nat) -> original tuple. */
+
+/*
+ * qnat_evict_ring[i]: the original tuple of a recently created flow (it may
+ * be gone or replied since), at i = its creation's number mod the ring.
+ * qnat_evict_pos[0]: creations noted so far (the ring's head), and the
+ * oldest that may still be a candidate (its tail).
+ */
+struct qnat_evict_pos {
+	__u32 head;
+	__u32 tail;
+};
 
 /*
  * qnat_fwd: (host address, port, protocol) -> the guest it is forwarded to.
@@ -398,7 +417,8 @@ _Static_assert(sizeof(struct qnat_ip6_binding) == 16, "qnat_ip6_binding layout")
 	X(L2_PORT_XDP, "l2_port_xdp", "frames between guests on TAPs sent straight to the port by XDP") \
 	X(DROP_ROGUE_DHCP, "drop_rogue_dhcp", "port security: a DHCP or DHCPv6 server's reply from a guest") \
 	X(DROP_ROGUE_RA, "drop_rogue_ra", "port security: a router advertisement or redirect from a guest") \
-	X(DROP_PORT_IP6, "drop_port_ip6", "port security: an IPv6 source (or ND target) not the port's, or headers too long to check")
+	X(DROP_PORT_IP6, "drop_port_ip6", "port security: an IPv6 source (or ND target) not the port's, or headers too long to check") \
+	X(CT_EARLY_DROP, "ct_early_drop", "unreplied flows evicted by a new flow that found the table full")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,

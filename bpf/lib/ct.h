@@ -67,6 +67,184 @@ static __always_inline void guest_release(const struct qnat_config *cfg, __be32 
 		__sync_fetch_and_add(&g->flows, -1); /* clang 14 has no BPF atomic sub */
 }
 
+/* An evicted flow leaves its packets and bytes in its guest's totals, as the supervisor's expiry does. */
+static __always_inline void guest_retire(__be32 guest, const struct qnat_ct_entry *e)
+{
+	struct qnat_guest *g, zero = {};
+
+	if (!(g = bpf_map_lookup_elem(&qnat_guests, &guest))) {
+		bpf_map_update_elem(&qnat_guests, &guest, &zero, BPF_NOEXIST);
+		if (!(g = bpf_map_lookup_elem(&qnat_guests, &guest)))
+			return;
+	}
+	for (int d = 0; d < QNAT_DIR_MAX; d++) {
+		__sync_fetch_and_add(&g->packets[d], e->packets[d]);
+		__sync_fetch_and_add(&g->bytes[d], e->bytes[d]);
+	}
+}
+
+/* The reply tuple a flow's packets from outside carry. */
+static __always_inline void ct_rev_of(const struct qnat_ct_key *orig, const struct qnat_ct_entry *e,
+				      struct qnat_ct_key *rev)
+{
+	rev->saddr = e->peer_addr;
+	rev->daddr = e->nat_addr;
+	rev->sport = e->peer_port;
+	rev->dport = e->nat_port;
+	rev->proto = orig->proto;
+	rev->pad[0] = rev->pad[1] = rev->pad[2] = 0;
+}
+
+/* A new flow, noted as a candidate for eviction while it is unreplied. */
+static __always_inline void ct_evict_note(const struct qnat_config *cfg, const struct qnat_ct_key *orig)
+{
+	struct qnat_evict_pos *pos;
+	struct qnat_ct_key *k;
+	__u32 zero = 0, slot;
+
+	if (!(cfg->flags & QNAT_CFG_CT_EVICT) || !(pos = bpf_map_lookup_elem(&qnat_evict_pos, &zero)))
+		return;
+	/* clang 14 cannot use the old value: two CPUs may rarely share a slot,
+	 * which only loses a candidate. */
+	__sync_fetch_and_add(&pos->head, 1);
+	slot = (pos->head - 1) & (QNAT_EVICT_RING - 1);
+	k = bpf_map_lookup_elem(&qnat_evict_ring, &slot);
+	if (k)
+		*k = *orig;
+}
+
+/* May a full table give this flow up?  Only while nothing answered it. */
+static __always_inline int ct_evictable(const struct qnat_ct_entry *e)
+{
+	return !(e->flags & QNAT_CTF_REPLIED) && e->state != QNAT_CT_ESTABLISHED;
+}
+
+/*
+ * Evict one flow, both halves, if it is still there and nothing answered
+ * it: 1 when it went (0: another CPU evicted or answered it first).  The
+ * key is a copy on the caller's stack: one in the ring may be rewritten by
+ * another CPU between lookup and delete.  Not inlined: three copies would
+ * not fit ct_early_drop's stack.
+ */
+static __noinline int ct_evict(const struct qnat_config *cfg, const struct qnat_ct_key *victim)
+{
+	struct qnat_ct_key rev, *owner;
+	struct qnat_ct_entry *e;
+
+	if (!(e = bpf_map_lookup_elem(&qnat_ct, victim)) || !ct_evictable(e))
+		return 0;
+	ct_rev_of(victim, e, &rev);
+	if (bpf_map_delete_elem(&qnat_ct, victim))
+		return 0;
+	/* Its counters are read after the delete (a copy would not fit the
+	 * stack): another CPU's insert may reuse the memory at once, and then
+	 * the new flow's first packet is counted instead. */
+	guest_retire(victim->saddr, e);
+	/* The reverse half only if it is still this flow's. */
+	owner = bpf_map_lookup_elem(&qnat_ct_rev, &rev);
+	if (owner && owner->saddr == victim->saddr && owner->daddr == victim->daddr &&
+	    owner->sport == victim->sport && owner->dport == victim->dport && owner->proto == victim->proto)
+		bpf_map_delete_elem(&qnat_ct_rev, &rev);
+	guest_release(cfg, victim->saddr);
+	count(QNAT_C_CT_EARLY_DROP, 0);
+	return 1;
+}
+
+struct bpf_map;
+
+/* The table's first evictable flow, of at most QNAT_EVICT_SCAN looked at;
+ * key also holds ct_early_drop's copies of the ring's keys. */
+struct evict_scan {
+	struct qnat_ct_key key;
+	__u32 seen;
+	int found;
+};
+
+static long evict_scan_one(struct bpf_map *map, const struct qnat_ct_key *k, struct qnat_ct_entry *e,
+			   struct evict_scan *s)
+{
+	if (ct_evictable(e)) {
+		s->key = *k;
+		s->found = 1;
+		return 1;
+	}
+	return ++s->seen >= QNAT_EVICT_SCAN;
+}
+
+/*
+ * The table is full: make room as nf_conntrack's early_drop does.  Of the
+ * oldest few candidates in the ring, evict one still unreplied: the guest's
+ * own if there is one (a flooding guest evicts its own flows, not its
+ * neighbours'), else the newest other, away from the ring's tail where a
+ * flooding guest on another CPU is evicting; failing that, any unreplied
+ * flow among the first few in the table.  1 when there is room now.
+ * Not inlined: each caller's copy would be verified as part of its code.
+ */
+static __noinline int ct_early_drop(const struct qnat_config *cfg, __be32 guest)
+{
+	__u32 zero = 0, tail, n, slot, skip = 0, other = 0;
+	struct qnat_evict_pos *pos;
+	struct qnat_ct_entry *e;
+	struct evict_scan scan = {};
+	struct qnat_ct_key *k;
+	int have_other = 0;
+
+	if (!(pos = bpf_map_lookup_elem(&qnat_evict_pos, &zero)))
+		return 0;
+	tail = pos->tail;
+	n = pos->head - tail;
+	if (n > QNAT_EVICT_RING) { /* the oldest were written over */
+		tail = pos->head - QNAT_EVICT_RING;
+		n = QNAT_EVICT_RING;
+	}
+	for (__u32 i = 0; i < QNAT_EVICT_TRIES && i < n; i++) {
+		slot = (tail + i) & (QNAT_EVICT_RING - 1);
+		if (!(k = bpf_map_lookup_elem(&qnat_evict_ring, &slot)))
+			continue;
+		e = bpf_map_lookup_elem(&qnat_ct, k);
+		if (!e || !ct_evictable(e)) {
+			if (skip == i) /* gone or answered: never a candidate again */
+				skip++;
+			continue;
+		}
+		if (k->saddr != guest) {
+			other = slot;
+			have_other = 1;
+			continue;
+		}
+		scan.key = *k;
+		if (ct_evict(cfg, &scan.key)) {
+			pos->tail = tail + skip + (skip == i);
+			return 1;
+		}
+	}
+	pos->tail = tail + skip;
+	if (have_other && (k = bpf_map_lookup_elem(&qnat_evict_ring, &other))) {
+		scan.key = *k;
+		if (ct_evict(cfg, &scan.key))
+			return 1;
+	}
+	/* The ring's candidates are gone (another CPU took them, or the
+	 * supervisor): the first unreplied flow of a few in the table itself. */
+	bpf_for_each_map_elem(&qnat_ct, evict_scan_one, &scan, 0);
+	return scan.found && ct_evict(cfg, &scan.key);
+}
+
+/*
+ * An insert failed with err.  When the table is full and --ct-full evict,
+ * unreplied flows make room: 1, try the insert once more.  Two go, as a
+ * flooding guest's next flow on another CPU may take the first one's room
+ * before the retry (nf_conntrack reserves its slot first; a BPF map
+ * cannot).  Called once per insert, never inside a loop of tries.
+ */
+static __always_inline int ct_made_room(const struct qnat_config *cfg, int err, __be32 guest)
+{
+	if ((err != -E2BIG && err != -ENOMEM) || !(cfg->flags & QNAT_CFG_CT_EVICT) || !ct_early_drop(cfg, guest))
+		return 0;
+	ct_early_drop(cfg, guest);
+	return 1;
+}
+
 /* Does a host socket already own this reply tuple? */
 static __always_inline int host_owns(struct __sk_buff *skb, const struct qnat_ct_key *rev)
 {
@@ -146,10 +324,12 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 		if (!host_owns(skb, &rev) && !fwd_lookup(cfg, rev.daddr, rev.dport, rev.proto)) {
 			err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
 			if (err != -EEXIST)
-				break;
+				break; /* claimed, or the table is full */
 		}
 		port = ct_next_port(cfg, orig->proto, port, i);
 	}
+	if (ct_made_room(cfg, err, orig->saddr))
+		err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
 	if (err) {
 		guest_release(cfg, orig->saddr);
 		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, skb->len);
@@ -168,6 +348,8 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 		  orig->proto == IPPROTO_UDP ? QNAT_CT_UDP : QNAT_CT_ICMP;
 
 	err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
+	if (ct_made_room(cfg, err, orig->saddr))
+		err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
 	if (err) {
 		bpf_map_delete_elem(&qnat_ct_rev, &rev);
 		guest_release(cfg, orig->saddr);
@@ -178,6 +360,7 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 		/* Another CPU created it first: use theirs. */
 	} else {
 		count(QNAT_C_CT_NEW, 0);
+		ct_evict_note(cfg, orig);
 		if ((cfg->flags & QNAT_CFG_EIF) && orig->proto == IPPROTO_UDP) {
 			struct qnat_mapping_key mk = { .nat_addr = e.nat_addr, .nat_port = e.nat_port, .proto = orig->proto };
 
@@ -297,6 +480,8 @@ static __always_inline struct qnat_ct_entry *ct_create_inbound(const struct qnat
 	if (!guest_admit(cfg, guest_addr))
 		return 0;
 	err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
+	if (ct_made_room(cfg, err, guest_addr))
+		err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
 	if (err) {
 		guest_release(cfg, guest_addr);
 		if (err == -EEXIST) /* another CPU set it up first */
@@ -305,6 +490,8 @@ static __always_inline struct qnat_ct_entry *ct_create_inbound(const struct qnat
 		return 0;
 	}
 	err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
+	if (ct_made_room(cfg, err, guest_addr))
+		err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
 	if (err) {
 		/* Full, or the guest already uses this very tuple outwards. */
 		guest_release(cfg, guest_addr);
@@ -313,6 +500,7 @@ static __always_inline struct qnat_ct_entry *ct_create_inbound(const struct qnat
 		return 0;
 	}
 	count(QNAT_C_CT_NEW, 0);
+	ct_evict_note(cfg, orig);
 	return bpf_map_lookup_elem(&qnat_ct, orig);
 }
 
@@ -366,12 +554,16 @@ static __always_inline struct qnat_ct_entry *ct_create_hairpin(const struct qnat
 		err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
 		port = ct_next_port(cfg, p->proto, port, i);
 	}
+	if (ct_made_room(cfg, err, f->guest_addr))
+		err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
 	if (err) {
 		guest_release(cfg, f->guest_addr);
 		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
 		return 0;
 	}
 	err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
+	if (ct_made_room(cfg, err, f->guest_addr))
+		err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
 	if (err) {
 		guest_release(cfg, f->guest_addr);
 		bpf_map_delete_elem(&qnat_ct, orig);
@@ -383,6 +575,7 @@ static __always_inline struct qnat_ct_entry *ct_create_hairpin(const struct qnat
 	}
 	__sync_fetch_and_add(&f->hits, 1);
 	count(QNAT_C_CT_NEW, 0);
+	ct_evict_note(cfg, orig);
 	return bpf_map_lookup_elem(&qnat_ct, orig);
 }
 

@@ -93,6 +93,7 @@
 
 struct snap {
 	__u32 n, ksz, vsz;
+	bool array; /* entry i has key i: found at once */
 	__u8 *k, *v;
 };
 
@@ -140,7 +141,7 @@ __attribute__((section("__libfuzzer_extra_counters"), used)) static __u8 ec[EC_N
 static struct {
 	__u64 runs[FP_MAX], verdicts[FP_MAX][8], counters[FP_MAX][QNAT_C_MAX];
 	__u64 ip_sum, l4_sum, inner_ip, inner_l4, leak, to_guest, nat, host, new_flows, dropped, stashed;
-	__u64 policy, host_flows;
+	__u64 policy, host_flows, evicted;
 } seen;
 
 static __u16 get16(const __u8 *p)
@@ -200,8 +201,8 @@ __attribute__((noreturn, format(printf, 1, 2))) static void broken(const char *f
 					"host-policy",
 		sel & SEL_EIF ? " eif" : "",
 		!sel_host(sel) ? (sel & SEL_CAP ? " guest-cap" : "") : (sel & SEL_HOST_QUIET ? " host-flows-quiet" : ""),
-		sel & SEL_FULL ? " ct-full" : "", sel & SEL_PORTSEC ? " port-security" : "",
-		(sel & SEL_BRIDGED) && !sel_host(sel) ? " bridged" : "", verdict_name(prog == FP_XDP || prog == FP_XDP_PORT, verdict), verdict);
+		sel_evict(sel) ? " ct-full-evict" : sel & SEL_FULL ? " ct-full" : "", sel & SEL_PORTSEC ? " port-security" : "",
+		sel_bridged(sel) ? " bridged" : "", verdict_name(prog == FP_XDP || prog == FP_XDP_PORT, verdict), verdict);
 	hexdump("input frame", in_buf, in_len);
 	hexdump("output frame", out_buf, out_len);
 	abort();
@@ -213,6 +214,7 @@ static int snap_init(struct snap *s, const struct bpf_map *m)
 {
 	s->ksz = bpf_map__key_size(m);
 	s->vsz = bpf_map__value_size(m);
+	s->array = bpf_map__type(m) == BPF_MAP_TYPE_ARRAY;
 	s->k = calloc(SNAP_CAP, s->ksz);
 	s->v = calloc(SNAP_CAP, s->vsz);
 	return s->k && s->v ? 0 : -1;
@@ -239,6 +241,11 @@ static void snap_take(int fd, struct snap *s)
 
 static const __u8 *snap_find(const struct snap *s, const void *key)
 {
+	if (s->array) {
+		__u32 i = *(const __u32 *)key;
+
+		return i < s->n && !memcmp(s->k + i * s->ksz, key, s->ksz) ? s->v + i * s->vsz : NULL;
+	}
 	for (__u32 i = 0; i < s->n; i++)
 		if (!memcmp(s->k + i * s->ksz, key, s->ksz))
 			return s->v + i * s->vsz;
@@ -797,6 +804,39 @@ static void ct_rev_of(const struct qnat_ct_key *k, const struct qnat_ct_entry *e
 	r->proto = k->proto;
 }
 
+/*
+ * Flows vanish only by --ct-full evict's early drop: at most two for each
+ * of a new flow's two inserts, each one nothing answered, each counted, and
+ * only to make room for a flow this packet created.
+ */
+static void check_evict(struct inst *I, const __u64 delta[QNAT_C_MAX], int created)
+{
+	const struct snap *base = &I->m[I->ct].base, *cur = &I->m[I->ct].cur;
+	unsigned int gone = 0;
+
+	for (__u32 i = 0; i < base->n; i++) {
+		const struct qnat_ct_key *k = (const void *)(base->k + i * base->ksz);
+		const struct qnat_ct_entry *e = (const void *)(base->v + i * base->vsz);
+
+		if (snap_find(cur, k))
+			continue;
+		gone++;
+		if (!sel_evict(sel))
+			broken("flow %s:%u -> %s:%u/%u deleted without --ct-full evict", ip4_str(k->saddr),
+			       ntohs(k->sport), ip4_str(k->daddr), ntohs(k->dport), k->proto);
+		if ((e->flags & QNAT_CTF_REPLIED) || e->state == QNAT_CT_ESTABLISHED)
+			broken("flow %s:%u -> %s:%u/%u evicted, but it was answered", ip4_str(k->saddr),
+			       ntohs(k->sport), ip4_str(k->daddr), ntohs(k->dport), k->proto);
+	}
+	if (gone)
+		seen.evicted++;
+	if (gone != delta[QNAT_C_CT_EARLY_DROP])
+		broken("%u flows evicted, ct_early_drop moved by %llu", gone,
+		       (unsigned long long)delta[QNAT_C_CT_EARLY_DROP]);
+	if (gone > 4 || (gone && !created))
+		broken("%u flows evicted for %d new ones", gone, created);
+}
+
 static int check_ct(struct inst *I)
 {
 	const struct snap *ct = &I->m[I->ct].cur, *rev = &I->m[I->ct_rev].cur, *base = &I->m[I->ct].base;
@@ -1064,6 +1104,8 @@ static struct qnat_config fuzz_config(const struct inst *I, __u8 s)
 			c.timeouts[QNAT_TO_TCP_ESTABLISHED] = c.timeouts[QNAT_TO_UDP_STREAM] = c.timeouts[QNAT_TO_UDP] =
 				1U << 30;
 		c.max_flows_per_guest = 0; /* bit 4 is not the guest cap here */
+	} else if (sel_evict(s)) {
+		c.flags |= QNAT_CFG_CT_EVICT;
 	} else if (s & SEL_BRIDGED) { /* as attach --bridged writes it: nothing to translate */
 		c.flags = QNAT_CFG_BRIDGED | (c.flags & QNAT_CFG_PORT_SECURITY);
 		c.subnet = c.netmask = c.gateway = c.ext_addr = 0;
@@ -1119,9 +1161,13 @@ static int inst_open(struct inst *I, __u32 ct_max)
 		if (!strcmp(name, QNAT_MAP_HOST_FLOW))
 			I->host_flow = i;
 		/* Small maps: a snapshot walks every bucket (an array's slots
-		 * are all entries: arrays keep their size). */
+		 * are all entries: arrays keep their size, but for the evict
+		 * ring, whose slots past the world's flows and one input's new
+		 * ones are never reached: the ring is restored after each). */
 		if (t != BPF_MAP_TYPE_ARRAY &&
 		    bpf_map__set_max_entries(map, (I->ct == i || I->ct_rev == i) ? ct_max : 64))
+			return -1;
+		if (!strcmp(name, QNAT_MAP_EVICT_RING) && bpf_map__set_max_entries(map, 64))
 			return -1;
 		I->m[i].name = name;
 		I->nmaps++;
@@ -1137,6 +1183,7 @@ static int inst_open(struct inst *I, __u32 ct_max)
 	c.flags |= QNAT_CFG_PORT_SECURITY;
 #endif
 	c.max_flows_per_guest = 1000;
+	c.flags |= QNAT_CFG_CT_EVICT; /* the seeded flows are candidates for eviction */
 	config_write(I, &c);
 	if (world_seed(skel))
 		return -1;
@@ -1192,11 +1239,12 @@ static void summary(void)
 		"qnat-fuzz: %d (program, counter) outcomes reached; checked: %llu IPv4 header sums, %llu L4 sums, "
 		"%llu quoted header sums, %llu quoted L4 sums, %llu uplink-bound sources, %llu guest-bound "
 		"packets, %llu translations against their flow, %llu packets for the host, %llu host-policy "
-		"verdicts; %llu flows created, %llu host connections noted, %llu drops, %llu fragments stashed\n",
+		"verdicts; %llu flows created, %llu packets that evicted, %llu host connections noted, %llu drops, "
+		"%llu fragments stashed\n",
 		pairs, (unsigned long long)seen.ip_sum, (unsigned long long)seen.l4_sum,
 		(unsigned long long)seen.inner_ip, (unsigned long long)seen.inner_l4, (unsigned long long)seen.leak,
 		(unsigned long long)seen.to_guest, (unsigned long long)seen.nat, (unsigned long long)seen.host,
-		(unsigned long long)seen.policy, (unsigned long long)seen.new_flows,
+		(unsigned long long)seen.policy, (unsigned long long)seen.new_flows, (unsigned long long)seen.evicted,
 		(unsigned long long)seen.host_flows, (unsigned long long)seen.dropped, (unsigned long long)seen.stashed);
 }
 
@@ -1299,7 +1347,7 @@ static void run_checked(struct inst *I)
 	regions = check_bytes();
 	if (delivered())
 		check_csums(&checks);
-	if ((sel & SEL_BRIDGED) && !host_prog()) {
+	if (sel_bridged(sel)) {
 		created = check_ct(I);
 		check_bridged(delta, created);
 	} else {
@@ -1308,6 +1356,7 @@ static void run_checked(struct inst *I)
 		check_host(I, &checks);
 		created = check_ct(I);
 	}
+	check_evict(I, delta, created);
 	check_stash(I);
 	check_guards();
 	if (host_prog())

@@ -232,6 +232,8 @@ static void seeds_port_in(void)
 		emit_variants(n, tap, s);
 		emit_spec(n, vport, &s);
 		emit_spec(n, tap | SEL_FULL, &s);
+		emit_spec(n, tap | SEL_EVICT, &s);
+		emit_spec(n, vport | SEL_EVICT | SEL_PORTSEC, &s);
 		s.daddr = SERVER_NO_NEIGH;
 		snprintf(n, sizeof(n), "new-noneigh-%u", protos[i]);
 		emit_spec(n, vport, &s);

@@ -54,6 +54,19 @@ static inline bool sel_host(__u8 sel)
 	return (sel & SEL_BRIDGED) && ((sel & 3) == FP_UPLINK_IN || (sel & 3) == FP_UPLINK_OUT);
 }
 
+/* A full table means nothing in bridged mode, so there both bits pick NAT
+ * mode with --ct-full evict on the full table instead. */
+#define SEL_EVICT (SEL_FULL | SEL_BRIDGED)
+static inline bool sel_evict(__u8 sel)
+{
+	return !sel_host(sel) && (sel & SEL_EVICT) == SEL_EVICT;
+}
+
+static inline bool sel_bridged(__u8 sel)
+{
+	return !sel_host(sel) && !sel_evict(sel) && (sel & SEL_BRIDGED);
+}
+
 /* The program an input's selector picks. */
 static inline enum fuzz_prog sel_prog(__u8 sel)
 {

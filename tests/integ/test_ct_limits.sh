@@ -1,8 +1,10 @@
 #!/bin/bash
 # A full conntrack table never breaks what already works: the per-guest cap
 # stops one guest from taking the table; "refuse" turns new flows away and
-# counts them; "evict" makes room by dropping unreplied and idle flows first.
-# In every case another guest's established connection keeps working.
+# counts them; "evict" makes room by dropping unreplied and idle flows first,
+# in the data plane itself (no supervisor pass needed) and in the
+# supervisor's passes. In every case another guest's established connection
+# keeps working.
 #
 #   hostile g1 ==veth== ┐
 #                       virbr0 [qnat-bpf --ct-max N] host up0 ==veth== ext
@@ -69,5 +71,32 @@ wait_for 6 below_95 || fail "table not brought below 95%: $(qnat ct count "$BR")
 talk fourth || fail "g2's established connection was evicted"
 out=$(echo after | in_guest g2 socat -t 2 - TCP:"$EXT_ADDR":8080)
 [ "$out" = "echo:after" ] || fail "g2 cannot open a new flow after eviction"
+exec {CONN[1]}>&-
+qnat detach "$BR" || fail detach
+namespaces_del
+
+# 4. Evict in the data plane: with the supervisor stopped, no pass can make
+# room, yet no new flow is refused; each evicts an unreplied one of g1's.
+T=q$(printf '%04x' $((RANDOM)))$$; NS_HOST=${T}h; NS_EXT=${T}e
+setup --ct-max 32 --ct-full evict --metrics-listen 127.0.0.1:9411
+sup=$(qnat status "$BR" --json | jq -er '.[0].supervisor_pid') || fail "no supervisor"
+kill -STOP "$sup"
+fail() { kill -CONT "$sup"; log "FAIL: $*"; exit 1; }
+evicted0=$(counter ct_evicted)
+flood 60
+n=$(qnat ct count "$BR")
+[ "$n" -le 32 ] || fail "table holds $n flows, limit 32"
+[ "$(counter drop_ct_full)" = 0 ] || fail "drop_ct_full $(counter drop_ct_full): new flows refused, not evicted"
+[ "$(counter ct_early_drop)" -ge 28 ] || fail "ct_early_drop $(counter ct_early_drop), expected >= 28 of 60 into 32"
+[ "$(counter ct_evicted)" = "$evicted0" ] || fail "the stopped supervisor evicted"
+talk fifth || fail "g2's established connection was evicted in the data plane"
+out=$(echo new | in_guest g2 socat -t 2 - TCP:"$EXT_ADDR":8080)
+[ "$out" = "echo:new" ] || fail "g2 cannot open a new flow into a full table (evict)"
+[ "$(flows_of 192.168.122.10)" -ge 28 ] || fail "g1 holds $(flows_of 192.168.122.10) flows: others' flows were evicted"
+kill -CONT "$sup"
+fail() { log "FAIL: $*"; exit 1; }
+early=$(printf 'GET /metrics HTTP/1.0\r\n\r\n' | in_host socat -t 2 - TCP:127.0.0.1:9411 |
+	sed -n 's/^qnat_conntrack_stat_early_drop{bridge="'"$BR"'"} //p')
+[ "${early:-0}" -ge 28 ] || fail "metrics: early_drop '$early' does not count the data plane's evictions"
 exec {CONN[1]}>&-
 pass

@@ -61,9 +61,10 @@ static char dir[] = "/tmp/qnat-test-XXXXXX";
 static const char *write_config(const char *name, const char *text)
 {
 	static char path[128];
+	static bool made; /* mkdtemp's name may itself end in X */
 	FILE *f;
 
-	if (dir[sizeof(dir) - 2] == 'X' && !mkdtemp(dir))
+	if (!made && !(made = mkdtemp(dir)))
 		return NULL;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "w");

@@ -11,7 +11,8 @@
  *
  * What arrives is counted by the XDP sink on --sink-dev (in --sink-ns) or,
  * guest to guest, by reading the destination guest's TAP (--rx-tap) in
- * the same thread after every burst, as its QEMU would.
+ * the same thread after every burst, as its QEMU would; with neither,
+ * only what was written is counted (make flood counts arrivals itself).
  *
  * The TAPs are persistent devices of the current namespace (ip tuntap add);
  * tapgen attaches to them and waits until each bridge port forwards.
@@ -196,10 +197,10 @@ static int tapgen_parse(int argc, char **argv, struct tapgen_opts *o)
 			return warnx_("bad value %s (at most %d writers)", optarg, TAPGEN_MAX), -EINVAL;
 	}
 	if (!o->ntap || o->nsmac != o->ntap || o->nsaddr != o->ntap || o->ncpu != o->ntap || !o->f.daddr ||
-	    !o->span || o->span > 65536 || (o->secs <= 0 && !o->packets) || (!o->rx_tap == !o->sink_dev) ||
+	    !o->span || o->span > 65536 || (o->secs <= 0 && !o->packets) || (o->rx_tap && o->sink_dev) ||
 	    (o->rx_tap && o->ntap > 1) || (o->sink_dev && !o->sink_ns))
 		return warnx_("tapgen: --tap, --smac, --saddr and --cpu once per writer, --daddr, and either "
-			      "--sink-ns NS --sink-dev DEV or --rx-tap DEV (one writer)"),
+			      "--sink-ns NS --sink-dev DEV or --rx-tap DEV (one writer) or neither (writes counted only)"),
 		       -EINVAL;
 	return 0;
 }

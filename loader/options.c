@@ -251,7 +251,7 @@ const struct opt attach_opts[] = {
 	  .def = QNAT_CT_DEFAULT_MAX, .flags = OPT_ALWAYS, .what = "a number of flows",
 	  .help = "the conntrack table's size" },
 	{ .name = "ct-full", .kind = OPT_ENUM, FIELD(ct_full), .names = ct_full_names, .flags = OPT_ALWAYS,
-	  .help = "when the table is full: refuse new flows, or evict the least recently used" },
+	  .help = "when the table is full: refuse new flows, or evict unreplied ones (the same guest's first)" },
 	{ .name = "max-flows-per-guest", .arg = "N", .kind = OPT_U32, FIELD(max_flows_per_guest), .min = 1,
 	  .max = 1u << 24, .flags = OPT_ALWAYS, .what = "a number of flows",
 	  .help = "a cap on each guest's flows (default: none)" },

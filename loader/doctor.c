@@ -108,18 +108,18 @@ static void fw_say(struct fw_report *f, const struct fw_hit *h)
 }
 
 /* Two packets through a hook's chains: what a drop of either says, or ok. */
-static void fw_hook(struct fw_report *f, const char *hook, const struct fw_packet *a, const struct fw_packet *b,
-		    const char *ok)
+static void fw_hook(struct fw_report *f, struct fw *fw, const char *hook, const struct fw_packet *a,
+		    const struct fw_packet *b, const char *ok)
 {
-	int n, m;
-
-	f->bit = 1;
-	n = fw_check(hook, a, fw_drop, f);
-	f->bit = 2;
-	m = n < 0 ? n : fw_check(hook, b, fw_drop, f);
-	if (n < 0 || m < 0)
+	if (!fw) {
 		say(f->r, WARN, f->check, "cannot read the firewall (nft list ruleset): not checked");
-	else if (!f->n)
+		return;
+	}
+	f->bit = 1;
+	fw_judge(fw, hook, a, fw_drop, f);
+	f->bit = 2;
+	fw_judge(fw, hook, b, fw_drop, f);
+	if (!f->n)
 		say(f->r, OK, f->check, "%s", ok);
 	for (int i = 0; i < f->n; i++)
 		fw_say(f, &f->hit[i]);
@@ -140,10 +140,13 @@ static void check_firewall(struct report *r, const struct settings *s)
 	const struct fw_packet dhcp = { s->bridge, "", "udp", "67" }, dns = { s->bridge, "", "udp", "53" };
 	const struct fw_packet out = { s->bridge, s->uplink, "", "" }, back = { s->uplink, s->bridge, "", "" };
 
+	struct fw *fw = s->dhcp || !s->bridged ? fw_load() : NULL;
+
 	if (s->dhcp)
-		fw_hook(&in, "input", &dhcp, &dns, "the firewall lets DHCP and DNS from guests in");
+		fw_hook(&in, fw, "input", &dhcp, &dns, "the firewall lets DHCP and DNS from guests in");
 	if (!s->bridged)
-		fw_hook(&fwd, "forward", &out, &back, "no FORWARD drop in the way of the bridge");
+		fw_hook(&fwd, fw, "forward", &out, &back, "no FORWARD drop in the way of the bridge");
+	fw_release(fw);
 }
 
 struct mtu_walk {

@@ -258,7 +258,7 @@ static int chain_eval(const struct fw *fw, const struct fw_chain *c, const struc
 	return 0;
 }
 
-static int fw_judge(struct fw *fw, const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg)
+int fw_judge(struct fw *fw, const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg)
 {
 	int drops = 0;
 
@@ -278,45 +278,47 @@ static int fw_judge(struct fw *fw, const char *hook, const struct fw_packet *pkt
 	return drops;
 }
 
+/* A ruleset as `nft list ruleset` prints it, from rules. */
+struct fw *fw_parse(FILE *rules)
+{
+	struct fw *fw = calloc(1, sizeof(*fw));
+
+	if (fw)
+		fw_read(fw, rules);
+	return fw;
+}
+
 /*
- * nftables and iptables-nft (nft list ruleset), then iptables-legacy's
- * filter table when that tool is there: its chains come as family "legacy".
+ * The host's firewall, read once: nftables and iptables-nft (nft list
+ * ruleset), then iptables-legacy's filter table when that tool is there
+ * (its chains come as family "legacy").  NULL when nft cannot be read.
  */
-int fw_check(const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg)
+struct fw *fw_load(void)
 {
 	FILE *p = popen("nft list ruleset 2>/dev/null", "re");
 	struct fw *fw;
-	int drops;
 
 	if (!p)
-		return -1;
-	drops = fw_check_rules(p, hook, pkt, cb, arg);
-	if (pclose(p) != 0)
-		return -1;
+		return NULL;
+	fw = fw_parse(p);
+	if (pclose(p) != 0) {
+		fw_release(fw);
+		return NULL;
+	}
 	p = popen("command -v iptables-legacy-save >/dev/null && iptables-legacy-save -t filter 2>/dev/null | "
 		  "iptables-restore-translate -f /dev/stdin 2>/dev/null", "re");
-	fw = p ? calloc(1, sizeof(*fw)) : NULL;
+	if (p) {
+		if (fw)
+			fw_read_commands(fw, p, "legacy");
+		pclose(p);
+	}
+	return fw;
+}
+
+void fw_release(struct fw *fw)
+{
 	if (fw) {
-		fw_read_commands(fw, p, "legacy");
-		drops += fw_judge(fw, hook, pkt, cb, arg);
 		fw_free(fw);
 		free(fw);
 	}
-	if (p)
-		pclose(p);
-	return drops;
-}
-
-int fw_check_rules(FILE *rules, const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg)
-{
-	struct fw *fw = calloc(1, sizeof(*fw));
-	int drops;
-
-	if (!fw)
-		return -1;
-	fw_read(fw, rules);
-	drops = fw_judge(fw, hook, pkt, cb, arg);
-	fw_free(fw);
-	free(fw);
-	return drops;
 }

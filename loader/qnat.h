@@ -252,8 +252,11 @@ struct fw_packet {
 	const char *proto, *dport; /* "": any */
 };
 typedef void (*fw_drop_cb)(const char *family, const char *table, const char *chain, const char *why, void *arg);
-int fw_check(const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg); /* drops, -1: no nft */
-int fw_check_rules(FILE *rules, const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg);
+struct fw;
+struct fw *fw_load(void); /* the host's rulesets, read once; NULL: no nft */
+struct fw *fw_parse(FILE *rules);
+int fw_judge(struct fw *fw, const char *hook, const struct fw_packet *pkt, fw_drop_cb cb, void *arg); /* drops */
+void fw_release(struct fw *fw);
 
 /* metrics.c */
 struct sockaddr_in;

@@ -418,13 +418,14 @@ static void fw_note(const char *family, const char *table, const char *chain, co
 static int fw_eval(const char *rules, const char *hook, const struct fw_packet *pkt)
 {
 	FILE *f = fmemopen((void *)rules, strlen(rules), "r");
+	struct fw *fw = f ? fw_parse(f) : NULL;
 	int n;
 
 	fw_seen[0] = 0;
-	if (!f)
-		return -1;
-	n = fw_check_rules(f, hook, pkt, fw_note, NULL);
-	fclose(f);
+	n = fw ? fw_judge(fw, hook, pkt, fw_note, NULL) : -1;
+	if (f)
+		fclose(f);
+	fw_release(fw);
 	return n;
 }
 

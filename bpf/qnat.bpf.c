@@ -85,7 +85,7 @@ static __always_inline int tc_hairpin_server(struct __sk_buff *skb, const struct
 	e = bpf_map_lookup_elem(&qnat_ct, &orig);
 	if (!e || !(e->flags & QNAT_CTF_HAIRPIN) || p->ttl <= 1)
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK); /* DNS, DHCP, ... to the gateway */
-	ct_touch(e, QNAT_DIR_ORIG, p, skb->len);
+	ct_touch(e, &orig, QNAT_DIR_ORIG, p, skb->len);
 	if (tc_nat_rewrite(skb, p, NAT_SRC, p->saddr, e->nat_addr, p->sport, e->nat_port) ||
 	    tc_nat_rewrite(skb, p, NAT_DST, p->daddr, e->peer_addr, p->dport, e->peer_port))
 		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
@@ -115,7 +115,7 @@ static __always_inline int tc_hairpin_client(struct __sk_buff *skb, const struct
 	}
 	if (!(e->flags & QNAT_CTF_HAIRPIN))
 		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
-	ct_touch(e, QNAT_DIR_REPLY, p, skb->len);
+	ct_touch(e, &orig, QNAT_DIR_REPLY, p, skb->len);
 	if (tc_nat_rewrite(skb, p, NAT_DST, p->daddr, orig.saddr, p->dport, orig.sport) ||
 	    tc_nat_rewrite(skb, p, NAT_SRC, p->saddr, orig.daddr, p->sport, orig.dport))
 		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
@@ -205,7 +205,7 @@ int tc_port_in(struct __sk_buff *skb)
 	e = ct_lookup_or_create(skb, cfg, &orig, skb->ingress_ifindex, guest_mac);
 	if (!e)
 		return TC_ACT_SHOT; /* counted by ct_create */
-	ct_touch(e, QNAT_DIR_ORIG, &p, skb->len);
+	ct_touch(e, &orig, QNAT_DIR_ORIG, &p, skb->len);
 	/* Replies follow the guest: the flow may have begun on the stack path
 	 * (no port known) or the guest may have moved to another port. */
 	e->port_ifindex = skb->ingress_ifindex;
@@ -283,7 +283,7 @@ int xdp_port_in(struct xdp_md *ctx)
 	if (!bpf_map_lookup_elem(&qnat_devmap, &fib.ifindex))
 		return XDP_PASS;
 
-	ct_touch(e, QNAT_DIR_ORIG, &p, data_end - data);
+	ct_touch(e, &orig, QNAT_DIR_ORIG, &p, data_end - data);
 	if (xdp_nat_rewrite(data, data_end, &p, NAT_SRC, e->nat_addr, e->nat_port) ||
 	    xdp_ttl_dec_set_macs(data, data_end, fib.dmac, fib.smac))
 		return XDP_ABORTED; /* bounds were checked by the parser: a bug */
@@ -407,7 +407,7 @@ int tc_uplink_in(struct __sk_buff *skb)
 	if (p.ttl <= 1)
 		return tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT);
 
-	ct_touch(e, QNAT_DIR_REPLY, &p, skb->len);
+	ct_touch(e, &orig, QNAT_DIR_REPLY, &p, skb->len);
 	if (tc_nat_rewrite(skb, &p, NAT_DST, p.daddr, orig.saddr, p.dport, orig.sport))
 		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 	if (p.frag == FRAG_FIRST)
@@ -457,7 +457,7 @@ int tc_uplink_out(struct __sk_buff *skb)
 	e = ct_lookup_or_create(skb, cfg, &orig, 0, 0);
 	if (!e)
 		return TC_ACT_SHOT;
-	ct_touch(e, QNAT_DIR_ORIG, &p, skb->len);
+	ct_touch(e, &orig, QNAT_DIR_ORIG, &p, skb->len);
 	if (tc_nat_rewrite(skb, &p, NAT_SRC, p.saddr, e->nat_addr, p.sport, e->nat_port))
 		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 	return tc_verdict(skb, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
@@ -522,7 +522,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 	if (!port || !(port->flags & QNAT_PORT_TAP) || p.ttl <= 1)
 		return XDP_PASS;
 
-	ct_touch(e, QNAT_DIR_REPLY, &p, data_end - data);
+	ct_touch(e, &orig, QNAT_DIR_REPLY, &p, data_end - data);
 	if (xdp_nat_rewrite(data, data_end, &p, NAT_DST, orig.saddr, orig.sport) ||
 	    xdp_ttl_dec_set_macs(data, data_end, e->guest_mac, cfg->bridge_mac))
 		return XDP_ABORTED; /* bounds were checked by the parser: a bug */

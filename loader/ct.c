@@ -519,32 +519,77 @@ static void on_stop(int sig)
 	events_stop = 1;
 }
 
-/* Flows appearing and going, by comparing the table every 200 ms. */
+static bool snap_has(const struct snapshot *s, const struct qnat_ct_key *k)
+{
+	return s->n && bsearch(k, s->k, s->n, sizeof(*k), key_cmp);
+}
+
+/* What the data plane says of each new flow, printed as it comes. */
+struct events {
+	struct json *j;
+	const struct ct_filter *f;
+	const uint32_t *timeouts;
+	struct snapshot *known; /* the last table, and the flows announced since */
+	uint32_t sorted;	/* known's first entries, in order */
+	bool quiet;		/* draining what came before we started */
+};
+
+static int on_new(void *arg, void *data, size_t len)
+{
+	const struct qnat_ct_event *ev = data;
+	struct events *x = arg;
+
+	if (x->quiet || len < sizeof(*ev) || snap_has(&(struct snapshot){ x->known->k, NULL, x->sorted, 0 }, &ev->key))
+		return 0;
+	if (ct_match(x->f, &ev->key, &ev->entry)) {
+		print_flow(x->j, "[NEW]", &ev->key, &ev->entry, x->timeouts, monotonic_ns());
+		json_end(x->j);
+	}
+	snap_one(&ev->key, &ev->entry, x->known); /* so that its end is seen */
+	return 0;
+}
+
+/*
+ * Flows appearing and going.  The data plane announces each flow on its
+ * first packet, with the state that packet gave it (qnat_ct_ev); the table
+ * is compared every 200 ms for the flows that went, and for new ones whose
+ * announcement was lost (a full ring, another ct events reading it, or a
+ * data plane without the ring).
+ */
 static int ct_events(const char *bridge, struct dataplane *dp, const struct ct_filter *f, struct json *j,
 		     const uint32_t *timeouts)
 {
 	struct snapshot old = { 0 }, cur = { 0 };
+	struct events x = { j, f, timeouts, &old, 0, true };
 	struct sigaction sa = { .sa_handler = on_stop };
+	struct ring_buffer *rb = dp->ct_ev_fd >= 0 ? ring_buffer__new(dp->ct_ev_fd, on_new, &x, NULL) : NULL;
 	char state[PATH_MAX];
 	int err;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (rb)
+		ring_buffer__consume(rb); /* what came before now is in the table */
+	x.quiet = false;
 	if ((err = ct_walk(dp, snap_one, &old)))
-		return err;
+		goto out;
 	snap_sort(&old);
+	x.sorted = old.n;
 	while (!events_stop) {
 		uint32_t a = 0, b = 0;
-		uint64_t now = monotonic_ns();
+		uint64_t now;
 
-		usleep(200000);
+		if (!rb || ring_buffer__poll(rb, 200) < 0)
+			usleep(200000);
 		/* Our map fds keep the maps alive after a detach: watch the state file. */
 		if (!state_path(bridge, "state", state, sizeof(state)) && access(state, F_OK)) {
 			print_error("%s was detached; no more events", bridge);
 			err = 1;
 			break;
 		}
+		now = monotonic_ns();
+		snap_sort(&old);
 		cur.n = 0;
 		if (ct_walk(dp, snap_one, &cur))
 			break;
@@ -553,14 +598,17 @@ static int ct_events(const char *bridge, struct dataplane *dp, const struct ct_f
 			int c = a == old.n ? 1 : b == cur.n ? -1 : key_cmp(&old.k[a], &cur.k[b]);
 
 			const bool gone = c < 0;
-			uint32_t x = gone ? a : b;
+			uint32_t i = gone ? a : b;
 			struct snapshot *from = gone ? &old : &cur;
 
-			if (c && ct_match(f, &from->k[x], &from->e[x])) {
+			if (c && ct_match(f, &from->k[i], &from->e[i])) {
 				/* A stream: with --json, one object per line. */
-				print_flow(j, gone ? "[DESTROY]" : "[NEW]", &from->k[x], &from->e[x], timeouts, now);
+				print_flow(j, gone ? "[DESTROY]" : "[NEW]", &from->k[i], &from->e[i], timeouts, now);
 				json_end(j);
 			}
+			/* (an announced flow seen twice in old: both ends step on) */
+			while (c <= 0 && a + 1 < old.n && !key_cmp(&old.k[a], &old.k[a + 1]))
+				a++;
 			a += c <= 0;
 			b += c >= 0;
 		}
@@ -568,7 +616,11 @@ static int ct_events(const char *bridge, struct dataplane *dp, const struct ct_f
 
 		old = cur;
 		cur = t;
+		x.known = &old;
+		x.sorted = old.n;
 	}
+out:
+	ring_buffer__free(rb);
 	free(old.k);
 	free(old.e);
 	free(cur.k);

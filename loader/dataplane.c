@@ -92,6 +92,7 @@ static const struct {
 	{ QNAT_MAP_FRAG_STASH, offsetof(struct dataplane, stash_fd) },
 	{ QNAT_MAP_FRAG_EVENTS, offsetof(struct dataplane, frag_ev_fd) },
 	{ QNAT_MAP_IP6_BIND, offsetof(struct dataplane, ip6_bind_fd) },
+	{ QNAT_MAP_CT_EVENTS, offsetof(struct dataplane, ct_ev_fd) },
 };
 #define DP_MAPS (sizeof(dp_maps) / sizeof(dp_maps[0]))
 

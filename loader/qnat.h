@@ -180,6 +180,7 @@ struct dataplane {
 		host_flow_fd;
 	int frags_fd, stash_fd, frag_ev_fd; /* fragments that came before their first (frag.c) */
 	int ip6_bind_fd;		     /* port security's IPv6 sources */
+	int ct_ev_fd;			     /* flows' first packets, for ct events */
 	bool reused; /* maps adopted from a running data plane */
 };
 const char *dp_home(const struct settings *s);

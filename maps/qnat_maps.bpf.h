@@ -155,4 +155,9 @@ struct {
 	__uint(max_entries, QNAT_FRAG_EV_BYTES);
 } qnat_frag_ev SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, QNAT_CT_EV_BYTES);
+} qnat_ct_ev SEC(".maps");
+
 #endif /* QNAT_MAPS_BPF_H */

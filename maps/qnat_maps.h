@@ -36,6 +36,7 @@
 #define QNAT_MAP_IP6_BIND "qnat_ip6_bind"
 #define QNAT_MAP_EVICT_RING "qnat_evict_ring"
 #define QNAT_MAP_EVICT_POS "qnat_evict_pos"
+#define QNAT_MAP_CT_EVENTS "qnat_ct_ev"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 #define QNAT_PORTS_MAX 1024
@@ -255,6 +256,13 @@ _Static_assert(sizeof(struct qnat_frag) == 16, "qnat_frag layout");
 #define QNAT_STASH_MAX 256
 #define QNAT_STASH_TTL_SECS 30
 #define QNAT_FRAG_EV_BYTES 16384
+
+/* qnat_ct_ev: a flow's first packet, for `ct events` (struct qnat_ct_event). */
+#define QNAT_CT_EV_BYTES (256 * 1024)
+struct qnat_ct_event {
+	struct qnat_ct_key key;
+	struct qnat_ct_entry entry; /* as its first packet left it */
+};
 
 struct qnat_stash_key {
 	struct qnat_frag_key frag;

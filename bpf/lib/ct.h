@@ -397,17 +397,14 @@ static __always_inline struct qnat_ct_entry *ct_lookup_reply(const struct pkt *p
 }
 
 /*
- * Account a packet to its flow and advance the TCP state machine.  dir is
- * the guest's view (ORIG: from the guest); the state machine follows the
- * side that opened the flow, which for a port forward is the outside.
+ * Advance the TCP state machine for a packet.  dir is the guest's view
+ * (ORIG: from the guest); the state machine follows the side that opened
+ * the flow, which for a port forward is the outside.
  */
-static __always_inline void ct_touch(struct qnat_ct_entry *e, int dir, const struct pkt *p, __u32 bytes)
+static __always_inline void ct_touch_state(struct qnat_ct_entry *e, int dir, const struct pkt *p)
 {
 	__u8 fl = p->tcp_flags;
 
-	e->last_seen = bpf_ktime_get_ns();
-	e->packets[dir & 1]++;
-	e->bytes[dir & 1] += bytes;
 	if (e->flags & QNAT_CTF_DNAT)
 		dir = !dir;
 	if (dir == QNAT_DIR_REPLY)
@@ -436,6 +433,35 @@ static __always_inline void ct_touch(struct qnat_ct_entry *e, int dir, const str
 		e->state = QNAT_CT_ESTABLISHED;
 	}
 }
+
+/*
+ * A flow's first packet: `ct events` is told, with the state that packet
+ * gave it.  Not inlined: seven callers.  A full ring (nobody reading)
+ * loses the event; ct events then finds the flow in the table.
+ */
+static __noinline void ct_event_new(const struct qnat_ct_key *k, const struct qnat_ct_entry *e)
+{
+	struct qnat_ct_event *ev = bpf_ringbuf_reserve(&qnat_ct_ev, sizeof(*ev), 0);
+
+	if (!ev)
+		return;
+	ev->key = *k;
+	__builtin_memcpy(&ev->entry, e, sizeof(ev->entry));
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* Account a packet to its flow (key k). */
+static __always_inline void ct_touch(struct qnat_ct_entry *e, const struct qnat_ct_key *k, int dir,
+				     const struct pkt *p, __u32 bytes)
+{
+	e->last_seen = bpf_ktime_get_ns();
+	e->packets[dir & 1]++;
+	e->bytes[dir & 1] += bytes;
+	ct_touch_state(e, dir, p);
+	if (e->packets[0] + e->packets[1] == 1)
+		ct_event_new(k, e);
+}
+
 
 /* A flow opened from the other side (a forward, a hairpin): the packet's
  * destination is the translated end, its source the peer. */

@@ -2,7 +2,7 @@
 # Conntrack tools in the manner of conntrack(8): show/count with filters
 # (protocol, source, destination, guest), del by filter (both halves go:
 # the reply tuple is free again), flush, and events streaming new and
-# destroyed flows, in text and JSON.  A forwarded flow shows as it arrived
+# destroyed flows, in text and JSON, each new one with its first state.  A forwarded flow shows as it arrived
 # (outside first, as conntrack(8)), so --src finds it by the outside's
 # address; after detach, ct events ends with a message.
 #
@@ -23,6 +23,7 @@ ext_udp_echo 5353
 bg in_host "$QNAT" ct events "$BR" >"$WORK/events" 2>&1
 EV_PID=$!
 bg in_host "$QNAT" ct events "$BR" --json --proto udp >"$WORK/events.json" 2>&1
+EVJ_PID=$!
 sleep 0.5
 echo a | in_guest g1 socat -t 1 - TCP:"$EXT_ADDR":8080,sourceport=41001 >/dev/null || fail "g1 tcp"
 echo b | in_guest g1 socat -t 1 - UDP:"$EXT_ADDR":5353,sourceport=41002 >/dev/null || fail "g1 udp"
@@ -56,6 +57,16 @@ grep -q "^\[NEW\] *tcp .*src=192.168.122.10 .*sport=41001" "$WORK/events" || { c
 grep -q "^\[DESTROY\] *udp .*sport=41003" "$WORK/events" || fail "events: no [DESTROY] after flush"
 grep -q '"event":"\[NEW\]","proto":"udp"' "$WORK/events.json" || { cat "$WORK/events.json" >&2; fail "events --json"; }
 grep -q '"proto":"tcp"' "$WORK/events.json" && fail "events --proto udp let tcp through"
+
+# The data plane announces a flow on its first packet: [NEW] carries the
+# state that packet gave it, even for a connection over within 200 ms (the
+# table's next look would find it closing).  One reader: each announcement
+# goes to one ct events.
+bg_kill "$EVJ_PID"
+echo quick | in_guest g1 socat -t 0.05 - TCP:"$EXT_ADDR":8080,sourceport=41005 >/dev/null || fail "g1 quick tcp"
+sleep 0.6
+grep -q "^\[NEW\] *tcp *SYN_SENT .*sport=41005" "$WORK/events" ||
+	fail "events: the short connection's [NEW] is not SYN_SENT: $(grep 41005 "$WORK/events")"
 
 # A forwarded flow, as it arrived: src is the outside, dst the host's address.
 bg in_guest g1 socat TCP-LISTEN:8081,bind=192.168.122.10,reuseaddr,fork SYSTEM:'echo fwd'

@@ -92,7 +92,7 @@ int xdp_port_in(struct xdp_md *ctx)
 		e->packets[QNAT_DIR_ORIG]++;
 		e->bytes[QNAT_DIR_ORIG] += data_end - data;
 	} else if (!(proto_flags & PROTO_NO_TOUCH)) {
-		ct_touch(e, QNAT_DIR_ORIG, &p, data_end - data);
+		ct_touch(e, &orig, QNAT_DIR_ORIG, &p, data_end - data);
 	}
 	if (!(proto_flags & PROTO_NO_TOUCH)) {
 		if (e->port_ifindex != ctx->ingress_ifindex)

@@ -55,10 +55,12 @@ if [ ${#regs[@]} -gt 0 ] && ! "$FUZZ" "${regs[@]}" >"$tmp/reg.log" 2>&1; then
 fi
 say "regressions: ${#regs[@]} inputs pass"
 
-say "fuzzing for ${secs}s: corpus $corpus, seeds $SEEDS"
+say "fuzzing for up to ${secs}s: corpus $corpus, seeds $SEEDS"
+t0=$SECONDS
 "$FUZZ" -max_total_time="$secs" -max_len=1601 -timeout=10 -print_final_stats=1 \
 	-dict=tests/fuzz/qnat.dict -artifact_prefix="$BUILD/fuzz/crashes/" "$@" "$corpus" "$SEEDS" >"$tmp/log" 2>&1
 rc=$?
+took=$((SECONDS - t0)) # -runs=N may end it before -t
 if [ "$quiet" = 1 ]; then
 	:
 else
@@ -78,4 +80,4 @@ if [ $rc -ne 0 ]; then
 	grep "Test unit written to" "$tmp/log" | sed 's/^/  /'
 	exit 1
 fi
-echo "fuzz: ${runs:-0} inputs in ${secs} s (${rate:-0}/s), cov ${cov:-?} ft ${ft:-?} corpus ${corp:-?}, ${outcomes:-?} outcomes"
+echo "fuzz: ${runs:-0} inputs in ${took} s (${rate:-0}/s), cov ${cov:-?} ft ${ft:-?} corpus ${corp:-?}, ${outcomes:-?} outcomes"

@@ -53,16 +53,6 @@ uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint3
 	}
 }
 
-static void reply_key(const struct qnat_ct_key *orig, const struct qnat_ct_entry *e, struct qnat_ct_key *rev)
-{
-	memset(rev, 0, sizeof(*rev));
-	rev->saddr = e->peer_addr;
-	rev->daddr = e->nat_addr;
-	rev->sport = e->peer_port;
-	rev->dport = e->nat_port;
-	rev->proto = orig->proto;
-}
-
 typedef int (*ct_visit)(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, void *arg);
 
 /* Walk the table in batches: one syscall per few thousand flows. */
@@ -161,7 +151,7 @@ static void ct_delete(struct dataplane *dp, const struct qnat_ct_key *k, const s
 	struct qnat_ct_key rev, owner;
 
 	ct_retire(dp, k, e);
-	reply_key(k, e, &rev);
+	qnat_ct_reply_key(k, e, &rev);
 	/* Delete the reverse half only if it is still this flow's. */
 	if (!bpf_map_lookup_elem(dp->ct_rev_fd, &rev, &owner) && !memcmp(&owner, k, sizeof(owner)))
 		bpf_map_delete_elem(dp->ct_rev_fd, &rev);
@@ -376,7 +366,7 @@ static void flow_tuples(const struct qnat_ct_key *k, const struct qnat_ct_entry 
 {
 	struct qnat_ct_key rev;
 
-	reply_key(k, e, &rev);
+	qnat_ct_reply_key(k, e, &rev);
 	if (e->flags & QNAT_CTF_DNAT) {
 		*orig = rev;
 		*reply = *k;
@@ -519,10 +509,6 @@ static void on_stop(int sig)
 	events_stop = 1;
 }
 
-static bool snap_has(const struct snapshot *s, const struct qnat_ct_key *k)
-{
-	return s->n && bsearch(k, s->k, s->n, sizeof(*k), key_cmp);
-}
 
 /* What the data plane says of each new flow, printed as it comes. */
 struct events {
@@ -539,7 +525,8 @@ static int on_new(void *arg, void *data, size_t len)
 	const struct qnat_ct_event *ev = data;
 	struct events *x = arg;
 
-	if (x->quiet || len < sizeof(*ev) || snap_has(&(struct snapshot){ x->known->k, NULL, x->sorted, 0 }, &ev->key))
+	if (x->quiet || len < sizeof(*ev) ||
+	    (x->sorted && bsearch(&ev->key, x->known->k, x->sorted, sizeof(ev->key), key_cmp)))
 		return 0;
 	if (ct_match(x->f, &ev->key, &ev->entry)) {
 		print_flow(x->j, "[NEW]", &ev->key, &ev->entry, x->timeouts, monotonic_ns());
@@ -589,7 +576,8 @@ static int ct_events(const char *bridge, struct dataplane *dp, const struct ct_f
 			break;
 		}
 		now = monotonic_ns();
-		snap_sort(&old);
+		if (old.n > x.sorted) /* flows were announced */
+			snap_sort(&old);
 		cur.n = 0;
 		if (ct_walk(dp, snap_one, &cur))
 			break;
@@ -616,7 +604,6 @@ static int ct_events(const char *bridge, struct dataplane *dp, const struct ct_f
 
 		old = cur;
 		cur = t;
-		x.known = &old;
 		x.sorted = old.n;
 	}
 out:

@@ -166,6 +166,19 @@ _Static_assert(sizeof(struct qnat_ct_entry) == 72, "qnat_ct_entry layout");
 
 /* qnat_ct_rev: reply tuple (peer -> nat) -> original tuple. */
 
+/* The reply tuple of flow orig: its qnat_ct_rev key (BPF and the controller alike). */
+static inline __attribute__((always_inline)) void qnat_ct_reply_key(const struct qnat_ct_key *orig,
+								   const struct qnat_ct_entry *e,
+								   struct qnat_ct_key *rev)
+{
+	rev->saddr = e->peer_addr;
+	rev->daddr = e->nat_addr;
+	rev->sport = e->peer_port;
+	rev->dport = e->nat_port;
+	rev->proto = orig->proto;
+	rev->pad[0] = rev->pad[1] = rev->pad[2] = 0;
+}
+
 /*
  * qnat_evict_ring[i]: the original tuple of a recently created flow (it may
  * be gone or replied since), at i = its creation's number mod the ring.

@@ -61,8 +61,6 @@ ATTACH_ARGS=(--timeout udp=2 --timeout udp_stream=2 --timeout tcp_close=2 --time
 
 sup_pid() { qnat status "$BR" --json | jq -e '.[0] | select(.supervisor == "running") | .supervisor_pid'; }
 dns_pid() { qnat status "$BR" --json | jq -e '.[0].dhcp | select(.state == "running") | .pid'; }
-counters() { qnat stats "$BR" --json | jq -c '.counters | map_values(.packets)'; }
-cdelta() { jq -n --argjson a "$1" --argjson b "$2" "\$b.$3 - \$a.$3"; }
 # udp NS FIELD: a field of the namespace's Udp line in /proc/net/snmp.
 udp() {
 	ip netns exec "$1" awk -v f="$2" '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) c[$i] = i; h = 1 } else print $c[f] }' /proc/net/snmp

@@ -83,18 +83,6 @@ static __always_inline void guest_retire(__be32 guest, const struct qnat_ct_entr
 	}
 }
 
-/* The reply tuple a flow's packets from outside carry. */
-static __always_inline void ct_rev_of(const struct qnat_ct_key *orig, const struct qnat_ct_entry *e,
-				      struct qnat_ct_key *rev)
-{
-	rev->saddr = e->peer_addr;
-	rev->daddr = e->nat_addr;
-	rev->sport = e->peer_port;
-	rev->dport = e->nat_port;
-	rev->proto = orig->proto;
-	rev->pad[0] = rev->pad[1] = rev->pad[2] = 0;
-}
-
 /* A new flow, noted as a candidate for eviction while it is unreplied. */
 static __always_inline void ct_evict_note(const struct qnat_config *cfg, const struct qnat_ct_key *orig)
 {
@@ -133,7 +121,7 @@ static __noinline int ct_evict(const struct qnat_config *cfg, const struct qnat_
 
 	if (!(e = bpf_map_lookup_elem(&qnat_ct, victim)) || !ct_evictable(e))
 		return 0;
-	ct_rev_of(victim, e, &rev);
+	qnat_ct_reply_key(victim, e, &rev);
 	if (bpf_map_delete_elem(&qnat_ct, victim))
 		return 0;
 	/* Its counters are read after the delete (a copy would not fit the
@@ -461,7 +449,6 @@ static __always_inline void ct_touch(struct qnat_ct_entry *e, const struct qnat_
 	if (e->packets[0] + e->packets[1] == 1)
 		ct_event_new(k, e);
 }
-
 
 /* A flow opened from the other side (a forward, a hairpin): the packet's
  * destination is the translated end, its source the peer. */

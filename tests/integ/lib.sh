@@ -114,6 +114,11 @@ flowgen_bg() {
 	eval "PID_$name=\$!"
 }
 
+# counters: every counter's packets (ct_new: its flows) as one JSON object;
+# cdelta BEFORE AFTER NAME: how much NAME moved between two of them.
+counters() { qnat stats "$BR" --json | jq -c '.counters | map_values(.packets // .flows)'; }
+cdelta() { jq -n --argjson a "$1" --argjson b "$2" "\$b.$3 - \$a.$3"; }
+
 # bridge_guard: the kernel bridge drops and counts forwarded unicast IPv4,
 # IPv6 and VLAN frames, i.e. any that missed qnat-bpf's L2 fast path;
 # bridge_guard_count: how many so far.

@@ -27,8 +27,6 @@ POLICIES=${FLOOD_POLICIES:-"evict refuse"}
 FLOOD_MAC=02:00:00:00:00:50 FLOOD_IP=192.168.122.50
 uplink_capture_start() { :; }
 
-counters() { qnat stats "$BR" --json | jq -c '.counters | map_values(.packets // .flows)'; }
-cdelta() { jq -n --argjson a "$1" --argjson b "$2" "\$b.$3 - \$a.$3"; }
 arrived() { in_ext iptables -t raw -nvxL PREROUTING | awk '/udp dpts:10000:65535/ { print $1 }'; }
 
 # run POLICY: prints its figures as key=value pairs (in this shell: cleanup stays armed).

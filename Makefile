@@ -49,7 +49,7 @@ LOADER_OBJ := $(patsubst loader/%.c,$(BUILD)/loader/%.o,$(LOADER_SRC))
 LOADER_HDR := $(wildcard loader/*.h) $(wildcard maps/*.h)
 
 UNIT_SRC  := $(wildcard tests/unit/*.c)
-TOOLS     := $(BUILD)/taprelay $(BUILD)/flowgen $(BUILD)/fragsend
+TOOLS     := $(BUILD)/taprelay $(BUILD)/flowgen $(BUILD)/fragsend $(BUILD)/xdp_pass.bpf.o
 
 # The benchmark's helper: its own BPF programs (generator, sink, null
 # forwarder, wrappers, the XDP port prototype) and qbench.
@@ -105,6 +105,10 @@ $(BUILD)/flowgen: tests/tools/flowgen.c $(FLAGS_STAMP) | $(BUILD)
 $(BUILD)/fragsend: tests/tools/fragsend.c $(FLAGS_STAMP) | $(BUILD)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@ $(LDFLAGS)
+
+$(BUILD)/xdp_pass.bpf.o: tests/tools/xdp_pass.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/tools/%.bpf.o: tools/bench/%.bpf.c tools/bench/bench.h $(BPF_HDRS) | $(BUILD)/tools
 	$(call msg,BPF,$@)

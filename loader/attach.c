@@ -279,7 +279,7 @@ static int dataplane_attach(struct attach *a)
 	if (err)
 		return err;
 	if (!a->s.bridged && a->uplink)
-		dp_uplink_xmit(&a->dp, a->sk, a->uplink, &a->o);
+		dp_uplink_xmit(&a->dp, a->sk, a->uplink);
 	nl_bridge_ports(a->sk, a->bridge, attach_port_cb, &pa);
 	if (pa.err)
 		return pa.err;

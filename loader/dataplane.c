@@ -592,24 +592,35 @@ void dp_detach_uplink(int ifindex, const struct owned *o)
 
 /*
  * XDP redirects into the uplink (xdp_port_in's SNAT path) only where the
- * uplink takes them for sure: a driver running our native XDP program.  A
- * veth passes them on only when its peer has XDP or GRO, which may change
- * behind our back: veth uplinks stay with TC.
+ * uplink takes them for sure.  Most drivers transmit XDP frames only while
+ * they run an XDP program of their own: our native xdp_uplink_in.  A veth
+ * hands them to its peer, which takes them only while it runs native XDP,
+ * something that may change behind our back: the supervisor asks again
+ * every resync.  Returns whether XDP now sends to the uplink.
  */
-void dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex, const struct owned *o)
+bool dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex)
 {
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct qnat_config cfg;
 	uint32_t zero = 0, key = ifindex;
 	char kind[32] = "";
+	bool xmit;
 
-	nl_link_kind(sk, ifindex, kind, sizeof(kind));
 	if (bpf_map_lookup_elem(dp->config_fd, &zero, &cfg))
-		return;
-	cfg.flags &= ~QNAT_CFG_UPLINK_XMIT;
-	if (o->xdp_attached == XDP_FLAGS_DRV_MODE && strcmp(kind, "veth") &&
-	    !bpf_map_update_elem(dp->devmap_fd, &key, &key, BPF_ANY))
-		cfg.flags |= QNAT_CFG_UPLINK_XMIT;
+		return false;
+	nl_link_kind(sk, ifindex, kind, sizeof(kind));
+	if (!strcmp(kind, "veth"))
+		xmit = nl_veth_peer_xdp(sk, ifindex) == 1;
+	else
+		xmit = !bpf_xdp_query(ifindex, XDP_FLAGS_DRV_MODE, &q) && q.drv_prog_id &&
+		       prog_named(q.drv_prog_id, "xdp_uplink_in");
+	if (xmit && bpf_map_update_elem(dp->devmap_fd, &key, &key, BPF_ANY))
+		xmit = false;
+	if (xmit == !!(cfg.flags & QNAT_CFG_UPLINK_XMIT))
+		return xmit;
+	cfg.flags ^= QNAT_CFG_UPLINK_XMIT;
 	bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY);
+	return xmit;
 }
 
 /* xdp_port_in on a port, XDP_FLAGS_* of the mode it got (0: TC alone). */

@@ -103,6 +103,64 @@ int nl_link_kind(struct nl_sock *sk, int ifindex, char *kind, size_t len)
 	return 0;
 }
 
+struct peer_xdp {
+	int native; /* 1: the link runs a native XDP program */
+};
+
+static int peer_xdp_parse(struct nl_msg *msg, void *arg)
+{
+	struct nlattr *tb[IFLA_MAX + 1], *xdp[IFLA_XDP_MAX + 1];
+	struct peer_xdp *r = arg;
+
+	if (nlmsg_parse(nlmsg_hdr(msg), sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) || !tb[IFLA_XDP] ||
+	    nla_parse_nested(xdp, IFLA_XDP_MAX, tb[IFLA_XDP], NULL))
+		return NL_STOP;
+	r->native = xdp[IFLA_XDP_DRV_PROG_ID] ||
+		    (xdp[IFLA_XDP_ATTACHED] && nla_get_u8(xdp[IFLA_XDP_ATTACHED]) == XDP_ATTACHED_DRV);
+	return NL_STOP;
+}
+
+/*
+ * Does a veth's peer run native XDP?  Only then does it take the XDP frames
+ * redirected into the veth (or with GRO on, which netlink does not show).
+ * The peer is often in another namespace: asked for by its id there
+ * (IFLA_TARGET_NETNSID).  1 yes, 0 no, or -errno.
+ */
+int nl_veth_peer_xdp(struct nl_sock *sk, int ifindex)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	struct peer_xdp r = { 0 };
+	struct rtnl_link *link;
+	struct nl_msg *msg;
+	struct nl_cb *cb;
+	int32_t nsid = -1;
+	int err = link_get(sk, ifindex, NULL, &link);
+
+	if (err)
+		return err;
+	ifi.ifi_index = rtnl_link_get_link(link);
+	rtnl_link_get_link_netnsid(link, &nsid);
+	rtnl_link_put(link);
+	if (ifi.ifi_index <= 0)
+		return -ENODEV;
+	msg = nlmsg_alloc_simple(RTM_GETLINK, 0);
+	cb = nl_cb_clone(nl_socket_get_cb(sk));
+	err = !msg || !cb ? -ENOMEM : 0;
+	if (!err && (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) ||
+		     (nsid >= 0 && nla_put_s32(msg, IFLA_TARGET_NETNSID, nsid))))
+		err = -ENOMEM;
+	if (!err) {
+		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, peer_xdp_parse, &r);
+		err = nl_send_auto(sk, msg);
+		err = err < 0 ? err : nl_recvmsgs(sk, cb);
+		err = err < 0 ? err : nl_wait_for_ack(sk);
+		err = nl2errno(err < 0 ? err : 0);
+	}
+	nlmsg_free(msg);
+	nl_cb_put(cb);
+	return err ? err : r.native;
+}
+
 int nl_link_master(struct nl_sock *sk, int ifindex)
 {
 	struct rtnl_link *link;

@@ -277,19 +277,22 @@ static int status_one(struct json *j, const char *bridge, bool all)
 		json_str(j, "gateway", " gateway %s\n", ip_str(s.gateway));
 		json_str(j, "mode", "  mode %s\n", net_mode_name(s.mode));
 	}
-	{
-		struct qnat_config cfg;
-		uint32_t zero = 0;
+	struct qnat_config cfg = {};
+	uint32_t zero = 0;
 
-		if (!bpf_map_lookup_elem(dp.config_fd, &zero, &cfg)) {
-			json_str(j, "uplink", "  uplink %s", s.uplink);
-			json_str(j, "uplink_address", " address %s", cfg.ext_addr ? ip_str_be(cfg.ext_addr) : "(none)");
-		}
+	if (!bpf_map_lookup_elem(dp.config_fd, &zero, &cfg)) {
+		json_str(j, "uplink", "  uplink %s", s.uplink);
+		json_str(j, "uplink_address", " address %s", cfg.ext_addr ? ip_str_be(cfg.ext_addr) : "(none)");
 	}
 	json_str(j, "uplink_xdp", " xdp %s", o.xdp_attached == 0 ? "off" : o.xdp_attached == 2 ? "generic" : "native");
 	if (s.xdp == XDP_MODE_AUTO && !o.xdp_attached && s.uplink[0])
 		json_text(j, " (auto: TC, this device gets no native XDP)");
 	json_text(j, s.bridged ? " tc ingress (a port)\n" : " tc ingress+egress\n");
+	if (!s.bridged && s.uplink[0])
+		json_bool(j, "uplink_xdp_xmit", cfg.flags & QNAT_CFG_UPLINK_XMIT,
+			  "  TAP guests' established flows leave from XDP (xdp_port_in redirects to the uplink)\n",
+			  "  TAP guests' established flows leave through TC (the uplink takes no XDP frames: no native "
+			  "XDP of ours, or a veth whose peer runs none)\n");
 	json_bool(j, "port_security", s.port_security,
 		  "  port security: on (each port's MAC and addresses bound below; no DHCP servers, RAs or redirects "
 		  "from guests)\n",

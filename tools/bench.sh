@@ -25,8 +25,8 @@
 #   floor           the TAP path's write floor: frames for a MAC nobody has
 #                   (the TAP write and the bridge's drop, nothing forwarded)
 #   qnat-bpf        qnat-bpf attach virbr0 --masq 192.168.122.0/24 (its defaults)
-#   qnat-xdp        qnat-bpf plus a prototype XDP variant of tc_port_in on the
-#                   veth guest port (tools/bench/xdp_port.bpf.c, not in the data plane)
+#   qnat-xdp        qnat-bpf with --port-xdp native: xdp_port_in on the veth guest
+#                   port too (by default only TAP ports get it)
 #   L2: br-libvirt (br_netfilter on, libvirt's rules), bridge (br_netfilter off),
 #       qnat-bpf, xdp-l2 (null XDP forwarder port to port)
 set -u

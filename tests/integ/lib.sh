@@ -19,6 +19,7 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 QNAT=${QNAT:-$ROOT/build/qnat-bpf}
 TAPRELAY=${TAPRELAY:-$ROOT/build/taprelay}
+XDP_PASS_OBJ=${XDP_PASS_OBJ:-$ROOT/build/xdp_pass.bpf.o}
 UDHCPC_SCRIPT=$ROOT/tests/integ/udhcpc.script
 
 T=q$(printf '%04x' $((RANDOM)))$$

@@ -2,9 +2,11 @@
 # xdp_port_in on TAP ports: attached natively to each TAP by default (ports
 # the supervisor takes over), guest-to-guest frames between TAPs
 # really take it (l2_port_xdp counts them) and arrive; ping to the outside
-# still works (the uplink here is a veth, so known flows go on through TC:
-# snat_fast).  Detach takes the program off every TAP; --port-xdp off never
-# puts it there.
+# still works.  The uplink here is a veth: known flows go on through TC
+# (snat_fast) until the outside end runs native XDP, and then leave from XDP
+# (snat_xdp), pings and a TCP upload alike, and through TC again once it
+# stops.  Detach takes the program off every TAP; --port-xdp off never puts
+# it there.
 #
 #   g1 eth0 (tap) <-taprelay-> t-g1 ┐
 #   g2 eth0 (tap) <-taprelay-> t-g2 ┴ virbr0 192.168.122.1 [qnat-bpf] host up0 ==veth== ext
@@ -14,6 +16,14 @@ need jq
 counter() { qnat stats "$BR" --json | jq -e ".counters.$1.$2"; }
 has_xdp() { in_host ip -d link show "$1" | grep -q "prog/xdp"; }
 port_listed() { qnat status "$BR" --json | jq -e --arg n "$1" '.[0].ports | any(.name == $n and .kind == "tap")'; }
+xmit_is() { qnat status "$BR" --json | jq -e ".[0].uplink_xdp_xmit == $1" >/dev/null; }
+# An upload through the NAT: ext hashes what arrives and sends the hash back.
+upload_ok() {
+	local sum
+	head -c 300000 /dev/urandom >"$WORK/upload"
+	sum=$(in_guest g1 socat -t 10 -T 10 - TCP:"$EXT_ADDR:5001" <"$WORK/upload") || return 1
+	[ "${sum%% *}" = "$(md5sum <"$WORK/upload" | cut -d' ' -f1)" ]
+}
 xdp_prog_named() { in_host ip -d -j link show "$1" | jq -e '.[0].xdp.prog.name == "xdp_port_in"'; }
 
 topo_init
@@ -38,6 +48,26 @@ s0=$(counter snat_fast packets)
 in_guest g1 busybox ping -c 3 -W 2 "$EXT_ADDR" >/dev/null || fail "g1 cannot ping ext"
 s1=$(counter snat_fast packets)
 [ $((s1 - s0)) -ge 3 ] || fail "snat_fast grew by $((s1 - s0)) only: the flow out did not reach TC"
+xmit_is false || fail "status says XDP sends to a veth uplink whose peer runs no XDP"
+
+# The outside end takes XDP frames now: the supervisor notices within its 2 s pass.
+[ -f "$XDP_PASS_OBJ" ] || fail "$XDP_PASS_OBJ not built"
+in_ext ip link set eth0 xdpdrv obj "$XDP_PASS_OBJ" sec xdp || fail "cannot put XDP on ext's eth0"
+wait_for 6 xmit_is true || fail "status does not say XDP sends to the uplink, whose peer runs XDP"
+bg in_ext socat TCP-LISTEN:5001,bind="$EXT_ADDR",reuseaddr,fork SYSTEM:md5sum
+x0=$(counter snat_xdp packets)
+in_guest g1 busybox ping -c 3 -W 2 "$EXT_ADDR" >/dev/null || fail "g1 cannot ping ext through XDP"
+x1=$(counter snat_xdp packets)
+[ $((x1 - x0)) -ge 2 ] || fail "snat_xdp grew by $((x1 - x0)) only: pings did not leave from XDP"
+wait_for 5 upload_ok || fail "a 300 kB upload through XDP arrived damaged or not at all"
+x2=$(counter snat_xdp packets)
+[ $((x2 - x1)) -ge 50 ] || fail "snat_xdp grew by $((x2 - x1)) in a 300 kB upload: TCP did not leave from XDP"
+in_ext ip link set eth0 xdpdrv off
+wait_for 6 xmit_is false || fail "status still says XDP sends to the uplink, whose peer stopped XDP"
+s0=$(counter snat_fast packets)
+in_guest g1 busybox ping -c 3 -W 2 "$EXT_ADDR" >/dev/null || fail "g1 cannot ping ext once the peer stops XDP"
+s1=$(counter snat_fast packets)
+[ $((s1 - s0)) -ge 3 ] || fail "snat_fast grew by $((s1 - s0)) only: flows did not go back to TC"
 
 qnat detach "$BR" || fail "detach failed"
 for t in t-g1 t-g2; do

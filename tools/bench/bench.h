@@ -38,12 +38,6 @@ struct fwd_cfg {
 };
 _Static_assert(sizeof(struct fwd_cfg) == 16, "fwd_cfg layout");
 
-/* xdp_port.bpf.c proto_flags: variants that leave out one part of the fast path */
-#define PROTO_NO_FIB (1U << 0)	 /* next hop from nh_* instead of bpf_fib_lookup() */
-#define PROTO_COARSE (1U << 1)	 /* UDP accounting with bpf_ktime_get_coarse_ns() */
-#define PROTO_NO_COUNT (1U << 2) /* no per-CPU verdict counter */
-#define PROTO_NO_TOUCH (1U << 3) /* no per-flow accounting at all */
-
 /* The header the L0 wrappers restore before every run of the program under test. */
 #define WRAP_HDR_MAX 64
 

@@ -3,8 +3,7 @@
  * Probes of one attached qnat-bpf instance, found through the program on
  * its uplink in the current namespace (never by map name: other instances
  * may run on the same host): its maps and what they cost, conntrack
- * entries written directly, the XDP port prototype on its maps, and the
- * CPU bursts of its supervisor.
+ * entries written directly, and the CPU bursts of its supervisor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +18,6 @@
 
 #include "qbench.h"
 #include "qnat_maps.h"
-#include "xdp_port.skel.h"
 
 static int instance_map(const char *uplink, const char *name)
 {
@@ -148,54 +146,6 @@ out:
 		close(rev);
 	if (cfgfd >= 0)
 		close(cfgfd);
-	return err;
-}
-
-int cmd_xdpport(int argc, char **argv)
-{
-	struct xdp_port *skel;
-	struct bpf_map *map;
-	uint32_t prog_id;
-	int dev, up, err, reused = 0;
-
-	if (argc != 4 || (strcmp(argv[1], "attach") && strcmp(argv[1], "detach")))
-		return warnx_("usage: qbench xdpport attach|detach DEV UPLINK"), -EINVAL;
-	if ((dev = ifindex_of(argv[2])) < 0 || (up = ifindex_of(argv[3])) < 0)
-		return -ENODEV;
-	if (!strcmp(argv[1], "detach"))
-		return xdp_detach(dev);
-	if ((err = qnat_uplink_prog(up, &prog_id)))
-		return err;
-	skel = xdp_port__open();
-	if (!skel)
-		return -errno;
-	bpf_object__for_each_map(map, skel->obj) {
-		int fd = prog_map_fd(prog_id, bpf_map__name(map));
-
-		if (fd < 0)
-			continue;
-		err = bpf_map__reuse_fd(map, fd);
-		close(fd);
-		if (err) {
-			warnx_("cannot use the instance's %s: %s", bpf_map__name(map), strerror(-err));
-			goto out;
-		}
-		reused++;
-	}
-	if (reused < 4) {
-		warnx_("the instance on %s lacks maps the prototype needs", argv[3]);
-		err = -ENOENT;
-		goto out;
-	}
-	if ((err = xdp_port__load(skel)))
-		goto out;
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.xport_tx), &up, &up, BPF_ANY)) {
-		err = -errno;
-		goto out;
-	}
-	err = xdp_attach_native(dev, bpf_program__fd(skel->progs.xdp_port_in));
-out:
-	xdp_port__destroy(skel);
 	return err;
 }
 

@@ -190,6 +190,15 @@ qnat_attach() {
 	done
 }
 
+qnat_xmit_wait() {
+	local n
+	for n in $(seq 30); do
+		in_ns "$1" h "$QNAT" status virbr0 --json | grep -Eq '"uplink_xdp_xmit": ?true' && return 0
+		sleep 0.2
+	done
+	log "   $1: XDP does not send to the uplink (status says TC)"
+}
+
 qnat_supervisor() {
 	local pid
 	for pid in $(ip netns pids "$(nsname "$1" h)"); do
@@ -232,6 +241,7 @@ setup() {
 	iptables | ipt-brnf | br-libvirt) libvirt_iptables "$i"; ct_timeouts "$i" ;;
 	nftables) libvirt_nftables "$i"; ct_timeouts "$i" ;;
 	qnat-bpf) qnat_attach "$i" ${ctmax:+--ct-max "$ctmax"} ;;
+	qnat-xdp) qnat_attach "$i" --port-xdp native ${ctmax:+--ct-max "$ctmax"} ;;
 	route | xdp-fwd | xdp-l2 | bridge | floor) ;;
 	*) die "unknown contender $c" ;;
 	esac
@@ -276,6 +286,9 @@ setup() {
 		[ "$c" = route ] && ip -n "$(nsname "$i" e)" route add 192.168.122.0/24 via $EXT_IP
 		;;
 	esac
+	# The sink's XDP makes the uplink's peer take XDP frames; the supervisor
+	# notices within its 2 s pass, and then XDP sends established flows out.
+	case $shape in est | tap | tap2) [ -n "${INST_QNAT[$i]:-}" ] && qnat_xmit_wait "$i" ;; esac
 	return 0
 }
 

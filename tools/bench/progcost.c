@@ -35,7 +35,6 @@
 #include "qnat_maps.h"
 #include "bench.skel.h"
 #include "qnat.skel.h"
-#include "xdp_port.skel.h"
 
 static const char *const setup_cmds[] = {
 	"ip link set lo up",
@@ -111,23 +110,9 @@ static void udp_frame(uint8_t *f, const uint8_t *smac, const uint8_t *dmac, cons
 		uh->check = 0xffff;
 }
 
-/* The XDP port prototype, whole and without one part at a time. */
-static const struct {
-	const char *name;
-	uint32_t flags;
-} variants[] = {
-	{ "xdp_port_in_proto", 0 },
-	{ "proto_no_fib", PROTO_NO_FIB },
-	{ "proto_coarse_clock", PROTO_COARSE },
-	{ "proto_no_counter", PROTO_NO_COUNT },
-	{ "proto_lookup_rewrite_only", PROTO_NO_FIB | PROTO_NO_TOUCH | PROTO_NO_COUNT },
-};
-#define NVARIANTS (sizeof(variants) / sizeof(variants[0]))
-
 struct env {
 	struct qnat *q;
 	struct bench *b;
-	struct xdp_port *x[NVARIANTS];
 	int br, tap, vport, up;
 	uint64_t repeat;
 };
@@ -280,8 +265,7 @@ static int env_setup(struct env *e, uint32_t ct_max)
 		.port_max = 65535,
 		.timeouts = { 120, 60, 432000, 120, 120, 10, 600, 600, 30 },
 	};
-	struct bpf_map *map;
-	__u32 zero = 0, key, one_port;
+	__u32 zero = 0, key;
 	struct qnat_port port = {};
 	int err;
 
@@ -304,6 +288,7 @@ static int env_setup(struct env *e, uint32_t ct_max)
 	cfg.uplink_ifindex = e->up;
 	cfg.bridge_ifindex = e->br;
 	memcpy(cfg.bridge_mac, BR_MAC, 6);
+	cfg.flags = QNAT_CFG_UPLINK_XMIT; /* an uplink that takes XDP frames: xdp_port_in's SNAT */
 
 	e->q = qnat__open();
 	if (!e->q)
@@ -319,31 +304,13 @@ static int env_setup(struct env *e, uint32_t ct_max)
 	port.flags = QNAT_PORT_TAP;
 	bpf_map_update_elem(bpf_map__fd(e->q->maps.qnat_ports), &key, &port, BPF_ANY);
 	bpf_map_update_elem(bpf_map__fd(e->q->maps.qnat_devmap), &key, &key, BPF_ANY);
+	key = e->up;
+	bpf_map_update_elem(bpf_map__fd(e->q->maps.qnat_devmap), &key, &key, BPF_ANY);
 
 	e->b = bench__open();
 	if (!e->b || (err = bench__load(e->b)))
 		return warnx_("loading bench.bpf.o"), e->b ? err : -errno;
 
-	for (size_t v = 0; v < NVARIANTS; v++) {
-		struct xdp_port *x = e->x[v] = xdp_port__open();
-
-		if (!x)
-			return -errno;
-		x->rodata->proto_flags = variants[v].flags;
-		bpf_object__for_each_map(map, x->obj) {
-			struct bpf_map *same = bpf_object__find_map_by_name(e->q->obj, bpf_map__name(map));
-
-			if (same && (err = bpf_map__reuse_fd(map, bpf_map__fd(same))))
-				return err;
-		}
-		if ((err = xdp_port__load(x)))
-			return warnx_("loading xdp_port.bpf.o"), err;
-		one_port = e->up;
-		bpf_map_update_elem(bpf_map__fd(x->maps.xport_tx), &one_port, &one_port, BPF_ANY);
-		memcpy(x->bss->nh_dmac, GW_MAC, 6);
-		memcpy(x->bss->nh_smac, UP_MAC, 6);
-		x->bss->nh_ifindex = e->up;
-	}
 	return 0;
 }
 
@@ -423,10 +390,8 @@ int cmd_progcost(int argc, char **argv)
 		  true },
 		{ "xdp_uplink_in", true, true, bpf_program__fd(e.q->progs.xdp_uplink_in), reply_b, e.up, XDP_REDIRECT,
 		  true },
-#define VARIANT(i) { variants[i].name, true, true, bpf_program__fd(e.x[i]->progs.xdp_port_in), guest_a, e.vport, \
-		     XDP_REDIRECT, i == 0 }
-		VARIANT(0), VARIANT(1), VARIANT(2), VARIANT(3), VARIANT(4),
-#undef VARIANT
+		{ "xdp_port_in", true, true, bpf_program__fd(e.q->progs.xdp_port_in), guest_a, e.vport, XDP_REDIRECT,
+		  true },
 	};
 	enum { NCASES = sizeof(cases) / sizeof(cases[0]) };
 	static double raw[8][NCASES][100]; /* table, case, run */
@@ -467,8 +432,6 @@ int cmd_progcost(int argc, char **argv)
 			       e.repeat, runs);
 		}
 	}
-	for (size_t v = 0; v < NVARIANTS; v++)
-		xdp_port__destroy(e.x[v]);
 	bench__destroy(e.b);
 	qnat__destroy(e.q);
 	return 0;

@@ -224,7 +224,6 @@ static const struct cmd {
 	{ "detach", cmd_detach, "detach DEV                     remove any XDP program from DEV" },
 	{ "run", cmd_run, "run --gen-ns NS --gen-dev DEV --sink-ns NS --sink-dev DEV ...   generate, count" },
 	{ "tapgen", cmd_tapgen, "tapgen --tap TAP --smac M --saddr A --cpu N [...] --daddr A [--sink-ns NS --sink-dev DEV | --rx-tap TAP]   write a guest's frames into TAP(s), count" },
-	{ "xdpport", cmd_xdpport, "xdpport attach|detach DEV UPLINK   the XDP port prototype on qnat's maps" },
 	{ "qnatmaps", cmd_qnatmaps, "qnatmaps UPLINK                the instance's maps: entries, memlock" },
 	{ "ctfill", cmd_ctfill, "ctfill UPLINK FLOWS AGE_S      write FLOWS UDP flows straight into qnat_ct" },
 	{ "cpuwatch", cmd_cpuwatch, "cpuwatch PID SECS [MAX]        CPU bursts of a process (schedstat)" },

@@ -58,7 +58,6 @@ int cmd_fwd(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_tapgen(int argc, char **argv);
-int cmd_xdpport(int argc, char **argv);
 int cmd_qnatmaps(int argc, char **argv);
 int cmd_ctfill(int argc, char **argv);
 int cmd_cpuwatch(int argc, char **argv);

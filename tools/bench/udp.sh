@@ -35,21 +35,20 @@ est_contenders() {
 		echo "$c"
 	done
 }
-est_inst() { [ "$2" = qnat-xdp ] && echo "e$1-qnat-bpf" || echo "e$1-$2"; } # the prototype rides on qnat-bpf's
+est_inst() { echo "e$1-$2"; }
 
 est_phase() {
 	local f=$1 r c i n out ctmax cs
 	cs=$(est_contenders "$f")
 	log "== udp_est, $f flows: $(echo $cs)"
 	for c in $cs; do
-		[ "$c" = qnat-xdp ] && continue
 		ctmax=
-		[ "$c" = qnat-bpf ] && [ "$f" -gt 131072 ] && ctmax=$((f * 2))
+		case $c in qnat-*) [ "$f" -gt 131072 ] && ctmax=$((f * 2)) ;; esac
 		setup "$(est_inst "$f" "$c")" "$c" est $ctmax
 	done
 	for c in $cs; do
 		i=$(est_inst "$f" "$c")
-		case $c in route | xdp-fwd | qnat-xdp) continue ;; esac
+		case $c in route | xdp-fwd) continue ;; esac
 		gen_est "$i" --flows "$f" --packets "$f" >/dev/null || die "prefill $i"
 		n=$(table_count "$i")
 		echo "info table udp_est/$f/$c $n" >>"$RAW"
@@ -58,13 +57,11 @@ est_phase() {
 	for r in $(seq "$ROUNDS"); do
 		for c in $cs; do
 			i=$(est_inst "$f" "$c")
-			[ "$c" = qnat-xdp ] && { in_ns "$i" h "$QB" xdpport attach vg1 up0 || die "xdpport"; }
 			out=$(gen_est "$i" --flows "$f" --secs "$SECS") || die "run $i"
-			[ "$c" = qnat-xdp ] && in_ns "$i" h "$QB" xdpport detach vg1 up0
 			pkt_result udp_est "$f" "$c" "$out"
 		done
 	done
-	for c in $cs; do [ "$c" = qnat-xdp ] || instance_del "$(est_inst "$f" "$c")"; done
+	for c in $cs; do instance_del "$(est_inst "$f" "$c")"; done
 }
 
 dnat_l2_phase() {

@@ -274,21 +274,31 @@ int xdp_port_in(struct xdp_md *ctx)
 	if (!e || e->port_ifindex != ctx->ingress_ifindex || (void *)(eth + 1) > data_end ||
 	    !mac_eq(e->guest_mac, eth->h_source))
 		return XDP_PASS;
-	port_fib_init(&fib, cfg, &p);
-	fib.tot_len = p.tot_len; /* over the uplink's MTU: FRAG_NEEDED, the kernel answers */
-	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS || fib.ifindex != cfg->uplink_ifindex)
-		return XDP_PASS; /* a host address, no neighbour yet, elsewhere: TC's */
+	/* The flow's next hop, as the FIB gave it: asked again when anything
+	 * changed since (the supervisor moves cfg->nh_gen on route, neighbour
+	 * and uplink events, and every 2 s) or for a longer packet than it let
+	 * through (the route's MTU).  The lookup is most of this path's cost. */
+	if (e->nh_gen != cfg->nh_gen || p.tot_len > e->nh_len) {
+		port_fib_init(&fib, cfg, &p);
+		fib.tot_len = p.tot_len; /* over the uplink's MTU: FRAG_NEEDED, the kernel answers */
+		if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS ||
+		    fib.ifindex != cfg->uplink_ifindex || !mac_eq(fib.smac, cfg->uplink_mac))
+			return XDP_PASS; /* a host address, no neighbour yet, elsewhere: TC's */
+		e->nh_len = p.tot_len; /* longer than before, or the first since a change */
+		e->nh_gen = cfg->nh_gen;
+		__builtin_memcpy(e->nh_mac, fib.dmac, ETH_ALEN);
+	}
 	/* The uplink may have left the devmap (unregistered): a redirect
 	 * after the rewrite would abort, a pass would reach TC translated. */
-	if (!bpf_map_lookup_elem(&qnat_devmap, &fib.ifindex))
+	if (!bpf_map_lookup_elem(&qnat_devmap, &cfg->uplink_ifindex))
 		return XDP_PASS;
 
 	ct_touch(e, &orig, QNAT_DIR_ORIG, &p, data_end - data);
 	if (xdp_nat_rewrite(data, data_end, &p, NAT_SRC, e->nat_addr, e->nat_port) ||
-	    xdp_ttl_dec_set_macs(data, data_end, fib.dmac, fib.smac))
+	    xdp_ttl_dec_set_macs(data, data_end, e->nh_mac, cfg->uplink_mac))
 		return XDP_ABORTED; /* bounds were checked by the parser: a bug */
 	count(QNAT_C_SNAT_XDP, data_end - data);
-	return bpf_redirect_map(&qnat_devmap, fib.ifindex, 0);
+	return bpf_redirect_map(&qnat_devmap, cfg->uplink_ifindex, 0);
 }
 
 /*

@@ -414,9 +414,14 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 		.port_max = s->port_max,
 	};
 	struct qnat_host_allow rules[QNAT_HOST_ALLOW_MAX] = {};
+	struct qnat_config old;
 	uint32_t zero = 0;
 	bool all = false;
 	int n = 0;
+
+	/* Adopted flows keep next hops cached under the old generation: it goes on from there. */
+	if (!bpf_map_lookup_elem(dp->config_fd, &zero, &old) && old.abi_version == QNAT_ABI_VERSION)
+		cfg.nh_gen = old.nh_gen;
 
 	if (s->host_allow[0] && host_allow_parse(s->host_allow, rules, &n, &all))
 		return -EINVAL;
@@ -591,12 +596,14 @@ void dp_detach_uplink(int ifindex, const struct owned *o)
 }
 
 /*
- * XDP redirects into the uplink (xdp_port_in's SNAT path) only where the
- * uplink takes them for sure.  Most drivers transmit XDP frames only while
- * they run an XDP program of their own: our native xdp_uplink_in.  A veth
- * hands them to its peer, which takes them only while it runs native XDP,
- * something that may change behind our back: the supervisor asks again
- * every resync.  Returns whether XDP now sends to the uplink.
+ * What xdp_port_in needs to send established flows to the uplink itself.
+ * It does so only where the uplink takes XDP frames for sure.  Most drivers
+ * transmit them only while they run an XDP program of their own: our native
+ * xdp_uplink_in.  A veth hands them to its peer, which takes them only while
+ * it runs native XDP, something that may change behind our back.  Also the
+ * uplink's MAC, and a new next-hop generation: every flow asks the FIB once
+ * more.  At attach, on route, neighbour and uplink events, and every expiry
+ * pass.  Returns whether XDP now sends to the uplink.
  */
 bool dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex)
 {
@@ -616,9 +623,10 @@ bool dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex)
 		       prog_named(q.drv_prog_id, "xdp_uplink_in");
 	if (xmit && bpf_map_update_elem(dp->devmap_fd, &key, &key, BPF_ANY))
 		xmit = false;
-	if (xmit == !!(cfg.flags & QNAT_CFG_UPLINK_XMIT))
-		return xmit;
-	cfg.flags ^= QNAT_CFG_UPLINK_XMIT;
+	if (nl_link_mac(sk, ifindex, cfg.uplink_mac))
+		xmit = false;
+	cfg.flags = xmit ? cfg.flags | QNAT_CFG_UPLINK_XMIT : cfg.flags & ~QNAT_CFG_UPLINK_XMIT;
+	cfg.nh_gen++;
 	bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY);
 	return xmit;
 }

@@ -180,6 +180,8 @@ static int on_event(struct nl_msg *msg, void *arg)
 
 		if (ifi->ifi_family != AF_UNSPEC) /* bridge port notifications repeat these */
 			break;
+		if (ifi->ifi_index == p->uplink_ifindex) /* its MAC or MTU may have changed */
+			uplink_xmit_check(p);
 		if (h->nlmsg_type == RTM_DELLINK)
 			port_leave(p, ifi->ifi_index, true);
 		else if (master == p->bridge_ifindex)
@@ -198,6 +200,15 @@ static int on_event(struct nl_msg *msg, void *arg)
 		else if (!moved && p->route_moved)
 			log_info("the default route leaves via the uplink %s again", p->s->uplink);
 		p->route_moved = moved;
+		uplink_xmit_check(p); /* flows' next hops may have changed */
+		break;
+	}
+	case RTM_NEWNEIGH:
+	case RTM_DELNEIGH: {
+		struct ndmsg *nd = nlmsg_data(h);
+
+		if (nd->ndm_ifindex == p->uplink_ifindex) /* a next hop's MAC, or its loss */
+			uplink_xmit_check(p);
 		break;
 	}
 	case RTM_NEWADDR:
@@ -220,7 +231,8 @@ static struct nl_sock *events_open(struct sup *p)
 		return NULL;
 	nl_socket_disable_seq_check(ev);
 	nl_socket_modify_cb(ev, NL_CB_VALID, NL_CB_CUSTOM, on_event, p);
-	if (nl_connect(ev, NETLINK_ROUTE) || nl_socket_add_memberships(ev, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE, 0) ||
+	if (nl_connect(ev, NETLINK_ROUTE) || nl_socket_add_memberships(ev, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
+							     RTNLGRP_NEIGH, 0) ||
 	    nl_socket_set_nonblocking(ev)) {
 		nl_socket_free(ev);
 		return NULL;

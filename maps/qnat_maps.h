@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #ifndef QNAT_ABI_VERSION /* a -D only to build a mismatching variant (test_upgrade.sh) */
-#define QNAT_ABI_VERSION 2
+#define QNAT_ABI_VERSION 3
 #endif
 
 /* Map names, as the kernel reports them (at most 15 characters). */
@@ -100,9 +100,11 @@ struct qnat_config {
 	__u32 timeouts[QNAT_TO_MAX];
 	__u64 netns_cookie; /* the host's namespace: socket hooks act there only */
 	__u32 max_flows_per_guest; /* 0: no cap */
-	__u32 pad2;
+	__u32 nh_gen;		   /* next-hop generation: flows' cached next hops are valid while it stays */
+	__u8 uplink_mac[6];	   /* the uplink's MAC, the source of what XDP sends there */
+	__u8 pad2[2];
 };
-_Static_assert(sizeof(struct qnat_config) == 96, "qnat_config layout");
+_Static_assert(sizeof(struct qnat_config) == 104, "qnat_config layout");
 
 /*
  * A flow's tuple.  For ICMP echo the identifier sits where the translated
@@ -158,11 +160,13 @@ struct qnat_ct_entry {
 	__u8 guest_mac[6];
 	__be16 peer_port;
 	__be32 peer_addr;
-	__u32 pad;
+	__u32 nh_gen; /* the config's nh_gen when nh_mac was looked up */
 	__u64 packets[QNAT_DIR_MAX];
 	__u64 bytes[QNAT_DIR_MAX];
+	__u8 nh_mac[6]; /* xdp_port_in's cache of bpf_fib_lookup(): the next hop's MAC on the uplink */
+	__u16 nh_len;	/* the longest packet that lookup let through (0: none) */
 };
-_Static_assert(sizeof(struct qnat_ct_entry) == 72, "qnat_ct_entry layout");
+_Static_assert(sizeof(struct qnat_ct_entry) == 80, "qnat_ct_entry layout");
 
 /* qnat_ct_rev: reply tuple (peer -> nat) -> original tuple. */
 

@@ -4,8 +4,8 @@
 # really take it (l2_port_xdp counts them) and arrive; ping to the outside
 # still works.  The uplink here is a veth: known flows go on through TC
 # (snat_fast) until the outside end runs native XDP, and then leave from XDP
-# (snat_xdp), pings and a TCP upload alike, and through TC again once it
-# stops.  Detach takes the program off every TAP; --port-xdp off never puts
+# (snat_xdp), pings and a TCP upload alike, to the next hop's new MAC as soon
+# as it changes, and through TC again once it stops.  Detach takes the program off every TAP; --port-xdp off never puts
 # it there.
 #
 #   g1 eth0 (tap) <-taprelay-> t-g1 ┐
@@ -62,6 +62,16 @@ x1=$(counter snat_xdp packets)
 wait_for 5 upload_ok || fail "a 300 kB upload through XDP arrived damaged or not at all"
 x2=$(counter snat_xdp packets)
 [ $((x2 - x1)) -ge 50 ] || fail "snat_xdp grew by $((x2 - x1)) in a 300 kB upload: TCP did not leave from XDP"
+# A next hop that changes its MAC: a flow's cached one goes with the neighbour event.
+ext_udp_echo 5002
+udp_once() { in_guest g1 socat -T 2 - UDP:"$EXT_ADDR:5002",sourceport=40000,reuseaddr <<<"$1"; }
+[ "$(udp_once a)" = echo:a ] && [ "$(udp_once b)" = echo:b ] || fail "no UDP echo through XDP"
+in_ext ip link set eth0 address 02:00:00:00:77:77
+in_host ip neigh replace "$EXT_ADDR" lladdr 02:00:00:00:77:77 dev "$UPLINK"
+x0=$(counter snat_xdp packets)
+[ "$(udp_once c)" = echo:c ] || fail "no UDP echo once ext's MAC changed: XDP kept the flow's old next hop"
+x1=$(counter snat_xdp packets)
+[ $((x1 - x0)) -ge 1 ] || fail "the datagram after the MAC change did not leave from XDP"
 in_ext ip link set eth0 xdpdrv off
 wait_for 6 xmit_is false || fail "status still says XDP sends to the uplink, whose peer stopped XDP"
 s0=$(counter snat_fast packets)

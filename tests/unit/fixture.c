@@ -159,6 +159,7 @@ struct qnat_config nat_default_config(void)
 	};
 
 	memcpy(c.bridge_mac, BRIDGE_MAC, 6);
+	memcpy(c.uplink_mac, UPLINK_MAC, 6);
 	return c;
 }
 

@@ -90,6 +90,52 @@ TEST(xdp_port_snat_established)
 	qnat__destroy(skel);
 }
 
+/*
+ * The flow's next hop is looked up once and cached: a neighbour that changes
+ * is seen only when the generation moves (the supervisor moves it on the
+ * change's event), and a packet longer than any the lookup let through asks
+ * again (here the uplink's MTU fell: the kernel's, so XDP_PASS).
+ */
+TEST(xdp_port_next_hop_cache)
+{
+	static const __u8 NEW_GW_MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x01, 0xfd };
+	struct qnat *skel = xdp_port_open(true);
+	struct pkt_spec s = guest_pkt(IPPROTO_UDP, GUEST1, 42000, SERVER, 53);
+	struct qnat_config cfg;
+	__u8 buf[PKT_MAX], want[PKT_MAX];
+	size_t len, want_len;
+	struct run r;
+	__u32 zero = 0;
+
+	if (!skel || !(want_len = tc_opens(skel, &s, want)))
+		goto out;
+	len = pkt_build(&s, buf);
+	if (!ASSERT_XDP(run_xdp_on(skel->progs.xdp_port_in, buf, len, tn.tap, &r), &r, XDP_REDIRECT) ||
+	    !ASSERT_MEMEQ(r.data, GW_MAC, 6, "the gateway's MAC"))
+		goto out;
+	ASSERT_EQ(system("ip neigh replace 198.51.100.254 lladdr 02:00:00:00:01:fd dev qup0 nud permanent"), 0, "neigh");
+	if (ASSERT_XDP(run_xdp_on(skel->progs.xdp_port_in, buf, len, tn.tap, &r), &r, XDP_REDIRECT))
+		ASSERT_MEMEQ(r.data, GW_MAC, 6, "the cached MAC, while the generation stays");
+	bpf_map__lookup_elem(skel->maps.qnat_config, &zero, sizeof(zero), &cfg, sizeof(cfg), 0);
+	cfg.nh_gen++;
+	bpf_map__update_elem(skel->maps.qnat_config, &zero, sizeof(zero), &cfg, sizeof(cfg), BPF_ANY);
+	if (ASSERT_XDP(run_xdp_on(skel->progs.xdp_port_in, buf, len, tn.tap, &r), &r, XDP_REDIRECT))
+		ASSERT_MEMEQ(r.data, NEW_GW_MAC, 6, "the new MAC, once the generation moved");
+
+	s.payload_len = 180;
+	len = pkt_build(&s, buf);
+	ASSERT_EQ(system("ip link set qup0 mtu 150"), 0, "mtu");
+	xdp_passes(skel, buf, len, tn.tap, "longer than the lookup let through, over the new MTU");
+	s.payload_len = 0;
+	len = pkt_build(&s, buf);
+	ASSERT_XDP(run_xdp_on(skel->progs.xdp_port_in, buf, len, tn.tap, &r), &r, XDP_REDIRECT);
+out:
+	system("ip link set qup0 mtu 1500");
+	system("ip neigh replace 198.51.100.254 lladdr 02:00:00:00:01:fe dev qup0 nud permanent");
+	if (skel)
+		qnat__destroy(skel);
+}
+
 /* What XDP cannot finish goes to TC untouched, and opens nothing. */
 TEST(xdp_port_passes)
 {

@@ -288,6 +288,7 @@ static int env_setup(struct env *e, uint32_t ct_max)
 	cfg.uplink_ifindex = e->up;
 	cfg.bridge_ifindex = e->br;
 	memcpy(cfg.bridge_mac, BR_MAC, 6);
+	memcpy(cfg.uplink_mac, UP_MAC, 6);
 	cfg.flags = QNAT_CFG_UPLINK_XMIT; /* an uplink that takes XDP frames: xdp_port_in's SNAT */
 
 	e->q = qnat__open();

@@ -320,6 +320,10 @@ END {
 	target("TAP path, 1000 flows: qnat-bpf >= 0.9x its XDP-redirect ceiling", tf / M("tap_nat", 1000, "xdp-fwd"), 0.9, "x")
 	target("TAP path, 1000 flows: qnat-bpf vs iptables MASQUERADE (no target)", tf / M("tap_nat", 1000, "iptables"), 0, "x")
 	target("veth live frames, 10k flows: qnat-bpf >= 4x iptables MASQUERADE", M("udp_est", 10000, "qnat-bpf") / M("udp_est", 10000, "iptables"), 4, "x")
+	target("veth live frames, 10k flows: qnat-bpf --port-xdp native >= 4x iptables MASQUERADE", M("udp_est", 10000, "qnat-xdp") / M("udp_est", 10000, "iptables"), 4, "x")
+	target("veth guest, TCP bulk up: --port-xdp native vs qnat-bpf's default (no target: what XDP on a veth port costs TCP)", M("tcp_bulk", "up", "qnat-xdp") / M("tcp_bulk", "up", "qnat-bpf"), 0, "x")
+	i = pidx["xdp_port_in", pf[1]]
+	if (i) target("guest port fast path (xdp_port_in) in PROG_TEST_RUN vs a no-op (no target)", prog[i, "ratio_noop"], 0, "x")
 	target("TCP bulk from a TAP guest: qnat-bpf >= 1.0x MASQUERADE", M("tcp_tap", "up", "qnat-bpf") / M("tcp_tap", "up", "iptables"), 1, "x")
 	target("guest to guest over TAPs: qnat-bpf >= 0.9x an XDP L2 redirect", M("tap_l2", 1000, "qnat-bpf") / M("tap_l2", 1000, "xdp-l2"), 0.9, "x")
 	if (big > 1000 && M("tap_flows", 1000, "qnat-bpf") > 0)

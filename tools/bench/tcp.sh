@@ -8,7 +8,7 @@
 #             frames to it, the host TAP written non-blocking)
 #   tcp_crr   connections/s: connect, one byte each way, close (RST), from
 #             TCP_NPROC client processes in the guest
-TCP_C=${TCP_C:-"iptables nftables route qnat-bpf"}
+TCP_C=${TCP_C:-"iptables nftables route qnat-bpf qnat-xdp"} # qnat-xdp: what native XDP on a veth port costs TCP
 TCP_TAP_C=${TCP_TAP_C:-"iptables nftables route qnat-bpf"}
 TCP_NPROC=${TCP_NPROC:-2}
 CRR_PORT=7000

@@ -603,9 +603,9 @@ void dp_detach_uplink(int ifindex, const struct owned *o)
  * it runs native XDP, something that may change behind our back.  Also the
  * uplink's MAC, and a new next-hop generation: every flow asks the FIB once
  * more.  At attach, on route, neighbour and uplink events, and every expiry
- * pass.  Returns whether XDP now sends to the uplink.
+ * pass; a change of path is logged.
  */
-bool dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex)
+void dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct qnat_config cfg;
@@ -614,7 +614,7 @@ bool dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex)
 	bool xmit;
 
 	if (bpf_map_lookup_elem(dp->config_fd, &zero, &cfg))
-		return false;
+		return;
 	nl_link_kind(sk, ifindex, kind, sizeof(kind));
 	if (!strcmp(kind, "veth"))
 		xmit = nl_veth_peer_xdp(sk, ifindex) == 1;
@@ -625,10 +625,11 @@ bool dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex)
 		xmit = false;
 	if (nl_link_mac(sk, ifindex, cfg.uplink_mac))
 		xmit = false;
+	if (xmit != !!(cfg.flags & QNAT_CFG_UPLINK_XMIT))
+		log_info("established flows from TAP guests now leave %s", xmit ? "from XDP" : "through TC");
 	cfg.flags = xmit ? cfg.flags | QNAT_CFG_UPLINK_XMIT : cfg.flags & ~QNAT_CFG_UPLINK_XMIT;
 	cfg.nh_gen++;
 	bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY);
-	return xmit;
 }
 
 /* xdp_port_in on a port, XDP_FLAGS_* of the mode it got (0: TC alone). */

@@ -103,19 +103,16 @@ int nl_link_kind(struct nl_sock *sk, int ifindex, char *kind, size_t len)
 	return 0;
 }
 
-struct peer_xdp {
-	int native; /* 1: the link runs a native XDP program */
-};
-
+/* *arg = 1 when the link in msg runs a native XDP program. */
 static int peer_xdp_parse(struct nl_msg *msg, void *arg)
 {
 	struct nlattr *tb[IFLA_MAX + 1], *xdp[IFLA_XDP_MAX + 1];
-	struct peer_xdp *r = arg;
+	int *native = arg;
 
 	if (nlmsg_parse(nlmsg_hdr(msg), sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) || !tb[IFLA_XDP] ||
 	    nla_parse_nested(xdp, IFLA_XDP_MAX, tb[IFLA_XDP], NULL))
 		return NL_STOP;
-	r->native = xdp[IFLA_XDP_DRV_PROG_ID] ||
+	*native = xdp[IFLA_XDP_DRV_PROG_ID] ||
 		    (xdp[IFLA_XDP_ATTACHED] && nla_get_u8(xdp[IFLA_XDP_ATTACHED]) == XDP_ATTACHED_DRV);
 	return NL_STOP;
 }
@@ -129,7 +126,7 @@ static int peer_xdp_parse(struct nl_msg *msg, void *arg)
 int nl_veth_peer_xdp(struct nl_sock *sk, int ifindex)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-	struct peer_xdp r = { 0 };
+	int native = 0;
 	struct rtnl_link *link;
 	struct nl_msg *msg;
 	struct nl_cb *cb;
@@ -150,7 +147,7 @@ int nl_veth_peer_xdp(struct nl_sock *sk, int ifindex)
 		     (nsid >= 0 && nla_put_s32(msg, IFLA_TARGET_NETNSID, nsid))))
 		err = -ENOMEM;
 	if (!err) {
-		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, peer_xdp_parse, &r);
+		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, peer_xdp_parse, &native);
 		err = nl_send_auto(sk, msg);
 		err = err < 0 ? err : nl_recvmsgs(sk, cb);
 		err = err < 0 ? err : nl_wait_for_ack(sk);
@@ -158,7 +155,7 @@ int nl_veth_peer_xdp(struct nl_sock *sk, int ifindex)
 	}
 	nlmsg_free(msg);
 	nl_cb_put(cb);
-	return err ? err : r.native;
+	return err ? err : native;
 }
 
 int nl_link_master(struct nl_sock *sk, int ifindex)

@@ -196,7 +196,7 @@ void dp_detach_uplink(int ifindex, const struct owned *o);
 int dp_attach_uplink_xdp(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o);
 void dp_detach_uplink_xdp(int ifindex, const struct owned *o);
 int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode xdp);
-bool dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex);
+void dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex);
 void dp_forget_port(struct dataplane *dp, int ifindex, bool detach);
 void dp_mark_uplink_port(struct dataplane *dp, int ifindex);
 int dp_attach_bridge(struct dataplane *dp, int ifindex, struct owned *o);

@@ -55,7 +55,6 @@ struct sup {
 	uint32_t flows; /* as the last expiry pass counted them */
 	struct nl_sock *ev; /* link, address and route events */
 	bool route_moved;   /* warned that the default route left the uplink */
-	bool uplink_xmit;   /* xdp_port_in sends established flows to the uplink itself */
 	struct frag_out *fo;
 };
 
@@ -119,17 +118,11 @@ static void ports_resync(struct sup *p)
 	p->resync = false;
 }
 
-/* Whether the uplink takes XDP frames now: a veth's peer may start or stop XDP. */
+/* Whether the uplink takes XDP frames now (a veth's peer may start or stop XDP), and a new next-hop generation. */
 static void uplink_xmit_check(struct sup *p)
 {
-	bool xmit;
-
-	if (p->s->bridged || !p->uplink_ifindex)
-		return;
-	xmit = dp_uplink_xmit(p->dp, p->sk, p->uplink_ifindex);
-	if (xmit != p->uplink_xmit)
-		log_info("established flows from TAP guests now leave %s", xmit ? "from XDP" : "through TC");
-	p->uplink_xmit = xmit;
+	if (!p->s->bridged && p->uplink_ifindex)
+		dp_uplink_xmit(p->dp, p->sk, p->uplink_ifindex);
 }
 
 /* Conntrack and FDB expiry, early fragments' sweep, port bindings, the uplink's XDP. */
@@ -389,12 +382,6 @@ struct sup *supervisor_start(const struct settings *s, struct extras *x, struct 
 
 	p = (struct sup){ .s = s, .x = x, .dp = dp, .bridge_ifindex = bridge_ifindex, .uplink_ifindex = uplink_ifindex,
 			  .metrics_fd = -1 };
-	{
-		struct qnat_config cfg;
-		uint32_t zero = 0;
-
-		p.uplink_xmit = !bpf_map_lookup_elem(dp->config_fd, &zero, &cfg) && (cfg.flags & QNAT_CFG_UPLINK_XMIT);
-	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -48,9 +48,9 @@ static __always_inline int tc_parse(struct __sk_buff *skb, struct pkt *p)
 	return r;
 }
 
-static __always_inline int tc_verdict(struct __sk_buff *skb, __u32 counter, int verdict)
+static __always_inline int tc_verdict(struct __sk_buff *skb, const struct qnat_config *cfg, __u32 counter, int verdict)
 {
-	count(counter, skb->len);
+	count(cfg, counter, skb->len);
 	return verdict;
 }
 
@@ -70,8 +70,8 @@ static __always_inline int tc_via_bridge(struct __sk_buff *skb, const struct qna
 	struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = dst };
 
 	if (tc_ttl_dec(skb, p))
-		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-	count(counter, skb->len);
+		return tc_verdict(skb, cfg, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	count(cfg, counter, skb->len);
 	return bpf_redirect_neigh(cfg->bridge_ifindex, &nh, sizeof(nh), 0);
 }
 
@@ -84,11 +84,11 @@ static __always_inline int tc_hairpin_server(struct __sk_buff *skb, const struct
 	ct_key_orig(p, &orig);
 	e = bpf_map_lookup_elem(&qnat_ct, &orig);
 	if (!e || !(e->flags & QNAT_CTF_HAIRPIN) || p->ttl <= 1)
-		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK); /* DNS, DHCP, ... to the gateway */
+		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK); /* DNS, DHCP, ... to the gateway */
 	ct_touch(e, &orig, QNAT_DIR_ORIG, p, skb->len);
 	if (tc_nat_rewrite(skb, p, NAT_SRC, p->saddr, e->nat_addr, p->sport, e->nat_port) ||
 	    tc_nat_rewrite(skb, p, NAT_DST, p->daddr, e->peer_addr, p->dport, e->peer_port))
-		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 	return tc_via_bridge(skb, cfg, p, e->peer_addr, QNAT_C_HAIRPIN);
 }
 
@@ -100,25 +100,28 @@ static __always_inline int tc_hairpin_client(struct __sk_buff *skb, const struct
 	struct qnat_fwd *f;
 
 	if (p->ttl <= 1)
-		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
 	e = ct_lookup_reply(p, &orig);
 	if (!e) {
 		if (p->proto == IPPROTO_TCP && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) != TCPF_SYN)
-			return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+			return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
 		f = fwd_lookup(cfg, p->daddr, p->dport, p->proto);
 		if (!f)
-			return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK); /* a service of the host */
+			return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK); /* a service of the host */
+		/* Another network's guest: libvirt rejects traffic between NAT networks. */
+		if (!in_subnet(cfg, f->guest_addr))
+			return tc_verdict(skb, cfg, QNAT_C_DROP_OTHER_NET, TC_ACT_SHOT);
 		e = ct_create_hairpin(cfg, p, f, &orig);
 		if (!e)
 			return TC_ACT_SHOT; /* counted */
-		count(QNAT_C_DNAT_NEW, skb->len);
+		count(cfg, QNAT_C_DNAT_NEW, skb->len);
 	}
 	if (!(e->flags & QNAT_CTF_HAIRPIN))
-		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
 	ct_touch(e, &orig, QNAT_DIR_REPLY, p, skb->len);
 	if (tc_nat_rewrite(skb, p, NAT_DST, p->daddr, orig.saddr, p->dport, orig.sport) ||
 	    tc_nat_rewrite(skb, p, NAT_SRC, p->saddr, orig.daddr, p->sport, orig.dport))
-		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 	return tc_via_bridge(skb, cfg, p, orig.saddr, QNAT_C_HAIRPIN);
 }
 
@@ -132,9 +135,9 @@ static __always_inline int tc_port_l2(struct __sk_buff *skb, const struct qnat_c
 
 	switch (port_l2(&fr, cfg, &arg, &tap)) {
 	case PORT_L2_DROP:
-		return tc_verdict(skb, arg, TC_ACT_SHOT);
+		return tc_verdict(skb, cfg, arg, TC_ACT_SHOT);
 	case PORT_L2_TO_PORT:
-		count(QNAT_C_L2_FAST, skb->len);
+		count(cfg, QNAT_C_L2_FAST, skb->len);
 		return bpf_redirect(arg, 0);
 	}
 	return -1;
@@ -159,34 +162,36 @@ int tc_port_in(struct __sk_buff *skb)
 	/* Bridged, no uplink address to translate to, or a VLAN's frame (its
 	 * tag, stripped into the skb, is not ours to route): the bridge's. */
 	if ((cfg->flags & QNAT_CFG_BRIDGED) || skb->vlan_present)
-		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
 	r = tc_parse(skb, &p);
 	/* Isolated: the subnet and the host's DHCP and DNS on it, nothing beyond. */
 	if ((cfg->flags & QNAT_CFG_ISOLATED) && r != PARSE_NOT_IPV4 && r != PARSE_BAD && !in_subnet(cfg, p.daddr) &&
 	    !is_mcast_or_bcast(p.daddr))
-		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD || !cfg->ext_addr)
-		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
 	switch (port_out_kind(cfg, &p, r)) {
 	case OUT_GATEWAY:
 		return tc_hairpin_server(skb, cfg, &p);
 	case OUT_HOST:
-		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
+		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
 	case OUT_SPOOF: /* open: no policy of ours */
 		if (cfg->flags & QNAT_CFG_OPEN)
-			return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK);
-		return tc_verdict(skb, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
+			return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
+		return tc_verdict(skb, cfg, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
 	case OUT_SLOW:
-		return tc_verdict(skb, QNAT_C_PASS_SLOW, TC_ACT_OK);
+		return tc_verdict(skb, cfg, QNAT_C_PASS_SLOW, TC_ACT_OK);
 	}
+	if (port_other_net(cfg, p.daddr))
+		return tc_verdict(skb, cfg, QNAT_C_DROP_OTHER_NET, TC_ACT_SHOT);
 	port_fib_init(&fib, cfg, &p);
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_NOT_FWDED && p.proto != IPPROTO_ICMP)
 		return tc_hairpin_client(skb, cfg, &p); /* a host address: maybe a forward */
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
-		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK); /* local, unreachable, too big: the kernel answers */
+		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK); /* local, unreachable, too big: the kernel answers */
 	if (fib.ifindex != cfg->uplink_ifindex)
-		return tc_verdict(skb, QNAT_C_PASS, TC_ACT_OK); /* routed elsewhere: not ours to masquerade */
+		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK); /* routed elsewhere: not ours to masquerade */
 
 	void *data = (void *)(long)skb->data;
 	struct ethhdr *eth = data;
@@ -197,7 +202,7 @@ int tc_port_in(struct __sk_buff *skb)
 	/* Routed: the same path, untranslated and without conntrack (libvirt keeps none either). */
 	if (cfg->flags & QNAT_CFG_ROUTE) {
 		if (tc_ttl_dec(skb, &p))
-			return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+			return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 		goto out;
 	}
 
@@ -212,17 +217,17 @@ int tc_port_in(struct __sk_buff *skb)
 	__builtin_memcpy(e->guest_mac, guest_mac, ETH_ALEN);
 
 	if (tc_nat_rewrite(skb, &p, NAT_SRC, p.saddr, e->nat_addr, p.sport, e->nat_port) || tc_ttl_dec(skb, &p))
-		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 out:
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		struct bpf_redir_neigh nh = { .nh_family = AF_INET, .ipv4_nh = fib.ipv4_dst };
 
-		count(QNAT_C_SNAT_FAST, skb->len);
+		count(cfg, QNAT_C_SNAT_FAST, skb->len);
 		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
 	}
 	if (tc_set_macs(skb, fib.dmac, fib.smac))
-		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
-	count(QNAT_C_SNAT_FAST, skb->len);
+		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	count(cfg, QNAT_C_SNAT_FAST, skb->len);
 	return bpf_redirect(fib.ifindex, 0);
 }
 
@@ -251,12 +256,12 @@ int xdp_port_in(struct xdp_md *ctx)
 		return XDP_PASS;
 	switch (port_l2(&fr, cfg, &arg, &tap)) {
 	case PORT_L2_DROP:
-		count(arg, data_end - data);
+		count(cfg, arg, data_end - data);
 		return XDP_DROP;
 	case PORT_L2_TO_PORT:
 		if (!tap)
 			return XDP_PASS; /* a veth drops frames its peer does not take: TC's */
-		count(QNAT_C_L2_PORT_XDP, data_end - data);
+		count(cfg, QNAT_C_L2_PORT_XDP, data_end - data);
 		return bpf_redirect_map(&qnat_devmap, arg, XDP_PASS);
 	}
 	/* Bridged and libvirt's other modes are TC's alone. */
@@ -297,7 +302,7 @@ int xdp_port_in(struct xdp_md *ctx)
 	if (xdp_nat_rewrite(data, data_end, &p, NAT_SRC, e->nat_addr, e->nat_port) ||
 	    xdp_ttl_dec_set_macs(data, data_end, e->nh_mac, cfg->uplink_mac))
 		return XDP_ABORTED; /* bounds were checked by the parser: a bug */
-	count(QNAT_C_SNAT_XDP, data_end - data);
+	count(cfg, QNAT_C_SNAT_XDP, data_end - data);
 	return bpf_redirect_map(&qnat_devmap, cfg->uplink_ifindex, 0);
 }
 
@@ -312,25 +317,26 @@ static __always_inline int tc_to_guest(struct __sk_buff *skb, const struct qnat_
 	if (!port_ifindex || !bpf_map_lookup_elem(&qnat_ports, &port_ifindex))
 		return tc_via_bridge(skb, cfg, p, dst_of(skb, p), QNAT_C_RNAT_BRIDGE);
 	if (tc_ttl_dec(skb, p) || tc_set_macs(skb, guest_mac, cfg->bridge_mac))
-		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-	count(QNAT_C_RNAT_TC, skb->len);
+		return tc_verdict(skb, cfg, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	count(cfg, QNAT_C_RNAT_TC, skb->len);
 	return bpf_redirect(port_ifindex, 0);
 }
 
 static __always_inline int tc_icmp_err_in(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p)
 {
+	const struct qnat_config *net;
 	struct qnat_ct_entry *e;
 	struct qnat_ct_key orig;
 	struct quoted q;
 
 	e = icmp_err_flow(skb, cfg, p, &q, &orig);
-	if (!e)
+	if (!e || !(net = config_of(orig.saddr)))
 		return TC_ACT_OK; /* about the host's own traffic */
 	if (p->ttl <= 1)
-		return tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT);
+		return tc_verdict(skb, net, QNAT_C_DROP_TTL, TC_ACT_SHOT);
 	if (tc_icmp_err_xlate(skb, p, &q, NAT_SRC, orig.saddr, orig.sport, NAT_DST))
-		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-	return tc_to_guest(skb, cfg, p, e->port_ifindex, e->guest_mac);
+		return tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	return tc_to_guest(skb, net, p, e->port_ifindex, e->guest_mac);
 }
 
 /*
@@ -342,15 +348,16 @@ static __always_inline int tc_frag_in(struct __sk_buff *skb, const struct qnat_c
 {
 	struct qnat_frag_key fk = frag_key(p);
 	struct qnat_frag *f = bpf_map_lookup_elem(&qnat_frags, &fk);
+	const struct qnat_config *net;
 
 	if ((!f || (f->flags & QNAT_FRAG_PENDING)) && p->daddr == cfg->ext_addr)
-		f = frag_stash(skb, p, &fk);
-	if (!f || f->flags || p->ttl <= 1)
+		f = frag_stash(skb, cfg, p, &fk);
+	if (!f || f->flags || p->ttl <= 1 || !(net = config_of(f->guest_addr)))
 		return TC_ACT_OK;
 	if (bpf_l3_csum_replace(skb, IP_CSUM_OFF(p), p->daddr, f->guest_addr, sizeof(f->guest_addr)) ||
 	    bpf_skb_store_bytes(skb, IP_ADDR_OFF(p, 1), &f->guest_addr, sizeof(f->guest_addr), 0))
-		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-	return tc_to_guest(skb, cfg, p, f->port_ifindex, f->guest_mac);
+		return tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	return tc_to_guest(skb, net, p, f->port_ifindex, f->guest_mac);
 }
 
 /* Not ours: the host's.  Its first fragments say so for the later ones. */
@@ -360,10 +367,14 @@ static __always_inline int tc_host_own(const struct qnat_config *cfg, const stru
 	return TC_ACT_OK;
 }
 
+/*
+ * Every network masquerading out of this uplink is served here: cfg is the
+ * uplink's (its address), net the network of the packet's guest.
+ */
 SEC("tc")
 int tc_uplink_in(struct __sk_buff *skb)
 {
-	const struct qnat_config *cfg = config_get();
+	const struct qnat_config *cfg = config_get(), *net;
 	struct qnat_ct_entry *e;
 	struct qnat_ct_key orig;
 	struct pkt p;
@@ -374,15 +385,12 @@ int tc_uplink_in(struct __sk_buff *skb)
 	r = tc_parse(skb, &p);
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
 		return TC_ACT_OK;
-	/* Open: no filtering of ours; routed: the subnet is reachable, the kernel routes to it. */
-	if ((cfg->flags & QNAT_CFG_OPEN) || ((cfg->flags & QNAT_CFG_ROUTE) && in_subnet(cfg, p.daddr)))
-		return TC_ACT_OK;
-	/* Nobody outside may address a guest directly. */
-	if (in_subnet(cfg, p.daddr))
-		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
-	/* Nor pose as one: the subnet lives behind us, never out there. */
-	if (in_subnet(cfg, p.saddr))
-		return tc_verdict(skb, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
+	/* Nobody outside may address a guest directly; routed (and open): the kernel routes to it. */
+	if ((net = config_of(p.daddr)))
+		return net->flags & QNAT_CFG_ROUTE ? TC_ACT_OK : tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	/* Nor pose as one: the subnet lives behind us, never out there (open: no filtering of ours). */
+	if ((net = config_of(p.saddr)))
+		return net->flags & QNAT_CFG_OPEN ? TC_ACT_OK : tc_verdict(skb, net, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
 	if (r == PARSE_IPV4 && p.proto == IPPROTO_ICMP && is_icmp_error(p.icmp_type) && p.daddr == cfg->ext_addr)
 		return tc_icmp_err_in(skb, cfg, &p);
 	if (r == PARSE_IPV4 && p.frag == FRAG_LATER)
@@ -401,28 +409,31 @@ int tc_uplink_in(struct __sk_buff *skb)
 		/* One that could not be delivered opens nothing; the host's own
 		 * (TTL 1 is fine for it) is none of our business. */
 		if (p.ttl <= 1)
-			return f ? tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT) : tc_host_own(cfg, &p);
-		if (f) {
-			e = ct_create_inbound(cfg, &p, f->guest_addr, f->guest_port, &orig);
+			return f ? tc_verdict(skb, cfg, QNAT_C_DROP_TTL, TC_ACT_SHOT) : tc_host_own(cfg, &p);
+		if (f && (net = config_of(f->guest_addr))) {
+			e = ct_create_inbound(net, &p, f->guest_addr, f->guest_port, &orig);
 			if (!e)
 				return TC_ACT_SHOT; /* counted */
 			__sync_fetch_and_add(&f->hits, 1);
-			count(QNAT_C_DNAT_NEW, skb->len);
+			count(net, QNAT_C_DNAT_NEW, skb->len);
 		} else {
-			e = ct_create_eif(cfg, &p, &orig);
+			e = ct_create_eif(&p, &orig);
 			if (!e)
 				return tc_host_own(cfg, &p);
 		}
 	}
+	/* A flow of a network no longer here; or a hairpin's, which only guests send. */
+	if (!(net = config_of(orig.saddr)) || (e->flags & QNAT_CTF_HAIRPIN))
+		return tc_host_own(cfg, &p);
 	if (p.ttl <= 1)
-		return tc_verdict(skb, QNAT_C_DROP_TTL, TC_ACT_SHOT);
+		return tc_verdict(skb, net, QNAT_C_DROP_TTL, TC_ACT_SHOT);
 
 	ct_touch(e, &orig, QNAT_DIR_REPLY, &p, skb->len);
 	if (tc_nat_rewrite(skb, &p, NAT_DST, p.daddr, orig.saddr, p.dport, orig.sport))
-		return tc_verdict(skb, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+		return tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 	if (p.frag == FRAG_FIRST)
 		frag_first(&p, orig.saddr, e);
-	return tc_to_guest(skb, cfg, &p, e->port_ifindex, e->guest_mac);
+	return tc_to_guest(skb, net, &p, e->port_ifindex, e->guest_mac);
 }
 
 SEC("tc")
@@ -434,22 +445,26 @@ int tc_uplink_out(struct __sk_buff *skb)
 	struct pkt p;
 	int r;
 
-	cfg = config_raw();
-	if (!cfg || !cfg->subnet || (cfg->flags & QNAT_CFG_ROUTE)) /* routed: leaves untranslated */
+	cfg = config_uplink();
+	if (!cfg)
 		return TC_ACT_OK;
 	r = tc_parse(skb, &p);
-	if (r == PARSE_NOT_IPV4)
+	if (r == PARSE_NOT_IPV4 || (r == PARSE_BAD && (cfg->flags & QNAT_CFG_ROUTE)))
 		return TC_ACT_OK;
-	if (r == PARSE_BAD || !in_subnet(cfg, p.saddr))
-		return r == PARSE_BAD ? tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT) : TC_ACT_OK;
+	if (r == PARSE_BAD) /* whose it is cannot be told: it may be a guest's */
+		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	/* The network of its source, if a guest's; routed: leaves untranslated. */
+	cfg = config_of(p.saddr);
+	if (!cfg || (cfg->flags & QNAT_CFG_ROUTE))
+		return TC_ACT_OK;
 	/* From here on the source is a guest's: translate it or stop it. */
 	if (cfg->ext_addr && r == PARSE_IPV4 && p.proto == IPPROTO_ICMP && is_icmp_error(p.icmp_type)) {
 		struct quoted q;
 
 		e = icmp_err_out_flow(skb, &p, &q);
 		if (!e || tc_icmp_err_xlate(skb, &p, &q, NAT_DST, e->nat_addr, e->nat_port, NAT_SRC))
-			return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
-		return tc_verdict(skb, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
+			return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, cfg, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
 	}
 	if (cfg->ext_addr && r == PARSE_IPV4 && p.frag == FRAG_LATER &&
 	    (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP || p.proto == IPPROTO_ICMP)) {
@@ -457,11 +472,11 @@ int tc_uplink_out(struct __sk_buff *skb)
 		 * checksum that covers the whole datagram). */
 		if (bpf_l3_csum_replace(skb, IP_CSUM_OFF(&p), p.saddr, cfg->ext_addr, sizeof(cfg->ext_addr)) ||
 		    bpf_skb_store_bytes(skb, IP_ADDR_OFF(&p, 0), &cfg->ext_addr, sizeof(cfg->ext_addr), 0))
-			return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
-		return tc_verdict(skb, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
+			return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, cfg, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
 	}
 	if (!cfg->ext_addr || r != PARSE_OK || (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHO))
-		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 
 	ct_key_orig(&p, &orig);
 	e = ct_lookup_or_create(skb, cfg, &orig, 0, 0);
@@ -469,8 +484,8 @@ int tc_uplink_out(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	ct_touch(e, &orig, QNAT_DIR_ORIG, &p, skb->len);
 	if (tc_nat_rewrite(skb, &p, NAT_SRC, p.saddr, e->nat_addr, p.sport, e->nat_port))
-		return tc_verdict(skb, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
-	return tc_verdict(skb, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
+		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	return tc_verdict(skb, cfg, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
 }
 
 /*
@@ -494,7 +509,7 @@ static __always_inline int xdp_bridged_in(struct xdp_md *ctx, const struct qnat_
 		return XDP_PASS;
 	/* TC learns from what it sees; these frames it never will. */
 	fdb_learn(eth->h_source, ctx->ingress_ifindex);
-	count(QNAT_C_L2_XDP, data_end - data);
+	count(cfg, QNAT_C_L2_XDP, data_end - data);
 	return bpf_redirect_map(&qnat_devmap, ifindex, XDP_PASS);
 }
 
@@ -503,7 +518,7 @@ int xdp_uplink_in(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	const struct qnat_config *cfg = config_raw();
+	const struct qnat_config *cfg = config_uplink(), *net;
 	const struct qnat_port *port;
 	struct qnat_ct_entry *e;
 	struct qnat_ct_key orig;
@@ -522,8 +537,9 @@ int xdp_uplink_in(struct xdp_md *ctx)
 		return XDP_PASS; /* TC ingress decides: it also sees GSO and fragments */
 	if (p.proto == IPPROTO_ICMP && p.icmp_type != ICMP_ECHOREPLY)
 		return XDP_PASS;
+	/* A hairpin's reply tuple is a guest's source, never one from outside: TC drops it. */
 	e = ct_lookup_reply(&p, &orig);
-	if (!e)
+	if (!e || (e->flags & QNAT_CTF_HAIRPIN) || !(net = config_of(orig.saddr)))
 		return XDP_PASS;
 	/* Only TAPs take redirected frames whatever their peer does; replies
 	 * for veth ports are left to TC, which hands them over as skbs. */
@@ -534,9 +550,9 @@ int xdp_uplink_in(struct xdp_md *ctx)
 
 	ct_touch(e, &orig, QNAT_DIR_REPLY, &p, data_end - data);
 	if (xdp_nat_rewrite(data, data_end, &p, NAT_DST, orig.saddr, orig.sport) ||
-	    xdp_ttl_dec_set_macs(data, data_end, e->guest_mac, cfg->bridge_mac))
+	    xdp_ttl_dec_set_macs(data, data_end, e->guest_mac, net->bridge_mac))
 		return XDP_ABORTED; /* bounds were checked by the parser: a bug */
-	count(QNAT_C_RNAT_XDP, data_end - data);
+	count(net, QNAT_C_RNAT_XDP, data_end - data);
 	return bpf_redirect_map(&qnat_devmap, port_ifindex, 0);
 }
 
@@ -554,7 +570,7 @@ int tc_host_in(struct __sk_buff *skb)
 	    /* Malformed IPv4 the kernel drops itself. */
 	    r == PARSE_BAD || !host_is_dest(skb, cfg, &p) || host_in_allowed(cfg, &p, r))
 		return TC_ACT_OK;
-	return tc_verdict(skb, QNAT_C_DROP_HOST, TC_ACT_SHOT);
+	return tc_verdict(skb, cfg, QNAT_C_DROP_HOST, TC_ACT_SHOT);
 }
 
 SEC("tc")

@@ -175,11 +175,18 @@ static int resolve_bridge(struct attach *a)
 	}
 	if (a->recovering)
 		return 0;
-	if (home_ifindex(a) > 0 && !dp_open_existing(&running, home_ifindex(a))) {
+	/* Networks masquerading or routed out of one uplink share its data plane;
+	 * a bridged or isolated one has its home device to itself. */
+	if (home_ifindex(a) > 0 && !dp_open_home(&running, home_ifindex(a), -1)) {
+		running.net = -1;
+		dp_other_nets(&running, a->sharing, sizeof(a->sharing));
+		other = a->s.bridged || a->s.mode == MODE_ISOLATED || !dp_shareable(&running);
 		dp_close(&running);
-		log_warnx("%s %s is already used by another qnat-bpf attach", a->uplink ? "uplink" : "bridge",
-			  dp_home(&a->s));
-		return -EBUSY;
+		if (other) {
+			log_warnx("%s %s is already used by another qnat-bpf attach (%s)", a->uplink ? "uplink" : "bridge",
+				  dp_home(&a->s), a->sharing[0] ? a->sharing : "its bridge is gone");
+			return -EBUSY;
+		}
 	}
 	other = a->s.bridged ? 0 : nl_route_overlaps(a->sk, a->s.subnet, a->s.prefix, a->bridge);
 	if (other > 0) {
@@ -202,7 +209,7 @@ static int resolve(struct attach *a)
 /* The BPF object, before any change: a build whose maps differ is refused here. */
 static int load(struct attach *a)
 {
-	int err = dp_load(&a->dp, &a->s, home_ifindex(a));
+	int err = dp_load(&a->dp, &a->s, home_ifindex(a), a->bridge);
 
 	if (err)
 		return err;
@@ -255,6 +262,45 @@ static void attach_port_cb(int ifindex, void *arg)
 	}
 }
 
+/*
+ * A network joining an uplink that serves others: their uplink programs,
+ * socket hooks and forwarding serve it too, and whichever network leaves
+ * last takes them back as the first found them, so it inherits that record.
+ */
+static void join_inherit(struct attach *a)
+{
+	char first[IFNAMSIZ];
+	struct settings os;
+	struct owned oo;
+
+	dp_other_nets(&a->dp, a->sharing, sizeof(a->sharing));
+	split_at(a->sharing, ",", first, sizeof(first));
+	if (state_load(first, &os, &oo))
+		return;
+	a->o.uplink_clsact_created = oo.uplink_clsact_created;
+	a->o.xdp_attached = oo.xdp_attached;
+	a->o.sock_hooks = oo.sock_hooks;
+	a->o.sock_cfg_id = oo.sock_cfg_id;
+	a->o.fwd_uplink_old = oo.fwd_uplink_old;
+}
+
+/* The uplink's programs: ours (a new uplink, or the only network on it); or the running ones. */
+static int uplink_attach(struct attach *a)
+{
+	if (!a->uplink) /* isolated */
+		return 0;
+	if (a->s.bridged) /* the uplink's TC ingress is a port's: it gets only XDP here */
+		return dp_attach_uplink_xdp(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o);
+	if (a->dp.joined) {
+		join_inherit(a);
+		return 0;
+	}
+	/* A restart among other networks: ours replace the running ones, in the mode they run in. */
+	if (a->dp.reused && dp_other_nets(&a->dp, a->sharing, sizeof(a->sharing)))
+		return dp_attach_uplink(&a->dp, a->sk, a->uplink, dp_uplink_xdp_now(a->uplink, &a->o), &a->o);
+	return dp_attach_uplink(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o);
+}
+
 /* The programs on the uplink, the ports and the bridge; the socket hooks. */
 static int dataplane_attach(struct attach *a)
 {
@@ -272,11 +318,8 @@ static int dataplane_attach(struct attach *a)
 		return err;
 	}
 	a->u.uplink_progs = !a->dp.reused;
-	/* Bridged, the uplink's TC ingress is a port's: it gets only XDP here. */
-	err = !a->uplink    ? 0 /* isolated */
-	      : a->s.bridged ? dp_attach_uplink_xdp(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o)
-			     : dp_attach_uplink(&a->dp, a->sk, a->uplink, a->s.xdp, &a->o);
-	if (err)
+	a->u.net_progs = !a->dp.reused || a->dp.joined;
+	if ((err = uplink_attach(a)))
 		return err;
 	if (!a->s.bridged && a->uplink)
 		dp_uplink_xmit(&a->dp, a->sk, a->uplink);
@@ -291,6 +334,8 @@ static int dataplane_attach(struct attach *a)
 		log_warnx("cannot attach the host policy to %s: %s", a->s.bridge, strerror(-err));
 		return err;
 	}
+	if (a->dp.joined)
+		return 0;
 	if (a->o.sock_cfg_id && a->o.sock_cfg_id != dp_config_id(&a->dp)) /* a data plane's whose maps we did not adopt */
 		dp_detach_cgroup_id(a->o.sock_cfg_id);
 	err = dp_attach_cgroup(&a->dp);
@@ -305,17 +350,20 @@ static void dataplane_detach(struct attach *a)
 {
 	for (int i = 0; i < a->u.nport_mtus; i++)
 		nl_link_set_mtu(a->sk, a->u.port_mtu[i].ifindex, a->u.port_mtu[i].mtu);
-	if (!a->u.uplink_progs)
+	if (!a->u.net_progs) /* a running data plane's: it stays as it was */
 		return;
-	dp_detach_cgroup(&a->dp);
+	if (a->u.uplink_progs)
+		dp_detach_cgroup(&a->dp);
 	ports_detach_all(&a->dp, a->sk, a->bridge);
 	if (a->s.bridged) {
 		dp_detach_uplink_xdp(a->uplink, &a->o);
 	} else {
 		dp_detach_bridge(a->bridge, &a->o);
-		if (a->uplink)
+		if (a->uplink && a->u.uplink_progs)
 			dp_detach_uplink(a->uplink, &a->o);
 	}
+	if (!a->u.uplink_progs) /* joined: the others' uplink stays, without us */
+		dp_clear_net(&a->dp);
 }
 
 /* dnsmasq's files; one this bridge's earlier run left without a pid file is replaced. */
@@ -386,7 +434,9 @@ static void attach_summary(const struct attach *a)
 	if (s->mode == MODE_ISOLATED && !s->bridged)
 		puts("no uplink");
 	else
-		printf("uplink %s (%s)\n", s->uplink, x == XDP_FLAGS_SKB_MODE ? "XDP generic" : x ? "XDP native" : "TC, XDP off");
+		printf("uplink %s (%s%s%s)\n", s->uplink,
+		       x == XDP_FLAGS_SKB_MODE ? "XDP generic" : x ? "XDP native" : "TC, XDP off",
+		       a->sharing[0] ? ", shared with " : "", a->sharing);
 	fflush(stdout);
 }
 

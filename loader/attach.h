@@ -19,6 +19,7 @@ struct attach {
 	int bridge, uplink; /* ifindexes */
 	struct in_addr ext; /* the uplink's address */
 	bool recovering;    /* attached already: repair, or upgrade another build's */
+	char sharing[IFNAMSIZ * QNAT_NETS_MAX]; /* the other networks' bridges on the uplink, comma-joined */
 	char old_build[41];
 	pid_t old_sup; /* another build's supervisor, stopped by the data plane step */
 	char old_exe[PATH_MAX], old_args[1024]; /* its command line, NUL-separated, to revive it */
@@ -29,7 +30,7 @@ struct attach {
 	struct undo {
 		bool bridge, bridge_up, mtu, txcsum, addr, fwd_bridge, fwd_uplink, enslaved;
 		int fwd_bridge_old, fwd_uplink_old, mtu_old;
-		bool uplink_progs, dnsmasq, old_sup_stopped;
+		bool uplink_progs, net_progs, dnsmasq, old_sup_stopped; /* net_progs: on the bridge and ports */
 		struct port_mtu {
 			int ifindex, mtu;
 		} port_mtu[ATTACH_PORTS_MAX]; /* the ports --mtu changed, and what they had */

@@ -55,7 +55,7 @@ uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint3
 
 typedef int (*ct_visit)(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, void *arg);
 
-/* Walk the table in batches: one syscall per few thousand flows. */
+/* Walk the table in batches: one syscall per few thousand flows; only our network's (a shared uplink's table holds others'). */
 static int ct_walk(struct dataplane *dp, ct_visit fn, void *arg)
 {
 	enum { BATCH = 4096 };
@@ -79,7 +79,8 @@ static int ct_walk(struct dataplane *dp, ct_visit fn, void *arg)
 		}
 		/* A visitor's error (ENOMEM) stops the walk: half a table is not the table. */
 		for (uint32_t i = 0; i < n && !err; i++)
-			err = fn(&keys[i], &vals[i], arg);
+			if (dp_owns(dp, keys[i].saddr))
+				err = fn(&keys[i], &vals[i], arg);
 		if (err)
 			break;
 		if (rc) /* ENOENT: that was the last batch */
@@ -207,7 +208,7 @@ static void guests_sync(struct dataplane *dp, const struct guest_count *t)
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(dp->guests_fd, &key, &g))
+		if (!dp_owns(dp, key) || bpf_map_lookup_elem(dp->guests_fd, &key, &g))
 			continue;
 		g.flows = 0;
 		for (uint32_t i = (key * 2654435761u) & (GUEST_SLOTS - 1), n = 0; n < GUEST_SLOTS && t[i].addr;
@@ -229,11 +230,11 @@ int ct_expire(struct dataplane *dp, const struct settings *s, uint64_t now_ns, s
 {
 	struct expiry x = { dp, s->timeouts, now_ns, res, NULL, NULL, 0, 0, 0 };
 	struct qnat_config cfg;
-	uint32_t zero = 0;
+	uint32_t slot = dp->net;
 	int err;
 
 	memset(res, 0, sizeof(*res));
-	if (!bpf_map_lookup_elem(dp->config_fd, &zero, &cfg))
+	if (!bpf_map_lookup_elem(dp->config_fd, &slot, &cfg))
 		x.ext_addr = cfg.ext_addr;
 	if (s->max_flows_per_guest && dp->guests_fd >= 0)
 		x.guests = calloc(GUEST_SLOTS, sizeof(*x.guests));
@@ -311,7 +312,7 @@ int guest_totals(struct dataplane *dp, struct guest_total **out)
 		struct guest_total *t;
 
 		prev = &key;
-		if (bpf_map_lookup_elem(dp->guests_fd, &key, &g) || !(t = guest_slot(&w, key)))
+		if (!dp_owns(dp, key) || bpf_map_lookup_elem(dp->guests_fd, &key, &g) || !(t = guest_slot(&w, key)))
 			continue;
 		for (int d = 0; d < QNAT_DIR_MAX; d++) {
 			t->packets[d] += g.packets[d];
@@ -321,6 +322,30 @@ int guest_totals(struct dataplane *dp, struct guest_total **out)
 	ct_walk(dp, total_one, &w);
 	*out = w.t;
 	return w.n;
+}
+
+static int forget_one(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, void *arg)
+{
+	ct_delete(arg, k, e);
+	return 0;
+}
+
+/* A network leaves an uplink others share: its flows, guests and forwards go, theirs stay. */
+void net_forget(struct dataplane *dp)
+{
+	uint32_t key, next, *prev = NULL;
+
+	ct_walk(dp, forget_one, dp);
+	while (dp->guests_fd >= 0 && !bpf_map_get_next_key(dp->guests_fd, prev, &next)) {
+		key = next;
+		if (dp_owns(dp, key)) {
+			bpf_map_delete_elem(dp->guests_fd, &key);
+			prev = NULL;
+		} else {
+			prev = &key;
+		}
+	}
+	fwd_forget_net(dp);
 }
 
 static int count_one(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, void *arg)
@@ -413,6 +438,7 @@ static void print_flow(struct json *j, const char *event, const struct qnat_ct_k
 struct ct_filter {
 	uint8_t proto;			 /* 0: any */
 	struct in_addr src, dst, guest; /* 0: any */
+	uint32_t subnet, netmask;	 /* our network's, of a table other networks on the uplink share */
 };
 
 /* src/dst match the original tuple as shown; the guest is the key's source. */
@@ -421,7 +447,7 @@ static bool ct_match(const struct ct_filter *f, const struct qnat_ct_key *k, con
 	struct qnat_ct_key orig, reply;
 
 	flow_tuples(k, e, &orig, &reply);
-	return (!f->proto || f->proto == k->proto) && (!f->src.s_addr || f->src.s_addr == orig.saddr) &&
+	return (k->saddr & f->netmask) == f->subnet && (!f->proto || f->proto == k->proto) && (!f->src.s_addr || f->src.s_addr == orig.saddr) &&
 	       (!f->dst.s_addr || f->dst.s_addr == orig.daddr) && (!f->guest.s_addr || f->guest.s_addr == k->saddr);
 }
 
@@ -632,7 +658,7 @@ int cmd_ct(int argc, char **argv)
 	struct owned o;
 	struct json j;
 	bool json = false, filtered = false;
-	uint32_t zero = 0;
+	uint32_t slot;
 	int i = 1, err = 0;
 
 	if (argc > 1 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
@@ -698,7 +724,10 @@ int cmd_ct(int argc, char **argv)
 	}
 	if (bridge_open(bridge, &s, &o, &dp, NULL))
 		return 1;
-	if (bpf_map_lookup_elem(dp.config_fd, &zero, &cfg))
+	slot = dp.net;
+	f.subnet = dp.subnet;
+	f.netmask = dp.netmask;
+	if (bpf_map_lookup_elem(dp.config_fd, &slot, &cfg))
 		memcpy(cfg.timeouts, s.timeouts, sizeof(cfg.timeouts));
 	json_begin(&j, json);
 	if (!strcmp(verb, "events")) {

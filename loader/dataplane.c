@@ -144,6 +144,13 @@ static void old_maps_close(struct old_maps *om)
 	om->n = 0;
 }
 
+/* The maps a network's own programs alone use; networks sharing an uplink share all the others. */
+static bool own_map(const char *name)
+{
+	return !strcmp(name, QNAT_MAP_FDB) || !strcmp(name, QNAT_MAP_HOST_ALLOW) || !strcmp(name, QNAT_MAP_HOST_FLOW) ||
+	       !strcmp(name, QNAT_MAP_IP6_BIND);
+}
+
 static bool our_prog_name(const char *name)
 {
 	return !strncmp(name, "tc_uplink", 9) || !strcmp(name, "xdp_uplink_in") || !strcmp(name, "tc_port_in") ||
@@ -151,8 +158,8 @@ static bool our_prog_name(const char *name)
 	       !strcmp(name, "tc_host_in") || !strncmp(name, "sock_", 5);
 }
 
-/* Add the maps program prog_id uses, when it is one of ours. */
-static void old_maps_add(struct old_maps *om, uint32_t prog_id)
+/* Add the maps program prog_id uses, when it is one of ours (shared: none of a network's own). */
+static void old_maps_add(struct old_maps *om, uint32_t prog_id, bool shared)
 {
 	uint32_t map_ids[OLD_MAPS_MAX];
 	struct bpf_prog_info info = { .nr_map_ids = OLD_MAPS_MAX, .map_ids = (uint64_t)(unsigned long)map_ids };
@@ -173,7 +180,7 @@ static void old_maps_add(struct old_maps *om, uint32_t prog_id)
 
 		if (mfd < 0)
 			continue;
-		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) || old_map_find(om, mi.name) >= 0) {
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &mlen) || old_map_find(om, mi.name) >= 0 || (shared && own_map(mi.name))) {
 			close(mfd);
 			continue;
 		}
@@ -182,16 +189,22 @@ static void old_maps_add(struct old_maps *om, uint32_t prog_id)
 	}
 }
 
-/* The host policy's maps: from the program on the bridge device the config names. */
-static void old_maps_add_bridge(struct old_maps *om)
+/* The slot of the network on bridge_ifindex; else, with free, the first free one; else -1. */
+static int config_slot_of(int config_fd, int bridge_ifindex, bool free)
 {
-	int i = old_map_find(om, QNAT_MAP_CONFIG);
-	struct qnat_config cfg = {};
-	uint32_t zero = 0, id;
+	struct qnat_config cfg;
+	int first_free = -1;
 
-	if (i >= 0 && !bpf_map_lookup_elem(om->m[i].fd, &zero, &cfg) && cfg.bridge_ifindex &&
-	    !tc_prog_id(cfg.bridge_ifindex, BPF_TC_INGRESS, &id) && id)
-		old_maps_add(om, id);
+	for (uint32_t i = 0; i < QNAT_NETS_MAX; i++) {
+		if (bpf_map_lookup_elem(config_fd, &i, &cfg) || !cfg.abi_version) {
+			if (first_free < 0)
+				first_free = i;
+			continue;
+		}
+		if (bridge_ifindex > 0 && (int)cfg.bridge_ifindex == bridge_ifindex)
+			return i;
+	}
+	return free ? first_free : -1;
 }
 
 /* An isolated data plane lives on the bridge alone: no uplink, no conntrack to find. */
@@ -210,28 +223,37 @@ const char *dp_home(const struct settings *s)
 	return s->mode == MODE_ISOLATED ? s->bridge : s->uplink;
 }
 
-/* The uplink's programs, one port's (the maps only ports use: the FDB) and the bridge's. */
-static int old_maps_collect(struct old_maps *om, int uplink_ifindex)
+/*
+ * The maps of the data plane on the home device: the shared ones from its
+ * programs there; a network's own from its programs on one of its ports
+ * and on its bridge (none yet: a network joining the uplink gets new ones).
+ */
+static int old_maps_collect(struct old_maps *om, int home_ifindex, int bridge_ifindex)
 {
 	uint32_t ids[3], port, *prev = NULL, id;
-	int ports;
+	struct qnat_port pv;
+	int ports, config, net;
 
 	om->n = 0;
-	if (dp_uplink_prog_ids(uplink_ifindex, ids))
+	if (dp_uplink_prog_ids(home_ifindex, ids))
 		return -ENOENT;
 	for (int i = 0; i < 3; i++)
 		if (ids[i])
-			old_maps_add(om, ids[i]);
+			old_maps_add(om, ids[i], true);
 	ports = old_map_find(om, QNAT_MAP_PORTS);
-	while (ports >= 0 && !bpf_map_get_next_key(om->m[ports].fd, prev, &port)) {
-		if (!tc_prog_id(port, BPF_TC_INGRESS, &id) && id && prog_named(id, "tc_port_in")) {
-			old_maps_add(om, id);
+	config = old_map_find(om, QNAT_MAP_CONFIG);
+	net = config < 0 ? -1 : config_slot_of(om->m[config].fd, bridge_ifindex, false);
+	while (net >= 0 && ports >= 0 && !bpf_map_get_next_key(om->m[ports].fd, prev, &port)) {
+		if (!bpf_map_lookup_elem(om->m[ports].fd, &port, &pv) && (int)pv.net == net &&
+		    !tc_prog_id(port, BPF_TC_INGRESS, &id) && id && prog_named(id, "tc_port_in")) {
+			old_maps_add(om, id, false);
 			break;
 		}
 		prev = &port;
 	}
-	old_maps_add_bridge(om);
-	if (old_map_find(om, QNAT_MAP_CONFIG) < 0 ||
+	if (net >= 0 && !tc_prog_id(bridge_ifindex, BPF_TC_INGRESS, &id) && id && prog_named(id, "tc_host_in"))
+		old_maps_add(om, id, false);
+	if (config < 0 ||
 	    (!old_isolated(om) && (old_map_find(om, QNAT_MAP_CT) < 0 || old_map_find(om, QNAT_MAP_CT_REV) < 0))) {
 		old_maps_close(om);
 		return -ENOENT;
@@ -239,23 +261,44 @@ static int old_maps_collect(struct old_maps *om, int uplink_ifindex)
 	return 0;
 }
 
-/* The ABI version the running data plane's config carries. */
+/* The ABI version the running data plane's config carries (in any network's slot). */
 static uint32_t old_abi(const struct old_maps *om)
 {
-	struct qnat_config cfg = {};
-	uint32_t zero = 0;
+	int fd = om->m[old_map_find(om, QNAT_MAP_CONFIG)].fd;
+	struct qnat_config cfg;
 
-	bpf_map_lookup_elem(om->m[old_map_find(om, QNAT_MAP_CONFIG)].fd, &zero, &cfg);
-	return cfg.abi_version;
+	for (uint32_t i = 0; i < QNAT_NETS_MAX; i++)
+		if (!bpf_map_lookup_elem(fd, &i, &cfg) && cfg.abi_version)
+			return cfg.abi_version;
+	return 0;
 }
 
-/* The maps of the data plane running on this uplink, if there is one. */
-int dp_open_existing(struct dataplane *dp, int uplink_ifindex)
+/* The network of slot net: the subnet tools and the expiry keep to. */
+static void dp_set_net(struct dataplane *dp, int net)
+{
+	struct qnat_config cfg;
+	uint32_t key = net;
+
+	dp->net = net;
+	if (!bpf_map_lookup_elem(dp->config_fd, &key, &cfg) && cfg.abi_version) {
+		dp->subnet = cfg.subnet;
+		dp->netmask = cfg.netmask;
+	}
+}
+
+bool dp_owns(const struct dataplane *dp, uint32_t addr)
+{
+	return (addr & dp->netmask) == dp->subnet;
+}
+
+/* The maps of the data plane running on home_ifindex, if there is one, as the network on bridge_ifindex sees them. */
+int dp_open_home(struct dataplane *dp, int home_ifindex, int bridge_ifindex)
 {
 	struct old_maps om;
+	int net;
 
 	dp_init(dp);
-	if (old_maps_collect(&om, uplink_ifindex))
+	if (old_maps_collect(&om, home_ifindex, bridge_ifindex))
 		return -ENOENT;
 	if (old_abi(&om) != QNAT_ABI_VERSION) {
 		old_maps_close(&om);
@@ -270,7 +313,67 @@ int dp_open_existing(struct dataplane *dp, int uplink_ifindex)
 		}
 	}
 	old_maps_close(&om);
+	net = config_slot_of(dp->config_fd, bridge_ifindex, false);
+	dp_set_net(dp, net < 0 ? 0 : net);
 	return 0;
+}
+
+int dp_open_existing(struct dataplane *dp, const struct settings *s)
+{
+	int home = (int)if_nametoindex(dp_home(s));
+
+	return home ? dp_open_home(dp, home, (int)if_nametoindex(s->bridge)) : -ENOENT;
+}
+
+/*
+ * The other networks on this data plane's uplink whose bridges still
+ * exist: how many, and (names) their bridges, comma-joined.
+ */
+int dp_other_nets(struct dataplane *dp, char *names, size_t len)
+{
+	struct qnat_config cfg;
+	char name[IF_NAMESIZE];
+	int n = 0;
+
+	if (names && len)
+		names[0] = 0;
+	for (uint32_t i = 0; i < QNAT_NETS_MAX; i++) {
+		if ((int)i == dp->net || bpf_map_lookup_elem(dp->config_fd, &i, &cfg) || !cfg.abi_version ||
+		    !if_indextoname(cfg.bridge_ifindex, name))
+			continue;
+		if (names && len)
+			snprintf(names + strlen(names), len - strlen(names), "%s%s", n ? "," : "", name);
+		n++;
+	}
+	return n;
+}
+
+/* Whether another network may join: no network on it is bridged (the uplink is its port) or isolated. */
+bool dp_shareable(struct dataplane *dp)
+{
+	struct qnat_config cfg;
+
+	for (uint32_t i = 0; i < QNAT_NETS_MAX; i++)
+		if (!bpf_map_lookup_elem(dp->config_fd, &i, &cfg) && cfg.abi_version &&
+		    (cfg.flags & (QNAT_CFG_BRIDGED | QNAT_CFG_ISOLATED)))
+			return false;
+	return true;
+}
+
+/* A network leaves a shared uplink: its slot and its counters go. */
+void dp_clear_net(struct dataplane *dp)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct qnat_counter_val *zero = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zero));
+	struct qnat_config none = {};
+	uint32_t key = dp->net;
+
+	bpf_map_update_elem(dp->config_fd, &key, &none, BPF_ANY);
+	for (uint32_t c = 0; zero && c < QNAT_STATS_SLOTS; c++) {
+		key = dp->net * QNAT_STATS_SLOTS + c;
+		bpf_map_update_elem(dp->stats_fd, &key, zero, BPF_ANY);
+	}
+	free(zero);
 }
 
 void dp_close(struct dataplane *dp)
@@ -316,18 +419,39 @@ static int map_mismatch(const struct bpf_map *map, const struct bpf_map_info *ol
 }
 
 /*
- * Load the programs.  When a data plane runs on the uplink (a restart or an
- * upgrade), its maps are adopted, every one this build also declares, after
- * checking that the ABI and each map's shape are the same; nothing is
- * attached here, so a refusal changes nothing.
+ * A network joining the uplink's data plane takes a free slot, and must
+ * size its conntrack table as the one it shares.
  */
-int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
+static int join_check(const struct settings *s, const struct old_maps *om, int net)
+{
+	int ct = old_map_find(om, QNAT_MAP_CT);
+
+	if (net < 0) {
+		log_warnx("uplink %s already serves %d networks, the most one uplink can", s->uplink, QNAT_NETS_MAX);
+		return -ENOSPC;
+	}
+	if (ct >= 0 && om->m[ct].info.max_entries != s->ct_max) {
+		log_warnx("the networks on uplink %s share a conntrack table of %u flows: attach with --ct-max %u",
+			  s->uplink, om->m[ct].info.max_entries, om->m[ct].info.max_entries);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Load the programs.  When a data plane runs on the uplink (a restart, an
+ * upgrade, or another network on the same uplink), its maps are adopted,
+ * every one this build also declares, after checking that the ABI and each
+ * map's shape are the same; nothing is attached here, so a refusal changes
+ * nothing.  The network's slot is the one its bridge has, else a free one.
+ */
+int dp_load(struct dataplane *dp, const struct settings *s, int home_ifindex, int bridge_ifindex)
 {
 	struct old_maps om = { 0 };
 	struct bpf_map *map;
 	struct qnat *skel;
 	char why[128];
-	int err;
+	int err, net = 0;
 
 	skel = qnat__open();
 	if (!skel)
@@ -336,15 +460,23 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 	bpf_map__set_max_entries(skel->maps.qnat_ct_rev, s->ct_max);
 
 	dp_init(dp);
-	dp->reused = !old_maps_collect(&om, uplink_ifindex);
+	dp->reused = !old_maps_collect(&om, home_ifindex, bridge_ifindex);
 	if (dp->reused && old_abi(&om) != QNAT_ABI_VERSION) {
 		log_warnx("the data plane on %s has ABI version %u, this build %u: detach it with the build that "
-			  "attached it first", s->uplink, old_abi(&om), QNAT_ABI_VERSION);
+			  "attached it first", dp_home(s), old_abi(&om), QNAT_ABI_VERSION);
 		err = -EPROTO;
 		goto fail;
 	}
-	if (dp->reused)
+	if (dp->reused) {
+		int cfg_fd = om.m[old_map_find(&om, QNAT_MAP_CONFIG)].fd;
+
+		net = config_slot_of(cfg_fd, bridge_ifindex, false);
+		dp->joined = net < 0;
+		if (net < 0 && (err = join_check(s, &om, net = config_slot_of(cfg_fd, -1, true))))
+			goto fail;
 		old_maps_add_cgroup(&om); /* the socket hooks' maps (host-local forwards) */
+	}
+	skel->rodata->qnat_net = net;
 	bpf_object__for_each_map(map, skel->obj) {
 		int i = bpf_map__is_internal(map) ? -1 : old_map_find(&om, bpf_map__name(map));
 
@@ -371,6 +503,9 @@ int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex)
 	dp->skel = skel;
 	for (size_t i = 0; i < DP_MAPS; i++)
 		*dp_map_fd(dp, i) = bpf_object__find_map_fd_by_name(skel->obj, dp_maps[i].name);
+	dp->net = net;
+	dp->subnet = s->bridged ? 0 : s->subnet.s_addr;
+	dp->netmask = s->bridged ? 0 : prefix_mask(s->prefix);
 	return 0;
 
 fail:
@@ -415,12 +550,13 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 	};
 	struct qnat_host_allow rules[QNAT_HOST_ALLOW_MAX] = {};
 	struct qnat_config old;
-	uint32_t zero = 0;
+	uint32_t slot = dp->net;
 	bool all = false;
 	int n = 0;
 
+	cfg.net = dp->net;
 	/* Adopted flows keep next hops cached under the old generation: it goes on from there. */
-	if (!bpf_map_lookup_elem(dp->config_fd, &zero, &old) && old.abi_version == QNAT_ABI_VERSION)
+	if (!bpf_map_lookup_elem(dp->config_fd, &slot, &old) && old.abi_version == QNAT_ABI_VERSION)
 		cfg.nh_gen = old.nh_gen;
 
 	if (s->host_allow[0] && host_allow_parse(s->host_allow, rules, &n, &all))
@@ -438,18 +574,18 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 		    (s->mode == MODE_ROUTE || s->mode == MODE_OPEN ? QNAT_CFG_ROUTE : 0) |
 		    (s->mode == MODE_OPEN ? QNAT_CFG_OPEN : 0) | (s->mode == MODE_ISOLATED ? QNAT_CFG_ISOLATED : 0) |
 		    (s->ct_full == CT_FULL_EVICT ? QNAT_CFG_CT_EVICT : 0);
-	return bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(dp->config_fd, &slot, &cfg, BPF_ANY) ? -errno : 0;
 }
 
 int dp_set_ext_addr(struct dataplane *dp, struct in_addr ext)
 {
 	struct qnat_config cfg;
-	uint32_t zero = 0;
+	uint32_t slot = dp->net;
 
-	if (bpf_map_lookup_elem(dp->config_fd, &zero, &cfg))
+	if (bpf_map_lookup_elem(dp->config_fd, &slot, &cfg))
 		return -errno;
 	cfg.ext_addr = ext.s_addr;
-	return bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(dp->config_fd, &slot, &cfg, BPF_ANY) ? -errno : 0;
 }
 
 /* Create the clsact qdisc; 1 when we created it, 0 when it was there. */
@@ -578,6 +714,22 @@ int dp_attach_uplink_xdp(struct dataplane *dp, struct nl_sock *sk, int ifindex, 
 	return 0;
 }
 
+/* The mode our XDP program runs in on the uplink now (o->xdp_attached follows it). */
+enum xdp_mode dp_uplink_xdp_now(int ifindex, struct owned *o)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	o->xdp_attached = 0;
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return XDP_MODE_OFF;
+	if (q.drv_prog_id && prog_named(q.drv_prog_id, "xdp_uplink_in"))
+		o->xdp_attached = XDP_FLAGS_DRV_MODE;
+	else if (q.skb_prog_id && prog_named(q.skb_prog_id, "xdp_uplink_in"))
+		o->xdp_attached = XDP_FLAGS_SKB_MODE;
+	return o->xdp_attached == XDP_FLAGS_DRV_MODE ? XDP_MODE_NATIVE :
+	       o->xdp_attached == XDP_FLAGS_SKB_MODE ? XDP_MODE_GENERIC : XDP_MODE_OFF;
+}
+
 void dp_detach_uplink_xdp(int ifindex, const struct owned *o)
 {
 	uint32_t xdp_id = 0;
@@ -609,11 +761,11 @@ void dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct qnat_config cfg;
-	uint32_t zero = 0, key = ifindex;
+	uint32_t slot = dp->net, key = ifindex;
 	char kind[32] = "";
 	bool xmit;
 
-	if (bpf_map_lookup_elem(dp->config_fd, &zero, &cfg))
+	if (bpf_map_lookup_elem(dp->config_fd, &slot, &cfg))
 		return;
 	nl_link_kind(sk, ifindex, kind, sizeof(kind));
 	if (!strcmp(kind, "veth"))
@@ -629,7 +781,7 @@ void dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex)
 		log_info("established flows from TAP guests now leave %s", xmit ? "from XDP" : "through TC");
 	cfg.flags = xmit ? cfg.flags | QNAT_CFG_UPLINK_XMIT : cfg.flags & ~QNAT_CFG_UPLINK_XMIT;
 	cfg.nh_gen++;
-	bpf_map_update_elem(dp->config_fd, &zero, &cfg, BPF_ANY);
+	bpf_map_update_elem(dp->config_fd, &slot, &cfg, BPF_ANY);
 }
 
 /* xdp_port_in on a port, XDP_FLAGS_* of the mode it got (0: TC alone). */
@@ -683,6 +835,7 @@ int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum x
 	}
 	nl_link_kind(sk, ifindex, kind, sizeof(kind));
 	port.flags = (created ? QNAT_PORT_OWN_CLSACT : 0) | (!strcmp(kind, "tun") ? QNAT_PORT_TAP : 0);
+	port.net = dp->net;
 	if (port.flags & QNAT_PORT_TAP)
 		bpf_map_update_elem(dp->devmap_fd, &key, &key, BPF_ANY);
 	if (bpf_map_update_elem(dp->ports_fd, &key, &port, BPF_ANY)) {
@@ -851,7 +1004,7 @@ static void old_maps_add_cgroup(struct old_maps *om)
 		uint32_t id = sock_prog_find(cgfd, i, cfg_id);
 
 		if (id)
-			old_maps_add(om, id);
+			old_maps_add(om, id, true);
 	}
 	close(cgfd);
 }
@@ -946,7 +1099,9 @@ void dp_read_counters(struct dataplane *dp, struct qnat_counter_val out[QNAT_C_M
 
 	memset(out, 0, sizeof(*out) * QNAT_C_MAX);
 	for (uint32_t k = 0; per && k < QNAT_C_MAX; k++) {
-		if (bpf_map_lookup_elem(dp->stats_fd, &k, per))
+		uint32_t key = dp->net * QNAT_STATS_SLOTS + k;
+
+		if (bpf_map_lookup_elem(dp->stats_fd, &key, per))
 			continue;
 		for (int c = 0; c < ncpu; c++) {
 			out[k].packets += per[c].packets;
@@ -961,10 +1116,11 @@ void dp_count(struct dataplane *dp, uint32_t counter, uint64_t packets)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct qnat_counter_val *v = ncpu > 0 ? calloc(ncpu, sizeof(*v)) : NULL;
+	uint32_t key = dp->net * QNAT_STATS_SLOTS + counter;
 
-	if (v && !bpf_map_lookup_elem(dp->stats_fd, &counter, v)) {
+	if (v && !bpf_map_lookup_elem(dp->stats_fd, &key, v)) {
 		v[0].packets += packets;
-		bpf_map_update_elem(dp->stats_fd, &counter, v, BPF_ANY);
+		bpf_map_update_elem(dp->stats_fd, &key, v, BPF_ANY);
 	}
 	free(v);
 }

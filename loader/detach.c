@@ -17,12 +17,19 @@ static void detach_port_cb(int ifindex, void *arg)
 
 void ports_detach_all(struct dataplane *dp, struct nl_sock *sk, int bridge_ifindex)
 {
-	uint32_t key, *prev = NULL;
+	uint32_t key, next, *prev = NULL;
 
 	if (bridge_ifindex > 0)
 		nl_bridge_ports(sk, bridge_ifindex, detach_port_cb, dp);
-	/* Ports that left the bridge while nobody watched. */
+	/* Ports that left the bridge while nobody watched (other networks' stay). */
 	while (dp->ports_fd >= 0 && !bpf_map_get_next_key(dp->ports_fd, prev, &key)) {
+		struct qnat_port port;
+
+		if (!bpf_map_lookup_elem(dp->ports_fd, &key, &port) && (int)port.net != dp->net) {
+			next = key;
+			prev = &next;
+			continue;
+		}
 		dp_forget_port(dp, key, true);
 		prev = NULL; /* the entry is gone: start over */
 	}
@@ -34,7 +41,7 @@ int cmd_detach(int argc, char **argv)
 	struct settings s;
 	struct owned o;
 	struct nl_sock *sk;
-	int bridge_ifindex, uplink_ifindex, err;
+	int bridge_ifindex, uplink_ifindex, err, others = 0;
 
 	if (argc != 2 || !valid_ifname(argv[1])) {
 		log_warnx("usage: qnat-bpf detach BRIDGE");
@@ -63,9 +70,16 @@ int cmd_detach(int argc, char **argv)
 
 	bridge_ifindex = nl_ifindex(sk, s.bridge);
 	uplink_ifindex = s.uplink[0] ? nl_ifindex(sk, s.uplink) : -1;
-	if (!dp_open_existing(&dp, nl_ifindex(sk, dp_home(&s)))) {
+	if (!dp_open_existing(&dp, &s)) {
+		/* Other networks on the uplink keep it, and their flows: ours go. */
+		others = s.bridged ? 0 : dp_other_nets(&dp, NULL, 0);
 		ports_detach_all(&dp, sk, bridge_ifindex);
-		dp_detach_cgroup(&dp);
+		if (others) {
+			net_forget(&dp);
+			dp_clear_net(&dp);
+		} else {
+			dp_detach_cgroup(&dp);
+		}
 		dp_close(&dp);
 	} else {
 		/* The data plane went with its uplink; its socket hooks did not. */
@@ -79,7 +93,7 @@ int cmd_detach(int argc, char **argv)
 		dp_detach_bridge(bridge_ifindex, &o);
 	if (uplink_ifindex > 0 && s.bridged)
 		dp_detach_uplink_xdp(uplink_ifindex, &o);
-	if (uplink_ifindex > 0 && !s.bridged) {
+	if (uplink_ifindex > 0 && !s.bridged && !others) {
 		dp_detach_uplink(uplink_ifindex, &o);
 		fwd_restore(s.uplink, o.fwd_uplink_old);
 	}

@@ -207,8 +207,9 @@ static int fwd_rule_check(struct dataplane *dp, const struct settings *s, const 
 			same++;
 			continue;
 		}
-		log_warnx("%s port %u is already forwarded to %s:%u", proto_str(r->proto), ntohs(k.port),
-			  ip_str_be(v.guest_addr), ntohs(v.guest_port));
+		log_warnx("%s port %u is already forwarded to %s:%u%s", proto_str(r->proto), ntohs(k.port),
+			  ip_str_be(v.guest_addr), ntohs(v.guest_port),
+			  dp_owns(dp, v.guest_addr) ? "" : ", by another network on the uplink (they share its ports)");
 		return -EEXIST;
 	}
 	if (same) {
@@ -256,6 +257,23 @@ int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fw
 	return 0;
 }
 
+/* A network leaves a shared uplink: the forwards to its guests go. */
+void fwd_forget_net(struct dataplane *dp)
+{
+	struct qnat_fwd_key k, next, *prev = NULL;
+	struct qnat_fwd v;
+
+	while (!bpf_map_get_next_key(dp->fwd_fd, prev, &next)) {
+		k = next;
+		if (!bpf_map_lookup_elem(dp->fwd_fd, &k, &v) && dp_owns(dp, v.guest_addr)) {
+			bpf_map_delete_elem(dp->fwd_fd, &k);
+			prev = NULL;
+		} else {
+			prev = &k;
+		}
+	}
+}
+
 /* Remove the rule that holds addr:port; returns -ENOENT when none does. */
 int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint16_t port)
 {
@@ -288,7 +306,7 @@ static int fwd_rule_del_asked(struct dataplane *dp, const struct settings *s, co
 		k = next;
 		prev = &k;
 		if (k.proto != r->proto || ntohs(k.port) != r->first || bpf_map_lookup_elem(dp->fwd_fd, &k, &v) ||
-		    (r->host_addr.s_addr && k.addr != r->host_addr.s_addr) || every)
+		    !dp_owns(dp, v.guest_addr) || (r->host_addr.s_addr && k.addr != r->host_addr.s_addr) || every)
 			continue;
 		every = !r->host_addr.s_addr && !k.addr; /* the every-address rule is the one meant */
 		n = every ? 1 : n + 1; /* one key per address and port */
@@ -379,7 +397,7 @@ void fwd_print(struct json *j, struct dataplane *dp, const char *heading)
 		}
 		rows[n].k = k;
 		prev = &rows[n].k;
-		if (!bpf_map_lookup_elem(dp->fwd_fd, &k, &rows[n].v))
+		if (!bpf_map_lookup_elem(dp->fwd_fd, &k, &rows[n].v) && dp_owns(dp, rows[n].v.guest_addr))
 			n++;
 	}
 	if (n) /* no rows: rows is NULL, which qsort must not get */

@@ -72,7 +72,7 @@ static int frag_send(struct frag_out *fo, const struct qnat_stash *v, const stru
 	uint8_t buf[2 + QNAT_STASH_FRAME] __attribute__((aligned(4))), *frame = buf + 2, bridge_mac[6];
 	struct iphdr *ip = (void *)(frame + ETH_HLEN);
 	struct qnat_config cfg;
-	uint32_t zero = 0;
+	uint32_t slot = fo->dp->net;
 	int ifindex, err;
 	size_t ihl;
 
@@ -82,7 +82,7 @@ static int frag_send(struct frag_out *fo, const struct qnat_stash *v, const stru
 	ihl = ip->ihl * 4;
 	if (ihl < sizeof(*ip) || ETH_HLEN + ihl > v->len || ip->ttl <= 1)
 		return -EINVAL;
-	if (bpf_map_lookup_elem(fo->dp->config_fd, &zero, &cfg))
+	if (bpf_map_lookup_elem(fo->dp->config_fd, &slot, &cfg))
 		return -errno;
 	memcpy(bridge_mac, cfg.bridge_mac, 6);
 	if ((err = frag_dest(fo, f, &ifindex, to.sll_addr)))
@@ -112,6 +112,8 @@ static int frag_settle(struct frag_out *fo, const struct qnat_stash_key *k, uint
 	if (bpf_map_lookup_elem(fo->dp->stash_fd, k, &v))
 		return -1;
 	known = !bpf_map_lookup_elem(fo->dp->frags_fd, &k->frag, &f);
+	if (known && !f.flags && !dp_owns(fo->dp, f.guest_addr))
+		return -1; /* another network's guest, on a shared uplink: its supervisor's */
 	if (known && !f.flags && (err = frag_send(fo, &v, &f)) != -EAGAIN) {
 		bpf_map_delete_elem(fo->dp->stash_fd, k);
 		if (err)

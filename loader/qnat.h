@@ -183,10 +183,18 @@ struct dataplane {
 	int ip6_bind_fd;		     /* port security's IPv6 sources */
 	int ct_ev_fd;			     /* flows' first packets, for ct events */
 	bool reused; /* maps adopted from a running data plane */
+	bool joined; /* ... of other networks on the uplink: this one is new there */
+	int net;     /* our slot in qnat_config (networks sharing the uplink) */
+	uint32_t subnet, netmask; /* our subnet: of the shared tables, the flows and guests that are ours */
 };
 const char *dp_home(const struct settings *s);
-int dp_load(struct dataplane *dp, const struct settings *s, int uplink_ifindex);
-int dp_open_existing(struct dataplane *dp, int uplink_ifindex);
+int dp_load(struct dataplane *dp, const struct settings *s, int home_ifindex, int bridge_ifindex);
+int dp_open_home(struct dataplane *dp, int home_ifindex, int bridge_ifindex);
+int dp_open_existing(struct dataplane *dp, const struct settings *s);
+int dp_other_nets(struct dataplane *dp, char *names, size_t len);
+void dp_clear_net(struct dataplane *dp);
+bool dp_shareable(struct dataplane *dp);
+bool dp_owns(const struct dataplane *dp, uint32_t addr);
 void dp_close(struct dataplane *dp);
 int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_ifindex, int bridge_ifindex,
 		    struct in_addr ext, const uint8_t bridge_mac[6]);
@@ -195,6 +203,7 @@ int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum
 void dp_detach_uplink(int ifindex, const struct owned *o);
 int dp_attach_uplink_xdp(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o);
 void dp_detach_uplink_xdp(int ifindex, const struct owned *o);
+enum xdp_mode dp_uplink_xdp_now(int ifindex, struct owned *o);
 int dp_attach_port(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode xdp);
 void dp_uplink_xmit(struct dataplane *dp, struct nl_sock *sk, int ifindex);
 void dp_forget_port(struct dataplane *dp, int ifindex, bool detach);
@@ -222,6 +231,7 @@ struct guest_total {
 };
 int guest_totals(struct dataplane *dp, struct guest_total **out); /* count; free(*out) */
 int ct_count(struct dataplane *dp);
+void net_forget(struct dataplane *dp);
 uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint32_t timeouts[QNAT_TO_MAX]);
 const char *ct_state_name(uint8_t state);
 struct json;
@@ -292,6 +302,7 @@ int attach_args(int argc, char **argv, struct settings *s, struct extras *x);
 int config_load(const char *bridge, const char *path, struct settings *s, struct extras *x);
 int extras_apply(struct dataplane *dp, const struct settings *s, const struct extras *x);
 int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint16_t port);
+void fwd_forget_net(struct dataplane *dp);
 
 /* dhcp.c */
 int dhcp_host_check(const struct settings *s, const struct static_host *h);

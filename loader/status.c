@@ -84,14 +84,13 @@ int parse_listing_args(int argc, char **argv, const char **bridge, bool *json, b
  */
 int bridge_open(const char *bridge, struct settings *s, struct owned *o, struct dataplane *dp, struct json *j)
 {
-	int err = state_load(bridge, s, o), ifindex;
+	int err = state_load(bridge, s, o);
 	char why[128];
 
 	if (err) {
 		snprintf(why, sizeof(why), err == -ENOENT ? "%s is not attached" : "%s: unreadable state", bridge);
 	} else {
-		ifindex = (int)if_nametoindex(dp_home(s));
-		if (ifindex && !(err = dp_open_existing(dp, ifindex)))
+		if (!(err = dp_open_existing(dp, s)))
 			return 0;
 		err = err ? err : -ENODEV;
 		snprintf(why, sizeof(why), "%s: no data plane found on %s", bridge, dp_home(s));
@@ -167,7 +166,7 @@ static void print_ports(struct json *j, struct dataplane *dp)
 		char name[IF_NAMESIZE] = "?", kind[32];
 
 		prev = &key;
-		if (bpf_map_lookup_elem(dp->ports_fd, &key, &port))
+		if (bpf_map_lookup_elem(dp->ports_fd, &key, &port) || (int)port.net != dp->net)
 			continue;
 		if_indextoname(key, name);
 		json_obj_open(j, NULL);
@@ -278,9 +277,10 @@ static int status_one(struct json *j, const char *bridge, bool all)
 		json_str(j, "mode", "  mode %s\n", net_mode_name(s.mode));
 	}
 	struct qnat_config cfg = {};
-	uint32_t zero = 0;
+	uint32_t slot = dp.net;
+	char sharing[IFNAMSIZ * QNAT_NETS_MAX];
 
-	if (!bpf_map_lookup_elem(dp.config_fd, &zero, &cfg)) {
+	if (!bpf_map_lookup_elem(dp.config_fd, &slot, &cfg)) {
 		json_str(j, "uplink", "  uplink %s", s.uplink);
 		json_str(j, "uplink_address", " address %s", cfg.ext_addr ? ip_str_be(cfg.ext_addr) : "(none)");
 	}
@@ -288,6 +288,9 @@ static int status_one(struct json *j, const char *bridge, bool all)
 	if (s.xdp == XDP_MODE_AUTO && !o.xdp_attached && s.uplink[0])
 		json_text(j, " (auto: TC, this device gets no native XDP)");
 	json_text(j, s.bridged ? " tc ingress (a port)\n" : " tc ingress+egress\n");
+	if (!s.bridged && dp_other_nets(&dp, sharing, sizeof(sharing)))
+		json_str(j, "uplink_shared_with", "  uplink shared with %s (one data plane: one port space, one "
+			 "conntrack table)\n", sharing);
 	if (!s.bridged && s.uplink[0])
 		json_bool(j, "uplink_xdp_xmit", cfg.flags & QNAT_CFG_UPLINK_XMIT,
 			  "  TAP guests' established flows leave from XDP (xdp_port_in redirects to the uplink)\n",

@@ -109,9 +109,13 @@ static void ports_resync(struct sup *p)
 	nl_bridge_ports(p->sk, p->bridge_ifindex, join_cb, p);
 	while (!bpf_map_get_next_key(p->dp->ports_fd, prev, &next)) {
 		int master = nl_link_master(p->sk, next);
+		struct qnat_port port;
 
 		key = next;
 		prev = &key;
+		/* Another network's port on a shared uplink is its business. */
+		if (bpf_map_lookup_elem(p->dp->ports_fd, &key, &port) || (int)port.net != p->dp->net)
+			continue;
 		if (master != p->bridge_ifindex)
 			port_leave(p, next, master == -ENODEV);
 	}

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The maps, as the BPF programs declare them.  Layouts live in qnat_maps.h. */
+/*
+ * The maps, as the BPF programs declare them.  Layouts live in qnat_maps.h.
+ * Networks on one uplink share every map but the four their own programs
+ * alone use: qnat_fdb, qnat_host_allow, qnat_host_flow, qnat_ip6_bind.
+ */
 #ifndef QNAT_MAPS_BPF_H
 #define QNAT_MAPS_BPF_H
 
@@ -9,7 +13,7 @@
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, QNAT_NETS_MAX);
 	__type(key, __u32);
 	__type(value, struct qnat_config);
 } qnat_config SEC(".maps");
@@ -46,7 +50,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, QNAT_STATS_SLOTS);
+	__uint(max_entries, QNAT_STATS_SLOTS * QNAT_NETS_MAX);
 	__type(key, __u32);
 	__type(value, struct qnat_counter_val);
 } qnat_stats SEC(".maps");

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #ifndef QNAT_ABI_VERSION /* a -D only to build a mismatching variant (test_upgrade.sh) */
-#define QNAT_ABI_VERSION 3
+#define QNAT_ABI_VERSION 4
 #endif
 
 /* Map names, as the kernel reports them (at most 15 characters). */
@@ -39,6 +39,9 @@
 #define QNAT_MAP_CT_EVENTS "qnat_ct_ev"
 
 #define QNAT_CT_DEFAULT_MAX 262144
+/* Networks that share one uplink's data plane: qnat_config has a slot for
+ * each, and qnat_stats a row of counters. */
+#define QNAT_NETS_MAX 8
 #define QNAT_PORTS_MAX 1024
 #define QNAT_FWD_MAX 65536 /* forwarded host ports, all rules together */
 #define QNAT_GUESTS_MAX 4096
@@ -83,7 +86,13 @@ enum qnat_timeout {
 #define QNAT_CFG_UPLINK_XMIT (1U << 8)	 /* the uplink takes XDP redirects (ndo_xdp_xmit) */
 #define QNAT_CFG_CT_EVICT (1U << 9)	 /* --ct-full evict: a new flow evicts an unreplied one */
 
-/* qnat_config[0]: written by the controller, read by every program. */
+/*
+ * qnat_config[net]: one network's settings, written by its controller.
+ * Every network masquerading out of one uplink shares that uplink's maps
+ * and programs (one port space, one conntrack table); its own programs on
+ * the bridge and the ports read its slot, the uplink's find the slot of a
+ * packet by its guest address (subnets never overlap).
+ */
 struct qnat_config {
 	__u32 abi_version;
 	__u32 flags;
@@ -96,7 +105,8 @@ struct qnat_config {
 	__u16 port_min; /* host byte order, inclusive */
 	__u16 port_max;
 	__u8 bridge_mac[6];
-	__u8 pad[2];
+	__u8 net; /* this slot's index */
+	__u8 pad;
 	__u32 timeouts[QNAT_TO_MAX];
 	__u64 netns_cookie; /* the host's namespace: socket hooks act there only */
 	__u32 max_flows_per_guest; /* 0: no cap */
@@ -381,7 +391,7 @@ struct qnat_port {
 	__u8 mac[6];	   /* port security: the one source MAC allowed, 0 until seen */
 	__u16 pad;
 	__u32 ip6_bound;   /* its entries in qnat_ip6_bind */
-	__u32 pad2;
+	__u32 net;	   /* the network (qnat_config slot) whose bridge it is a port of */
 	__u64 refused;	   /* frames port security dropped from it */
 };
 _Static_assert(sizeof(struct qnat_port) == 32, "qnat_port layout");
@@ -443,7 +453,8 @@ _Static_assert(sizeof(struct qnat_ip6_binding) == 16, "qnat_ip6_binding layout")
 	X(DROP_ROGUE_DHCP, "drop_rogue_dhcp", "port security: a DHCP or DHCPv6 server's reply from a guest") \
 	X(DROP_ROGUE_RA, "drop_rogue_ra", "port security: a router advertisement or redirect from a guest") \
 	X(DROP_PORT_IP6, "drop_port_ip6", "port security: an IPv6 source (or ND target) not the port's, or headers too long to check") \
-	X(CT_EARLY_DROP, "ct_early_drop", "unreplied flows evicted by a new flow that found the table full")
+	X(CT_EARLY_DROP, "ct_early_drop", "unreplied flows evicted by a new flow that found the table full") \
+	X(DROP_OTHER_NET, "drop_other_net", "guest packets to another NAT or isolated network on the same uplink")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,
@@ -453,7 +464,8 @@ enum qnat_counter {
 };
 
 /* The stats map has room to spare, so that a build with more counters
- * (only ever appended) still adopts the running one's map on upgrade. */
+ * (only ever appended) still adopts the running one's map on upgrade.
+ * Network n's counters are at n * QNAT_STATS_SLOTS + counter. */
 #define QNAT_STATS_SLOTS 64
 _Static_assert(QNAT_C_MAX <= QNAT_STATS_SLOTS, "qnat_stats: QNAT_STATS_SLOTS too small");
 

@@ -6,11 +6,13 @@
 #include <bpf/bpf_endian.h>
 #include "qnat_maps.bpf.h"
 
-/* The configuration, once the controller has written it. */
-static __always_inline const struct qnat_config *config_raw(void)
+/* The network this object's programs on a bridge and its ports serve: its slot in qnat_config. */
+const volatile __u32 qnat_net = 0;
+
+/* The configuration of slot net, once a controller has written it. */
+static __always_inline const struct qnat_config *config_slot(__u32 net)
 {
-	__u32 zero = 0;
-	const struct qnat_config *cfg = bpf_map_lookup_elem(&qnat_config, &zero);
+	const struct qnat_config *cfg = bpf_map_lookup_elem(&qnat_config, &net);
 
 #ifdef QNAT_BUILD_TAG
 	/* make QNAT_DEFS=-DQNAT_BUILD_TAG=N: every program differs (another
@@ -22,17 +24,46 @@ static __always_inline const struct qnat_config *config_raw(void)
 	return cfg && cfg->abi_version ? cfg : 0;
 }
 
-/* The configuration for translating: none without an uplink address. */
-static __always_inline const struct qnat_config *config_get(void)
+/* This network's configuration, once the controller has written it. */
+static __always_inline const struct qnat_config *config_raw(void)
 {
-	const struct qnat_config *cfg = config_raw();
-
-	return cfg && cfg->ext_addr ? cfg : 0;
+	return config_slot(qnat_net);
 }
 
 static __always_inline int in_subnet(const struct qnat_config *cfg, __be32 addr)
 {
 	return (addr & cfg->netmask) == cfg->subnet;
+}
+
+/* The uplink's programs serve every network on it: their settings of the
+ * uplink itself (address, MAC, flags) come from the first network's slot. */
+static __always_inline const struct qnat_config *config_uplink(void)
+{
+	const struct qnat_config *cfg;
+
+	for (__u32 i = 0; i < QNAT_NETS_MAX; i++)
+		if ((cfg = config_slot(i)))
+			return cfg;
+	return 0;
+}
+
+/* The uplink's settings for translating: none without an uplink address. */
+static __always_inline const struct qnat_config *config_get(void)
+{
+	const struct qnat_config *cfg = config_uplink();
+
+	return cfg && cfg->ext_addr ? cfg : 0;
+}
+
+/* The network whose subnet holds addr, if any network on this uplink's does. */
+static __always_inline const struct qnat_config *config_of(__be32 addr)
+{
+	const struct qnat_config *cfg;
+
+	for (__u32 i = 0; i < QNAT_NETS_MAX; i++)
+		if ((cfg = config_slot(i)) && cfg->subnet && in_subnet(cfg, addr))
+			return cfg;
+	return 0;
 }
 
 /* libvirt never masquerades these: multicast and the limited broadcast. */

@@ -52,7 +52,7 @@ static __always_inline int guest_admit(const struct qnat_config *cfg, __be32 gue
 			return 1; /* guest table full: the global limit still holds */
 	}
 	if (g->flows >= cfg->max_flows_per_guest) {
-		count(QNAT_C_DROP_GUEST_CAP, 0);
+		count(cfg, QNAT_C_DROP_GUEST_CAP, 0);
 		return 0;
 	}
 	__sync_fetch_and_add(&g->flows, 1);
@@ -134,7 +134,7 @@ static __noinline int ct_evict(const struct qnat_config *cfg, const struct qnat_
 	    owner->sport == victim->sport && owner->dport == victim->dport && owner->proto == victim->proto)
 		bpf_map_delete_elem(&qnat_ct_rev, &rev);
 	guest_release(cfg, victim->saddr);
-	count(QNAT_C_CT_EARLY_DROP, 0);
+	count(cfg, QNAT_C_CT_EARLY_DROP, 0);
 	return 1;
 }
 
@@ -320,7 +320,7 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 		err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
 	if (err) {
 		guest_release(cfg, orig->saddr);
-		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, skb->len);
+		count(cfg, err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, skb->len);
 		return 0;
 	}
 
@@ -342,12 +342,12 @@ static __always_inline struct qnat_ct_entry *ct_create(struct __sk_buff *skb, co
 		bpf_map_delete_elem(&qnat_ct_rev, &rev);
 		guest_release(cfg, orig->saddr);
 		if (err != -EEXIST) { /* full: refuse the new flow, keep the old ones */
-			count(QNAT_C_DROP_CT_FULL, skb->len);
+			count(cfg, QNAT_C_DROP_CT_FULL, skb->len);
 			return 0;
 		}
 		/* Another CPU created it first: use theirs. */
 	} else {
-		count(QNAT_C_CT_NEW, 0);
+		count(cfg, QNAT_C_CT_NEW, 0);
 		ct_evict_note(cfg, orig);
 		if ((cfg->flags & QNAT_CFG_EIF) && orig->proto == IPPROTO_UDP) {
 			struct qnat_mapping_key mk = { .nat_addr = e.nat_addr, .nat_port = e.nat_port, .proto = orig->proto };
@@ -499,7 +499,7 @@ static __always_inline struct qnat_ct_entry *ct_create_inbound(const struct qnat
 		guest_release(cfg, guest_addr);
 		if (err == -EEXIST) /* another CPU set it up first */
 			return bpf_map_lookup_elem(&qnat_ct, orig);
-		count(QNAT_C_DROP_CT_FULL, 0);
+		count(cfg, QNAT_C_DROP_CT_FULL, 0);
 		return 0;
 	}
 	err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
@@ -509,10 +509,10 @@ static __always_inline struct qnat_ct_entry *ct_create_inbound(const struct qnat
 		/* Full, or the guest already uses this very tuple outwards. */
 		guest_release(cfg, guest_addr);
 		bpf_map_delete_elem(&qnat_ct_rev, &rev);
-		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
+		count(cfg, err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
 		return 0;
 	}
-	count(QNAT_C_CT_NEW, 0);
+	count(cfg, QNAT_C_CT_NEW, 0);
 	ct_evict_note(cfg, orig);
 	return bpf_map_lookup_elem(&qnat_ct, orig);
 }
@@ -521,23 +521,23 @@ static __always_inline struct qnat_ct_entry *ct_create_inbound(const struct qnat
  * With endpoint-independent filtering, a datagram from anyone to a UDP
  * mapping in use reaches the guest that holds it.
  */
-static __always_inline struct qnat_ct_entry *ct_create_eif(const struct qnat_config *cfg, const struct pkt *p,
-							   struct qnat_ct_key *orig)
+static __always_inline struct qnat_ct_entry *ct_create_eif(const struct pkt *p, struct qnat_ct_key *orig)
 {
 	struct qnat_mapping_key mk = { .nat_addr = p->daddr, .nat_port = p->dport, .proto = p->proto };
+	const struct qnat_config *net;
 	struct qnat_ct_key *m;
 
-	if (!(cfg->flags & QNAT_CFG_EIF) || p->proto != IPPROTO_UDP)
+	if (p->proto != IPPROTO_UDP)
 		return 0;
 	m = bpf_map_lookup_elem(&qnat_mappings, &mk);
 	if (!m)
 		return 0;
-	/* The mapping lives as long as a flow of it does. */
-	if (!bpf_map_lookup_elem(&qnat_ct, m)) {
+	/* The mapping lives as long as a flow of it does, in a network that filters so. */
+	if (!bpf_map_lookup_elem(&qnat_ct, m) || !(net = config_of(m->saddr)) || !(net->flags & QNAT_CFG_EIF)) {
 		bpf_map_delete_elem(&qnat_mappings, &mk);
 		return 0;
 	}
-	return ct_create_inbound(cfg, p, m->saddr, m->sport, orig);
+	return ct_create_inbound(net, p, m->saddr, m->sport, orig);
 }
 
 /*
@@ -571,7 +571,7 @@ static __always_inline struct qnat_ct_entry *ct_create_hairpin(const struct qnat
 		err = bpf_map_update_elem(&qnat_ct, orig, &e, BPF_NOEXIST);
 	if (err) {
 		guest_release(cfg, f->guest_addr);
-		count(err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
+		count(cfg, err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
 		return 0;
 	}
 	err = bpf_map_update_elem(&qnat_ct_rev, &rev, orig, BPF_NOEXIST);
@@ -581,13 +581,13 @@ static __always_inline struct qnat_ct_entry *ct_create_hairpin(const struct qnat
 		guest_release(cfg, f->guest_addr);
 		bpf_map_delete_elem(&qnat_ct, orig);
 		if (err != -EEXIST) {
-			count(QNAT_C_DROP_CT_FULL, 0);
+			count(cfg, QNAT_C_DROP_CT_FULL, 0);
 			return 0;
 		}
 		return ct_lookup_reply(p, orig); /* another CPU was first */
 	}
 	__sync_fetch_and_add(&f->hits, 1);
-	count(QNAT_C_CT_NEW, 0);
+	count(cfg, QNAT_C_CT_NEW, 0);
 	ct_evict_note(cfg, orig);
 	return bpf_map_lookup_elem(&qnat_ct, orig);
 }

@@ -63,7 +63,7 @@ static __always_inline void frag_first(const struct pkt *p, __be32 guest, const 
  * stash and mark its datagram pending.  Returns the datagram's entry when its
  * first fragment came in the meantime (the copy is then taken back).
  */
-static __always_inline struct qnat_frag *frag_stash(struct __sk_buff *skb, const struct pkt *p,
+static __always_inline struct qnat_frag *frag_stash(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p,
 						    const struct qnat_frag_key *fk)
 {
 	struct qnat_stash_key sk = { .frag = *fk, .frag_off = p->frag_off };
@@ -76,7 +76,7 @@ static __always_inline struct qnat_frag *frag_stash(struct __sk_buff *skb, const
 	if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP && p->proto != IPPROTO_ICMP)
 		return 0;
 	if (len > QNAT_STASH_FRAME) {
-		count(QNAT_C_FRAG_TOO_BIG, len);
+		count(cfg, QNAT_C_FRAG_TOO_BIG, len);
 		return 0;
 	}
 	v = bpf_map_lookup_elem(&qnat_stash_buf, &zero);
@@ -87,12 +87,12 @@ static __always_inline struct qnat_frag *frag_stash(struct __sk_buff *skb, const
 	if (bpf_map_update_elem(&qnat_frag_stash, &sk, v, BPF_ANY))
 		return 0;
 	if (!bpf_map_update_elem(&qnat_frags, fk, &pending, BPF_NOEXIST)) {
-		count(QNAT_C_FRAG_STASHED, len);
+		count(cfg, QNAT_C_FRAG_STASHED, len);
 		return 0;
 	}
 	f = bpf_map_lookup_elem(&qnat_frags, fk);
 	if (!f || (f->flags & QNAT_FRAG_PENDING)) {
-		count(QNAT_C_FRAG_STASHED, len); /* a sibling came first: the copy waits too */
+		count(cfg, QNAT_C_FRAG_STASHED, len); /* a sibling came first: the copy waits too */
 		return 0;
 	}
 	bpf_map_delete_elem(&qnat_frag_stash, &sk);

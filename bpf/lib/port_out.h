@@ -33,6 +33,18 @@ static __always_inline int port_out_kind(const struct qnat_config *cfg, const st
 	return OUT_ROUTE;
 }
 
+/* To another NAT network's subnet on this uplink: libvirt rejects that (its
+ * FORWARD rules let in only replies); routed ones are reachable. */
+static __always_inline int port_other_net(const struct qnat_config *cfg, __be32 daddr)
+{
+	const struct qnat_config *other;
+
+	if (cfg->flags & QNAT_CFG_OPEN)
+		return 0; /* no policy of ours */
+	other = config_of(daddr);
+	return other && other != cfg && !(other->flags & QNAT_CFG_ROUTE);
+}
+
 /* The route lookup for p, as it came in by the bridge. */
 static __always_inline void port_fib_init(struct bpf_fib_lookup *fib, const struct qnat_config *cfg,
 					  const struct pkt *p)

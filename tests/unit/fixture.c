@@ -308,7 +308,7 @@ static const char *const counter_names[QNAT_C_MAX] = {
 #undef COUNTER_NAME
 };
 
-bool check_counters(struct qnat *skel, const __u64 want[QNAT_C_MAX], const char *file, int line)
+bool check_counters(struct qnat *skel, __u32 net, const __u64 want[QNAT_C_MAX], const char *file, int line)
 {
 	int ncpus = libbpf_num_possible_cpus();
 	struct qnat_counter_val *vals;
@@ -319,9 +319,10 @@ bool check_counters(struct qnat *skel, const __u64 want[QNAT_C_MAX], const char 
 		return false;
 	}
 	for (__u32 c = 0; c < QNAT_C_MAX; c++) {
+		__u32 key = net * QNAT_STATS_SLOTS + c;
 		__u64 packets = 0;
 
-		if (bpf_map__lookup_elem(skel->maps.qnat_stats, &c, sizeof(c), vals, ncpus * sizeof(*vals), 0)) {
+		if (bpf_map__lookup_elem(skel->maps.qnat_stats, &key, sizeof(key), vals, ncpus * sizeof(*vals), 0)) {
 			test__fail(file, line, "lookup of counter %s failed", counter_names[c]);
 			ok = false;
 			break;

@@ -97,20 +97,21 @@ int map_count(const struct bpf_map *map);
 
 const char *verdict_name(bool xdp, __u32 ret);
 bool check_verdict(int err, const struct run *r, bool xdp, __u32 want, const char *what, const char *file, int line);
-bool check_counters(struct qnat *skel, const __u64 want[QNAT_C_MAX], const char *file, int line);
+bool check_counters(struct qnat *skel, __u32 net, const __u64 want[QNAT_C_MAX], const char *file, int line);
 
 /* The run succeeded and the program returned `want` (TC_ACT_* / XDP_*). */
 #define ASSERT_TC(err, r, want) check_verdict(err, r, false, want, #want, __FILE__, __LINE__)
 #define ASSERT_XDP(err, r, want) check_verdict(err, r, true, want, #want, __FILE__, __LINE__)
 
-/* Every counter's packets, summed over CPUs, e.g.
+/* Every counter's packets (network 0's row), summed over CPUs, e.g.
  * ASSERT_COUNTERS(skel, [QNAT_C_CT_NEW] = 1, [QNAT_C_SNAT_EGRESS] = 1);
- * counters not named must be 0. */
-#define ASSERT_COUNTERS(skel, ...)                                                                      \
+ * counters not named must be 0.  ASSERT_NET_COUNTERS: network net's row. */
+#define ASSERT_NET_COUNTERS(skel, net, ...)                                                             \
 	({                                                                                              \
 		const __u64 ___want[QNAT_C_MAX] = { __VA_ARGS__ };                                      \
-		check_counters(skel, ___want, __FILE__, __LINE__);                                      \
+		check_counters(skel, net, ___want, __FILE__, __LINE__);                                 \
 	})
+#define ASSERT_COUNTERS(skel, ...) ASSERT_NET_COUNTERS(skel, 0, __VA_ARGS__)
 
 /* Every checksum in the frame equals the one recomputed from scratch. */
 #define ASSERT_CSUMS(frame, len)                                                                        \

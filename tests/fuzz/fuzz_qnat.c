@@ -157,9 +157,16 @@ static __be32 get_be32(const __u8 *p)
 	return a;
 }
 
-static bool in_subnet(__be32 a)
+/* The programs' own network (slot 0), whose bridge and ports they serve. */
+static bool in_net0(__be32 a)
 {
 	return (a & NETMASK) == SUBNET;
+}
+
+/* Any network on the uplink: slot 0's, or the second one's (world.h). */
+static bool in_subnet(__be32 a)
+{
+	return in_net0(a) || (a & NETMASK) == NET1_SUBNET;
 }
 
 static bool mcast_or_bcast(__be32 a)
@@ -279,25 +286,31 @@ static int snap_restore(int fd, const struct snap *base, const struct snap *cur)
 	return changed;
 }
 
-/* Counter deltas since the last run of this instance. */
+/* Both networks' rows of counters: the uplink's programs count in the packet's network. */
+#define STATS_READ (2 * QNAT_STATS_SLOTS)
+
+/* Counter deltas since the last run of this instance, both networks together. */
 static void stats_delta(struct inst *I, __u64 delta[QNAT_C_MAX])
 {
-	__u32 keys[QNAT_C_MAX], token, cnt = QNAT_C_MAX;
+	__u32 keys[STATS_READ], token, cnt = STATS_READ;
+	__u64 sum[QNAT_C_MAX] = { 0 };
 	int err = bpf_map_lookup_batch(bpf_map__fd(I->skel->maps.qnat_stats), NULL, &token, keys, stats_vals, &cnt,
 				       NULL);
 
-	if ((err && err != -ENOENT) || cnt != QNAT_C_MAX) {
+	if ((err && err != -ENOENT) || cnt != STATS_READ) {
 		fprintf(stderr, "qnat-fuzz: reading the counters: %s (%u)\n", strerror(-err), cnt);
 		abort();
 	}
 	for (__u32 i = 0; i < cnt; i++) {
 		const struct qnat_counter_val *v = (const void *)(stats_vals + (size_t)i * ncpus * sizeof(*v));
-		__u64 sum = 0;
+		__u32 c = keys[i] % QNAT_STATS_SLOTS;
 
-		for (int c = 0; c < ncpus; c++)
-			sum += v[c].packets;
-		delta[keys[i]] = sum - I->prev[keys[i]];
-		I->prev[keys[i]] = sum;
+		for (int cpu = 0; c < QNAT_C_MAX && cpu < ncpus; cpu++)
+			sum[c] += v[cpu].packets;
+	}
+	for (__u32 c = 0; c < QNAT_C_MAX; c++) {
+		delta[c] = sum[c] - I->prev[c];
+		I->prev[c] = sum[c];
 	}
 }
 
@@ -1028,7 +1041,7 @@ static void check_host_policy(struct inst *I, const __u64 delta[QNAT_C_MAX], uns
 		host_key_reverse(&k, &want);
 		if (!snap_find(cur, &want) || snap_find(base, &want))
 			broken("the host connection noted is not the packet's reply tuple");
-		if (v4 && (k.proto == IPPROTO_ICMP || !in_subnet(k.daddr[3])))
+		if (v4 && (k.proto == IPPROTO_ICMP || !in_net0(k.daddr[3])))
 			broken("a host connection noted for ICMP, or to %s outside the subnet", ip4_str(k.daddr[3]));
 		if (v4 && !host_addr4(k.saddr[3]))
 			broken("a host connection noted for a packet from %s, not a host address", ip4_str(k.saddr[3]));
@@ -1270,7 +1283,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	libbpf_set_print(libbpf_quiet);
 	ncpus = libbpf_num_possible_cpus();
-	stats_vals = calloc((size_t)ncpus * QNAT_C_MAX, sizeof(struct qnat_counter_val));
+	stats_vals = calloc((size_t)ncpus * STATS_READ, sizeof(struct qnat_counter_val));
 	if (ncpus <= 0 || !stats_vals || inst_open(normal, CT_MAX) ||
 	    inst_open(full, normal->m[normal->ct].base.n)) {
 		fprintf(stderr, "qnat-fuzz: cannot load and seed the data plane\n");

@@ -16,12 +16,15 @@ const struct world_flow world_flows[] = {
 	{ "icmp_tap", IPPROTO_ICMP, GUEST1, 0x0777, SERVER, 0, VIA_TAP, false },
 	{ "udp_tap_nocsum", IPPROTO_UDP, GUEST1, 40003, SERVER, 123, VIA_TAP, true },
 	{ "tcp_egress", IPPROTO_TCP, GUEST2, 40004, OTHER_NET_HOST, 25, VIA_EGRESS, false },
+	{ "udp_net1", IPPROTO_UDP, NET1_GUEST, 40005, SERVER, 53, VIA_EGRESS, false },
+	{ "tcp_net1", IPPROTO_TCP, NET1_GUEST, 40006, SERVER, 80, VIA_EGRESS, false },
 };
 const size_t world_nflows = sizeof(world_flows) / sizeof(world_flows[0]);
 
 const struct world_inbound world_inbound[] = {
 	{ "dnat_tcp", IPPROTO_TCP, CLIENT, 33333, 2222, GUEST2, 22 },
 	{ "dnat_udp", IPPROTO_UDP, SERVER, 4444, 5353, GUEST1, 53 },
+	{ "dnat_net1", IPPROTO_UDP, SERVER, 4445, 7100, NET1_GUEST, 7100 },
 };
 const size_t world_ninbound = sizeof(world_inbound) / sizeof(world_inbound[0]);
 
@@ -30,6 +33,7 @@ const struct world_fwd world_fwds[] = {
 	{ 0, 5353, 5353, IPPROTO_UDP, GUEST1, 53 },
 	{ EXT_ADDR, 8000, 8003, IPPROTO_TCP, GUEST1, 9000 },
 	{ EXT_ADDR, 6000, 6000, IPPROTO_UDP, GUEST3, 6000 },
+	{ EXT_ADDR, 7100, 7100, IPPROTO_UDP, NET1_GUEST, 7100 },
 };
 const size_t world_nfwds = sizeof(world_fwds) / sizeof(world_fwds[0]);
 
@@ -200,11 +204,29 @@ static int flow_there(struct qnat *skel, const struct world_flow *f)
 	return 0;
 }
 
+/* The second network on the uplink, in slot 1: what its controller would write. */
+static int net1_config(struct qnat *skel)
+{
+	struct qnat_config c = nat_default_config();
+	__u32 one = 1;
+
+	c.subnet = NET1_SUBNET;
+	c.gateway = NET1_GATEWAY;
+	c.net = 1;
+	c.flags |= QNAT_CFG_UPLINK_XMIT; /* no EIF: the selector's EIF is the programs' own network's */
+	return bpf_map__update_elem(skel->maps.qnat_config, &one, sizeof(one), &c, sizeof(c), BPF_ANY);
+}
+
 int world_seed(struct qnat *skel)
 {
 	struct pkt_spec s;
 
 	__u32 uplink = tn.uplink;
+
+	if (net1_config(skel)) {
+		fprintf(stderr, "fuzz world: cannot write the second network's config\n");
+		return -1;
+	}
 
 	/* The uplink takes XDP redirects (QNAT_CFG_UPLINK_XMIT): xdp_port_in's SNAT path. */
 	if (port_add(skel, tn.tap, QNAT_PORT_TAP) || port_add(skel, tn.vport, 0) || fwds_add(skel) ||

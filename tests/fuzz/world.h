@@ -76,6 +76,11 @@ static inline enum fuzz_prog sel_prog(__u8 sel)
 }
 
 #define GUEST3 IP4(192, 168, 122, 12)	  /* has no flows */
+/* A second network on the same uplink (qnat_config slot 1): its guests
+ * have flows and a forward, but no ports of this object's programs. */
+#define NET1_SUBNET IP4(192, 168, 100, 0)
+#define NET1_GATEWAY IP4(192, 168, 100, 1)
+#define NET1_GUEST IP4(192, 168, 100, 10)
 #define CLIENT IP4(203, 0, 113, 9)	  /* opened the seeded port-forward flow */
 #define STRANGER IP4(203, 0, 113, 77)	  /* never talked to anyone */
 #define ROUTER IP4(198, 51, 100, 254)	  /* the uplink's next hop: sends ICMP errors */

@@ -183,7 +183,9 @@ for c in "--uplink d2|uplink up0|uplink d2" "--gateway 192.168.122.254|gateway 1
 done
 bad -- 'already attached with other settings: it runs with masq 192.168.122.0/24, gateway 192.168.122.1, .*asks for bridged' \
 	attach "$BR" --bridged --uplink "$UPLINK"
-bad -- 'up0 is already used' attach virbr1 --masq 10.9.0.0/24
+# Another network may share the uplink (test_multi_net.sh), but not bridged, nor with another table size.
+bad -- 'uplink up0 is already used by another qnat-bpf attach .virbr0.' attach virbr1 --bridged --uplink up0
+bad -- 'share a conntrack table of 262144 flows: attach with --ct-max 262144' attach virbr1 --masq 10.9.0.0/24 --ct-max 1024
 bad -- 'already routed via virbr0' attach virbr1 "${M[@]}" --uplink d2
 bad -- 'vx0.*not a bridge' attach vx0 --masq 10.9.0.0/24 --uplink d2
 bad --nobody 'root' detach "$BR"

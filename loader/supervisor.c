@@ -58,12 +58,13 @@ struct sup {
 	struct frag_out *fo;
 };
 
+/* A port of our bridge's, as the ports map has it (networks on one uplink share the map). */
 static bool port_known(struct sup *p, int ifindex)
 {
 	struct qnat_port port;
 	uint32_t key = ifindex;
 
-	return !bpf_map_lookup_elem(p->dp->ports_fd, &key, &port);
+	return !bpf_map_lookup_elem(p->dp->ports_fd, &key, &port) && (int)port.net == p->dp->net;
 }
 
 static void port_join(struct sup *p, int ifindex)
@@ -109,13 +110,9 @@ static void ports_resync(struct sup *p)
 	nl_bridge_ports(p->sk, p->bridge_ifindex, join_cb, p);
 	while (!bpf_map_get_next_key(p->dp->ports_fd, prev, &next)) {
 		int master = nl_link_master(p->sk, next);
-		struct qnat_port port;
 
 		key = next;
 		prev = &key;
-		/* Another network's port on a shared uplink is its business. */
-		if (bpf_map_lookup_elem(p->dp->ports_fd, &key, &port) || (int)port.net != p->dp->net)
-			continue;
 		if (master != p->bridge_ifindex)
 			port_leave(p, next, master == -ENODEV);
 	}

@@ -49,6 +49,15 @@ qnat status brC --json | jq -e '.[0].uplink_shared_with == "virbr0,brB"' >/dev/n
 	fail "status brC: $(qnat status brC)"
 has_xdp || fail "the uplink lost its XDP program"
 for n in "${NETS[@]}"; do guest_on "g${n%%:*}" "${n%%:*}"; done
+# Each supervisor sees every port join; each takes only its own bridge's, and leaves the others'.
+sleep 1
+for n in "${NETS[@]}"; do
+	br=${n%%:*}
+	wait_for 5 sh -c "ip netns exec $NS_HOST tc filter show dev v-g$br ingress | grep -q tc_port_in" ||
+		fail "v-g$br has no tc_port_in (another network's supervisor took it away?)"
+	qnat status "$br" --json | jq -e "[.[0].ports[].name] == [\"v-g$br\"]" >/dev/null ||
+		fail "status $br lists ports: $(qnat status "$br" --json | jq -c '[.[0].ports[].name]')"
+done
 log "three networks attached on $UPLINK, XDP native kept, status names the others"
 
 # Traffic in all three at once: 4 MB up from each guest, and an echo.

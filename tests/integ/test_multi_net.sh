@@ -6,7 +6,8 @@
 # get different reply tuples; status, ct and counters are per network; a
 # host port forwarded by one network is refused to another; a guest does not
 # reach another NAT network's guest (libvirt rejects that too); a restart of
-# one keeps its flows and the uplink's XDP; detaching one, the owner of the
+# one, and an upgrade of one to another build, keep its flows, the others'
+# and the uplink's XDP; detaching one, the owner of the
 # uplink's programs among them, leaves the others and their flows; the last
 # takes the uplink's programs away.  No address of any of the subnets leaves.
 #
@@ -16,6 +17,10 @@
 . "$(dirname "$0")/lib.sh"
 need jq
 need socat
+need make
+# Another build of this source (every BPF program differs, the maps do not), for brB's upgrade.
+make -s -C "$ROOT" BUILD="$WORK/b2" QNAT_DEFS=-DQNAT_BUILD_TAG=2 "$WORK/b2/qnat-bpf" >"$WORK/b2.log" 2>&1 &
+MK2=$!
 SUBNET=192.168.96.0/19 # the uplink capture's leak check: all three subnets
 NETS=(virbr0:192.168.122 brB:192.168.100 brC:192.168.101)
 net_of() { for n in "${NETS[@]}"; do [ "${n%%:*}" = "$1" ] && echo "${n#*:}"; done; }
@@ -111,6 +116,22 @@ has_xdp || fail "brB's restart took the uplink's XDP away"
 r=$(echo hi | in_guest gbrB timeout 5 socat -T 2 - TCP:"$EXT_ADDR":7000)
 [ "$r" = echo:hi ] || fail "gbrB after the restart: '$r'"
 log "brB restarted: flows kept (virbr0 $nA, brB $nB, brC $nC), XDP still on $UPLINK"
+
+# brB upgraded to another build while its supervisor runs: the uplink's programs are that build's now.
+wait "$MK2" || fail "building the other build: $(tail -5 "$WORK/b2.log")"
+nB=$(qnat ct count brB) nA=$(qnat ct count virbr0)
+up_id=$(in_host tc filter show dev "$UPLINK" ingress | grep -o 'tc_uplink_in tag [0-9a-f]*')
+out=$(ip netns exec "$NS_HOST" "$WORK/b2/qnat-bpf" attach brB --masq 192.168.100.0/24) || fail "upgrade brB: $out"
+echo "$out" | grep -q "^brB: upgraded from build .* to .*, $nB flows kept" || fail "upgrade report: $out"
+[ "$(qnat ct count virbr0)" = "$nA" ] || fail "virbr0 lost flows in brB's upgrade"
+has_xdp || fail "brB's upgrade took the uplink's XDP away"
+[ "$(in_host tc filter show dev "$UPLINK" ingress | grep -o 'tc_uplink_in tag [0-9a-f]*')" != "$up_id" ] ||
+	fail "the uplink's programs are not the new build's"
+for g in gvirbr0 gbrB; do
+	r=$(echo hi | in_guest "$g" timeout 5 socat -T 2 - TCP:"$EXT_ADDR":7000)
+	[ "$r" = echo:hi ] || fail "$g after brB's upgrade: '$r'"
+done
+log "brB upgraded: $out; virbr0's $nA flows and the uplink's XDP kept"
 
 # Detach brB, then virbr0 (which attached the uplink's programs): the rest goes on.
 qnat detach brB || fail "detach brB"

@@ -408,9 +408,10 @@ int tc_uplink_in(struct __sk_buff *skb)
 		f = fwd_lookup(cfg, p.daddr, p.dport, p.proto);
 		/* One that could not be delivered opens nothing; the host's own
 		 * (TTL 1 is fine for it) is none of our business. */
+		net = f ? config_of(f->guest_addr) : 0;
 		if (p.ttl <= 1)
-			return f ? tc_verdict(skb, cfg, QNAT_C_DROP_TTL, TC_ACT_SHOT) : tc_host_own(cfg, &p);
-		if (f && (net = config_of(f->guest_addr))) {
+			return f ? tc_verdict(skb, net ? net : cfg, QNAT_C_DROP_TTL, TC_ACT_SHOT) : tc_host_own(cfg, &p);
+		if (net) {
 			e = ct_create_inbound(net, &p, f->guest_addr, f->guest_port, &orig);
 			if (!e)
 				return TC_ACT_SHOT; /* counted */

@@ -177,7 +177,7 @@ static int resolve_bridge(struct attach *a)
 		return 0;
 	/* Networks masquerading or routed out of one uplink share its data plane;
 	 * a bridged or isolated one has its home device to itself. */
-	if (home_ifindex(a) > 0 && !dp_open_home(&running, home_ifindex(a), -1)) {
+	if (home_ifindex(a) > 0 && !dp_open_home(&running, home_ifindex(a), 0, 0)) {
 		running.net = -1;
 		dp_other_nets(&running, a->sharing, sizeof(a->sharing));
 		other = a->s.bridged || a->s.mode == MODE_ISOLATED || !dp_shareable(&running);

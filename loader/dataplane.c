@@ -189,8 +189,11 @@ static void old_maps_add(struct old_maps *om, uint32_t prog_id, bool shared)
 	}
 }
 
-/* The slot of the network on bridge_ifindex; else, with free, the first free one; else -1. */
-static int config_slot_of(int config_fd, int bridge_ifindex, bool free)
+/*
+ * The slot of the network on bridge_ifindex (none: of subnet, a network
+ * whose bridge is gone); else, with free, the first free one; else -1.
+ */
+static int config_slot_of(int config_fd, int bridge_ifindex, uint32_t subnet, bool free)
 {
 	struct qnat_config cfg;
 	int first_free = -1;
@@ -201,7 +204,7 @@ static int config_slot_of(int config_fd, int bridge_ifindex, bool free)
 				first_free = i;
 			continue;
 		}
-		if (bridge_ifindex > 0 && (int)cfg.bridge_ifindex == bridge_ifindex)
+		if (bridge_ifindex > 0 ? (int)cfg.bridge_ifindex == bridge_ifindex : subnet && cfg.subnet == subnet)
 			return i;
 	}
 	return free ? first_free : -1;
@@ -242,7 +245,7 @@ static int old_maps_collect(struct old_maps *om, int home_ifindex, int bridge_if
 			old_maps_add(om, ids[i], true);
 	ports = old_map_find(om, QNAT_MAP_PORTS);
 	config = old_map_find(om, QNAT_MAP_CONFIG);
-	net = config < 0 ? -1 : config_slot_of(om->m[config].fd, bridge_ifindex, false);
+	net = config < 0 ? -1 : config_slot_of(om->m[config].fd, bridge_ifindex, 0, false);
 	while (net >= 0 && ports >= 0 && !bpf_map_get_next_key(om->m[ports].fd, prev, &port)) {
 		if (!bpf_map_lookup_elem(om->m[ports].fd, &port, &pv) && (int)pv.net == net &&
 		    !tc_prog_id(port, BPF_TC_INGRESS, &id) && id && prog_named(id, "tc_port_in")) {
@@ -261,16 +264,20 @@ static int old_maps_collect(struct old_maps *om, int home_ifindex, int bridge_if
 	return 0;
 }
 
-/* The ABI version the running data plane's config carries (in any network's slot). */
-static uint32_t old_abi(const struct old_maps *om)
+/* The ABI version a running data plane's config carries (in any network's slot; 0: none written). */
+static uint32_t old_abi_fd(int config_fd)
 {
-	int fd = om->m[old_map_find(om, QNAT_MAP_CONFIG)].fd;
 	struct qnat_config cfg;
 
 	for (uint32_t i = 0; i < QNAT_NETS_MAX; i++)
-		if (!bpf_map_lookup_elem(fd, &i, &cfg) && cfg.abi_version)
+		if (!bpf_map_lookup_elem(config_fd, &i, &cfg) && cfg.abi_version)
 			return cfg.abi_version;
 	return 0;
+}
+
+static uint32_t old_abi(const struct old_maps *om)
+{
+	return old_abi_fd(om->m[old_map_find(om, QNAT_MAP_CONFIG)].fd);
 }
 
 /* The network of slot net: the subnet tools and the expiry keep to. */
@@ -291,8 +298,13 @@ bool dp_owns(const struct dataplane *dp, uint32_t addr)
 	return (addr & dp->netmask) == dp->subnet;
 }
 
-/* The maps of the data plane running on home_ifindex, if there is one, as the network on bridge_ifindex sees them. */
-int dp_open_home(struct dataplane *dp, int home_ifindex, int bridge_ifindex)
+/*
+ * The maps of the data plane running on home_ifindex, if there is one, as
+ * the network on bridge_ifindex (gone: of subnet) sees them; -ESRCH when
+ * it serves other networks only.  Neither given: the data plane, no
+ * network in particular.
+ */
+int dp_open_home(struct dataplane *dp, int home_ifindex, int bridge_ifindex, uint32_t subnet)
 {
 	struct old_maps om;
 	int net;
@@ -313,7 +325,11 @@ int dp_open_home(struct dataplane *dp, int home_ifindex, int bridge_ifindex)
 		}
 	}
 	old_maps_close(&om);
-	net = config_slot_of(dp->config_fd, bridge_ifindex, false);
+	net = config_slot_of(dp->config_fd, bridge_ifindex, subnet, false);
+	if (net < 0 && (bridge_ifindex > 0 || subnet) && old_abi_fd(dp->config_fd)) {
+		dp_close(dp); /* it serves networks, none of them this one */
+		return -ESRCH;
+	}
 	dp_set_net(dp, net < 0 ? 0 : net);
 	return 0;
 }
@@ -322,7 +338,8 @@ int dp_open_existing(struct dataplane *dp, const struct settings *s)
 {
 	int home = (int)if_nametoindex(dp_home(s));
 
-	return home ? dp_open_home(dp, home, (int)if_nametoindex(s->bridge)) : -ENOENT;
+	return home ? dp_open_home(dp, home, (int)if_nametoindex(s->bridge), s->bridged ? 0 : s->subnet.s_addr) :
+		      -ENOENT;
 }
 
 /*
@@ -470,9 +487,9 @@ int dp_load(struct dataplane *dp, const struct settings *s, int home_ifindex, in
 	if (dp->reused) {
 		int cfg_fd = om.m[old_map_find(&om, QNAT_MAP_CONFIG)].fd;
 
-		net = config_slot_of(cfg_fd, bridge_ifindex, false);
+		net = config_slot_of(cfg_fd, bridge_ifindex, 0, false);
 		dp->joined = net < 0;
-		if (net < 0 && (err = join_check(s, &om, net = config_slot_of(cfg_fd, -1, true))))
+		if (net < 0 && (err = join_check(s, &om, net = config_slot_of(cfg_fd, -1, 0, true))))
 			goto fail;
 		old_maps_add_cgroup(&om); /* the socket hooks' maps (host-local forwards) */
 	}

@@ -70,7 +70,8 @@ int cmd_detach(int argc, char **argv)
 
 	bridge_ifindex = nl_ifindex(sk, s.bridge);
 	uplink_ifindex = s.uplink[0] ? nl_ifindex(sk, s.uplink) : -1;
-	if (!dp_open_existing(&dp, &s)) {
+	err = dp_open_existing(&dp, &s);
+	if (!err) {
 		/* Other networks on the uplink keep it, and their flows: ours go. */
 		others = s.bridged ? 0 : dp_other_nets(&dp, NULL, 0);
 		ports_detach_all(&dp, sk, bridge_ifindex);
@@ -82,8 +83,10 @@ int cmd_detach(int argc, char **argv)
 		}
 		dp_close(&dp);
 	} else {
-		/* The data plane went with its uplink; its socket hooks did not. */
-		if (o.sock_cfg_id)
+		/* The data plane went with its uplink; its socket hooks did not.  Or it
+		 * serves other networks only (this one's slot is gone): theirs stay. */
+		others = err == -ESRCH;
+		if (o.sock_cfg_id && !others)
 			dp_detach_cgroup_id(o.sock_cfg_id);
 		dp.ports_fd = dp.devmap_fd = -1;
 		if (bridge_ifindex > 0)

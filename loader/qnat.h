@@ -189,7 +189,7 @@ struct dataplane {
 };
 const char *dp_home(const struct settings *s);
 int dp_load(struct dataplane *dp, const struct settings *s, int home_ifindex, int bridge_ifindex);
-int dp_open_home(struct dataplane *dp, int home_ifindex, int bridge_ifindex);
+int dp_open_home(struct dataplane *dp, int home_ifindex, int bridge_ifindex, uint32_t subnet);
 int dp_open_existing(struct dataplane *dp, const struct settings *s);
 int dp_other_nets(struct dataplane *dp, char *names, size_t len);
 void dp_clear_net(struct dataplane *dp);

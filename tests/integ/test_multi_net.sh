@@ -133,6 +133,18 @@ for g in gvirbr0 gbrB; do
 done
 log "brB upgraded: $out; virbr0's $nA flows and the uplink's XDP kept"
 
+# brD's bridge is deleted under it, then brD detached: its slot goes, the others stay.
+qnat attach brD --masq 192.168.102.0/24 >&2 || fail "attach brD"
+nA=$(qnat ct count virbr0) nB=$(qnat ct count brB) nC=$(qnat ct count brC)
+in_host ip link del brD
+qnat detach brD || fail "detach brD after its bridge went"
+[ "$(qnat ct count virbr0)" = "$nA" ] && [ "$(qnat ct count brB)" = "$nB" ] && [ "$(qnat ct count brC)" = "$nC" ] ||
+	fail "detaching brD (bridge gone) took others' flows: $nA $nB $nC -> $(qnat ct count virbr0) $(qnat ct count brB) $(qnat ct count brC)"
+has_xdp && in_host tc filter show dev "$UPLINK" ingress | grep -q tc_uplink_in || fail "brD's detach took the uplink's programs"
+r=$(echo hi | in_guest gbrC timeout 5 socat -T 2 - TCP:"$EXT_ADDR":7000)
+[ "$r" = echo:hi ] || fail "gbrC after brD's detach: '$r'"
+log "brD's bridge deleted, then brD detached: the others' flows ($nA, $nB, $nC) and the uplink stay"
+
 # Detach brB, then virbr0 (which attached the uplink's programs): the rest goes on.
 qnat detach brB || fail "detach brB"
 [ "$(qnat ct count virbr0)" -ge "$nA" ] && [ "$(qnat ct count brC)" -ge "$nC" ] ||

@@ -47,7 +47,10 @@ counter() { qnat stats "$1" --json | jq ".counters.$2.packets // .counters.$2.fl
 
 out=$(qnat attach virbr0 --masq 192.168.122.0/24 --xdp native) || fail "attach virbr0: $out"
 for n in brB brC; do
-	out=$(qnat attach "$n" --masq "$(net_of $n).0/24") || fail "attach $n on the same uplink: $out"
+	extra=()
+	[ "$n" = brC ] && extra=(--metrics-listen 127.0.0.1:9411) # brC serves metrics: its network's
+	out=$(qnat attach "$n" --masq "$(net_of $n).0/24" "${extra[@]}") ||
+		fail "attach $n on the same uplink: $out"
 	echo "$out" | grep -q "XDP native, shared with virbr0" || fail "attach $n does not say it shares the uplink: $out"
 done
 qnat status brC --json | jq -e '.[0].uplink_shared_with == "virbr0,brB"' >/dev/null ||
@@ -79,7 +82,11 @@ for n in "${NETS[@]}"; do
 	[ "$r" = echo:hi ] || fail "g$br: no echo ($r)"
 	[ "$(counter "$br" snat_fast)" -gt 100 ] || fail "$br counted no fast-path packets: $(qnat stats "$br")"
 done
-log "4 MB from each network at once, and echoes: all through the data plane"
+body=$(printf 'GET /metrics HTTP/1.0\r\n\r\n' | in_host socat -t 2 - TCP:127.0.0.1:9411)
+m=$(echo "$body" | sed -n 's/^qnat_packets_total{bridge="brC",reason="snat_fast"} //p' | tr -d '\r')
+[ "${m:-0}" = "$(counter brC snat_fast)" ] || fail "brC's metrics: snat_fast '$m', stats $(counter brC snat_fast)"
+echo "$body" | grep -q 'bridge="virbr0"\|bridge="brB"' && fail "brC's metrics show another network"
+log "4 MB from each network at once, and echoes: all through the data plane; brC's metrics are its own"
 
 # Two guests, two networks, one source port, one server: two reply tuples.
 bg in_guest gvirbr0 socat TCP:"$EXT_ADDR":7000,sourceport=40000 EXEC:'sleep 30'

@@ -182,16 +182,15 @@ int tc_port_in(struct __sk_buff *skb)
 	case OUT_SLOW:
 		return tc_verdict(skb, cfg, QNAT_C_PASS_SLOW, TC_ACT_OK);
 	}
-	if (port_other_net(cfg, p.daddr))
-		return tc_verdict(skb, cfg, QNAT_C_DROP_OTHER_NET, TC_ACT_SHOT);
 	port_fib_init(&fib, cfg, &p);
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_NOT_FWDED && p.proto != IPPROTO_ICMP)
 		return tc_hairpin_client(skb, cfg, &p); /* a host address: maybe a forward */
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK); /* local, unreachable, too big: the kernel answers */
-	if (fib.ifindex != cfg->uplink_ifindex)
-		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK); /* routed elsewhere: not ours to masquerade */
+	if (fib.ifindex != cfg->uplink_ifindex) /* routed elsewhere: not ours to masquerade, maybe not to let by */
+		return port_other_net(cfg, p.daddr) ? tc_verdict(skb, cfg, QNAT_C_DROP_OTHER_NET, TC_ACT_SHOT) :
+						      tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
 
 	void *data = (void *)(long)skb->data;
 	struct ethhdr *eth = data;
@@ -374,7 +373,7 @@ static __always_inline int tc_host_own(const struct qnat_config *cfg, const stru
 SEC("tc")
 int tc_uplink_in(struct __sk_buff *skb)
 {
-	const struct qnat_config *cfg = config_get(), *net;
+	const struct qnat_config *cfg = config_get(), *net, *dnet, *snet;
 	struct qnat_ct_entry *e;
 	struct qnat_ct_key orig;
 	struct pkt p;
@@ -386,11 +385,12 @@ int tc_uplink_in(struct __sk_buff *skb)
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
 		return TC_ACT_OK;
 	/* Nobody outside may address a guest directly; routed (and open): the kernel routes to it. */
-	if ((net = config_of(p.daddr)))
-		return net->flags & QNAT_CFG_ROUTE ? TC_ACT_OK : tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	config_of_either(p.daddr, p.saddr, &dnet, &snet);
+	if (dnet)
+		return dnet->flags & QNAT_CFG_ROUTE ? TC_ACT_OK : tc_verdict(skb, dnet, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 	/* Nor pose as one: the subnet lives behind us, never out there (open: no filtering of ours). */
-	if ((net = config_of(p.saddr)))
-		return net->flags & QNAT_CFG_OPEN ? TC_ACT_OK : tc_verdict(skb, net, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
+	if (snet)
+		return snet->flags & QNAT_CFG_OPEN ? TC_ACT_OK : tc_verdict(skb, snet, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
 	if (r == PARSE_IPV4 && p.proto == IPPROTO_ICMP && is_icmp_error(p.icmp_type) && p.daddr == cfg->ext_addr)
 		return tc_icmp_err_in(skb, cfg, &p);
 	if (r == PARSE_IPV4 && p.frag == FRAG_LATER)

@@ -66,6 +66,23 @@ static __always_inline const struct qnat_config *config_of(__be32 addr)
 	return 0;
 }
 
+/* The networks of two addresses in one walk of the slots (the uplink's ingress asks for both). */
+static __always_inline void config_of_either(__be32 a, __be32 b, const struct qnat_config **na,
+					     const struct qnat_config **nb)
+{
+	const struct qnat_config *cfg;
+
+	*na = *nb = 0;
+	for (__u32 i = 0; i < QNAT_NETS_MAX; i++) {
+		if (!(cfg = config_slot(i)) || !cfg->subnet)
+			continue;
+		if (in_subnet(cfg, a))
+			*na = cfg;
+		if (in_subnet(cfg, b))
+			*nb = cfg;
+	}
+}
+
 /* libvirt never masquerades these: multicast and the limited broadcast. */
 static __always_inline int is_mcast_or_bcast(__be32 addr)
 {

@@ -11,11 +11,12 @@
 
 #include "flow.h"
 
-#define NET1_SUBNET IP4(192, 168, 100, 0)
-#define NET1_GATEWAY IP4(192, 168, 100, 1)
-#define NET1_GUEST IP4(192, 168, 100, 10)
+/* Network 1 is routed out of qoth0, as another network's subnet is out of its bridge. */
+#define NET1_SUBNET IP4(100, 64, 0, 0)
+#define NET1_GATEWAY IP4(100, 64, 0, 1)
+#define NET1_GUEST IP4(100, 64, 0, 10)
 
-/* Network 0 as every test has it, and network 1 (192.168.100.0/24) in slot 1. */
+/* Network 0 as every test has it, and network 1 (100.64.0.0/24) in slot 1. */
 static struct qnat *two_nets_open(void)
 {
 	struct qnat_config c = nat_default_config();

@@ -55,7 +55,8 @@ uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint3
 
 typedef int (*ct_visit)(const struct qnat_ct_key *k, const struct qnat_ct_entry *e, void *arg);
 
-/* Walk the table in batches: one syscall per few thousand flows; only our network's (a shared uplink's table holds others'). */
+/* Walk the table in batches: one syscall per few thousand flows.  Only our
+ * network's flows are visited: a shared uplink's table holds others' too. */
 static int ct_walk(struct dataplane *dp, ct_visit fn, void *arg)
 {
 	enum { BATCH = 4096 };
@@ -447,8 +448,9 @@ static bool ct_match(const struct ct_filter *f, const struct qnat_ct_key *k, con
 	struct qnat_ct_key orig, reply;
 
 	flow_tuples(k, e, &orig, &reply);
-	return (k->saddr & f->netmask) == f->subnet && (!f->proto || f->proto == k->proto) && (!f->src.s_addr || f->src.s_addr == orig.saddr) &&
-	       (!f->dst.s_addr || f->dst.s_addr == orig.daddr) && (!f->guest.s_addr || f->guest.s_addr == k->saddr);
+	return (k->saddr & f->netmask) == f->subnet && (!f->proto || f->proto == k->proto) &&
+	       (!f->src.s_addr || f->src.s_addr == orig.saddr) && (!f->dst.s_addr || f->dst.s_addr == orig.daddr) &&
+	       (!f->guest.s_addr || f->guest.s_addr == k->saddr);
 }
 
 struct ct_op {

@@ -63,8 +63,8 @@ static __always_inline void frag_first(const struct pkt *p, __be32 guest, const 
  * stash and mark its datagram pending.  Returns the datagram's entry when its
  * first fragment came in the meantime (the copy is then taken back).
  */
-static __always_inline struct qnat_frag *frag_stash(struct __sk_buff *skb, const struct qnat_config *cfg, const struct pkt *p,
-						    const struct qnat_frag_key *fk)
+static __always_inline struct qnat_frag *frag_stash(struct __sk_buff *skb, const struct qnat_config *cfg,
+						    const struct pkt *p, const struct qnat_frag_key *fk)
 {
 	struct qnat_stash_key sk = { .frag = *fk, .frag_off = p->frag_off };
 	struct qnat_frag pending = { .flags = QNAT_FRAG_PENDING };

@@ -298,6 +298,12 @@ bool dp_owns(const struct dataplane *dp, uint32_t addr)
 	return (addr & dp->netmask) == dp->subnet;
 }
 
+/* The ports map's entry for ifindex, when it is a port of our network (the map is the uplink's, shared). */
+bool dp_port_ours(const struct dataplane *dp, uint32_t ifindex, struct qnat_port *port)
+{
+	return !bpf_map_lookup_elem(dp->ports_fd, &ifindex, port) && (int)port->net == dp->net;
+}
+
 /*
  * The maps of the data plane running on home_ifindex, if there is one, as
  * the network on bridge_ifindex (gone: of subnet) sees them; -ESRCH when

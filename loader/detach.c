@@ -25,7 +25,7 @@ void ports_detach_all(struct dataplane *dp, struct nl_sock *sk, int bridge_ifind
 	while (dp->ports_fd >= 0 && !bpf_map_get_next_key(dp->ports_fd, prev, &key)) {
 		struct qnat_port port;
 
-		if (!bpf_map_lookup_elem(dp->ports_fd, &key, &port) && (int)port.net != dp->net) {
+		if (!dp_port_ours(dp, key, &port)) {
 			next = key;
 			prev = &next;
 			continue;

@@ -123,8 +123,7 @@ static char *metrics_text(const struct settings *s, struct dataplane *dp, uint32
 		metric(f, "qnat_port_refused_total", "counter", "Frames port security dropped, by the port they came from.");
 		while (!bpf_map_get_next_key(dp->ports_fd, prev, &key)) {
 			prev = &key;
-			if (!bpf_map_lookup_elem(dp->ports_fd, &key, &port) && (int)port.net == dp->net &&
-			    if_indextoname(key, name))
+			if (dp_port_ours(dp, key, &port) && if_indextoname(key, name))
 				fprintf(f, "qnat_port_refused_total{bridge=\"%s\",port=\"%s\"} %llu\n", b, name,
 					(unsigned long long)port.refused);
 		}

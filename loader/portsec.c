@@ -58,7 +58,7 @@ static void ip6_bindings_sync(struct dataplane *dp, uint64_t now)
 		return;
 	while (np < QNAT_PORTS_MAX && !bpf_map_get_next_key(dp->ports_fd, pprev, &port_key)) {
 		pprev = &port_key;
-		if (bpf_map_lookup_elem(dp->ports_fd, &port_key, &port) || (int)port.net != dp->net)
+		if (!dp_port_ours(dp, port_key, &port))
 			continue; /* another network's, on a shared uplink */
 		ports[np].ifindex = port_key;
 		ports[np++].n = 0;
@@ -93,7 +93,7 @@ void port_bindings_sync(struct dataplane *dp, const struct settings *s, uint64_t
 
 	while (!bpf_map_get_next_key(dp->ports_fd, prev, &key)) {
 		prev = &key;
-		if (!bpf_map_lookup_elem(dp->ports_fd, &key, &port) && (int)port.net == dp->net && !mac_unset(port.mac))
+		if (dp_port_ours(dp, key, &port) && !mac_unset(port.mac))
 			ip4_binding_sync(dp, s, key, &port);
 	}
 	ip6_bindings_sync(dp, now);

@@ -195,6 +195,7 @@ int dp_other_nets(struct dataplane *dp, char *names, size_t len);
 void dp_clear_net(struct dataplane *dp);
 bool dp_shareable(struct dataplane *dp);
 bool dp_owns(const struct dataplane *dp, uint32_t addr);
+bool dp_port_ours(const struct dataplane *dp, uint32_t ifindex, struct qnat_port *port);
 void dp_close(struct dataplane *dp);
 int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_ifindex, int bridge_ifindex,
 		    struct in_addr ext, const uint8_t bridge_mac[6]);

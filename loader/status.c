@@ -166,7 +166,7 @@ static void print_ports(struct json *j, struct dataplane *dp)
 		char name[IF_NAMESIZE] = "?", kind[32];
 
 		prev = &key;
-		if (bpf_map_lookup_elem(dp->ports_fd, &key, &port) || (int)port.net != dp->net)
+		if (!dp_port_ours(dp, key, &port))
 			continue;
 		if_indextoname(key, name);
 		json_obj_open(j, NULL);

@@ -62,9 +62,8 @@ struct sup {
 static bool port_known(struct sup *p, int ifindex)
 {
 	struct qnat_port port;
-	uint32_t key = ifindex;
 
-	return !bpf_map_lookup_elem(p->dp->ports_fd, &key, &port) && (int)port.net == p->dp->net;
+	return dp_port_ours(p->dp, ifindex, &port);
 }
 
 static void port_join(struct sup *p, int ifindex)

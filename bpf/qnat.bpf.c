@@ -423,8 +423,9 @@ int tc_uplink_in(struct __sk_buff *skb)
 				return tc_host_own(cfg, &p);
 		}
 	}
-	/* A flow of a network no longer here; or a hairpin's, which only guests send. */
-	if (!(net = config_of(orig.saddr)) || (e->flags & QNAT_CTF_HAIRPIN))
+	/* A flow of a network no longer here.  (A hairpin's reply tuple has a
+	 * guest's source: the spoof check above took it.) */
+	if (!(net = config_of(orig.saddr)))
 		return tc_host_own(cfg, &p);
 	if (p.ttl <= 1)
 		return tc_verdict(skb, net, QNAT_C_DROP_TTL, TC_ACT_SHOT);

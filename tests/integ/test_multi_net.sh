@@ -42,6 +42,12 @@ guest_on() {
 	ip -n "$ns" addr add "$p.10/24" dev eth0
 	ip -n "$ns" route add default via "$p.1"
 }
+# guest G's echo from ext through the masquerade, or fail saying WHEN
+echo_ok() {
+	local r
+	r=$(echo hi | in_guest "$1" timeout 5 socat -T 2 - TCP:"$EXT_ADDR":7000)
+	[ "$r" = echo:hi ] || fail "$1 $2: no echo ('$r')"
+}
 has_xdp() { in_host ip -d link show "$UPLINK" | grep -q "prog/xdp"; }
 counter() { qnat stats "$1" --json | jq ".counters.$2.packets // .counters.$2.flows // 0"; }
 
@@ -78,8 +84,7 @@ done
 for p in "${pids[@]}"; do wait "$p" || fail "a bulk upload failed"; done
 for n in "${NETS[@]}"; do
 	br=${n%%:*}
-	r=$(echo hi | in_guest "g$br" timeout 5 socat -T 2 - TCP:"$EXT_ADDR":7000)
-	[ "$r" = echo:hi ] || fail "g$br: no echo ($r)"
+	echo_ok "g$br" "with all three networks busy"
 	[ "$(counter "$br" snat_fast)" -gt 100 ] || fail "$br counted no fast-path packets: $(qnat stats "$br")"
 done
 body=$(printf 'GET /metrics HTTP/1.0\r\n\r\n' | in_host socat -t 2 - TCP:127.0.0.1:9411)
@@ -120,8 +125,7 @@ qnat attach brB --masq 192.168.100.0/24 >&2 || fail "re-attach brB"
 [ "$(qnat ct count brB)" = "$nB" ] || fail "brB's flows: $nB before, $(qnat ct count brB) after"
 [ "$(qnat ct count virbr0)" = "$nA" ] || fail "virbr0 lost flows in brB's restart"
 has_xdp || fail "brB's restart took the uplink's XDP away"
-r=$(echo hi | in_guest gbrB timeout 5 socat -T 2 - TCP:"$EXT_ADDR":7000)
-[ "$r" = echo:hi ] || fail "gbrB after the restart: '$r'"
+echo_ok gbrB "after the restart"
 log "brB restarted: flows kept (virbr0 $nA, brB $nB, brC $nC), XDP still on $UPLINK"
 
 # brB upgraded to another build while its supervisor runs: the uplink's programs are that build's now.
@@ -135,8 +139,7 @@ has_xdp || fail "brB's upgrade took the uplink's XDP away"
 [ "$(in_host tc filter show dev "$UPLINK" ingress | grep -o 'tc_uplink_in tag [0-9a-f]*')" != "$up_id" ] ||
 	fail "the uplink's programs are not the new build's"
 for g in gvirbr0 gbrB; do
-	r=$(echo hi | in_guest "$g" timeout 5 socat -T 2 - TCP:"$EXT_ADDR":7000)
-	[ "$r" = echo:hi ] || fail "$g after brB's upgrade: '$r'"
+	echo_ok "$g" "after brB's upgrade"
 done
 log "brB upgraded: $out; virbr0's $nA flows and the uplink's XDP kept"
 
@@ -148,8 +151,7 @@ qnat detach brD || fail "detach brD after its bridge went"
 [ "$(qnat ct count virbr0)" = "$nA" ] && [ "$(qnat ct count brB)" = "$nB" ] && [ "$(qnat ct count brC)" = "$nC" ] ||
 	fail "detaching brD (bridge gone) took others' flows: $nA $nB $nC -> $(qnat ct count virbr0) $(qnat ct count brB) $(qnat ct count brC)"
 has_xdp && in_host tc filter show dev "$UPLINK" ingress | grep -q tc_uplink_in || fail "brD's detach took the uplink's programs"
-r=$(echo hi | in_guest gbrC timeout 5 socat -T 2 - TCP:"$EXT_ADDR":7000)
-[ "$r" = echo:hi ] || fail "gbrC after brD's detach: '$r'"
+echo_ok gbrC "after brD's detach"
 log "brD's bridge deleted, then brD detached: the others' flows ($nA, $nB, $nC) and the uplink stay"
 
 # Detach brB, then virbr0 (which attached the uplink's programs): the rest goes on.
@@ -158,8 +160,7 @@ qnat detach brB || fail "detach brB"
 	fail "detaching brB took others' flows"
 qnat detach virbr0 || fail "detach virbr0"
 [ "$(qnat ct count brC)" -ge "$nC" ] || fail "detaching virbr0 took brC's flows"
-r=$(echo hi | in_guest gbrC timeout 5 socat -T 2 - TCP:"$EXT_ADDR":7000)
-[ "$r" = echo:hi ] || fail "gbrC after the others left: '$r'"
+echo_ok gbrC "after the others left"
 [ "$(qnat ct count brC)" -gt "$nC" ] || fail "brC's new flow is not in the data plane"
 in_host tc filter show dev "$UPLINK" ingress | grep -q tc_uplink_in || fail "the uplink's programs left with virbr0"
 qnat detach brC || fail "detach brC"

@@ -73,18 +73,26 @@ need ip socat busybox tcpdump
 netns_add() {
 	ip netns add "$1" || fail "cannot create namespace $1"
 	NAMESPACES+=("$1")
+	# A new namespace may reuse a dead one's inode, and with it the state
+	# directory an earlier run on this machine left (the run was killed).
+	rm -rf "/run/qnat-bpf/ns$(ns_inode "$1")"
 	ip -n "$1" link set lo up
 }
 
 # Deletes every namespace made so far, with what qnat-bpf keeps for it
 # under /var/lib/qnat-bpf (leases and logs outlive a detach).
 namespaces_del() {
-	local ns
+	local ns ino
 	for ns in "${NAMESPACES[@]}"; do
+		# A bridge the test did not detach (it failed first): its processes and state go too.
+		ino=$(ns_inode "$ns" 2>/dev/null) && {
+			ns_procs "$ns" | while read -r _ pid; do kill -9 "$pid"; done
+			rm -rf "/run/qnat-bpf/ns$ino"
+		}
 		ip netns del "$ns" 2>/dev/null
 		rm -rf "/var/lib/qnat-bpf/netns-$ns"
 	done
-	rmdir /var/lib/qnat-bpf 2>/dev/null
+	rmdir /var/lib/qnat-bpf /run/qnat-bpf 2>/dev/null
 	NAMESPACES=()
 }
 

@@ -93,6 +93,8 @@ static const struct {
 	{ QNAT_MAP_FRAG_EVENTS, offsetof(struct dataplane, frag_ev_fd) },
 	{ QNAT_MAP_IP6_BIND, offsetof(struct dataplane, ip6_bind_fd) },
 	{ QNAT_MAP_CT_EVENTS, offsetof(struct dataplane, ct_ev_fd) },
+	{ QNAT_MAP_CT6, offsetof(struct dataplane, ct6_fd) },
+	{ QNAT_MAP_CT6_REV, offsetof(struct dataplane, ct6_rev_fd) },
 };
 #define DP_MAPS (sizeof(dp_maps) / sizeof(dp_maps[0]))
 
@@ -481,6 +483,8 @@ int dp_load(struct dataplane *dp, const struct settings *s, int home_ifindex, in
 		return -errno;
 	bpf_map__set_max_entries(skel->maps.qnat_ct, s->ct_max);
 	bpf_map__set_max_entries(skel->maps.qnat_ct_rev, s->ct_max);
+	bpf_map__set_max_entries(skel->maps.qnat_ct6, s->ct_max);
+	bpf_map__set_max_entries(skel->maps.qnat_ct6_rev, s->ct_max);
 
 	dp_init(dp);
 	dp->reused = !old_maps_collect(&om, home_ifindex, bridge_ifindex);

@@ -182,6 +182,7 @@ struct dataplane {
 	int frags_fd, stash_fd, frag_ev_fd; /* fragments that came before their first (frag.c) */
 	int ip6_bind_fd;		     /* port security's IPv6 sources */
 	int ct_ev_fd;			     /* flows' first packets, for ct events */
+	int ct6_fd, ct6_rev_fd;		     /* NAT66 flows */
 	bool reused; /* maps adopted from a running data plane */
 	bool joined; /* ... of other networks on the uplink: this one is new there */
 	int net;     /* our slot in qnat_config (networks sharing the uplink) */

@@ -33,6 +33,20 @@ struct {
 	__type(value, struct qnat_ct_key);
 } qnat_ct_rev SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QNAT_CT_DEFAULT_MAX); /* the controller sets the real size, as qnat_ct's */
+	__type(key, struct qnat_ct6_key);
+	__type(value, struct qnat_ct_entry);
+} qnat_ct6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QNAT_CT_DEFAULT_MAX);
+	__type(key, struct qnat_ct6_key);
+	__type(value, struct qnat_ct6_key);
+} qnat_ct6_rev SEC(".maps");
+
 /* Shared by every CPU: a guest's new flow may evict another CPU's. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #ifndef QNAT_ABI_VERSION /* a -D only to build a mismatching variant (test_upgrade.sh) */
-#define QNAT_ABI_VERSION 4
+#define QNAT_ABI_VERSION 5
 #endif
 
 /* Map names, as the kernel reports them (at most 15 characters). */
@@ -37,6 +37,8 @@
 #define QNAT_MAP_EVICT_RING "qnat_evict_ring"
 #define QNAT_MAP_EVICT_POS "qnat_evict_pos"
 #define QNAT_MAP_CT_EVENTS "qnat_ct_ev"
+#define QNAT_MAP_CT6 "qnat_ct6"
+#define QNAT_MAP_CT6_REV "qnat_ct6_rev"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 /* Networks that share one uplink's data plane: qnat_config has a slot for
@@ -85,6 +87,8 @@ enum qnat_timeout {
 #define QNAT_CFG_ISOLATED (1U << 7)	 /* --mode isolated: nothing leaves the subnet */
 #define QNAT_CFG_UPLINK_XMIT (1U << 8)	 /* the uplink takes XDP redirects (ndo_xdp_xmit) */
 #define QNAT_CFG_CT_EVICT (1U << 9)	 /* --ct-full evict: a new flow evicts an unreplied one */
+#define QNAT_CFG_MASQ6 (1U << 10)	 /* --masq6: prefix6 is masqueraded behind ext6 (NAT66) */
+#define QNAT_CFG_ROUTE6 (1U << 11)	 /* --route6: prefix6 is routed untranslated, open inbound */
 
 /*
  * qnat_config[net]: one network's settings, written by its controller.
@@ -113,8 +117,12 @@ struct qnat_config {
 	__u32 nh_gen;		   /* next-hop generation: flows' cached next hops are valid while it stays */
 	__u8 uplink_mac[6];	   /* the uplink's MAC, the source of what XDP sends there */
 	__u8 pad2[2];
+	/* IPv6 (QNAT_CFG_MASQ6 or QNAT_CFG_ROUTE6): the guests' /64, its first half */
+	__be32 prefix6[2];
+	__be32 gateway6[4]; /* the bridge's address in prefix6 */
+	__be32 ext6[4];	    /* --masq6: the uplink's global address flows are masqueraded to */
 };
-_Static_assert(sizeof(struct qnat_config) == 104, "qnat_config layout");
+_Static_assert(sizeof(struct qnat_config) == 144, "qnat_config layout");
 
 /*
  * A flow's tuple.  For ICMP echo the identifier sits where the translated
@@ -179,6 +187,23 @@ struct qnat_ct_entry {
 _Static_assert(sizeof(struct qnat_ct_entry) == 80, "qnat_ct_entry layout");
 
 /* qnat_ct_rev: reply tuple (peer -> nat) -> original tuple. */
+
+/*
+ * qnat_ct6, NAT66: original IPv6 tuple (guest's view) -> the flow, as a
+ * qnat_ct_entry whose nat_addr and peer_addr are 0: the flow leaves from the
+ * config's ext6, and its peer is always orig.daddr:dport.  qnat_ct6_rev:
+ * reply tuple (peer -> ext6) -> original tuple.  One port space with IPv4
+ * is not needed: the reply tuples differ by family.
+ */
+struct qnat_ct6_key {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct qnat_ct6_key) == 40, "qnat_ct6_key layout");
 
 /* The reply tuple of flow orig: its qnat_ct_rev key (BPF and the controller alike). */
 static inline __attribute__((always_inline)) void qnat_ct_reply_key(const struct qnat_ct_key *orig,

@@ -87,6 +87,10 @@ static int resolve_uplink(struct attach *a)
 		log_warnx("uplink %s has no IPv4 address to masquerade behind", s->uplink);
 		return -EADDRNOTAVAIL;
 	}
+	if (s->ip6 == IP6_MASQ && nl_addr6_find(a->sk, a->uplink, NULL, &a->ext6) <= 0) {
+		log_warnx("uplink %s has no global IPv6 address to masquerade --masq6 behind", s->uplink);
+		return -EADDRNOTAVAIL;
+	}
 	return 0;
 }
 
@@ -108,7 +112,7 @@ static int resolve_state(struct attach *a)
 	}
 	if (err) {
 		memset(&a->o, 0, sizeof(a->o));
-		a->o.fwd_bridge_old = a->o.fwd_uplink_old = a->o.bridge_txcsum_old = -1;
+		a->o.fwd_bridge_old = a->o.fwd_uplink_old = a->o.bridge_txcsum_old = a->o.fwd6_old = -1;
 		return 0;
 	}
 	if (!settings_equal(&a->s, &old)) {
@@ -282,6 +286,8 @@ static void join_inherit(struct attach *a)
 	a->o.sock_hooks = oo.sock_hooks;
 	a->o.sock_cfg_id = oo.sock_cfg_id;
 	a->o.fwd_uplink_old = oo.fwd_uplink_old;
+	if (oo.fwd6_old >= 0)
+		a->o.fwd6_old = oo.fwd6_old;
 }
 
 /* The uplink's programs: ours (a new uplink, or the only network on it); or the running ones. */
@@ -313,7 +319,7 @@ static int dataplane_attach(struct attach *a)
 		log_warnx("%s has no MAC address", a->s.bridge);
 		return -EADDRNOTAVAIL;
 	}
-	if ((err = dp_write_config(&a->dp, &a->s, a->uplink, a->bridge, a->ext, mac))) {
+	if ((err = dp_write_config(&a->dp, &a->s, a->uplink, a->bridge, a->ext, &a->ext6, mac))) {
 		log_warnx("cannot write the data plane's configuration: %s", strerror(-err));
 		return err;
 	}
@@ -431,6 +437,9 @@ static void attach_summary(const struct attach *a)
 	else
 		printf("%s attached: %s/%u, gateway %s, mode %s, ", s->bridge, ip_str(s->subnet), s->prefix,
 		       ip_str(s->gateway), net_mode_name(s->mode));
+	if (s->ip6)
+		printf("IPv6 %s/64 %s%s, gateway %s, ", ip6_str(&s->prefix6), s->ip6 == IP6_MASQ ? "masqueraded to " : "routed",
+		       s->ip6 == IP6_MASQ ? ip6_str(&a->ext6) : "", ip6_str(&s->gateway6));
 	if (s->mode == MODE_ISOLATED && !s->bridged)
 		puts("no uplink");
 	else

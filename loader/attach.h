@@ -18,6 +18,7 @@ struct attach {
 	struct nl_sock *sk;
 	int bridge, uplink; /* ifindexes */
 	struct in_addr ext; /* the uplink's address */
+	struct in6_addr ext6; /* --masq6: the uplink's global IPv6 address */
 	bool recovering;    /* attached already: repair, or upgrade another build's */
 	char sharing[IFNAMSIZ * QNAT_NETS_MAX]; /* the other networks' bridges on the uplink, comma-joined */
 	char old_build[41];
@@ -28,8 +29,8 @@ struct attach {
 	struct sup *sup; /* the supervisor, --foreground */
 	/* What this run changed, undone if a later step fails. */
 	struct undo {
-		bool bridge, bridge_up, mtu, txcsum, addr, fwd_bridge, fwd_uplink, enslaved;
-		int fwd_bridge_old, fwd_uplink_old, mtu_old;
+		bool bridge, bridge_up, mtu, txcsum, addr, fwd_bridge, fwd_uplink, enslaved, addr6, fwd6;
+		int fwd_bridge_old, fwd_uplink_old, mtu_old, fwd6_old;
 		bool uplink_progs, net_progs, dnsmasq, old_sup_stopped; /* net_progs: on the bridge and ports */
 		struct port_mtu {
 			int ifindex, mtu;

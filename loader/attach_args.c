@@ -76,6 +76,61 @@ static int check_mode(const struct settings *s, const struct extras *x)
 	return 0;
 }
 
+static bool ip6_le(const struct in6_addr *a, const struct in6_addr *b)
+{
+	return memcmp(a, b, sizeof(*a)) <= 0;
+}
+
+/* IPv6: one /64, masqueraded or routed; its gateway and DHCPv6 range inside it. */
+static int check_ip6(struct settings *s, const bool given[OPTS_MAX])
+{
+	const char *net = s->ip6 == IP6_MASQ ? "--masq6" : "--route6", *why;
+	struct in6_addr subnet_router = s->prefix6;
+
+	if (!s->ip6) {
+		if (given_opt(given, "gateway6") || given_opt(given, "dhcp6-range")) {
+			log_warnx("--gateway6 and --dhcp6-range need --masq6 or --route6 (the guests' IPv6 /64)");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (given_opt(given, "masq6") && given_opt(given, "route6")) {
+		log_warnx("--masq6 and --route6 exclude each other: a network has one IPv6 /64");
+		return -EINVAL;
+	}
+	if ((why = prefix6_unusable(&s->prefix6))) {
+		log_warnx("%s %s/64: %s; use a ULA like fd00:122::/64 or a prefix routed to this host", net,
+			  ip6_str(&s->prefix6), why);
+		return -EINVAL;
+	}
+	if (s->mode == MODE_ISOLATED || (s->ip6 == IP6_MASQ && s->mode != MODE_NAT)) {
+		log_warnx("%s needs --mode nat%s: --mode %s %s", net, s->ip6 == IP6_ROUTE ? ", route or open" : "",
+			  net_mode_name(s->mode), s->mode == MODE_ISOLATED ? "lets nothing out" : "translates nothing");
+		return -EINVAL;
+	}
+	if (!given_opt(given, "gateway6")) {
+		s->gateway6 = s->prefix6;
+		s->gateway6.s6_addr[15] = 1;
+	} else if (!in_prefix6(&s->gateway6, &s->prefix6) || !memcmp(&s->gateway6, &subnet_router, 16)) {
+		log_warnx("--gateway6 %s: not a host address of %s/64", ip6_str(&s->gateway6), ip6_str(&s->prefix6));
+		return -EINVAL;
+	}
+	if (!s->dhcp6)
+		return 0;
+	if (!in_prefix6(&s->dhcp6_start, &s->prefix6) || !in_prefix6(&s->dhcp6_end, &s->prefix6) ||
+	    !ip6_le(&s->dhcp6_start, &s->dhcp6_end) || !memcmp(&s->dhcp6_start, &subnet_router, 16)) {
+		log_warnx("the DHCPv6 range %s-%s is not an ordered range of host addresses in %s/64",
+			  ip6_str(&s->dhcp6_start), ip6_str(&s->dhcp6_end), ip6_str(&s->prefix6));
+		return -EINVAL;
+	}
+	if (ip6_le(&s->dhcp6_start, &s->gateway6) && ip6_le(&s->gateway6, &s->dhcp6_end)) {
+		log_warnx("the DHCPv6 range %s-%s includes the gateway %s: give a --dhcp6-range without it",
+			  ip6_str(&s->dhcp6_start), ip6_str(&s->dhcp6_end), ip6_str(&s->gateway6));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* NAT: the gateway and DHCP range follow from --masq unless given, and must lie in it. */
 static int check_nat(struct settings *s, const struct extras *x, const bool given[OPTS_MAX])
 {
@@ -121,7 +176,7 @@ static int check_nat(struct settings *s, const struct extras *x, const bool give
 	for (int i = 0; i < x->nhost; i++)
 		if (dhcp_host_check(s, &x->host[i]))
 			return -EINVAL;
-	return check_mode(s, x);
+	return check_mode(s, x) ? -EINVAL : check_ip6(s, given);
 }
 
 static int check_bridge_name(const char *name, struct settings *s)

@@ -562,7 +562,7 @@ static uint64_t netns_cookie(void)
 }
 
 int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_ifindex, int bridge_ifindex,
-		    struct in_addr ext, const uint8_t bridge_mac[6])
+		    struct in_addr ext, const struct in6_addr *ext6, const uint8_t bridge_mac[6])
 {
 	struct qnat_config cfg = {
 		.abi_version = QNAT_ABI_VERSION,
@@ -594,17 +594,25 @@ int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_i
 			return -errno;
 	memcpy(cfg.bridge_mac, bridge_mac, 6);
 	memcpy(cfg.timeouts, s->timeouts, sizeof(cfg.timeouts));
+	if (s->ip6) {
+		memcpy(cfg.prefix6, &s->prefix6, sizeof(cfg.prefix6));
+		memcpy(cfg.gateway6, &s->gateway6, sizeof(cfg.gateway6));
+		if (s->ip6 == IP6_MASQ)
+			memcpy(cfg.ext6, ext6, sizeof(cfg.ext6));
+	}
 	cfg.netns_cookie = netns_cookie();
 	cfg.max_flows_per_guest = s->max_flows_per_guest;
 	cfg.flags = (s->eif ? QNAT_CFG_EIF : 0) | (s->port_security ? QNAT_CFG_PORT_SECURITY : 0) |
 		    (s->bridged ? QNAT_CFG_BRIDGED : 0) | (all || s->mode == MODE_OPEN ? QNAT_CFG_HOST_OPEN : 0) |
 		    (s->mode == MODE_ROUTE || s->mode == MODE_OPEN ? QNAT_CFG_ROUTE : 0) |
 		    (s->mode == MODE_OPEN ? QNAT_CFG_OPEN : 0) | (s->mode == MODE_ISOLATED ? QNAT_CFG_ISOLATED : 0) |
-		    (s->ct_full == CT_FULL_EVICT ? QNAT_CFG_CT_EVICT : 0);
+		    (s->ct_full == CT_FULL_EVICT ? QNAT_CFG_CT_EVICT : 0) | (s->ip6 == IP6_MASQ ? QNAT_CFG_MASQ6 : 0) |
+		    (s->ip6 == IP6_ROUTE ? QNAT_CFG_ROUTE6 : 0);
 	return bpf_map_update_elem(dp->config_fd, &slot, &cfg, BPF_ANY) ? -errno : 0;
 }
 
-int dp_set_ext_addr(struct dataplane *dp, struct in_addr ext)
+/* The uplink's addresses changed: what flows are translated to (0, ::: none, they stop). */
+int dp_set_ext_addr(struct dataplane *dp, struct in_addr ext, const struct in6_addr *ext6)
 {
 	struct qnat_config cfg;
 	uint32_t slot = dp->net;
@@ -612,6 +620,7 @@ int dp_set_ext_addr(struct dataplane *dp, struct in_addr ext)
 	if (bpf_map_lookup_elem(dp->config_fd, &slot, &cfg))
 		return -errno;
 	cfg.ext_addr = ext.s_addr;
+	memcpy(cfg.ext6, ext6, sizeof(cfg.ext6));
 	return bpf_map_update_elem(dp->config_fd, &slot, &cfg, BPF_ANY) ? -errno : 0;
 }
 

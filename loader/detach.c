@@ -100,10 +100,14 @@ int cmd_detach(int argc, char **argv)
 		dp_detach_uplink(uplink_ifindex, &o);
 		fwd_restore(s.uplink, o.fwd_uplink_old);
 	}
+	if (!others)
+		fwd_restore(NULL, o.fwd6_old);
 	uplink_release(sk, bridge_ifindex, uplink_ifindex, &o);
 	if (bridge_ifindex > 0) {
 		if (o.addr_added)
 			nl_addr_del(sk, bridge_ifindex, s.gateway, s.prefix);
+		if (o.addr6_added)
+			nl_addr6_change(sk, bridge_ifindex, &s.gateway6, false);
 		fwd_restore(s.bridge, o.fwd_bridge_old);
 		if (o.bridge_created) {
 			nl_link_delete(sk, bridge_ifindex);

@@ -122,6 +122,12 @@ int dnsmasq_conf_text(const struct settings *s, const char *dir, char *buf, size
 	put(buf, len, &k, "dhcp-range=%s,%s,%s%s%s\n", ip_str(s->dhcp_start), ip_str(s->dhcp_end),
 	    ip_str((struct in_addr){ .s_addr = prefix_mask(s->prefix) }), s->lease_time[0] ? "," : "", s->lease_time);
 	put(buf, len, &k, "dhcp-no-override\ndhcp-authoritative\ndhcp-lease-max=%u\n", lease_max);
+	/* IPv6: router advertisements for SLAAC (libvirt's ra-only), and DHCPv6 from a range. */
+	if (s->ip6 && s->dhcp6)
+		put(buf, len, &k, "enable-ra\ndhcp-range=%s,%s,slaac,64%s%s\n", ip6_str(&s->dhcp6_start),
+		    ip6_str(&s->dhcp6_end), s->lease_time[0] ? "," : "", s->lease_time);
+	else if (s->ip6)
+		put(buf, len, &k, "enable-ra\ndhcp-range=%s,ra-only,64\n", ip6_str(&s->prefix6));
 	if (lib_path(s->bridge, "leases", leases, sizeof(leases)))
 		return -ENAMETOOLONG;
 	put(buf, len, &k, "dhcp-leasefile=%s\ndhcp-hostsfile=%s/hostsfile\n", leases, dir);

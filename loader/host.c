@@ -12,12 +12,14 @@
 #include "attach.h"
 #include "log.h"
 
+/* IPv4 forwards per device; IPv6 only as a whole ("all"), as libvirt turns it on. */
 static int fwd_path(const char *ifname, char *buf, size_t len)
 {
-	return snprintf(buf, len, "/proc/sys/net/ipv4/conf/%s/forwarding", ifname) >= (int)len ? -ENAMETOOLONG : 0;
+	return snprintf(buf, len, ifname ? "/proc/sys/net/ipv4/conf/%s/forwarding" : "/proc/sys/net/ipv6/conf/all/forwarding",
+			ifname) >= (int)len ? -ENAMETOOLONG : 0;
 }
 
-/* Turn forwarding on; returns the previous value, or negative errno. */
+/* Turn forwarding on (ifname NULL: IPv6's); returns the previous value, or negative errno. */
 static int fwd_enable(const char *ifname)
 {
 	char path[PATH_MAX];
@@ -138,6 +140,32 @@ static int nat_host(struct attach *a)
 	return 0;
 }
 
+/* IPv6: gateway6/64 on the bridge, IPv6 forwarding on. */
+static int ip6_host(struct attach *a)
+{
+	int err;
+
+	if (!a->s.ip6)
+		return 0;
+	if (nl_addr6_find(a->sk, a->bridge, &a->s.gateway6, NULL) <= 0) {
+		if ((err = nl_addr6_change(a->sk, a->bridge, &a->s.gateway6, true))) {
+			log_warnx("cannot add %s/64 to %s: %s%s", ip6_str(&a->s.gateway6), a->s.bridge, strerror(-err),
+				  err == -EACCES || err == -EPERM ? " (is IPv6 disabled on it?)" : "");
+			return err;
+		}
+		a->u.addr6 = a->o.addr6_added = true;
+	}
+	if ((err = fwd_enable(NULL)) < 0) {
+		log_warnx("cannot enable IPv6 forwarding: %s", strerror(-err));
+		return err;
+	}
+	a->u.fwd6_old = err;
+	a->u.fwd6 = true;
+	if (!a->recovering)
+		a->o.fwd6_old = err;
+	return 0;
+}
+
 int host_setup(struct attach *a)
 {
 	int err;
@@ -145,7 +173,7 @@ int host_setup(struct attach *a)
 	if ((err = bridge_up(a)) || (err = bridge_tune(a)))
 		return err;
 	if (!a->s.bridged)
-		return nat_host(a);
+		return (err = nat_host(a)) ? err : ip6_host(a);
 	if (nl_link_master(a->sk, a->uplink) == a->bridge)
 		return 0;
 	a->u.enslaved = true;
@@ -159,6 +187,10 @@ void host_undo(struct attach *a)
 {
 	if (a->u.enslaved)
 		uplink_release(a->sk, a->bridge, a->uplink, &a->o);
+	if (a->u.fwd6)
+		fwd_restore(NULL, a->u.fwd6_old);
+	if (a->u.addr6)
+		nl_addr6_change(a->sk, a->bridge, &a->s.gateway6, false);
 	if (a->u.fwd_uplink)
 		fwd_restore(a->s.uplink, a->u.fwd_uplink_old);
 	if (a->u.fwd_bridge)

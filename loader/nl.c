@@ -7,6 +7,7 @@
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <string.h>
+#include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -383,6 +384,56 @@ int nl_addr_first(struct nl_sock *sk, int ifindex, struct in_addr *a)
 	int ret = addr_walk(sk, ifindex, take_first, a);
 
 	return ret < 0 ? ret : ret ? 0 : -EADDRNOTAVAIL;
+}
+
+/* gateway6/64 on the bridge, without DAD: dnsmasq advertises from it at once. */
+int nl_addr6_change(struct nl_sock *sk, int ifindex, const struct in6_addr *a, bool add)
+{
+	struct rtnl_addr *addr = rtnl_addr_alloc();
+	struct nl_addr *local = nl_addr_build(AF_INET6, a, sizeof(*a));
+	int err = -ENOMEM;
+
+	if (addr && local) {
+		nl_addr_set_prefixlen(local, 64);
+		rtnl_addr_set_ifindex(addr, ifindex);
+		rtnl_addr_set_family(addr, AF_INET6);
+		rtnl_addr_set_local(addr, local);
+		rtnl_addr_set_flags(addr, IFA_F_NODAD);
+		err = nl2errno(add ? rtnl_addr_add(sk, addr, 0) : rtnl_addr_delete(sk, addr, 0));
+	}
+	nl_addr_put(local);
+	rtnl_addr_put(addr);
+	return err;
+}
+
+/*
+ * An IPv6 address of ifindex: want, exactly (1 when there), or with want
+ * NULL the first global one that is usable (not tentative, failed or
+ * deprecated) into *out (1 when found).
+ */
+int nl_addr6_find(struct nl_sock *sk, int ifindex, const struct in6_addr *want, struct in6_addr *out)
+{
+	struct nl_cache *cache;
+	struct nl_object *obj;
+	int found = 0, err = rtnl_addr_alloc_cache(sk, &cache);
+
+	if (err)
+		return nl2errno(err);
+	for (obj = nl_cache_get_first(cache); obj && !found; obj = nl_cache_get_next(obj)) {
+		struct rtnl_addr *addr = (struct rtnl_addr *)obj;
+		struct nl_addr *local = rtnl_addr_get_local(addr);
+		const void *bin = local ? nl_addr_get_binary_addr(local) : NULL;
+
+		if (rtnl_addr_get_ifindex(addr) != ifindex || rtnl_addr_get_family(addr) != AF_INET6 || !bin)
+			continue;
+		if (want)
+			found = !memcmp(bin, want, sizeof(*want));
+		else if (rtnl_addr_get_scope(addr) == RT_SCOPE_UNIVERSE &&
+			 !(rtnl_addr_get_flags(addr) & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED)))
+			found = (memcpy(out, bin, sizeof(*out)), 1);
+	}
+	nl_cache_free(cache);
+	return found;
 }
 
 /* Calls fn for each IPv4 route of the main table until it returns non-zero. */

@@ -57,6 +57,64 @@ static int show_masq(const struct settings *s, int i, char *buf, size_t len)
 	return snprintf(buf, len, "%s/%u", ip_str(s->subnet), s->prefix);
 }
 
+static int parse_ip6_net(const char *arg, struct settings *s, enum ip6_mode mode)
+{
+	if (parse_prefix6(arg, &s->prefix6))
+		return -EINVAL;
+	s->ip6 = mode;
+	return 0;
+}
+
+static int show_ip6_net(const struct settings *s, enum ip6_mode mode, char *buf, size_t len)
+{
+	return s->ip6 == mode ? snprintf(buf, len, "%s/64", ip6_str(&s->prefix6)) : 0;
+}
+
+static int parse_masq6(const char *arg, struct settings *s, struct extras *x)
+{
+	return parse_ip6_net(arg, s, IP6_MASQ);
+}
+
+static int show_masq6(const struct settings *s, int i, char *buf, size_t len)
+{
+	return show_ip6_net(s, IP6_MASQ, buf, len);
+}
+
+static int parse_route6(const char *arg, struct settings *s, struct extras *x)
+{
+	return parse_ip6_net(arg, s, IP6_ROUTE);
+}
+
+static int show_route6(const struct settings *s, int i, char *buf, size_t len)
+{
+	return show_ip6_net(s, IP6_ROUTE, buf, len);
+}
+
+static int parse_gateway6(const char *arg, struct settings *s, struct extras *x)
+{
+	return parse_ipv6(arg, &s->gateway6);
+}
+
+static int show_gateway6(const struct settings *s, int i, char *buf, size_t len)
+{
+	return s->ip6 ? snprintf(buf, len, "%s", ip6_str(&s->gateway6)) : 0;
+}
+
+static int parse_dhcp6_range(const char *arg, struct settings *s, struct extras *x)
+{
+	char buf[INET6_ADDRSTRLEN + 1], *end = split_at(arg, ",", buf, sizeof(buf));
+
+	if (!end || parse_ipv6(buf, &s->dhcp6_start) || parse_ipv6(end, &s->dhcp6_end))
+		return -EINVAL;
+	s->dhcp6 = true;
+	return 0;
+}
+
+static int show_dhcp6_range(const struct settings *s, int i, char *buf, size_t len)
+{
+	return s->dhcp6 ? snprintf(buf, len, "%s,%s", ip6_str(&s->dhcp6_start), ip6_str(&s->dhcp6_end)) : 0;
+}
+
 static int parse_ports(const char *arg, struct settings *s, struct extras *x)
 {
 	return parse_port_range(arg, &s->port_min, &s->port_max);
@@ -236,6 +294,18 @@ const struct opt attach_opts[] = {
 	{ .name = "gateway", .short_name = 'g', .arg = "IP", .kind = OPT_IPV4, FIELD(gateway),
 	  .flags = OPT_NAT | OPT_ALWAYS, .help = "the bridge's address, the guests' router (default: the first host)",
 	  .bad = "not an IPv4 address" },
+	{ .name = "masq6", .arg = "PREFIX/64", CUSTOM(parse_masq6, show_masq6), .flags = OPT_NAT,
+	  .help = "the guests' IPv6 /64 (SLAAC), masqueraded behind the uplink's global IPv6 address (NAT66)",
+	  .bad = "not an IPv6 /64 like fd00:122::/64 (SLAAC needs a /64; host bits zero)" },
+	{ .name = "route6", .arg = "PREFIX/64", CUSTOM(parse_route6, show_route6), .flags = OPT_NAT,
+	  .help = "the guests' IPv6 /64 (SLAAC), routed: guests keep their addresses (the LAN must route it here)",
+	  .bad = "not an IPv6 /64 like 2001:db8:122::/64 (SLAAC needs a /64; host bits zero)" },
+	{ .name = "gateway6", .arg = "IP6", CUSTOM(parse_gateway6, show_gateway6), .flags = OPT_NAT,
+	  .help = "the bridge's IPv6 address, the guests' router (default: ::1 of the prefix)",
+	  .bad = "not an IPv6 address" },
+	{ .name = "dhcp6-range", .arg = "START,END", CUSTOM(parse_dhcp6_range, show_dhcp6_range), .flags = OPT_NAT,
+	  .help = "DHCPv6 leases from this range, besides SLAAC (default: SLAAC alone, libvirt's ra-only)",
+	  .bad = "expected START,END (two IPv6 addresses)" },
 	{ .name = "uplink", .short_name = 'u', .arg = "IFNAME", .kind = OPT_IFNAME, FIELD(uplink), .flags = OPT_ALWAYS,
 	  .help = "the host's outside interface (default: the default route's)",
 	  .bad = "not a valid interface name" },

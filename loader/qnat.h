@@ -21,6 +21,7 @@ enum xdp_mode { XDP_MODE_AUTO, XDP_MODE_NATIVE, XDP_MODE_GENERIC, XDP_MODE_OFF }
 
 /* libvirt's forward modes (--mode). */
 enum net_mode { MODE_NAT, MODE_ROUTE, MODE_OPEN, MODE_ISOLATED };
+enum ip6_mode { IP6_NONE, IP6_MASQ, IP6_ROUTE }; /* --masq6, --route6 */
 
 /* What happens when the conntrack table is full. */
 enum ct_full_policy {
@@ -66,6 +67,11 @@ struct settings {
 	bool dns;	   /* --no-dns: DHCP only (dnsmasq's port=0) */
 	char lease_time[16]; /* dnsmasq's spelling (1h, 30m, infinite); empty: its default */
 	struct str_list dns_hosts, dns_txts, dns_srvs, dns_fwds, dhcp_opts;
+	/* IPv6, as libvirt's <ip family='ipv6'>: a /64 whose gateway is on the bridge, RAs from dnsmasq */
+	enum ip6_mode ip6;
+	struct in6_addr prefix6, gateway6;
+	bool dhcp6; /* --dhcp6-range: DHCPv6 leases too */
+	struct in6_addr dhcp6_start, dhcp6_end;
 };
 
 /* What attach changed on the host, so detach can undo exactly that. */
@@ -85,6 +91,8 @@ struct owned {
 	struct in_addr moved_gw; /* ... and the default route via this gateway */
 	uint32_t sock_cfg_id; /* their config map's id: finds them when the data plane is gone */
 	bool bridge_clsact_created; /* the host policy's programs hang on the bridge device */
+	bool addr6_added;	    /* gateway6/64 on the bridge */
+	int fwd6_old;		    /* net.ipv6.conf.all.forwarding before (-1: untouched) */
 	char build[41];	      /* the build that attached: build_id() of its qnat-bpf */
 	int abi;	      /* and its QNAT_ABI_VERSION */
 };
@@ -94,6 +102,11 @@ char *split_at(const char *s, const char *seps, char *buf, size_t len);
 int parse_cidr(const char *s, struct in_addr *net, unsigned int *prefix);
 const char *subnet_unusable(struct in_addr net, unsigned int prefix); /* why not, or NULL */
 int parse_ipv4(const char *s, struct in_addr *a);
+int parse_prefix6(const char *s, struct in6_addr *net);
+int parse_ipv6(const char *s, struct in6_addr *a);
+bool in_prefix6(const struct in6_addr *a, const struct in6_addr *net);
+const char *prefix6_unusable(const struct in6_addr *net); /* why not, or NULL */
+const char *ip6_str(const struct in6_addr *a);		  /* static buffer, rotating over 8 */
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 int parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
 int host_allow_parse(const char *spec, struct qnat_host_allow *rules, int *n, bool *all);
@@ -161,6 +174,8 @@ int nl_addr_has(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int 
 int nl_addr_add(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix);
 int nl_addr_del(struct nl_sock *sk, int ifindex, struct in_addr a, unsigned int prefix);
 int nl_addr_first(struct nl_sock *sk, int ifindex, struct in_addr *a);
+int nl_addr6_change(struct nl_sock *sk, int ifindex, const struct in6_addr *a, bool add);
+int nl_addr6_find(struct nl_sock *sk, int ifindex, const struct in6_addr *want, struct in6_addr *out);
 int nl_default_route_dev(struct nl_sock *sk);
 int default_route_moved(struct nl_sock *sk, const struct settings *s, int uplink, char *msg, size_t len);
 int nl_route_overlaps(struct nl_sock *sk, struct in_addr net, unsigned int prefix, int except_ifindex);
@@ -199,8 +214,8 @@ bool dp_owns(const struct dataplane *dp, uint32_t addr);
 bool dp_port_ours(const struct dataplane *dp, uint32_t ifindex, struct qnat_port *port);
 void dp_close(struct dataplane *dp);
 int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_ifindex, int bridge_ifindex,
-		    struct in_addr ext, const uint8_t bridge_mac[6]);
-int dp_set_ext_addr(struct dataplane *dp, struct in_addr ext);
+		    struct in_addr ext, const struct in6_addr *ext6, const uint8_t bridge_mac[6]);
+int dp_set_ext_addr(struct dataplane *dp, struct in_addr ext, const struct in6_addr *ext6);
 int dp_attach_uplink(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o);
 void dp_detach_uplink(int ifindex, const struct owned *o);
 int dp_attach_uplink_xdp(struct dataplane *dp, struct nl_sock *sk, int ifindex, enum xdp_mode mode, struct owned *o);

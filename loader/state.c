@@ -25,6 +25,7 @@ static const struct owned_field {
 	OWNED(xdp_attached, F_INT),	      OWNED(sock_hooks, F_BOOL),	   OWNED(sock_cfg_id, F_U32),
 	OWNED(bridge_mtu_old, F_INT),	      OWNED(bridge_txcsum_old, F_INT),	   OWNED(uplink_enslaved, F_BOOL),
 	OWNED(moved_addrs, F_STR),	      OWNED(moved_gw, F_IP),		   OWNED(bridge_clsact_created, F_BOOL),
+	OWNED(addr6_added, F_BOOL),	      OWNED(fwd6_old, F_INT),
 };
 _Static_assert(sizeof(bool) == 1 && sizeof(int) == 4, "owned_fields' sizes");
 
@@ -140,7 +141,7 @@ int state_parse(FILE *f, struct settings *s, struct owned *o)
 	settings_defaults(s);
 	memset(o, 0, sizeof(*o));
 	o->abi = -1;
-	o->bridge_txcsum_old = -1;
+	o->bridge_txcsum_old = o->fwd6_old = -1;
 	while (fgets(line, sizeof(line), f))
 		state_line(line, s, o);
 	return o->abi == QNAT_ABI_VERSION ? 0 : -EPROTO;

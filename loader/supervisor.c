@@ -148,15 +148,20 @@ static void expiry_pass(struct sup *p, uint64_t now)
 static void uplink_addr_refresh(struct sup *p)
 {
 	struct in_addr ext = { 0 };
+	struct in6_addr ext6 = { 0 };
+	bool masq6 = p->s->ip6 == IP6_MASQ;
 
 	/* No address: ext 0 stops translation; the egress program then drops. */
 	nl_addr_first(p->sk, p->uplink_ifindex, &ext);
-	if (dp_set_ext_addr(p->dp, ext)) {
+	if (masq6)
+		nl_addr6_find(p->sk, p->uplink_ifindex, NULL, &ext6);
+	if (dp_set_ext_addr(p->dp, ext, &ext6)) {
 		log_warn("cannot update the uplink address");
 		return;
 	}
 	p->expire_now = true;
-	log_info("uplink address is now %s", ext.s_addr ? ip_str(ext) : "(none)");
+	log_info("uplink address is now %s%s%s", ext.s_addr ? ip_str(ext) : "(none)", masq6 ? ", IPv6 " : "",
+		 !masq6 ? "" : IN6_IS_ADDR_UNSPECIFIED(&ext6) ? "(none)" : ip6_str(&ext6));
 }
 
 static int on_event(struct nl_msg *msg, void *arg)
@@ -208,7 +213,8 @@ static int on_event(struct nl_msg *msg, void *arg)
 	case RTM_DELADDR: {
 		struct ifaddrmsg *ifa = nlmsg_data(h);
 
-		if ((int)ifa->ifa_index == p->uplink_ifindex && ifa->ifa_family == AF_INET)
+		if ((int)ifa->ifa_index == p->uplink_ifindex &&
+		    (ifa->ifa_family == AF_INET || (ifa->ifa_family == AF_INET6 && p->s->ip6 == IP6_MASQ)))
 			uplink_addr_refresh(p);
 		break;
 	}
@@ -225,7 +231,7 @@ static struct nl_sock *events_open(struct sup *p)
 	nl_socket_disable_seq_check(ev);
 	nl_socket_modify_cb(ev, NL_CB_VALID, NL_CB_CUSTOM, on_event, p);
 	if (nl_connect(ev, NETLINK_ROUTE) || nl_socket_add_memberships(ev, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_ROUTE,
-							     RTNLGRP_NEIGH, 0) ||
+							     RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEIGH, 0) ||
 	    nl_socket_set_nonblocking(ev)) {
 		nl_socket_free(ev);
 		return NULL;

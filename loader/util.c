@@ -95,6 +95,51 @@ int parse_cidr(const char *s, struct in_addr *net, unsigned int *prefix)
 	return 0;
 }
 
+/* "PREFIX/64", host bits zero: the guests' IPv6 network (SLAAC needs a /64). */
+int parse_prefix6(const char *s, struct in6_addr *net)
+{
+	char buf[INET6_ADDRSTRLEN + 4], *len = split_at(s, "/", buf, sizeof(buf));
+	static const uint8_t zero[8];
+
+	if (!len || strcmp(len, "64") || inet_pton(AF_INET6, buf, net) != 1 || memcmp(net->s6_addr + 8, zero, 8))
+		return -EINVAL;
+	return 0;
+}
+
+int parse_ipv6(const char *s, struct in6_addr *a)
+{
+	return inet_pton(AF_INET6, s, a) == 1 ? 0 : -EINVAL;
+}
+
+/* Is a inside the /64 net? */
+bool in_prefix6(const struct in6_addr *a, const struct in6_addr *net)
+{
+	return !memcmp(a->s6_addr, net->s6_addr, 8);
+}
+
+/* Why net cannot be the guests' IPv6 /64 (NULL: it can). */
+const char *prefix6_unusable(const struct in6_addr *net)
+{
+	const uint8_t *b = net->s6_addr;
+
+	if (b[0] == 0xff)
+		return "multicast (ff00::/8)";
+	if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+		return "link-local (fe80::/10)";
+	if (IN6_IS_ADDR_V4MAPPED(net) || !memcmp(b, (uint8_t[8]){ 0 }, 8))
+		return "not a unicast network (::/64)";
+	return NULL;
+}
+
+const char *ip6_str(const struct in6_addr *a)
+{
+	static char bufs[8][INET6_ADDRSTRLEN];
+	static int next;
+	char *b = bufs[next++ & 7];
+
+	return inet_ntop(AF_INET6, a, b, INET6_ADDRSTRLEN);
+}
+
 /*
  * Why net/prefix cannot be the guests' network (NULL: it can): wider than
  * /8, or overlapping an address block that is never a LAN (RFC 6890).

@@ -259,9 +259,32 @@ TEST(attach_command_line)
 	ASSERT_STREQ(err, "qnat-bpf: --ct-max 15: expected a number of flows from 16 to 16777216\n", "message");
 	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.0.0.0/24", "--port-security=1"), -EINVAL, "flag value");
 	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--bridged", "--host-allow", "tcp/22"), -EINVAL, "bridged NAT option");
-	ASSERT_TRUE(strstr(err, "takes no --masq, --mode, --gateway, --dhcp-range, --host-allow, --domain, "
+	ASSERT_TRUE(strstr(err, "takes no --masq, --mode, --gateway, --masq6, --route6, --gateway6, "
+				     "--dhcp6-range, --dhcp-range, --host-allow, --domain, "
 				     "--domain-local-only, --dhcp-lease-time, --dns-host, --dns-txt, --dns-srv, "
 				     "--dns-forwarder, --dhcp-option, --forward or --host"), err);
+	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.0.0.0/24", "--masq6", "fd00:122::/64", "--dhcp6-range",
+			 "fd00:122::10,fd00:122::ff"), 0, "IPv6 masqueraded");
+	ASSERT_EQ(s.ip6, IP6_MASQ, "masq6 mode");
+	ASSERT_STREQ(ip6_str(&s.gateway6), "fd00:122::1", "gateway6 defaults to ::1 of the prefix");
+	ASSERT_TRUE(s.dhcp6, "dhcp6 range");
+	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.0.0.0/24", "--masq6", "fd00:122::/48"), -EINVAL, "/48");
+	ASSERT_TRUE(strstr(err, "/64"), err);
+	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.0.0.0/24", "--route6", "fe80::/64"), -EINVAL, "link-local");
+	ASSERT_TRUE(strstr(err, "link-local"), err);
+	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.0.0.0/24", "--masq6", "fd00:1::/64", "--route6",
+			 "fd00:2::/64"), -EINVAL, "both");
+	ASSERT_TRUE(strstr(err, "exclude each other"), err);
+	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.0.0.0/24", "--mode", "route", "--masq6", "fd00:1::/64"),
+		  -EINVAL, "masq6 in a routed network");
+	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.0.0.0/24", "--route6", "2001:db8:1::/64", "--gateway6",
+			 "2001:db8:2::1"), -EINVAL, "gateway6 outside");
+	ASSERT_TRUE(strstr(err, "not a host address of 2001:db8:1::/64"), err);
+	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.0.0.0/24", "--route6", "2001:db8:1::/64", "--dhcp6-range",
+			 "2001:db8:1::1,2001:db8:1::9"), -EINVAL, "dhcp6 range over the gateway");
+	ASSERT_TRUE(strstr(err, "includes the gateway"), err);
+	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "--masq", "10.0.0.0/24", "--gateway6", "fd00::1"), -EINVAL, "no prefix");
+	ASSERT_TRUE(strstr(err, "need --masq6 or --route6"), err);
 	ASSERT_EQ(ATTACH(&s, &x, &err, "br0", "br1", "--masq", "10.0.0.0/24"), -EINVAL, "two bridges");
 	ASSERT_STREQ(err, "qnat-bpf: attach: unexpected argument br1\n", "message");
 }

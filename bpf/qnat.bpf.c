@@ -33,6 +33,7 @@
 #include "lib/host.h"
 #include "lib/frag.h"
 #include "lib/port_out.h"
+#include "lib/nat6.h"
 
 /* Enough linear bytes for Ethernet, the longest IPv4 header and TCP. */
 #define HEADERS_MAX (14 + 60 + 20)
@@ -125,8 +126,9 @@ static __always_inline int tc_hairpin_client(struct __sk_buff *skb, const struct
 	return tc_via_bridge(skb, cfg, p, orig.saddr, QNAT_C_HAIRPIN);
 }
 
-/* The port's L2 work (lib/portsec.h).  -1: not done with it yet. */
-static __always_inline int tc_port_l2(struct __sk_buff *skb, const struct qnat_config *cfg)
+/* The port's L2 work (lib/portsec.h).  -1: not done with it yet.  Not
+ * inlined: its frame stays off the L3 paths' stack. */
+static __noinline int tc_port_l2(struct __sk_buff *skb, const struct qnat_config *cfg)
 {
 	struct frame fr = { (void *)(long)skb->data, (void *)(long)skb->data_end, skb->ingress_ifindex,
 			    skb->vlan_present };
@@ -143,10 +145,69 @@ static __always_inline int tc_port_l2(struct __sk_buff *skb, const struct qnat_c
 	return -1;
 }
 
-SEC("tc")
-int tc_port_in(struct __sk_buff *skb)
+/*
+ * A guest's IPv6 packet (--masq6, --route6): as tc_port_in does IPv4, the
+ * hairpin and forwards apart.  Not inlined: its own stack frame.
+ */
+static __noinline int tc_port_in6(struct __sk_buff *skb, const struct qnat_config *cfg)
 {
-	const struct qnat_config *cfg = config_raw();
+	struct bpf_fib_lookup fib;
+	struct qnat_ct6_key orig;
+	struct qnat_ct_entry *e;
+	__u8 guest_mac[ETH_ALEN];
+	__u32 counter = QNAT_C_ROUTE6_FAST;
+	struct pkt6 p;
+	int r = parse6(skb, &p), rc;
+
+	if (!(cfg->flags & (QNAT_CFG_MASQ6 | QNAT_CFG_ROUTE6)) || r == PARSE6_BAD)
+		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
+	switch (port_out6_kind(cfg, &p, r)) {
+	case OUT_HOST:
+		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
+	case OUT_SPOOF:
+		if (cfg->flags & QNAT_CFG_OPEN)
+			return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
+		return tc_verdict(skb, cfg, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
+	case OUT_SLOW:
+		return tc_verdict(skb, cfg, QNAT_C_PASS_SLOW, TC_ACT_OK);
+	}
+	port_fib6_init(&fib, cfg, &p);
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	/* A host address, unreachable, too big (the kernel sends Packet Too Big), elsewhere: the kernel's. */
+	if ((rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) || fib.ifindex != cfg->uplink_ifindex)
+		return tc_verdict(skb, cfg, QNAT_C_PASS_SLOW, TC_ACT_OK);
+	if (cfg->flags & QNAT_CFG_MASQ6) {
+		if (is_unspec6(cfg->ext6) || bpf_skb_load_bytes(skb, offsetof(struct ethhdr, h_source), guest_mac, ETH_ALEN))
+			return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		ct6_key_orig(&p, &orig);
+		e = ct6_lookup_or_create(skb, cfg, &orig, skb->ingress_ifindex, guest_mac);
+		if (!e)
+			return TC_ACT_SHOT; /* counted by ct6_create */
+		ct_account(e, QNAT_DIR_ORIG, p.proto, p.tcp_flags, skb->len);
+		e->port_ifindex = skb->ingress_ifindex;
+		__builtin_memcpy(e->guest_mac, guest_mac, ETH_ALEN);
+		if (tc_nat6_rewrite(skb, &p, NAT_SRC, p.saddr, cfg->ext6, p.sport, e->nat_port))
+			return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		counter = QNAT_C_SNAT6_FAST;
+	}
+	if (tc_hop_dec(skb, &p))
+		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		struct bpf_redir_neigh nh = { .nh_family = AF_INET6 };
+
+		__builtin_memcpy(nh.ipv6_nh, fib.ipv6_dst, sizeof(nh.ipv6_nh));
+		count(cfg, counter, skb->len);
+		return bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0);
+	}
+	if (tc_set_macs(skb, fib.dmac, fib.smac))
+		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	count(cfg, counter, skb->len);
+	return bpf_redirect(fib.ifindex, 0);
+}
+
+/* A guest's IPv4 packet.  Not inlined: IPv6's stack frame is not added to it. */
+static __noinline int tc_port_in4(struct __sk_buff *skb, const struct qnat_config *cfg)
+{
 	struct bpf_fib_lookup fib;
 	struct qnat_ct_entry *e;
 	struct qnat_ct_key orig;
@@ -154,15 +215,6 @@ int tc_port_in(struct __sk_buff *skb)
 	struct pkt p;
 	int r, rc;
 
-	if (!cfg)
-		return TC_ACT_OK;
-	r = tc_port_l2(skb, cfg);
-	if (r >= 0)
-		return r;
-	/* Bridged, no uplink address to translate to, or a VLAN's frame (its
-	 * tag, stripped into the skb, is not ours to route): the bridge's. */
-	if ((cfg->flags & QNAT_CFG_BRIDGED) || skb->vlan_present)
-		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
 	r = tc_parse(skb, &p);
 	/* Isolated: the subnet and the host's DHCP and DNS on it, nothing beyond. */
 	if ((cfg->flags & QNAT_CFG_ISOLATED) && r != PARSE_NOT_IPV4 && r != PARSE_BAD && !in_subnet(cfg, p.daddr) &&
@@ -228,6 +280,24 @@ out:
 		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 	count(cfg, QNAT_C_SNAT_FAST, skb->len);
 	return bpf_redirect(fib.ifindex, 0);
+}
+
+SEC("tc")
+int tc_port_in(struct __sk_buff *skb)
+{
+	const struct qnat_config *cfg = config_raw();
+	int r;
+
+	if (!cfg)
+		return TC_ACT_OK;
+	r = tc_port_l2(skb, cfg);
+	if (r >= 0)
+		return r;
+	/* Bridged, no uplink address to translate to, or a VLAN's frame (its
+	 * tag, stripped into the skb, is not ours to route): the bridge's. */
+	if ((cfg->flags & QNAT_CFG_BRIDGED) || skb->vlan_present)
+		return tc_verdict(skb, cfg, QNAT_C_PASS, TC_ACT_OK);
+	return skb->protocol == bpf_htons(ETH_P_IPV6) ? tc_port_in6(skb, cfg) : tc_port_in4(skb, cfg);
 }
 
 /*
@@ -366,12 +436,85 @@ static __always_inline int tc_host_own(const struct qnat_config *cfg, const stru
 	return TC_ACT_OK;
 }
 
+/* A reply or an error for a guest's NAT66 flow: to the guest, as tc_to_guest does IPv4. */
+static __always_inline int tc_to_guest6(struct __sk_buff *skb, const struct qnat_config *net, const struct pkt6 *p,
+					const __be32 *guest, const struct qnat_ct_entry *e)
+{
+	__u32 port_ifindex = e->port_ifindex;
+
+	if (tc_hop_dec(skb, p))
+		return tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	if (!port_ifindex || !bpf_map_lookup_elem(&qnat_ports, &port_ifindex)) {
+		struct bpf_redir_neigh nh = { .nh_family = AF_INET6 };
+
+		__builtin_memcpy(nh.ipv6_nh, guest, sizeof(nh.ipv6_nh));
+		count(net, QNAT_C_RNAT_BRIDGE, skb->len);
+		return bpf_redirect_neigh(net->bridge_ifindex, &nh, sizeof(nh), 0);
+	}
+	if (tc_set_macs(skb, e->guest_mac, net->bridge_mac))
+		return tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	count(net, QNAT_C_RNAT6_TC, skb->len);
+	return bpf_redirect(port_ifindex, 0);
+}
+
+/* The guest's network for a NAT66 flow it has (masquerading still). */
+static __always_inline const struct qnat_config *config_masq6(const struct qnat_ct6_key *orig)
+{
+	const struct qnat_config *net = config_of6(orig->saddr);
+
+	return net && (net->flags & QNAT_CFG_MASQ6) ? net : 0;
+}
+
+/*
+ * IPv6 from outside: replies and ICMPv6 errors of NAT66 flows; nothing
+ * else reaches a --masq6 guest.  A --route6 prefix is routed, open, by the
+ * kernel.  Later fragments go to the host (see README, limits).
+ */
+static __noinline int tc_uplink_in6(struct __sk_buff *skb)
+{
+	const struct qnat_config *net;
+	struct qnat_ct6_key key, orig;
+	struct qnat_ct_entry *e;
+	struct quoted6 q;
+	struct pkt6 p;
+	int r = parse6(skb, &p);
+
+	if (r == PARSE6_NOT || r == PARSE6_BAD)
+		return TC_ACT_OK;
+	if ((net = config_of6(p.daddr)))
+		return net->flags & QNAT_CFG_ROUTE6 ? TC_ACT_OK : tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	/* The prefix lives behind us, never out there. */
+	if ((net = config_of6(p.saddr)))
+		return net->flags & QNAT_CFG_OPEN ? TC_ACT_OK : tc_verdict(skb, net, QNAT_C_DROP_SPOOF, TC_ACT_SHOT);
+	if (r == PARSE6_L3 && p.proto == IPPROTO_ICMPV6_ && is_icmp6_error(p.icmp_type)) {
+		e = icmp6_err_flow(skb, &p, &q, &orig);
+		if (!e || !(net = config_masq6(&orig)))
+			return TC_ACT_OK; /* about the host's own traffic */
+		if (p.hop <= 1)
+			return tc_verdict(skb, net, QNAT_C_DROP_TTL, TC_ACT_SHOT);
+		if (tc_icmp6_err_xlate(skb, &p, &q, &orig))
+			return tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+		return tc_to_guest6(skb, net, &p, orig.saddr, e);
+	}
+	if (r != PARSE6_OK || p.icmp_type == ICMPV6_ECHO_REQ)
+		return TC_ACT_OK;
+	ct6_key_reply(&p, &key);
+	e = ct6_lookup_rev(&key, &orig);
+	if (!e || !(net = config_masq6(&orig)))
+		return TC_ACT_OK;
+	if (p.hop <= 1)
+		return tc_verdict(skb, net, QNAT_C_DROP_TTL, TC_ACT_SHOT);
+	ct_account(e, QNAT_DIR_REPLY, p.proto, p.tcp_flags, skb->len);
+	if (tc_nat6_rewrite(skb, &p, NAT_DST, p.daddr, orig.saddr, p.dport, orig.sport))
+		return tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
+	return tc_to_guest6(skb, net, &p, orig.saddr, e);
+}
+
 /*
  * Every network masquerading out of this uplink is served here: cfg is the
  * uplink's (its address), net the network of the packet's guest.
  */
-SEC("tc")
-int tc_uplink_in(struct __sk_buff *skb)
+static __noinline int tc_uplink_in4(struct __sk_buff *skb)
 {
 	const struct qnat_config *cfg = config_get(), *net, *dnet, *snet;
 	struct qnat_ct_entry *e;
@@ -379,7 +522,7 @@ int tc_uplink_in(struct __sk_buff *skb)
 	struct pkt p;
 	int r;
 
-	if (!cfg || skb->vlan_present) /* another VLAN's, tag stripped into the skb */
+	if (!cfg)
 		return TC_ACT_OK;
 	r = tc_parse(skb, &p);
 	if (r == PARSE_NOT_IPV4 || r == PARSE_BAD)
@@ -438,8 +581,39 @@ int tc_uplink_in(struct __sk_buff *skb)
 	return tc_to_guest(skb, net, &p, e->port_ifindex, e->guest_mac);
 }
 
-SEC("tc")
-int tc_uplink_out(struct __sk_buff *skb)
+/* IPv6 leaving the uplink: a --masq6 guest's source is translated or stopped. */
+static __noinline int tc_uplink_out6(struct __sk_buff *skb)
+{
+	const struct qnat_config *net;
+	struct qnat_ct6_key orig;
+	struct qnat_ct_entry *e;
+	struct pkt6 p;
+	int r = parse6(skb, &p);
+
+	/* A header too short to hold a source is no one's. */
+	if (r == PARSE6_NOT || !(net = config_of6(p.saddr)) || !(net->flags & QNAT_CFG_MASQ6))
+		return TC_ACT_OK;
+	if (is_unspec6(net->ext6))
+		return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	if (r == PARSE6_L3 && p.frag == FRAG_LATER) {
+		if (tc_frag6_snat(skb, net))
+			return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, net, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
+	}
+	/* ICMPv6 errors from a guest are about flows from outside, which --masq6 has none of. */
+	if (r != PARSE6_OK || (p.proto == IPPROTO_ICMPV6_ && p.icmp_type != ICMPV6_ECHO_REQ))
+		return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	ct6_key_orig(&p, &orig);
+	e = ct6_lookup_or_create(skb, net, &orig, 0, 0);
+	if (!e)
+		return TC_ACT_SHOT;
+	ct_account(e, QNAT_DIR_ORIG, p.proto, p.tcp_flags, skb->len);
+	if (tc_nat6_rewrite(skb, &p, NAT_SRC, p.saddr, net->ext6, p.sport, e->nat_port))
+		return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+	return tc_verdict(skb, net, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
+}
+
+static __noinline int tc_uplink_out4(struct __sk_buff *skb)
 {
 	const struct qnat_config *cfg;
 	struct qnat_ct_entry *e;
@@ -488,6 +662,21 @@ int tc_uplink_out(struct __sk_buff *skb)
 	if (tc_nat_rewrite(skb, &p, NAT_SRC, p.saddr, e->nat_addr, p.sport, e->nat_port))
 		return tc_verdict(skb, cfg, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 	return tc_verdict(skb, cfg, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
+}
+
+/* Every network on this uplink, either family: each its own subprogram, so their stacks are not added up. */
+SEC("tc")
+int tc_uplink_in(struct __sk_buff *skb)
+{
+	if (skb->vlan_present) /* another VLAN's, tag stripped into the skb */
+		return TC_ACT_OK;
+	return skb->protocol == bpf_htons(ETH_P_IPV6) ? tc_uplink_in6(skb) : tc_uplink_in4(skb);
+}
+
+SEC("tc")
+int tc_uplink_out(struct __sk_buff *skb)
+{
+	return skb->protocol == bpf_htons(ETH_P_IPV6) ? tc_uplink_out6(skb) : tc_uplink_out4(skb);
 }
 
 /*

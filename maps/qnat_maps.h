@@ -479,7 +479,10 @@ _Static_assert(sizeof(struct qnat_ip6_binding) == 16, "qnat_ip6_binding layout")
 	X(DROP_ROGUE_RA, "drop_rogue_ra", "port security: a router advertisement or redirect from a guest") \
 	X(DROP_PORT_IP6, "drop_port_ip6", "port security: an IPv6 source (or ND target) not the port's, or headers too long to check") \
 	X(CT_EARLY_DROP, "ct_early_drop", "unreplied flows evicted by a new flow that found the table full") \
-	X(DROP_OTHER_NET, "drop_other_net", "guest packets to another NAT or isolated network on the same uplink")
+	X(DROP_OTHER_NET, "drop_other_net", "guest packets to another NAT or isolated network on the same uplink") \
+	X(SNAT6_FAST, "snat6_fast", "IPv6 guest packets translated (NAT66) and sent straight to the uplink") \
+	X(ROUTE6_FAST, "route6_fast", "IPv6 guest packets of a routed /64 sent straight to the uplink") \
+	X(RNAT6_TC, "rnat6_tc", "IPv6 replies translated in TC and sent straight to the guest")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,

@@ -83,6 +83,24 @@ static __always_inline void config_of_either(__be32 a, __be32 b, const struct qn
 	}
 }
 
+/* Is addr in the network's IPv6 /64 (--masq6 or --route6)? */
+static __always_inline int in_prefix6(const struct qnat_config *cfg, const __be32 addr[4])
+{
+	return (cfg->flags & (QNAT_CFG_MASQ6 | QNAT_CFG_ROUTE6)) && addr[0] == cfg->prefix6[0] &&
+	       addr[1] == cfg->prefix6[1];
+}
+
+/* The network whose IPv6 /64 holds addr, if any network on this uplink's does. */
+static __always_inline const struct qnat_config *config_of6(const __be32 addr[4])
+{
+	const struct qnat_config *cfg;
+
+	for (__u32 i = 0; i < QNAT_NETS_MAX; i++)
+		if ((cfg = config_slot(i)) && in_prefix6(cfg, addr))
+			return cfg;
+	return 0;
+}
+
 /* libvirt never masquerades these: multicast and the limited broadcast. */
 static __always_inline int is_mcast_or_bcast(__be32 addr)
 {

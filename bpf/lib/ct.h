@@ -256,8 +256,10 @@ static __always_inline int host_owns(struct __sk_buff *skb, const struct qnat_ct
 /* Where a flow's outside port (ICMP: its id, any) may be chosen. */
 static __always_inline void ct_port_range(const struct qnat_config *cfg, __u8 proto, __u32 *lo, __u32 *hi)
 {
-	*lo = proto == IPPROTO_ICMP ? 0 : cfg->port_min;
-	*hi = proto == IPPROTO_ICMP ? 0xffff : cfg->port_max;
+	int icmp = proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6_;
+
+	*lo = icmp ? 0 : cfg->port_min;
+	*hi = icmp ? 0xffff : cfg->port_max;
 }
 
 static __always_inline __u16 ct_pick_port(const struct qnat_config *cfg, __u8 proto)
@@ -389,15 +391,13 @@ static __always_inline struct qnat_ct_entry *ct_lookup_reply(const struct pkt *p
  * (ORIG: from the guest); the state machine follows the side that opened
  * the flow, which for a port forward is the outside.
  */
-static __always_inline void ct_touch_state(struct qnat_ct_entry *e, int dir, const struct pkt *p)
+static __always_inline void ct_touch_state(struct qnat_ct_entry *e, int dir, __u8 proto, __u8 fl)
 {
-	__u8 fl = p->tcp_flags;
-
 	if (e->flags & QNAT_CTF_DNAT)
 		dir = !dir;
 	if (dir == QNAT_DIR_REPLY)
 		e->flags |= QNAT_CTF_REPLIED;
-	if (p->proto != IPPROTO_TCP)
+	if (proto != IPPROTO_TCP)
 		return;
 
 	if (fl & TCPF_RST) {
@@ -438,15 +438,21 @@ static __noinline void ct_event_new(const struct qnat_ct_key *k, const struct qn
 	bpf_ringbuf_submit(ev, 0);
 }
 
-/* Account a packet to its flow (key k). */
-static __always_inline void ct_touch(struct qnat_ct_entry *e, const struct qnat_ct_key *k, int dir,
-				     const struct pkt *p, __u32 bytes)
+/* Account a packet to its flow, of either family; 1 for the flow's first. */
+static __always_inline int ct_account(struct qnat_ct_entry *e, int dir, __u8 proto, __u8 tcp_flags, __u32 bytes)
 {
 	e->last_seen = bpf_ktime_get_ns();
 	e->packets[dir & 1]++;
 	e->bytes[dir & 1] += bytes;
-	ct_touch_state(e, dir, p);
-	if (e->packets[0] + e->packets[1] == 1)
+	ct_touch_state(e, dir, proto, tcp_flags);
+	return e->packets[0] + e->packets[1] == 1;
+}
+
+/* Account a packet to its IPv4 flow (key k). */
+static __always_inline void ct_touch(struct qnat_ct_entry *e, const struct qnat_ct_key *k, int dir,
+				     const struct pkt *p, __u32 bytes)
+{
+	if (ct_account(e, dir, p->proto, p->tcp_flags, bytes))
 		ct_event_new(k, e);
 }
 

@@ -27,7 +27,6 @@
 #define AF_INET6 10
 #endif
 #define IPPROTO_HOPOPTS_ 0
-#define IPPROTO_ICMPV6_ 58
 
 /* A packet's tuple for the host policy, IPv4 mapped into IPv6. */
 static __always_inline void host_key4(const struct pkt *p, struct qnat_host_flow_key *k)

@@ -24,6 +24,8 @@ struct icmphdr {
 	} un;
 };
 
+#define IPPROTO_ICMPV6_ 58 /* <linux/in6.h> has it, with libc's clashes */
+
 #define ICMP_ECHOREPLY 0
 #define ICMP_ECHO 8
 #define ICMP_DEST_UNREACH 3

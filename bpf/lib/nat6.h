@@ -1,0 +1,443 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * IPv6 for the guests' /64 (--masq6, --route6), TC only: parsing past
+ * extension headers, NAT66 flows in qnat_ct6 with IPv4's port choice, the
+ * rewrite (IPv6 has no header checksum: an address is covered by the L4
+ * pseudo-header alone, ICMPv6's included), and ICMPv6 errors about flows.
+ * Headers are loaded and stored through the skb helpers: they need not be
+ * in the linear part, and extension headers put them at any offset.
+ */
+#ifndef QNAT_NAT6_H
+#define QNAT_NAT6_H
+
+#include <linux/ipv6.h>
+#include "config.h"
+#include "ct.h"
+#include "nat.h"
+
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+#define IPPROTO_HOPOPTS6 0
+#define IPPROTO_ROUTING6 43
+#define IPPROTO_FRAGMENT6 44
+#define IPPROTO_DSTOPTS6 60
+#define ICMPV6_ECHO_REQ 128
+#define ICMPV6_ECHO_REP 129
+
+#define IP6_OFF sizeof(struct ethhdr)
+#define IP6_HOP_OFF (IP6_OFF + offsetof(struct ipv6hdr, hop_limit))
+#define IP6_ADDR_OFF(dst) (IP6_OFF + ((dst) ? offsetof(struct ipv6hdr, daddr) : offsetof(struct ipv6hdr, saddr)))
+/* Hop-by-hop and destination options, and a fragment header, are walked; more is the kernel's. */
+#define IP6_WALK_MAX 3
+
+/* The errors that quote the packet they are about (RFC 4443): unreachable, too big, time exceeded, parameter. */
+static __always_inline int is_icmp6_error(__u8 type)
+{
+	return type >= 1 && type <= 4;
+}
+
+enum parse6_result {
+	PARSE6_OK,  /* IPv6 with a TCP, UDP or ICMPv6 echo header to translate */
+	PARSE6_L3,  /* IPv6 without one: other protocols, ICMPv6 errors and ND, later fragments */
+	PARSE6_NOT, /* not IPv6 */
+	PARSE6_BAD, /* truncated or malformed */
+};
+
+struct pkt6 {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__u32 l4_off;
+	__u32 end; /* where the IPv6 packet ends: a trailer past it is no one's */
+	__be16 sport; /* ICMPv6 echo: the identifier, in both */
+	__be16 dport;
+	__u8 proto;
+	__u8 hop;
+	__u8 tcp_flags;
+	__u8 icmp_type;
+	__u8 frag; /* enum frag_kind */
+	__u8 pad[3];
+};
+
+static __always_inline int parse6(struct __sk_buff *skb, struct pkt6 *p)
+{
+	__u32 off = IP6_OFF + sizeof(struct ipv6hdr);
+	struct ipv6hdr ip6;
+	__u8 h[14];
+	__u8 nh;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	if (skb->protocol != bpf_htons(ETH_P_IPV6))
+		return PARSE6_NOT;
+	if (bpf_skb_load_bytes(skb, IP6_OFF, &ip6, sizeof(ip6)))
+		return PARSE6_BAD;
+	__builtin_memcpy(p->saddr, &ip6.saddr, sizeof(p->saddr));
+	__builtin_memcpy(p->daddr, &ip6.daddr, sizeof(p->daddr));
+	if (ip6.version != 6)
+		return PARSE6_BAD;
+	p->hop = ip6.hop_limit;
+	p->end = off + bpf_ntohs(ip6.payload_len);
+	nh = ip6.nexthdr;
+	for (int i = 0; i < IP6_WALK_MAX; i++) {
+		if (nh != IPPROTO_HOPOPTS6 && nh != IPPROTO_DSTOPTS6 && nh != IPPROTO_FRAGMENT6)
+			break;
+		if (bpf_skb_load_bytes(skb, off, h, 8))
+			return PARSE6_BAD;
+		if (nh == IPPROTO_FRAGMENT6) {
+			__u16 fo = h[2] << 8 | h[3];
+
+			p->frag = fo & ~7 ? FRAG_LATER : fo & 1 ? FRAG_FIRST : FRAG_NONE;
+			off += 8;
+		} else {
+			off += (h[1] + 1) * 8;
+		}
+		nh = h[0];
+		if (p->frag == FRAG_LATER)
+			break;
+	}
+	p->proto = nh;
+	p->l4_off = off;
+	if (p->frag == FRAG_LATER)
+		return PARSE6_L3;
+	switch (nh) {
+	case IPPROTO_TCP:
+		if (off + 20 > p->end || bpf_skb_load_bytes(skb, off, h, sizeof(h)))
+			return PARSE6_BAD;
+		p->tcp_flags = h[13];
+		break;
+	case IPPROTO_UDP:
+		if (off + 8 > p->end || bpf_skb_load_bytes(skb, off, h, 4))
+			return PARSE6_BAD;
+		break;
+	case IPPROTO_ICMPV6_:
+		if (off + 8 > p->end || bpf_skb_load_bytes(skb, off, h, 8))
+			return PARSE6_BAD;
+		p->icmp_type = h[0];
+		if (h[0] != ICMPV6_ECHO_REQ && h[0] != ICMPV6_ECHO_REP)
+			return PARSE6_L3;
+		__builtin_memcpy(&p->sport, h + 4, 2);
+		p->dport = p->sport;
+		return PARSE6_OK;
+	default: /* a routing header, AH, ESP, another protocol */
+		return PARSE6_L3;
+	}
+	__builtin_memcpy(&p->sport, h, 2);
+	__builtin_memcpy(&p->dport, h + 2, 2);
+	return PARSE6_OK;
+}
+
+static __always_inline int is_mcast6(const __be32 a[4])
+{
+	return (a[0] & bpf_htonl(0xff000000)) == bpf_htonl(0xff000000);
+}
+
+static __always_inline int is_linklocal6(const __be32 a[4])
+{
+	return (a[0] & bpf_htonl(0xffc00000)) == bpf_htonl(0xfe800000);
+}
+
+static __always_inline int is_unspec6(const __be32 a[4])
+{
+	return !(a[0] | a[1] | a[2] | a[3]);
+}
+
+/* The guest's IPv6 packet: as port_out_kind says of IPv4 (lib/port_out.h). */
+static __always_inline int port_out6_kind(const struct qnat_config *cfg, const struct pkt6 *p, int r)
+{
+	/* ND, MLD, DHCPv6, other guests, the gateway: the bridge's and the host's. */
+	if (is_mcast6(p->daddr) || is_linklocal6(p->daddr) || is_linklocal6(p->saddr) || is_unspec6(p->saddr) ||
+	    in_prefix6(cfg, p->daddr))
+		return OUT_HOST;
+	if (!in_prefix6(cfg, p->saddr))
+		return OUT_SPOOF;
+	/* The uplink's egress program translates or stops what the kernel routes. */
+	if (r != PARSE6_OK || p->frag || p->hop <= 1 || (p->proto == IPPROTO_ICMPV6_ && p->icmp_type != ICMPV6_ECHO_REQ))
+		return OUT_SLOW;
+	return OUT_ROUTE;
+}
+
+static __always_inline void port_fib6_init(struct bpf_fib_lookup *fib, const struct qnat_config *cfg,
+					   const struct pkt6 *p)
+{
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = AF_INET6;
+	fib->l4_protocol = p->proto;
+	fib->sport = p->proto == IPPROTO_ICMPV6_ ? 0 : p->sport;
+	fib->dport = p->proto == IPPROTO_ICMPV6_ ? 0 : p->dport;
+	fib->ifindex = cfg->bridge_ifindex;
+	__builtin_memcpy(fib->ipv6_src, p->saddr, sizeof(fib->ipv6_src));
+	__builtin_memcpy(fib->ipv6_dst, p->daddr, sizeof(fib->ipv6_dst));
+}
+
+/* The tuple as the guest sent it; ICMPv6 echo as IPv4's (lib/ct.h). */
+static __always_inline void ct6_key_orig(const struct pkt6 *p, struct qnat_ct6_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->saddr, p->saddr, sizeof(k->saddr));
+	__builtin_memcpy(k->daddr, p->daddr, sizeof(k->daddr));
+	k->sport = p->sport;
+	k->dport = p->proto == IPPROTO_ICMPV6_ ? 0 : p->dport;
+	k->proto = p->proto;
+}
+
+/* The tuple as a reply from outside carries it. */
+static __always_inline void ct6_key_reply(const struct pkt6 *p, struct qnat_ct6_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->saddr, p->saddr, sizeof(k->saddr));
+	__builtin_memcpy(k->daddr, p->daddr, sizeof(k->daddr));
+	k->sport = p->proto == IPPROTO_ICMPV6_ ? 0 : p->sport;
+	k->dport = p->dport;
+	k->proto = p->proto;
+}
+
+/* Does a host socket already own this reply tuple? */
+static __always_inline int host_owns6(struct __sk_buff *skb, const struct qnat_ct6_key *rev)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+
+	__builtin_memcpy(t.ipv6.saddr, rev->saddr, sizeof(t.ipv6.saddr));
+	__builtin_memcpy(t.ipv6.daddr, rev->daddr, sizeof(t.ipv6.daddr));
+	t.ipv6.sport = rev->sport;
+	t.ipv6.dport = rev->dport;
+	if (rev->proto == IPPROTO_TCP)
+		sk = bpf_sk_lookup_tcp(skb, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	else if (rev->proto == IPPROTO_UDP)
+		sk = bpf_sk_lookup_udp(skb, &t, sizeof(t.ipv6), BPF_F_CURRENT_NETNS, 0);
+	else
+		return 0;
+	if (!sk)
+		return 0;
+	bpf_sk_release(sk);
+	return 1;
+}
+
+/*
+ * A guest's new NAT66 flow, as ct_create makes an IPv4 one: the reply tuple
+ * claimed first, the guest's port kept when free.  No per-guest cap (its
+ * table is keyed by IPv4 address) and no early drop: a full table refuses.
+ */
+static __always_inline struct qnat_ct_entry *ct6_create(struct __sk_buff *skb, const struct qnat_config *cfg,
+							 const struct qnat_ct6_key *orig, __u32 port_ifindex,
+							 const __u8 *guest_mac)
+{
+	struct qnat_ct6_key rev = { .sport = orig->dport, .proto = orig->proto };
+	struct qnat_ct_entry e = {};
+	__u16 port = bpf_ntohs(orig->sport);
+	int err = -EEXIST;
+
+	__builtin_memcpy(rev.saddr, orig->daddr, sizeof(rev.saddr));
+	__builtin_memcpy(rev.daddr, cfg->ext6, sizeof(rev.daddr));
+	if (orig->proto != IPPROTO_ICMPV6_ && (port < cfg->port_min || port > cfg->port_max))
+		port = ct_pick_port(cfg, orig->proto);
+	for (int i = 0; i < QNAT_PORT_TRIES; i++) {
+		rev.dport = bpf_htons(port);
+		if (!host_owns6(skb, &rev)) {
+			err = bpf_map_update_elem(&qnat_ct6_rev, &rev, orig, BPF_NOEXIST);
+			if (err != -EEXIST)
+				break; /* claimed, or the table is full */
+		}
+		port = ct_next_port(cfg, orig->proto, port, i);
+	}
+	if (err) {
+		count(cfg, err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, skb->len);
+		return 0;
+	}
+	e.last_seen = bpf_ktime_get_ns();
+	e.nat_port = rev.dport;
+	e.peer_port = orig->dport;
+	e.port_ifindex = port_ifindex;
+	if (guest_mac)
+		__builtin_memcpy(e.guest_mac, guest_mac, sizeof(e.guest_mac));
+	e.state = orig->proto == IPPROTO_TCP ? QNAT_CT_NONE :
+		  orig->proto == IPPROTO_UDP ? QNAT_CT_UDP : QNAT_CT_ICMP;
+	err = bpf_map_update_elem(&qnat_ct6, orig, &e, BPF_NOEXIST);
+	if (err) {
+		bpf_map_delete_elem(&qnat_ct6_rev, &rev);
+		if (err != -EEXIST) {
+			count(cfg, QNAT_C_DROP_CT_FULL, skb->len);
+			return 0;
+		}
+		/* Another CPU created it first: use theirs. */
+	} else {
+		count(cfg, QNAT_C_CT_NEW, 0);
+	}
+	return bpf_map_lookup_elem(&qnat_ct6, orig);
+}
+
+static __always_inline struct qnat_ct_entry *ct6_lookup_or_create(struct __sk_buff *skb,
+								   const struct qnat_config *cfg,
+								   const struct qnat_ct6_key *orig, __u32 port_ifindex,
+								   const __u8 *guest_mac)
+{
+	struct qnat_ct_entry *e = bpf_map_lookup_elem(&qnat_ct6, orig);
+
+	return e ? e : ct6_create(skb, cfg, orig, port_ifindex, guest_mac);
+}
+
+/* The flow a reply belongs to, and the guest's original tuple. */
+static __always_inline struct qnat_ct_entry *ct6_lookup_rev(const struct qnat_ct6_key *rev, struct qnat_ct6_key *orig)
+{
+	struct qnat_ct6_key *o = bpf_map_lookup_elem(&qnat_ct6_rev, rev);
+
+	if (!o)
+		return 0;
+	*orig = *o;
+	return bpf_map_lookup_elem(&qnat_ct6, orig);
+}
+
+static __always_inline __u32 l4_csum_off6(const struct pkt6 *p)
+{
+	return p->l4_off + (p->proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) :
+			    p->proto == IPPROTO_UDP ? offsetof(struct udphdr, check) :
+						      offsetof(struct icmphdr, checksum));
+}
+
+static __always_inline __u32 l4_port_off6(const struct pkt6 *p, int dst)
+{
+	return p->l4_off + (p->proto == IPPROTO_ICMPV6_ ? offsetof(struct icmphdr, un.echo.id) : dst ? 2 : 0);
+}
+
+/*
+ * One end's address and port.  BPF_F_IPV6: the pseudo-header's change is
+ * all the L4 checksum's, none of a CHECKSUM_COMPLETE skb's sum.
+ */
+static __always_inline int tc_nat6_rewrite(struct __sk_buff *skb, const struct pkt6 *p, int side,
+					   const __be32 *old_addr, const __be32 *new_addr, __be16 old_port,
+					   __be16 new_port)
+{
+	__u64 flags = (p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0) | BPF_F_IPV6;
+	__u32 csum_off = l4_csum_off6(p);
+	__s64 diff;
+
+	if (old_port != new_port &&
+	    (bpf_l4_csum_replace(skb, csum_off, old_port, new_port, flags | sizeof(new_port)) ||
+	     bpf_skb_store_bytes(skb, l4_port_off6(p, side), &new_port, sizeof(new_port), 0)))
+		return -1;
+	diff = bpf_csum_diff((__be32 *)old_addr, 16, (__be32 *)new_addr, 16, 0);
+	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, diff, flags | BPF_F_PSEUDO_HDR))
+		return -1;
+	return bpf_skb_store_bytes(skb, IP6_ADDR_OFF(side == NAT_DST), new_addr, 16, 0);
+}
+
+/* No header checksum to fix: the hop limit alone. */
+static __always_inline int tc_hop_dec(struct __sk_buff *skb, const struct pkt6 *p)
+{
+	__u8 hop = p->hop - 1;
+
+	return bpf_skb_store_bytes(skb, IP6_HOP_OFF, &hop, sizeof(hop), 0);
+}
+
+/* A later fragment leaving: it has no ports, and its address no checksum. */
+static __always_inline int tc_frag6_snat(struct __sk_buff *skb, const struct qnat_config *cfg)
+{
+	return bpf_skb_store_bytes(skb, IP6_ADDR_OFF(0), cfg->ext6, sizeof(cfg->ext6), 0);
+}
+
+/* The quoted packet of an ICMPv6 error: its header (no extension headers) and first L4 bytes. */
+struct quoted6 {
+	struct ipv6hdr ip;
+	__be16 port[2]; /* TCP/UDP ports; ICMPv6: type/code, checksum */
+	__be16 l4w[2];	/* UDP: length, checksum; ICMPv6: id, sequence */
+};
+
+#define QUOTE6_OFF(p) ((p)->l4_off + 8)
+
+/* The flow an ICMPv6 error from outside is about (it quotes ext6 -> peer). */
+static __always_inline struct qnat_ct_entry *icmp6_err_flow(struct __sk_buff *skb, const struct pkt6 *p,
+							     struct quoted6 *q, struct qnat_ct6_key *orig)
+{
+	struct qnat_ct6_key rev = {};
+
+	if (QUOTE6_OFF(p) + sizeof(*q) > p->end || bpf_skb_load_bytes(skb, QUOTE6_OFF(p), q, sizeof(*q)))
+		return 0;
+	__builtin_memcpy(rev.saddr, &q->ip.daddr, sizeof(rev.saddr));
+	__builtin_memcpy(rev.daddr, &q->ip.saddr, sizeof(rev.daddr));
+	rev.proto = q->ip.nexthdr;
+	switch (q->ip.nexthdr) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+		rev.sport = q->port[1];
+		rev.dport = q->port[0];
+		break;
+	case IPPROTO_ICMPV6_:
+		if ((bpf_ntohs(q->port[0]) >> 8) != ICMPV6_ECHO_REQ)
+			return 0;
+		rev.dport = q->l4w[0];
+		break;
+	default:
+		return 0;
+	}
+	return ct6_lookup_rev(&rev, orig);
+}
+
+static __always_inline void csum_replace16(__sum16 *sum, const __be32 *from, const __be32 *to)
+{
+	for (int i = 0; i < 4; i++)
+		csum_replace4(sum, from[i], to[i]);
+}
+
+/*
+ * Hand an ICMPv6 error to the guest: the quoted source (ext6 and the
+ * translated port or identifier) and the outer destination become the
+ * guest's.  Every change is paired with its checksum's (the quoted L4 one,
+ * where the quote reaches it, and ICMPv6's, whose pseudo-header holds the
+ * outer destination), so the packet's sum, and a CHECKSUM_COMPLETE skb's,
+ * stays as it was.
+ */
+static __always_inline int tc_icmp6_err_xlate(struct __sk_buff *skb, const struct pkt6 *p, struct quoted6 *q,
+					      const struct qnat_ct6_key *orig)
+{
+	__u32 icsum_off = p->l4_off + offsetof(struct icmphdr, checksum), l4 = QUOTE6_OFF(p) + sizeof(q->ip);
+	__be32 old_addr[4];
+	__sum16 icsum, l4sum = 0, old_l4sum;
+	__u32 l4sum_off;
+	__be16 *qport, old_port;
+	int has_l4sum;
+
+	if (bpf_skb_load_bytes(skb, icsum_off, &icsum, sizeof(icsum)))
+		return -1;
+	switch (q->ip.nexthdr) {
+	case IPPROTO_TCP:
+		l4sum_off = l4 + offsetof(struct tcphdr, check);
+		has_l4sum = l4sum_off + sizeof(l4sum) <= p->end && !bpf_skb_load_bytes(skb, l4sum_off, &l4sum, sizeof(l4sum));
+		qport = &q->port[0];
+		break;
+	case IPPROTO_UDP:
+		l4sum_off = l4 + offsetof(struct udphdr, check);
+		l4sum = q->l4w[1];
+		has_l4sum = 1;
+		qport = &q->port[0];
+		break;
+	default: /* ICMPv6 echo: its identifier */
+		l4sum_off = l4 + offsetof(struct icmphdr, checksum);
+		l4sum = q->port[1];
+		has_l4sum = 1;
+		qport = &q->l4w[0];
+	}
+	old_l4sum = l4sum;
+	old_port = *qport;
+	__builtin_memcpy(old_addr, &q->ip.saddr, sizeof(old_addr));
+
+	__builtin_memcpy(&q->ip.saddr, orig->saddr, sizeof(orig->saddr));
+	*qport = orig->sport;
+	csum_replace16(&l4sum, old_addr, orig->saddr); /* every IPv6 L4 checksum has the pseudo-header */
+	csum_replace2(&l4sum, old_port, orig->sport);
+	if (q->ip.nexthdr == IPPROTO_UDP && !l4sum)
+		l4sum = 0xffff;
+
+	csum_replace16(&icsum, old_addr, orig->saddr);
+	csum_replace2(&icsum, old_port, orig->sport);
+	if (has_l4sum)
+		csum_replace2(&icsum, old_l4sum, l4sum);
+	csum_replace16(&icsum, p->daddr, orig->saddr); /* the outer destination, in the pseudo-header */
+
+	if (bpf_skb_store_bytes(skb, QUOTE6_OFF(p), q, sizeof(*q), 0) ||
+	    (has_l4sum && bpf_skb_store_bytes(skb, l4sum_off, &l4sum, sizeof(l4sum), 0)) ||
+	    bpf_skb_store_bytes(skb, icsum_off, &icsum, sizeof(icsum), 0))
+		return -1;
+	return bpf_skb_store_bytes(skb, IP6_ADDR_OFF(1), orig->saddr, sizeof(orig->saddr), 0);
+}
+
+#endif /* QNAT_NAT6_H */

@@ -422,7 +422,7 @@ static int supervisor_setup(struct attach *a)
 /* What an operator upgrading wants to see: from which build to which, and that flows stayed. */
 static void upgrade_report(const struct settings *s, struct dataplane *dp, const char *old_build)
 {
-	printf("%s: upgraded from build %s to %s, %d flows kept\n", s->bridge, old_build, build_id(), ct_count(dp));
+	printf("%s: upgraded from build %s to %s, %d flows kept\n", s->bridge, old_build, build_id(), ct_count(dp, NULL));
 	fflush(stdout);
 }
 

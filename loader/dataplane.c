@@ -292,12 +292,19 @@ static void dp_set_net(struct dataplane *dp, int net)
 	if (!bpf_map_lookup_elem(dp->config_fd, &key, &cfg) && cfg.abi_version) {
 		dp->subnet = cfg.subnet;
 		dp->netmask = cfg.netmask;
+		dp->ip6 = cfg.flags & (QNAT_CFG_MASQ6 | QNAT_CFG_ROUTE6);
+		memcpy(dp->prefix6, cfg.prefix6, sizeof(dp->prefix6));
 	}
 }
 
 bool dp_owns(const struct dataplane *dp, uint32_t addr)
 {
 	return (addr & dp->netmask) == dp->subnet;
+}
+
+bool dp_owns6(const struct dataplane *dp, const uint32_t addr[4])
+{
+	return dp->ip6 && prefix_match(addr, dp->prefix6, 64);
 }
 
 /* The ports map's entry for ifindex, when it is a port of our network (the map is the uplink's, shared). */
@@ -464,6 +471,25 @@ static int join_check(const struct settings *s, const struct old_maps *om, int n
 }
 
 /*
+ * A later controller finds the maps through the programs that use them
+ * (old_maps_collect).  Maps no program refers to yet would be left behind
+ * on a restart or an upgrade, so every program holds the conntrack maps
+ * (BPF_PROG_BIND_MAP; a no-op for those it uses already).
+ */
+static int dp_bind_maps(struct qnat *skel)
+{
+	const struct bpf_map *maps[] = { skel->maps.qnat_ct6, skel->maps.qnat_ct6_rev };
+	struct bpf_program *prog;
+	int err = 0;
+
+	bpf_object__for_each_program(prog, skel->obj)
+		for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]) && !err; i++)
+			if (bpf_prog_bind_map(bpf_program__fd(prog), bpf_map__fd(maps[i]), NULL))
+				err = -errno;
+	return err;
+}
+
+/*
  * Load the programs.  When a data plane runs on the uplink (a restart, an
  * upgrade, or another network on the same uplink), its maps are adopted,
  * every one this build also declares, after checking that the ABI and each
@@ -533,6 +559,10 @@ int dp_load(struct dataplane *dp, const struct settings *s, int home_ifindex, in
 	dp->net = net;
 	dp->subnet = s->bridged ? 0 : s->subnet.s_addr;
 	dp->netmask = s->bridged ? 0 : prefix_mask(s->prefix);
+	dp->ip6 = s->ip6 != IP6_NONE;
+	memcpy(dp->prefix6, &s->prefix6, sizeof(dp->prefix6));
+	if ((err = dp_bind_maps(skel)))
+		log_warnx("cannot bind the NAT66 conntrack maps to the programs: %s", strerror(-err));
 	return 0;
 
 fail:

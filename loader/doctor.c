@@ -215,6 +215,47 @@ static void check_routes(struct report *r, struct nl_sock *sk, const struct sett
 	}
 }
 
+/*
+ * IPv6 (--masq6, --route6): forwarding on, the guests' /64 routed via the
+ * bridge only, and the uplink's router advertisements: with forwarding on
+ * the kernel ignores them unless accept_ra is 2, so an uplink that has its
+ * default route from them loses it when it lapses.
+ */
+static void check_ipv6(struct report *r, struct nl_sock *sk, const struct settings *s, int br, int up)
+{
+	int fwd = sysctl_read_int("/proc/sys/net/ipv6/conf/all/forwarding"), ra, other;
+	char path[PATH_MAX], name[IFNAMSIZ] = "?";
+
+	if (fwd != 1)
+		say(r, FAIL, "ipv6-forwarding", "net.ipv6.conf.all.forwarding is %d: guests' IPv6 is not forwarded; "
+		    "sysctl -w net.ipv6.conf.all.forwarding=1 (attach sets it)", fwd);
+	else
+		say(r, OK, "ipv6-forwarding", "net.ipv6.conf.all.forwarding is 1");
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", s->uplink);
+	ra = sysctl_read_int(path);
+	if (up <= 0)
+		;
+	else if (ra < 0)
+		say(r, WARN, "ipv6-accept-ra", "cannot read %s: %s", path, strerror(-ra));
+	else if (fwd == 1 && ra == 1 && nl_default6_static(sk, up) <= 0)
+		say(r, WARN, "ipv6-accept-ra", "%s ignores router advertisements now that forwarding is on (accept_ra 1), "
+		    "and has no static IPv6 default route: the one they gave lapses; sysctl -w "
+		    "net.ipv6.conf.%s.accept_ra=2", s->uplink, s->uplink);
+	else
+		say(r, OK, "ipv6-accept-ra", "%s: accept_ra %d (%s)", s->uplink, ra,
+		    ra == 2 ? "router advertisements are taken with forwarding on" :
+		    ra == 0 ? "no router advertisements" :
+		    fwd == 1 ? "a static IPv6 default route" : "forwarding is off");
+	other = nl_route6_overlaps(sk, &s->prefix6, 64, br);
+	if (other > 0) {
+		nl_ifname(sk, other, name);
+		say(r, FAIL, "prefix6", "%s/64 is also routed via %s: IPv6 traffic for guests may go there",
+		    ip6_str(&s->prefix6), name);
+	} else {
+		say(r, OK, "prefix6", "%s/64 is routed only via %s", ip6_str(&s->prefix6), s->bridge);
+	}
+}
+
 static void check_xdp(struct report *r, struct nl_sock *sk, const struct settings *s, const struct owned *o, int up)
 {
 	char kind[32] = "";
@@ -347,6 +388,8 @@ int cmd_doctor(int argc, char **argv)
 			check_xdp(&r, sk, &s, &o, up);
 		}
 		check_routes(&r, sk, &s, br);
+		if (s.ip6 != IP6_NONE)
+			check_ipv6(&r, sk, &s, br, up);
 		check_host_policy(&r, &s, br);
 		if (default_route_moved(sk, &s, up, msg, sizeof(msg)))
 			say(&r, WARN, "default-route", "%s", msg);

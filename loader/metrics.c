@@ -54,7 +54,8 @@ static void metric(FILE *f, const char *name, const char *type, const char *help
 }
 
 /* The exposition text; the caller frees it. */
-static char *metrics_text(const struct settings *s, struct dataplane *dp, uint32_t flows, bool dnsmasq_up)
+static char *metrics_text(const struct settings *s, struct dataplane *dp, const struct expiry_result *ct,
+			  bool dnsmasq_up)
 {
 	struct qnat_counter_val v[QNAT_C_MAX];
 	const char *b = s->bridge;
@@ -65,9 +66,11 @@ static char *metrics_text(const struct settings *s, struct dataplane *dp, uint32
 	if (!f)
 		return NULL;
 	dp_read_counters(dp, v);
-	metric(f, "qnat_conntrack_entries", "gauge", "Flows in the conntrack table.");
-	fprintf(f, "qnat_conntrack_entries{bridge=\"%s\"} %u\n", b, flows);
-	metric(f, "qnat_conntrack_entries_limit", "gauge", "Capacity of the conntrack table.");
+	metric(f, "qnat_conntrack_entries", "gauge", "Flows in the conntrack tables, IPv4 and IPv6.");
+	fprintf(f, "qnat_conntrack_entries{bridge=\"%s\"} %u\n", b, ct->live);
+	metric(f, "qnat_conntrack_ipv6_entries", "gauge", "Of those, the IPv6 (NAT66) flows.");
+	fprintf(f, "qnat_conntrack_ipv6_entries{bridge=\"%s\"} %u\n", b, ct->live6);
+	metric(f, "qnat_conntrack_entries_limit", "gauge", "Capacity of each conntrack table (IPv4, IPv6).");
 	fprintf(f, "qnat_conntrack_entries_limit{bridge=\"%s\"} %u\n", b, s->ct_max);
 	metric(f, "qnat_conntrack_stat_drop", "counter", "New flows refused: table full or guest at its cap.");
 	fprintf(f, "qnat_conntrack_stat_drop{bridge=\"%s\"} %llu\n", b,
@@ -135,7 +138,8 @@ static char *metrics_text(const struct settings *s, struct dataplane *dp, uint32
 }
 
 /* Answer one scrape: any GET gets the metrics; the connection is closed after. */
-void metrics_serve(int lfd, const struct settings *s, struct dataplane *dp, uint32_t flows, bool dnsmasq_up)
+void metrics_serve(int lfd, const struct settings *s, struct dataplane *dp, const struct expiry_result *ct,
+		   bool dnsmasq_up)
 {
 	char req[2048], head[160];
 	struct pollfd p;
@@ -150,7 +154,7 @@ void metrics_serve(int lfd, const struct settings *s, struct dataplane *dp, uint
 		close(fd);
 		return;
 	}
-	body = metrics_text(s, dp, flows, dnsmasq_up);
+	body = metrics_text(s, dp, ct, dnsmasq_up);
 	if (body) {
 		int n = snprintf(head, sizeof(head),
 				 "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: %zu\r\n\r\n",

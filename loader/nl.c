@@ -436,14 +436,14 @@ int nl_addr6_find(struct nl_sock *sk, int ifindex, const struct in6_addr *want, 
 	return found;
 }
 
-/* Calls fn for each IPv4 route of the main table until it returns non-zero. */
-static int route_walk(struct nl_sock *sk, int (*fn)(struct rtnl_route *, void *), void *arg)
+/* Calls fn for each unicast route of family in the main table until it returns non-zero. */
+static int route_walk(struct nl_sock *sk, int family, int (*fn)(struct rtnl_route *, void *), void *arg)
 {
 	struct nl_cache *cache;
 	struct nl_object *obj;
 	int ret = 0, err;
 
-	err = rtnl_route_alloc_cache(sk, AF_INET, 0, &cache);
+	err = rtnl_route_alloc_cache(sk, family, 0, &cache);
 	if (err)
 		return nl2errno(err);
 	for (obj = nl_cache_get_first(cache); obj && !ret; obj = nl_cache_get_next(obj)) {
@@ -477,13 +477,14 @@ static int default_dev(struct rtnl_route *r, void *arg)
 int nl_default_route_dev(struct nl_sock *sk)
 {
 	int ifindex = 0;
-	int ret = route_walk(sk, default_dev, &ifindex);
+	int ret = route_walk(sk, AF_INET, default_dev, &ifindex);
 
 	return ret < 0 ? ret : ret ? ifindex : -ENOENT;
 }
 
 struct overlap {
-	struct in_addr net;
+	int family;
+	const void *net; /* in_addr or in6_addr */
 	unsigned int prefix;
 	int except;
 	int found;
@@ -494,28 +495,49 @@ static int overlaps(struct rtnl_route *r, void *arg)
 	struct overlap *o = arg;
 	struct nl_addr *dst = rtnl_route_get_dst(r);
 	unsigned int p;
-	uint32_t a;
 
-	if (!dst || nl_addr_get_family(dst) != AF_INET || (p = nl_addr_get_prefixlen(dst)) == 0)
+	if (!dst || nl_addr_get_family(dst) != o->family || (p = nl_addr_get_prefixlen(dst)) == 0)
 		return 0;
 	if (route_dev(r) == o->except)
 		return 0;
-	memcpy(&a, nl_addr_get_binary_addr(dst), 4);
-	p = p < o->prefix ? p : o->prefix;
-	if ((a & prefix_mask(p)) == (o->net.s_addr & prefix_mask(p))) {
+	if (prefix_match(nl_addr_get_binary_addr(dst), o->net, p < o->prefix ? p : o->prefix)) {
 		o->found = route_dev(r);
 		return 1;
 	}
 	return 0;
 }
 
+static int route_overlaps(struct nl_sock *sk, int family, const void *net, unsigned int prefix, int except_ifindex)
+{
+	struct overlap o = { family, net, prefix, except_ifindex, 0 };
+	int ret = route_walk(sk, family, overlaps, &o);
+
+	return ret < 0 ? ret : o.found;
+}
+
 /* The ifindex of a device that already routes part of net/prefix, or 0 (libvirt's check). */
 int nl_route_overlaps(struct nl_sock *sk, struct in_addr net, unsigned int prefix, int except_ifindex)
 {
-	struct overlap o = { net, prefix, except_ifindex, 0 };
-	int ret = route_walk(sk, overlaps, &o);
+	return route_overlaps(sk, AF_INET, &net, prefix, except_ifindex);
+}
 
-	return ret < 0 ? ret : o.found;
+int nl_route6_overlaps(struct nl_sock *sk, const struct in6_addr *net, unsigned int prefix, int except_ifindex)
+{
+	return route_overlaps(sk, AF_INET6, net, prefix, except_ifindex);
+}
+
+static int static_default6(struct rtnl_route *r, void *arg)
+{
+	struct nl_addr *dst = rtnl_route_get_dst(r);
+
+	return dst && nl_addr_get_prefixlen(dst) == 0 && route_dev(r) == *(int *)arg &&
+	       rtnl_route_get_protocol(r) != RTPROT_RA;
+}
+
+/* Whether an IPv6 default route via ifindex was set up by other means than a router advertisement. */
+int nl_default6_static(struct nl_sock *sk, int ifindex)
+{
+	return route_walk(sk, AF_INET6, static_default6, &ifindex);
 }
 
 int nl_bridge_ports(struct nl_sock *sk, int bridge_ifindex, port_cb cb, void *arg)
@@ -598,7 +620,7 @@ static int default_gw(struct rtnl_route *r, void *arg)
 int nl_default_gw(struct nl_sock *sk, int ifindex, struct in_addr *gw)
 {
 	struct gw_find g = { .ifindex = ifindex };
-	int ret = route_walk(sk, default_gw, &g);
+	int ret = route_walk(sk, AF_INET, default_gw, &g);
 
 	if (ret < 0)
 		return ret;

@@ -105,6 +105,7 @@ int parse_ipv4(const char *s, struct in_addr *a);
 int parse_prefix6(const char *s, struct in6_addr *net);
 int parse_ipv6(const char *s, struct in6_addr *a);
 bool in_prefix6(const struct in6_addr *a, const struct in6_addr *net);
+bool prefix_match(const void *a, const void *b, unsigned int bits);
 const char *prefix6_unusable(const struct in6_addr *net); /* why not, or NULL */
 const char *ip6_str(const struct in6_addr *a);		  /* static buffer, rotating over 8 */
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
@@ -179,6 +180,8 @@ int nl_addr6_find(struct nl_sock *sk, int ifindex, const struct in6_addr *want, 
 int nl_default_route_dev(struct nl_sock *sk);
 int default_route_moved(struct nl_sock *sk, const struct settings *s, int uplink, char *msg, size_t len);
 int nl_route_overlaps(struct nl_sock *sk, struct in_addr net, unsigned int prefix, int except_ifindex);
+int nl_route6_overlaps(struct nl_sock *sk, const struct in6_addr *net, unsigned int prefix, int except_ifindex);
+int nl_default6_static(struct nl_sock *sk, int ifindex);
 int nl_link_set_master(struct nl_sock *sk, int ifindex, int master);
 int nl_link_set_mac(struct nl_sock *sk, int ifindex, const uint8_t mac[6]);
 int nl_default_gw(struct nl_sock *sk, int ifindex, struct in_addr *gw);
@@ -202,6 +205,8 @@ struct dataplane {
 	bool joined; /* ... of other networks on the uplink: this one is new there */
 	int net;     /* our slot in qnat_config (networks sharing the uplink) */
 	uint32_t subnet, netmask; /* our subnet: of the shared tables, the flows and guests that are ours */
+	bool ip6;		  /* --masq6 or --route6: ... and of prefix6, the IPv6 ones */
+	uint32_t prefix6[2];
 };
 const char *dp_home(const struct settings *s);
 int dp_load(struct dataplane *dp, const struct settings *s, int home_ifindex, int bridge_ifindex);
@@ -211,6 +216,7 @@ int dp_other_nets(struct dataplane *dp, char *names, size_t len);
 void dp_clear_net(struct dataplane *dp);
 bool dp_shareable(struct dataplane *dp);
 bool dp_owns(const struct dataplane *dp, uint32_t addr);
+bool dp_owns6(const struct dataplane *dp, const uint32_t addr[4]);
 bool dp_port_ours(const struct dataplane *dp, uint32_t ifindex, struct qnat_port *port);
 void dp_close(struct dataplane *dp);
 int dp_write_config(struct dataplane *dp, const struct settings *s, int uplink_ifindex, int bridge_ifindex,
@@ -239,7 +245,9 @@ uint32_t dp_config_id(struct dataplane *dp);
 
 /* ct.c */
 struct expiry_result {
-	uint32_t live, expired, evicted;
+	uint32_t live, expired, evicted; /* flows of both tables */
+	uint32_t live6;			 /* of the live, the IPv6 ones */
+	uint32_t orphans;		 /* reverse entries swept whose flow was gone */
 };
 int ct_expire(struct dataplane *dp, const struct settings *s, uint64_t now_ns, struct expiry_result *res);
 struct guest_total {
@@ -247,7 +255,7 @@ struct guest_total {
 	uint64_t packets[QNAT_DIR_MAX], bytes[QNAT_DIR_MAX];
 };
 int guest_totals(struct dataplane *dp, struct guest_total **out); /* count; free(*out) */
-int ct_count(struct dataplane *dp);
+int ct_count(struct dataplane *dp, uint32_t *ipv6); /* both tables; *ipv6 (may be NULL): of them, IPv6 */
 void net_forget(struct dataplane *dp);
 uint32_t ct_timeout_of(const struct qnat_ct_entry *e, uint8_t proto, const uint32_t timeouts[QNAT_TO_MAX]);
 const char *ct_state_name(uint8_t state);
@@ -291,7 +299,9 @@ void fw_release(struct fw *fw);
 struct sockaddr_in;
 int metrics_parse(const char *s, struct sockaddr_in *sa);
 int metrics_listen(const struct sockaddr_in *sa);
-void metrics_serve(int lfd, const struct settings *s, struct dataplane *dp, uint32_t flows, bool dnsmasq_up);
+struct expiry_result;
+void metrics_serve(int lfd, const struct settings *s, struct dataplane *dp, const struct expiry_result *ct,
+		   bool dnsmasq_up);
 
 /* What an attach declares besides its settings: forwards and static DHCP
  * hosts (applied idempotently on every attach and on reload), and where

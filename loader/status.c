@@ -246,13 +246,31 @@ static void print_reload(struct json *j, const char *bridge)
 	fclose(f);
 }
 
+/* The uplink's IPv6 address flows leave from (--masq6). */
+static const char *ext6_str(const struct qnat_config *cfg)
+{
+	struct in6_addr a;
+
+	memcpy(&a, cfg->ext6, sizeof(a));
+	return IN6_IS_ADDR_UNSPECIFIED(&a) ? "(none)" : ip6_str(&a);
+}
+
+/* The flows of both tables, and of them the IPv6 ones. */
+static void print_flows(struct json *j, struct dataplane *dp)
+{
+	uint32_t v6 = 0;
+	int n = ct_count(dp, &v6);
+
+	json_uint(j, "entries", "  conntrack: %llu flows", n < 0 ? 0 : n);
+	json_uint(j, "entries_ipv6", " (%llu IPv6)", v6);
+}
+
 static int status_one(struct json *j, const char *bridge, bool all)
 {
 	struct dataplane dp;
 	struct settings s;
 	struct owned o;
 	pid_t sup, dns;
-	int flows;
 
 	json_obj_open(j, NULL);
 	json_str(j, "bridge", "%s:", bridge);
@@ -263,7 +281,6 @@ static int status_one(struct json *j, const char *bridge, bool all)
 	}
 	sup = state_pid(bridge, "supervisor.pid", "qnat-bpf");
 	dns = state_pid(bridge, "dnsmasq.pid", "dnsmasq");
-	flows = ct_count(&dp);
 	json_str(j, "supervisor", " %s", sup ? "running" : "NOT RUNNING (run attach again to restart it)");
 	json_uint(j, "supervisor_pid", sup ? " (pid %llu)" : "", sup);
 	json_text(j, "\n");
@@ -276,6 +293,16 @@ static int status_one(struct json *j, const char *bridge, bool all)
 		json_str(j, "gateway", " gateway %s\n", ip_str(s.gateway));
 		json_str(j, "mode", "  mode %s\n", net_mode_name(s.mode));
 	}
+	if (s.ip6 != IP6_NONE) {
+		json_str(j, "ipv6", "  ipv6 %s", s.ip6 == IP6_MASQ ? "masquerade" : "routed");
+		json_str(j, "prefix6", " %s/64", ip6_str(&s.prefix6));
+		json_str(j, "gateway6", " gateway %s", ip6_str(&s.gateway6));
+		if (s.dhcp6) {
+			json_str(j, "dhcp6_range_start", " dhcpv6 %s", ip6_str(&s.dhcp6_start));
+			json_str(j, "dhcp6_range_end", "-%s", ip6_str(&s.dhcp6_end));
+		}
+		json_text(j, "\n");
+	}
 	struct qnat_config cfg = {};
 	uint32_t slot = dp.net;
 	char sharing[IFNAMSIZ * QNAT_NETS_MAX];
@@ -283,6 +310,8 @@ static int status_one(struct json *j, const char *bridge, bool all)
 	if (!bpf_map_lookup_elem(dp.config_fd, &slot, &cfg)) {
 		json_str(j, "uplink", "  uplink %s", s.uplink);
 		json_str(j, "uplink_address", " address %s", cfg.ext_addr ? ip_str_be(cfg.ext_addr) : "(none)");
+		if (s.ip6 == IP6_MASQ)
+			json_str(j, "uplink_address6", " %s", ext6_str(&cfg));
 	}
 	json_str(j, "uplink_xdp", " xdp %s", o.xdp_attached == 0 ? "off" : o.xdp_attached == 2 ? "generic" : "native");
 	if (s.xdp == XDP_MODE_AUTO && !o.xdp_attached && s.uplink[0])
@@ -314,7 +343,7 @@ static int status_one(struct json *j, const char *bridge, bool all)
 	dhcp_hosts_print(j, &s, "static_hosts", "    static host ");
 	json_obj_close(j);
 	json_obj_open(j, "conntrack");
-	json_uint(j, "entries", "  conntrack: %llu flows", flows < 0 ? 0 : flows);
+	print_flows(j, &dp);
 	json_uint(j, "limit", " of %llu", s.ct_max);
 	json_str(j, "full_policy", " (when full: %s", ct_full_name(s.ct_full));
 	json_uint(j, "max_flows_per_guest", s.max_flows_per_guest ? ", at most %llu per guest" : NULL,
@@ -418,6 +447,10 @@ int cmd_stats(int argc, char **argv)
 		return 1;
 	json_begin(&j, json);
 	json_obj_open(&j, NULL);
+	json_obj_open(&j, "conntrack");
+	print_flows(&j, &dp);
+	json_text(&j, "\n");
+	json_obj_close(&j);
 	print_counters(&j, &dp, true);
 	print_guests(&j, &dp);
 	json_obj_close(&j);

@@ -52,7 +52,7 @@ struct sup {
 	bool resync;
 	bool expire_now; /* the uplink address changed: drop flows bound to the old one */
 	int metrics_fd;
-	uint32_t flows; /* as the last expiry pass counted them */
+	struct expiry_result ct; /* flows, as the last expiry pass counted them */
 	struct nl_sock *ev; /* link, address and route events */
 	bool route_moved;   /* warned that the default route left the uplink */
 	struct frag_out *fo;
@@ -134,9 +134,10 @@ static void expiry_pass(struct sup *p, uint64_t now)
 	if (ct_expire(p->dp, p->s, now, &res)) {
 		log_warn("conntrack expiry pass failed");
 	} else {
-		p->flows = res.live;
-		if (res.expired || res.evicted)
-			log_debug("%u flows: expired %u, evicted %u", res.live, res.expired, res.evicted);
+		p->ct = res;
+		if (res.expired || res.evicted || res.orphans)
+			log_debug("%u flows (%u IPv6): expired %u, evicted %u; %u orphaned reply tuples swept", res.live,
+				  res.live6, res.expired, res.evicted, res.orphans);
 	}
 	fdb_expire(p->dp, p->s->fdb_ageing, now);
 	frag_out_sweep(p->fo, now);
@@ -453,7 +454,7 @@ void supervisor_run(struct sup *p)
 					p->resync = true; /* overrun (ENOBUFS): events were lost */
 			}
 			if (p->metrics_fd >= 0 && (pfd[1].revents & POLLIN))
-				metrics_serve(p->metrics_fd, s, p->dp, p->flows, p->dnsmasq > 0);
+				metrics_serve(p->metrics_fd, s, p->dp, &p->ct, p->dnsmasq > 0);
 			if (pfd[2].revents & POLLIN)
 				frag_out_events(p->fo);
 		}

@@ -114,7 +114,16 @@ int parse_ipv6(const char *s, struct in6_addr *a)
 /* Is a inside the /64 net? */
 bool in_prefix6(const struct in6_addr *a, const struct in6_addr *net)
 {
-	return !memcmp(a->s6_addr, net->s6_addr, 8);
+	return prefix_match(a, net, 64);
+}
+
+/* Do a and b (len bytes each, network order) agree in their first bits bits? */
+bool prefix_match(const void *a, const void *b, unsigned int bits)
+{
+	const uint8_t *x = a, *y = b;
+	unsigned int n = bits / 8;
+
+	return !memcmp(x, y, n) && (bits % 8 == 0 || !((x[n] ^ y[n]) & (0xff00 >> bits % 8)));
 }
 
 /* Why net cannot be the guests' IPv6 /64 (NULL: it can). */

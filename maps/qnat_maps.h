@@ -218,6 +218,21 @@ static inline __attribute__((always_inline)) void qnat_ct_reply_key(const struct
 	rev->pad[0] = rev->pad[1] = rev->pad[2] = 0;
 }
 
+/* The reply tuple of NAT66 flow orig, leaving from ext6: its qnat_ct6_rev key. */
+static inline __attribute__((always_inline)) void qnat_ct6_reply_key(const struct qnat_ct6_key *orig,
+								    const struct qnat_ct_entry *e,
+								    const __be32 ext6[4], struct qnat_ct6_key *rev)
+{
+	for (int i = 0; i < 4; i++) {
+		rev->saddr[i] = orig->daddr[i];
+		rev->daddr[i] = ext6[i];
+	}
+	rev->sport = orig->dport; /* 0 for ICMPv6 echo */
+	rev->dport = e->nat_port;
+	rev->proto = orig->proto;
+	rev->pad[0] = rev->pad[1] = rev->pad[2] = 0;
+}
+
 /*
  * qnat_evict_ring[i]: the original tuple of a recently created flow (it may
  * be gone or replied since), at i = its creation's number mod the ring.

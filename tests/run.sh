@@ -4,7 +4,8 @@
 #   tests/run.sh [PATTERN]   runs the integration tests whose name matches
 # The integration phase ends with uplink_leak_check: every masquerading
 # topology's uplink was captured throughout (tests/integ/lib.sh), and no
-# packet from qnat-bpf carried an address of the masquerade subnet.
+# packet from qnat-bpf carried an address of the masquerade subnet, nor
+# (issue 14) of a --masq6 prefix.
 # BUILD=DIR: the binaries' directory (build).  FUZZ_TEST_SECS: the fuzzing
 # run's length (25).  SANITIZE=1 (make test SANITIZE=1): the binaries carry
 # ASan+UBSan; every process reports into a log directory (the daemonised
@@ -101,8 +102,9 @@ if [ ${#masq_tests[@]} -gt 0 ]; then
 	declare -A sum=()
 	for f in "$QNAT_UPLINK_CAPTURES"/*; do
 		[ -e "$f" ] || continue
-		read -r _ kind n src qsrc qdst <"$f"
-		for k in caps:1 pkts:$n src:$src qsrc:$qsrc qdst:$qdst; do
+		read -r _ kind n src qsrc qdst n6 src6 qsrc6 qdst6 <"$f"
+		for k in caps:1 pkts:$n src:$src qsrc:$qsrc qdst:$qdst pkts6:${n6:-0} src6:${src6:-0} qsrc6:${qsrc6:-0} \
+			qdst6:${qdst6:-0}; do
 			sum[$kind.${k%:*}]=$((${sum[$kind.${k%:*}]:-0} + ${k#*:}))
 		done
 	done
@@ -111,11 +113,14 @@ if [ ${#masq_tests[@]} -gt 0 ]; then
 		compgen -G "$QNAT_UPLINK_CAPTURES/$name.*" >/dev/null || missing+=("$name")
 	done
 	leaks=$((${sum[qnat.src]:-0} + ${sum[qnat.qsrc]:-0} + ${sum[qnat.qdst]:-0}))
+	leaks6=$((${sum[qnat.src6]:-0} + ${sum[qnat.qsrc6]:-0} + ${sum[qnat.qdst6]:-0}))
 	res="${sum[qnat.caps]:-0} captures, ${sum[qnat.pkts]:-0} packets out of the uplinks, $leaks with an address inside the masquerade subnet"
+	res+="; IPv6: ${sum[qnat.pkts6]:-0} packets, $leaks6 with an address inside a --masq6 prefix"
 	[ -z "${sum[kernel.caps]:-}" ] || res+="; iptables MASQUERADE runs (not counted): ${sum[kernel.caps]} captures, \
 ${sum[kernel.pkts]} packets, inside the subnet: ${sum[kernel.src]} sources, ${sum[kernel.qsrc]} quoted sources, \
-${sum[kernel.qdst]} quoted destinations"
-	if [ "$leaks" = 0 ] && [ ${#missing[@]} = 0 ]; then
+${sum[kernel.qdst]} quoted destinations; IPv6: ${sum[kernel.pkts6]} packets, inside a --masq6 prefix: \
+${sum[kernel.src6]} sources, ${sum[kernel.qsrc6]} quoted sources, ${sum[kernel.qdst6]} quoted destinations"
+	if [ $((leaks + leaks6)) = 0 ] && [ ${#missing[@]} = 0 ]; then
 		passed=$((passed + 1))
 		echo "  ok   uplink_leak_check ($res)"
 	else

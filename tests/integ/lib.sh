@@ -7,7 +7,10 @@
 #   guest_tap NAME       a guest namespace behind a real TAP (held by taprelay)
 #   guest_dhcp NAME      DHCP from the managed dnsmasq; prints the address
 #   in_host/in_ext/in_guest NAME CMD...   run a command in a namespace
-#   qnat ARGS...         run qnat-bpf in the host namespace
+#   qnat ARGS...         run qnat-bpf in the host namespace (an attach with
+#                        --masq6 puts its prefix under the uplink capture's check)
+#   topo_ip6             IPv6 on the uplink (HOST6_ADDR, EXT6_ADDR) and the host's default route
+#   guest_slaac NAME PREFIX   accept RAs in guest NAME; prints its SLAAC address in PREFIX
 #   bg CMD...            start a background process, killed at cleanup
 #   namespaces_del       delete the namespaces made so far (and their /var/lib/qnat-bpf state)
 #   fail/skip/pass       end the test (exit 1 / 77 / 0)
@@ -31,6 +34,14 @@ HOST_ADDR=198.51.100.1
 EXT_ADDR=198.51.100.2
 SUBNET=192.168.122.0/24
 GATEWAY=192.168.122.1
+# IPv6 (topo_ip6): the uplink's /64, and the --masq6 prefix a test uses
+# (override before topo_init).  LEAK6_PREFIX: more prefixes, space-separated,
+# for the uplink capture to check, for a test whose --masq6 does not go
+# through qnat's command line (a --config file, another build's binary).
+HOST6_ADDR=2001:db8:ff::1
+EXT6_ADDR=2001:db8:ff::2
+SUBNET6=fd00:122::/64
+LEAK6_PREFIX=
 WORK=$(mktemp -d /tmp/qnat-test.XXXXXX)
 NAMESPACES=()
 BG_PIDS=()
@@ -99,7 +110,10 @@ namespaces_del() {
 in_host() { ip netns exec "$NS_HOST" "$@"; }
 in_ext() { ip netns exec "$NS_EXT" "$@"; }
 in_guest() { local g=$1; shift; ip netns exec "${T}$g" "$@"; }
-qnat() { ip netns exec "$NS_HOST" "$QNAT" "$@"; }
+qnat() {
+	ip netns exec "$NS_HOST" "$QNAT" "$@" || return
+	[ "${1:-}" != attach ] || masq6_note "$@"
+}
 
 bg() {
 	"$@" &
@@ -161,6 +175,14 @@ topo_init() {
 	uplink_capture_start
 }
 
+#   ... up0 (HOST_ADDR, HOST6_ADDR/64) host ==veth== eth0 (EXT_ADDR, EXT6_ADDR/64) ext
+# nodad: the addresses are usable at once.
+topo_ip6() {
+	ip -n "$NS_HOST" -6 addr add "$HOST6_ADDR/64" dev "$UPLINK" nodad || fail "IPv6 on $UPLINK"
+	ip -n "$NS_EXT" -6 addr add "$EXT6_ADDR/64" dev eth0 nodad || fail "IPv6 on ext's eth0"
+	ip -n "$NS_HOST" -6 route add default via "$EXT6_ADDR" || fail "the host's IPv6 default route"
+}
+
 attach() {
 	# its summary line to the log, not into a caller's $(...)
 	qnat attach "$BR" --masq "$SUBNET" "$@" >&2 || fail "attach $BR --masq $SUBNET $* failed"
@@ -210,6 +232,79 @@ guest_dhcp() {
 	echo "$addr"
 }
 
+# guest_slaac NAME PREFIX: guest NAME accepts router advertisements, and
+# solicits one (eth0 down and up); prints its SLAAC address in PREFIX (a /64)
+# once it and a default route are there.
+guest_slaac() {
+	local g=$1 ns=${T}$1
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.eth0.accept_ra=2 net.ipv6.conf.eth0.autoconf=1 ||
+		fail "guest $g: RA sysctls"
+	ip -n "$ns" link set eth0 down
+	ip -n "$ns" link set eth0 up
+	wait_for 15 sh -c "ip -n $ns -6 route show default | grep -q 'proto ra'" ||
+		fail "guest $g got no IPv6 default route by RA: $(ip -n "$ns" -6 route show)"
+	wait_for 15 slaac_addr "$ns" "$2" || fail "guest $g got no SLAAC address in $2: $(ip -n "$ns" -6 addr show dev eth0)"
+	slaac_addr "$ns" "$2"
+}
+# slaac_addr NS PREFIX: the global address in PREFIX on NS's eth0 (DAD done); 1 if none.
+slaac_addr() {
+	local a
+	for a in $(ip -n "$1" -6 -o addr show dev eth0 scope global -tentative | awk '{ print $4 }'); do
+		in_net6 "${a%/*}" "$2" && echo "${a%/*}" && return 0
+	done
+	return 1
+}
+
+# ip6_full ADDR: ADDR with all eight groups of four digits, as socat's
+# SOCAT_PEERADDR gives it (without its brackets).
+ip6_full() {
+	local a=${1,,} head tail i out=
+	local -a g h t
+	if [[ $a == *::* ]]; then head=${a%%::*} tail=${a#*::}; else head=$a tail=; fi
+	IFS=: read -ra h <<<"$head"
+	IFS=: read -ra t <<<"$tail"
+	g=("${h[@]}")
+	for ((i = ${#h[@]} + ${#t[@]}; i < 8; i++)); do g+=(0); done
+	g+=("${t[@]}")
+	for i in "${g[@]}"; do out+=$(printf '%04x:' "0x$i"); done
+	echo "${out%:}"
+}
+# ip6_words ADDR: its four 32-bit words, as hex numbers.
+ip6_words() {
+	local -a g
+	IFS=: read -ra g <<<"$(ip6_full "$1")"
+	echo "0x${g[0]}${g[1]} 0x${g[2]}${g[3]} 0x${g[4]}${g[5]} 0x${g[6]}${g[7]}"
+}
+# in_net6 ADDR PREFIX/LEN: whether ADDR is inside it.
+in_net6() {
+	local -a a n
+	local len=${2#*/} i bits m
+	read -ra a <<<"$(ip6_words "$1")"
+	read -ra n <<<"$(ip6_words "${2%/*}")"
+	for i in 0 1 2 3; do
+		bits=$((len - 32 * i))
+		((bits <= 0)) && break
+		((bits > 32)) && bits=32
+		m=$(((0xffffffff << (32 - bits)) & 0xffffffff))
+		(((a[i] & m) == (n[i] & m))) || return 1
+	done
+}
+# pcap_net6 OFFSET PREFIX/LEN: a pcap filter for an IPv6 address at
+# ip6[OFFSET] inside PREFIX (libpcap compares 4 bytes at most).
+pcap_net6() {
+	local -a n
+	local len=${2#*/} i bits m f=
+	read -ra n <<<"$(ip6_words "${2%/*}")"
+	for i in 0 1 2 3; do
+		bits=$((len - 32 * i))
+		((bits <= 0)) && break
+		((bits > 32)) && bits=32
+		m=$(((0xffffffff << (32 - bits)) & 0xffffffff))
+		f+="${f:+ and }ip6[$(($1 + 4 * i)):4] & $(printf 0x%08x $m) = $(printf 0x%08x $((n[i] & m)))"
+	done
+	echo "(${f:-ip6})"
+}
+
 # Static address for a guest that does not need DHCP.
 guest_addr() {
 	ip -n "${T}$1" addr add "$2/24" dev eth0
@@ -253,17 +348,19 @@ capture_stop() {
 
 # The uplink capture (issue 3): every topology topo_init builds is watched
 # from its creation to cleanup on ext's side of the uplink, for everything
-# IPv4 that the host sends out (fragments and ICMP errors included).  A
-# packet leaks if its source, or either address of the header an ICMP error
-# quotes (for an error about a reply to a guest, the destination is the
-# guest's), is inside $SUBNET.  cleanup reads each capture, logs
-# "uplink capture ...", fails the test on a leak in a qnat-bpf topology, and
-# leaves one line per capture in $QNAT_UPLINK_CAPTURES (tests/run.sh's
-# uplink_leak_check adds them up).  UPLINK_CAPTURE_KIND=kernel marks a
-# topology where iptables MASQUERADE does the job (any kind but qnat, e.g.
-# bridged, where guests are on the LAN): its figures are reported, never
-# failed.  Files are found by name, so that a topology built in a
-# subshell is checked too.
+# IPv4 and IPv6 that the host sends out (fragments and ICMP errors
+# included).  A packet leaks if its source, or either address of the header
+# an ICMP error quotes (for an error about a reply to a guest, the
+# destination is the guest's), is inside $SUBNET; for IPv6, inside a
+# --masq6 prefix (issue 14): each one an attach through qnat used, and
+# $LEAK6_PREFIX.  A --route6 prefix leaves the uplink by design, and is not
+# checked.  cleanup reads each capture, logs "uplink capture ...", fails the
+# test on a leak in a qnat-bpf topology, and leaves one line per capture in
+# $QNAT_UPLINK_CAPTURES (tests/run.sh's uplink_leak_check adds them up).
+# UPLINK_CAPTURE_KIND=kernel marks a topology where iptables MASQUERADE does
+# the job (any kind but qnat, e.g. bridged, where guests are on the LAN):
+# its figures are reported, never failed.  Files are found by name, so that
+# a topology built in a subshell is checked too.
 UPCAP=$WORK/uplink
 uplink_capture_start() {
 	# (a subshell may build a topology of the same names again)
@@ -271,7 +368,7 @@ uplink_capture_start() {
 	mkdir -p "$UPCAP"
 	# -Q in: what ext receives, i.e. what left the host.  The snapshot
 	# length keeps the headers an ICMP error quotes.
-	ip netns exec "$NS_EXT" tcpdump -i eth0 -Q in --immediate-mode -s 192 -nn -U -w "$f.pcap" ip \
+	ip netns exec "$NS_EXT" tcpdump -i eth0 -Q in --immediate-mode -s 192 -nn -U -w "$f.pcap" ip or ip6 \
 		>/dev/null 2>"$f.err" &
 	echo $! >"$f.pid"
 	# Polled finely: this runs in every test, traffic may start right after.
@@ -279,12 +376,51 @@ uplink_capture_start() {
 	fail "the uplink capture did not start: $(cat "$f.err")"
 }
 
+# masq6_note ATTACH-ARGS...: a --masq6 prefix among them goes under the
+# uplink capture's check (a file: qnat may run in a subshell).
+masq6_note() {
+	[ -d "$UPCAP" ] || return 0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--masq6) [ $# -lt 2 ] || echo "$2" >>"$UPCAP/masq6"; shift ;;
+		--masq6=*) echo "${1#*=}" >>"$UPCAP/masq6" ;;
+		esac
+		shift
+	done
+	return 0
+}
+
 # shellcheck disable=SC2086 # (split on the dots)
 ip2int() { local IFS=.; set -- $1; echo $((($1 << 24) | ($2 << 16) | ($3 << 8) | $4)); }
 
+# uplink_leaks6: the IPv6 half of the check, on capture $1, for the
+# prefixes in $2 (space-separated); "N SRC QSRC QDST" on stdout, the
+# leaking packets appended to $1.leaks.
+uplink_leaks6() {
+	local f=$1 p src= qs= qd= n six err qsrc qdst
+	for p in $2; do
+		src+="${src:+ or }src net $p"
+		qs+="${qs:+ or }$(pcap_net6 56 "$p")"
+		qd+="${qd:+ or }$(pcap_net6 72 "$p")"
+	done
+	n=$(tcpdump -nn -r "$f" ip6 2>/dev/null | wc -l)
+	[ -n "$src" ] || { echo "$n - - -"; return 0; }
+	src="($src)" qs="($qs)" qd="($qd)"
+	# ICMPv6 errors (destination unreachable, packet too big, time
+	# exceeded, parameter problem) right after the fixed header quote a
+	# packet at ip6[48]: its source at ip6[56], its destination at ip6[72].
+	err="ip6 and ip6[6] = 58 and ip6[40] >= 1 and ip6[40] <= 4 and not $src"
+	six=$(tcpdump -nn -r "$f" "ip6 and $src" 2>/dev/null | wc -l)
+	qsrc=$(tcpdump -nn -r "$f" "$err and $qs" 2>/dev/null | wc -l)
+	qdst=$(tcpdump -nn -r "$f" "$err and $qd and not $qs" 2>/dev/null | wc -l)
+	[ $((six + qsrc + qdst)) = 0 ] ||
+		tcpdump -nn -r "$f" "(ip6 and $src) or ($err and ($qs or $qd))" 2>/dev/null | head -20 >>"$f.leaks"
+	echo "$n $six $qsrc $qdst"
+}
+
 # Stops every uplink capture of this test and checks it; 1 on a leak under qnat-bpf.
 uplink_captures_end() {
-	local f p kind n src qsrc qdst leaks=0 net mask icmp_err
+	local f p kind n src qsrc qdst n6 src6 qsrc6 qdst6 leaks=0 leaks6=0 net mask icmp_err nets6 in6
 	[ -d "$UPCAP" ] || return 0
 	for f in "$UPCAP"/*.pid; do
 		p=$(cat "$f")
@@ -302,26 +438,39 @@ uplink_captures_end() {
 	# parameter problem) quote a header at icmp[8]: its source at icmp[20],
 	# its destination at icmp[24].
 	icmp_err="not src net $SUBNET and (icmp[0] = 3 or icmp[0] = 4 or icmp[0] = 5 or icmp[0] = 11 or icmp[0] = 12)"
+	# shellcheck disable=SC2086 # (a list)
+	nets6=$(printf '%s\n' $LEAK6_PREFIX $(cat "$UPCAP/masq6" 2>/dev/null) | sort -u | tr '\n' ' ')
+	nets6=${nets6% }
 	for f in "$UPCAP"/*.pcap; do
 		kind=${f%.pcap}
 		kind=${kind##*.}
-		n=$(tcpdump -nn -r "$f" 2>/dev/null | wc -l)
-		src=$(tcpdump -nn -r "$f" "src net $SUBNET" 2>/dev/null | wc -l)
+		n=$(tcpdump -nn -r "$f" ip 2>/dev/null | wc -l)
+		src=$(tcpdump -nn -r "$f" "ip and src net $SUBNET" 2>/dev/null | wc -l)
 		qsrc=$(tcpdump -nn -r "$f" "$icmp_err and icmp[20:4] & $mask = $net" 2>/dev/null | wc -l)
 		qdst=$(tcpdump -nn -r "$f" "$icmp_err and icmp[24:4] & $mask = $net and not icmp[20:4] & $mask = $net" 2>/dev/null | wc -l)
-		log "uplink capture ($kind, $(basename "$f" ".$kind.pcap")): $n packets; inside $SUBNET: $src sources, $qsrc quoted sources, $qdst quoted destinations"
-		if [ $((src + qsrc + qdst)) -gt 0 ]; then
-			tcpdump -nn -r "$f" "src net $SUBNET or ($icmp_err and (icmp[20:4] & $mask = $net or icmp[24:4] & $mask = $net))" \
+		[ $((src + qsrc + qdst)) = 0 ] ||
+			tcpdump -nn -r "$f" "(ip and src net $SUBNET) or ($icmp_err and (icmp[20:4] & $mask = $net or icmp[24:4] & $mask = $net))" \
 				2>/dev/null | head -20 >"$f.leaks"
+		read -r n6 src6 qsrc6 qdst6 <<<"$(uplink_leaks6 "$f" "$nets6")"
+		if [ "$src6" = - ]; then
+			in6="no --masq6 prefix to check"
+		else
+			in6="inside ${nets6// /, }: $src6 sources, $qsrc6 quoted sources, $qdst6 quoted destinations"
+		fi
+		log "uplink capture ($kind, $(basename "$f" ".$kind.pcap")): $n packets; inside $SUBNET: $src sources, $qsrc quoted sources, $qdst quoted destinations; IPv6: $n6 packets, $in6"
+		[ "$src6" != - ] || src6=0 qsrc6=0 qdst6=0
+		if [ -s "$f.leaks" ]; then
 			sed 's/^/    /' "$f.leaks" >&2
-			[ "$kind" = qnat ] && leaks=$((leaks + src + qsrc + qdst))
+			[ "$kind" = qnat ] && leaks=$((leaks + src + qsrc + qdst)) leaks6=$((leaks6 + src6 + qsrc6 + qdst6))
 		fi
 		[ -n "${QNAT_UPLINK_CAPTURES:-}" ] &&
-			{ echo "$TEST_NAME $kind $n $src $qsrc $qdst"; cat "$f.leaks" 2>/dev/null; } \
+			{ echo "$TEST_NAME $kind $n $src $qsrc $qdst $n6 $src6 $qsrc6 $qdst6"; cat "$f.leaks" 2>/dev/null; } \
 				>"$QNAT_UPLINK_CAPTURES/$TEST_NAME.$(basename "$f" .pcap)"
 	done
 	rm -rf "$UPCAP"
-	[ "$leaks" = 0 ] || { log "FAIL: $leaks packets left the uplink with an address inside $SUBNET"; return 1; }
+	[ "$leaks" = 0 ] || log "FAIL: $leaks packets left the uplink with an address inside $SUBNET"
+	[ "$leaks6" = 0 ] || log "FAIL: $leaks6 IPv6 packets left the uplink with an address inside ${nets6// /, }"
+	[ $((leaks + leaks6)) = 0 ]
 }
 
 # Kills PID and everything it started: bg runs "in_ext socat ..." in a

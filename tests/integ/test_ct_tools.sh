@@ -55,7 +55,7 @@ qnat ct flush "$BR" --guest 192.168.122.10 2>/dev/null && fail "flush with a fil
 sleep 0.6
 grep -q "^\[NEW\] *tcp .*src=192.168.122.10 .*sport=41001" "$WORK/events" || { cat "$WORK/events" >&2; fail "events: no [NEW] tcp"; }
 grep -q "^\[DESTROY\] *udp .*sport=41003" "$WORK/events" || fail "events: no [DESTROY] after flush"
-grep -q '"event":"\[NEW\]","proto":"udp"' "$WORK/events.json" || { cat "$WORK/events.json" >&2; fail "events --json"; }
+grep -q '"event":"\[NEW\]","family":"ipv4","proto":"udp"' "$WORK/events.json" || { cat "$WORK/events.json" >&2; fail "events --json"; }
 grep -q '"proto":"tcp"' "$WORK/events.json" && fail "events --proto udp let tcp through"
 
 # The data plane announces a flow on its first packet: [NEW] carries the

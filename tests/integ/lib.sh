@@ -11,6 +11,8 @@
 #                        --masq6 puts its prefix under the uplink capture's check)
 #   topo_ip6             IPv6 on the uplink (HOST6_ADDR, EXT6_ADDR) and the host's default route
 #   guest_slaac NAME PREFIX   accept RAs in guest NAME; prints its SLAAC address in PREFIX
+#   far6_init            a far server (FAR6_ADDR) behind an ext hop of MTU 1280
+#   ext6_peer_tcp/udp PORT   IPv6 services in ext that answer what they see of the client
 #   bg CMD...            start a background process, killed at cleanup
 #   namespaces_del       delete the namespaces made so far (and their /var/lib/qnat-bpf state)
 #   fail/skip/pass       end the test (exit 1 / 77 / 0)
@@ -181,6 +183,42 @@ topo_ip6() {
 	ip -n "$NS_HOST" -6 addr add "$HOST6_ADDR/64" dev "$UPLINK" nodad || fail "IPv6 on $UPLINK"
 	ip -n "$NS_EXT" -6 addr add "$EXT6_ADDR/64" dev eth0 nodad || fail "IPv6 on ext's eth0"
 	ip -n "$NS_HOST" -6 route add default via "$EXT6_ADDR" || fail "the host's IPv6 default route"
+}
+
+#   ext xf 2001:db8:fa::1 (mtu 1280) ==veth== eth0 2001:db8:fa::2 far (mtu 1500)
+# A server behind a hop no IPv6 packet over 1280 bytes crosses: ext
+# forwards, and sends Packet Too Big.  ext routes FAR_ROUTE6 (the guests'
+# prefixes, when they are routed) back via the host.
+NS_FAR=${T}f
+FAR6_ADDR=2001:db8:fa::2
+in_far() { ip netns exec "$NS_FAR" "$@"; }
+far6_init() {
+	netns_add "$NS_FAR"
+	ip link add xf netns "$NS_EXT" mtu 1280 type veth peer name eth0 netns "$NS_FAR" || fail "veth to far"
+	ip -n "$NS_EXT" -6 addr add 2001:db8:fa::1/64 dev xf nodad
+	ip -n "$NS_EXT" link set xf up
+	ip -n "$NS_FAR" -6 addr add "$FAR6_ADDR/64" dev eth0 nodad
+	ip -n "$NS_FAR" link set eth0 up
+	ip -n "$NS_FAR" -6 route add default via 2001:db8:fa::1
+	in_ext sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+
+# IPv6 services in ext that answer "peer=ADDR port=PORT": what ext sees of
+# the client (ADDR in full, as ip6_full writes it).
+ext6_peer_script() {
+	[ -x "$WORK/peer6.sh" ] && return
+	printf '#!/bin/sh\na=${SOCAT_PEERADDR#[}\necho "peer=${a%%]} port=$SOCAT_PEERPORT"\n' >"$WORK/peer6.sh"
+	chmod +x "$WORK/peer6.sh"
+}
+ext6_peer_tcp() {
+	ext6_peer_script
+	bg in_ext socat TCP6-LISTEN:"$1",reuseaddr,fork EXEC:"$WORK/peer6.sh"
+	wait_for 5 sh -c "ip netns exec $NS_EXT ss -ltn | grep -q ':$1 '" || fail "tcp peer on $1 did not start"
+}
+ext6_peer_udp() {
+	ext6_peer_script
+	bg in_ext socat UDP6-RECVFROM:"$1",reuseaddr,fork EXEC:"$WORK/peer6.sh"
+	wait_for 5 sh -c "ip netns exec $NS_EXT ss -lun | grep -q ':$1 '" || fail "udp peer on $1 did not start"
 }
 
 attach() {

@@ -20,7 +20,7 @@ resp=$(scrape) || fail "scrape failed"
 echo "$resp" | head -1 | grep -q "^HTTP/1.0 200" || fail "not an HTTP 200: $(echo "$resp" | head -1)"
 body=$(echo "$resp" | sed '1,/^\r*$/d')
 # Every sample line is NAME{LABELS} VALUE; every metric has HELP and TYPE.
-bad=$(echo "$body" | grep -v '^#' | grep -vE '^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9]+(\.[0-9]+)?$')
+bad=$(echo "$body" | grep -v '^#' | grep -vE '^[a-z_][a-z0-9_]*(\{[a-z_][a-z0-9_]*="[^"]*"(,[a-z_][a-z0-9_]*="[^"]*")*\})? [0-9]+(\.[0-9]+)?$')
 [ -z "$bad" ] || fail "malformed sample lines: $bad"
 for m in $(echo "$body" | grep -v '^#' | sed -E 's/[{ ].*//' | sort -u); do
 	echo "$body" | grep -q "^# TYPE $m " || fail "$m has no TYPE"

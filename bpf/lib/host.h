@@ -187,6 +187,11 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct qnat_host_fl
 	return nh;
 }
 
+static __always_inline int is_link_local6(const __be32 addr[4])
+{
+	return (bpf_ntohl(addr[0]) >> 22) == (0xfe80 >> 6);
+}
+
 /* Is the IPv6 address addr the host's, for a packet from peer on the
  * bridge?  Link-local addresses are, and multicast ones when mcast. */
 static __always_inline int host6_local(struct __sk_buff *skb, const struct qnat_config *cfg, const __be32 peer[4],
@@ -197,7 +202,7 @@ static __always_inline int host6_local(struct __sk_buff *skb, const struct qnat_
 
 	if ((top >> 24) == 0xff)
 		return mcast;
-	if ((top >> 22) == (0xfe80 >> 6))
+	if (is_link_local6(addr))
 		return 1;
 	__builtin_memcpy(fib.ipv6_src, peer, 16);
 	__builtin_memcpy(fib.ipv6_dst, addr, 16);
@@ -228,6 +233,12 @@ static __always_inline int host_in6_allowed(struct __sk_buff *skb, const struct 
 		return 1;
 	if (nh != IPPROTO_TCP && nh != IPPROTO_UDP)
 		return 0; /* other protocols, extension headers, fragments: only with --host-allow all */
+	if (nh == IPPROTO_UDP && k.dport == bpf_htons(547))
+		return 1; /* DHCPv6 (--dhcp6-range), to its multicast group */
+	/* DNS on the IPv6 gateway (the host's address in the prefix) or the
+	 * bridge's link-local address, both of which dnsmasq answers on. */
+	if (k.dport == bpf_htons(53) && (in_prefix6(cfg, k.daddr) || is_link_local6(k.daddr)))
+		return 1;
 	return host_port_allowed(k.proto, k.dport) || host_flow_reply(cfg, &k);
 }
 

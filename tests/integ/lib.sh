@@ -207,7 +207,9 @@ far6_init() {
 # the client (ADDR in full, as ip6_full writes it).
 ext6_peer_script() {
 	[ -x "$WORK/peer6.sh" ] && return
-	printf '#!/bin/sh\na=${SOCAT_PEERADDR#[}\necho "peer=${a%%]} port=$SOCAT_PEERPORT"\n' >"$WORK/peer6.sh"
+	# It reads the request first (a datagram, or the TCP client's EOF): a
+	# script gone before socat writes to it makes socat drop the answer.
+	printf '#!/bin/sh\ndd bs=64k count=1 2>/dev/null >/dev/null\na=${SOCAT_PEERADDR#[}\necho "peer=${a%%]} port=$SOCAT_PEERPORT"\n' >"$WORK/peer6.sh"
 	chmod +x "$WORK/peer6.sh"
 }
 ext6_peer_tcp() {

@@ -7,12 +7,13 @@
 #
 #   tools/bench.sh                       as root; about 13 minutes on the 2-vCPU VM
 #   QUICK=1 tools/bench.sh               2 rounds, short runs, 100k-flow tables; about 4 minutes
-#   WORKLOADS="tap" tools/bench.sh       a subset: tap progcost udp tcp expiry
+#   WORKLOADS="tap" tools/bench.sh       a subset: tap progcost udp tcp tcp6 expiry
 #
 # Workloads: tap (tools/bench/tap.sh: frames written into a guest's TAP as
 # QEMU writes them, the path guests' packets take), udp (veth live frames:
 # injected by XDP at the guest's veth, skipping the guest side), tcp (iperf3
-# and connections, from veth and TAP guests), progcost (L0: each program
+# and connections, from veth and TAP guests), tcp6 (iperf3 over IPv6 through
+# NAT66, veth and TAP guests), progcost (L0: each program
 # alone under BPF_PROG_TEST_RUN), expiry (the controller's expiry pass).
 #
 # Contenders (tools/bench/lib.sh has the topology and their setup):
@@ -35,7 +36,7 @@ cd "$(dirname "$0")/.."
 
 QUICK=${QUICK:-0}
 OUT=${OUT:-build/bench}
-WORKLOADS=${WORKLOADS:-"tap progcost udp tcp expiry"}
+WORKLOADS=${WORKLOADS:-"tap progcost udp tcp tcp6 expiry"}
 if [ "$QUICK" = 1 ]; then
 	ROUNDS=${ROUNDS:-2} SECS=${SECS:-0.5} FLOWS=${FLOWS:-"1 1000 10000 100000"} FS_PKTS=${FS_PKTS:-100000}
 	TCP_SECS=${TCP_SECS:-2} CRR_SECS=${CRR_SECS:-1} PC_REPEAT=${PC_REPEAT:-1000000} PC_RUNS=${PC_RUNS:-3}
@@ -84,7 +85,7 @@ for w in $WORKLOADS; do
 		"$QB" progcost --repeat "$PC_REPEAT" --runs "$PC_RUNS" --flows "1000,$(echo "$FLOWS" | awk '{print $NF}')" \
 			--cpu "$MEAS_CPU" >>"$RAW" || die "progcost"
 		;;
-	tap | udp | tcp | expiry) . "tools/bench/$w.sh" ;;
+	tap | udp | tcp | tcp6 | expiry) . "tools/bench/$w.sh" ;;
 	*) die "unknown workload $w" ;;
 	esac
 done

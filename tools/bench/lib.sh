@@ -126,6 +126,21 @@ bg_in() {
 # then taken (as skbs) instead of dropped.
 gro_on() { in_ns "$1" h ethtool -K "$2" gro on >/dev/null; }
 
+# Gbit/s received, from iperf3's JSON.
+iperf_gbps() {
+	awk '/"sum_received"/ {f = 1} f && /"bits_per_second"/ {gsub(/,/, ""); printf "%.3f\n", $2 / 1e9; exit}'
+}
+
+# tcp_bulk WORKLOAD INSTANCE CONTENDER [SERVER]: one iperf3 stream up, one
+# down (-R), from g1 to the sink's SERVER address (SINK_IP).
+tcp_bulk() {
+	local v srv=${4:-$SINK_IP}
+	v=$(in_ns "$2" g1 iperf3 -c "$srv" -t "$TCP_SECS" -J | iperf_gbps)
+	result sample "$1" up "$3" "${v:-0}"
+	v=$(in_ns "$2" g1 iperf3 -c "$srv" -t "$TCP_SECS" -R -J | iperf_gbps)
+	result sample "$1" down "$3" "${v:-0}"
+}
+
 # libvirt's rules for the default network, shared with the differential tests.
 libvirt_iptables() {
 	in_ns "$1" h sh -e <"$(dirname "${BASH_SOURCE[0]}")/../../tests/libvirt-iptables.sh"

@@ -50,8 +50,12 @@ BEGIN {
 	unit["dnat"] = "Mpps per CPU"; scale["dnat"] = 1e6; vname["dnat"] = "flows"
 	unit["l2"] = "Mpps per CPU"; scale["l2"] = 1e6; vname["l2"] = "flows"
 	unit["tcp_bulk"] = "Gbit/s"; scale["tcp_bulk"] = 1; vname["tcp_bulk"] = ""
+	title["tcp6_bulk"] = "IPv6 TCP bulk from a veth guest through NAT66 (--masq6; ip6tables/nft masquerade): one iperf3 stream"
+	title["tcp6_tap"] = "IPv6 TCP bulk from a guest behind a TAP (taprelay --vnet) through NAT66: one iperf3 stream"
+	unit["tcp6_bulk"] = "Gbit/s"; scale["tcp6_bulk"] = 1; vname["tcp6_bulk"] = ""
+	unit["tcp6_tap"] = "Gbit/s"; scale["tcp6_tap"] = 1; vname["tcp6_tap"] = ""
 	unit["tcp_crr"] = "k conn/s"; scale["tcp_crr"] = 1e3; vname["tcp_crr"] = ""
-	order = "tap_nat tap_flows tap_2cpu tap_l2 tcp_tap udp_est flowsetup dnat l2 tcp_bulk tcp_crr"
+	order = "tap_nat tap_flows tap_2cpu tap_l2 tcp_tap udp_est flowsetup dnat l2 tcp_bulk tcp_crr tcp6_tap tcp6_bulk"
 }
 
 $1 == "meta" { k = $2; $1 = ""; $2 = ""; sub(/^ +/, ""); meta[k] = $0; metas = add_unique(metas, k); next }
@@ -346,6 +350,10 @@ END {
 	target("guest to guest: qnat-bpf >= 2.5x Linux bridge with libvirt's rules (br_netfilter on)", M("l2", 10000, "qnat-bpf") / M("l2", 10000, "br-libvirt"), 2.5, "x")
 	if (big > 1000 && M("udp_est", 1000, "qnat-bpf") > 0)
 		target("per-packet cost from 1k to " big " flows rises <= 20%", M("udp_est", 1000, "qnat-bpf") / M("udp_est", big, "qnat-bpf") - 1, -0.20, "rise")
+	target("IPv6 TCP bulk up from a TAP guest: qnat-bpf --masq6 >= 1.0x ip6tables MASQUERADE", M("tcp6_tap", "up", "qnat-bpf") / M("tcp6_tap", "up", "ip6tables"), 1, "x")
+	target("IPv6 TCP bulk up from a veth guest: qnat-bpf --masq6 >= 1.0x ip6tables MASQUERADE", M("tcp6_bulk", "up", "qnat-bpf") / M("tcp6_bulk", "up", "ip6tables"), 1, "x")
+	target("IPv6 TCP bulk down to a veth guest: qnat-bpf --masq6 >= 1.0x ip6tables MASQUERADE", M("tcp6_bulk", "down", "qnat-bpf") / M("tcp6_bulk", "down", "ip6tables"), 1, "x")
+	target("IPv6 TCP bulk up from a veth guest: qnat-bpf --masq6 vs plain IPv6 routing (no target)", M("tcp6_bulk", "up", "qnat-bpf") / M("tcp6_bulk", "up", "route"), 0, "x")
 	if (qmem[1] && nfbest)
 		target("memory per flow <= 0.7x nf_conntrack's", qmem[1] / nfbest, -0.7, "x")
 	i = pidx["tc_port_in", pf[1]]

@@ -28,20 +28,6 @@ tcp_setup() {
 	done
 }
 
-# Gbit/s received, from iperf3's JSON.
-iperf_gbps() {
-	awk '/"sum_received"/ {f = 1} f && /"bits_per_second"/ {gsub(/,/, ""); printf "%.3f\n", $2 / 1e9; exit}'
-}
-
-# tcp_bulk WORKLOAD INSTANCE CONTENDER: one stream up, one down.
-tcp_bulk() {
-	local v
-	v=$(in_ns "$2" g1 iperf3 -c $SINK_IP -t "$TCP_SECS" -J | iperf_gbps)
-	result sample "$1" up "$3" "${v:-0}"
-	v=$(in_ns "$2" g1 iperf3 -c $SINK_IP -t "$TCP_SECS" -R -J | iperf_gbps)
-	result sample "$1" down "$3" "${v:-0}"
-}
-
 tcp_rounds() {
 	local r c v
 	for r in $(seq "$ROUNDS"); do

@@ -23,6 +23,9 @@ struct xml_ctx {
 	bool *given;
 	char *bridge;
 	bool have_ip, have_range;
+	const xmlNode *ip6; /* the IPv6 <ip>, mapped once <forward> is known */
+	char fwd_mode[16];  /* <forward mode>, "" without <forward> (isolated) */
+	bool nat6;	    /* <nat ipv6='yes'>: NAT66 instead of libvirt's routed IPv6 */
 };
 
 static bool named(const xmlNode *n, const char *name)
@@ -117,8 +120,12 @@ static int xml_ip(struct xml_ctx *c, const xmlNode *ip)
 
 	attr(ip, "family", fam, sizeof(fam));
 	attr(ip, "address", addr, sizeof(addr));
-	if (!strcmp(fam, "ipv6") || strchr(addr, ':'))
-		return refuse(c, ip, "family='ipv6'");
+	if (!strcmp(fam, "ipv6") || (!fam[0] && strchr(addr, ':'))) {
+		if (c->ip6)
+			return refuse(c, ip, "family='ipv6' (a second IPv6 one: qnat-bpf serves one /64)");
+		c->ip6 = ip; /* after the loop: <forward> may come later */
+		return 0;
+	}
 	if (c->have_ip)
 		return refuse(c, ip, "(a second IPv4 one)");
 	c->have_ip = true;
@@ -152,6 +159,81 @@ static int xml_ip(struct xml_ctx *c, const xmlNode *ip)
 	}
 	/* No <dhcp>: libvirt serves DNS alone; here no dnsmasq at all. */
 	return err ? err : dhcp ? 0 : set(c, ip, "no-dhcp", NULL);
+}
+
+/* An IPv6 <dhcp>: its <range> alone (DHCPv6 beside SLAAC). */
+static int xml_dhcp6(struct xml_ctx *c, const xmlNode *dhcp)
+{
+	char a[128], b[128], v[260];
+	bool range = false;
+	int err = 0;
+
+	for (const xmlNode *n = dhcp->children; n && !err; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if (!named(n, "range"))
+			/* <host>: dnsmasq's hosts file is IPv4's here; refused, as any element qnat-bpf cannot honour */
+			return refuse(c, n, "in an IPv6 <dhcp>");
+		if (range)
+			return refuse(c, n, "(a second one in an IPv6 <dhcp>)");
+		range = true;
+		for (const xmlNode *l = n->children; l; l = l->next)
+			if (l->type == XML_ELEMENT_NODE) /* one lease time serves both families: the IPv4 range's */
+				return refuse(c, l, "in an IPv6 <range>");
+		snprintf(v, sizeof(v), "%s,%s", attr(n, "start", a, sizeof(a)), attr(n, "end", b, sizeof(b)));
+		err = set(c, n, "dhcp6-range", v);
+	}
+	return err;
+}
+
+/*
+ * <ip family='ipv6' address prefix='64'>, as libvirt maps it: NAT66 (--masq6)
+ * on a nat network with <nat ipv6='yes'/>; otherwise routed (--route6), as
+ * libvirt routes IPv6 on nat, route and open networks alike.  The address is
+ * the bridge's (--gateway6).  SLAAC needs the /64; isolated has no IPv6 here.
+ */
+static int xml_ip6(struct xml_ctx *c, const xmlNode *ip)
+{
+	char addr[64], prefix[16], v[96];
+	struct in6_addr a, net = {};
+	static const uint8_t zero[8];
+	unsigned int p;
+	int err;
+
+	attr(ip, "address", addr, sizeof(addr));
+	attr(ip, "prefix", prefix, sizeof(prefix));
+	if (parse_ipv6(addr, &a)) {
+		log_warnx("%s:%d: <ip family='ipv6' address='%s'>: not an IPv6 address", c->path, ip->line, addr);
+		return -EINVAL;
+	}
+	if (attr(ip, "netmask", v, sizeof(v))[0])
+		return refuse(c, ip, "family='ipv6' with a netmask (libvirt takes a prefix)");
+	/* libvirt's default IPv6 prefix is 64 */
+	if (parse_u32(prefix[0] ? prefix : "64", 1, 128, &p) || p != 64) {
+		log_warnx("%s:%d: <ip family='ipv6' prefix='%s'>: not supported by qnat-bpf: SLAAC needs a /64", c->path,
+			  ip->line, prefix);
+		return -EINVAL;
+	}
+	if (!memcmp(a.s6_addr + 8, zero, 8)) {
+		log_warnx("%s:%d: <ip family='ipv6' address='%s'>: the /64's own address, not a host address for the bridge",
+			  c->path, ip->line, addr);
+		return -EINVAL;
+	}
+	if (!c->fwd_mode[0])
+		return refuse(c, ip,
+			      "family='ipv6' on an isolated network (no <forward>; qnat-bpf's --mode isolated has no IPv6)");
+	memcpy(net.s6_addr, a.s6_addr, 8);
+	snprintf(v, sizeof(v), "%s/64", ip6_str(&net));
+	if ((err = set(c, ip, c->nat6 && !strcmp(c->fwd_mode, "nat") ? "masq6" : "route6", v)) ||
+	    (err = set(c, ip, "gateway6", addr)))
+		return err;
+	for (const xmlNode *n = ip->children; n && !err; n = n->next) {
+		if (named(n, "dhcp"))
+			err = xml_dhcp6(c, n);
+		else if (n->type == XML_ELEMENT_NODE)
+			return refuse(c, n, "in an IPv6 <ip>");
+	}
+	return err;
 }
 
 /* <dns enable>: <forwarder addr domain>, <host ip><hostname/>..., <txt name value>, <srv ...>. */
@@ -233,6 +315,7 @@ static int xml_forward(struct xml_ctx *c, const xmlNode *fw)
 	}
 	if ((err = set(c, fw, "mode", mode)))
 		return err;
+	snprintf(c->fwd_mode, sizeof(c->fwd_mode), "%s", mode);
 	if (attr(fw, "dev", dev, sizeof(dev))[0] && (err = set(c, fw, "uplink", dev)))
 		return err;
 	for (const xmlNode *n = fw->children; n && !err; n = n->next) {
@@ -241,6 +324,8 @@ static int xml_forward(struct xml_ctx *c, const xmlNode *fw)
 				return refuse(c, n, NULL);
 			continue;
 		}
+		/* libvirt: ipv6='yes' masquerades IPv6 too; without it, a nat network routes its IPv6 */
+		c->nat6 = !strcmp(attr(n, "ipv6", a, sizeof(a)), "yes");
 		for (const xmlNode *p = n->children; p && !err; p = p->next) {
 			if (named(p, "port")) {
 				snprintf(v, sizeof(v), "%s-%s", attr(p, "start", a, sizeof(a)), attr(p, "end", b, sizeof(b)));
@@ -289,6 +374,8 @@ static int xml_network(struct xml_ctx *c, const xmlNode *net)
 			return refuse(c, n, NULL);
 		}
 	}
+	if (!err && c->ip6)
+		err = xml_ip6(c, c->ip6);
 	/* No <forward>: libvirt's isolated network. */
 	return err || forward ? err : set(c, net, "mode", "isolated");
 }
@@ -296,7 +383,7 @@ static int xml_network(struct xml_ctx *c, const xmlNode *net)
 /* The XML's options into s and x (given[] marks them); bridge gets <bridge name>. */
 int libvirt_xml_apply(const char *path, struct settings *s, struct extras *x, bool given[OPTS_MAX], char *bridge)
 {
-	struct xml_ctx c = { strcmp(path, "-") ? path : "stdin", s, x, given, bridge, false, false };
+	struct xml_ctx c = { .path = strcmp(path, "-") ? path : "stdin", .s = s, .x = x, .given = given, .bridge = bridge };
 	int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING;
 	xmlDoc *doc = strcmp(path, "-") ? xmlReadFile(path, NULL, opts) : xmlReadFd(STDIN_FILENO, "stdin", NULL, opts);
 	const xmlNode *root;

@@ -11,9 +11,18 @@
 #     element, nothing changed
 #   - a real attach from the XML on stdin: a guest gets a lease and a name
 #     from --dns-host, and reaches ext
+#   - IPv6 <ip>, as libvirt maps it: <nat ipv6='yes'/> is --masq6, a nat
+#     network without it and route/open ones --route6, the address
+#     --gateway6, its <dhcp><range> --dhcp6-range (dry runs); a real attach
+#     from such XML where a SLAAC guest pings ext over NAT66; a /56, two
+#     IPv6 <ip>s, a bad address, an isolated network, an IPv6 <host>:
+#     refused in one line, nothing changed
 . "$(dirname "$0")/lib.sh"
 FIX=$ROOT/tests/libvirt
 
+# The IPv6 real attach's prefix: its --masq6 comes from the XML, not the command line.
+SUBNET6=fd00:126::/64
+LEAK6_PREFIX=$SUBNET6
 topo_init
 
 # The section of a dry run after "# NAME", up to the next section.
@@ -85,7 +94,6 @@ bad "truncated XML" "$NET$IP" "not libvirt network XML"
 bad "another root" "<domain type='kvm'/>" "not <network>"
 bad "<bandwidth>" "$NET<bandwidth><inbound average='1000'/></bandwidth>$IP</network>" "<bandwidth>"
 bad "<portgroup>" "$NET<portgroup name='x'/>$IP</network>" "<portgroup>"
-bad "IPv6 <ip>" "$NET$IP<ip family='ipv6' address='fd00::1' prefix='64'/></network>" "<ip> family='ipv6'"
 for m in bridge hostdev passthrough; do
 	bad "forward mode $m" "<network><bridge name='virbr9'/><forward mode='$m'/>$IP</network>" "<forward> mode='$m'"
 done
@@ -109,7 +117,7 @@ badopt --domain --domain "a b"
 badopt "not a host name" --host 52:54:00:aa:00:01,10.9.0.10,web..example
 badopt --dns-txt --dns-txt "$(printf 'a,b\nserver=6.6.6.6')"
 badopt "--forward needs --mode nat" --mode isolated --forward tcp:8080:10.9.0.10:80
-log "malformed XML, another root, <bandwidth>, <portgroup>, IPv6, forward modes bridge/hostdev/passthrough, bad option values: refused by name"
+log "malformed XML, another root, <bandwidth>, <portgroup>, forward modes bridge/hostdev/passthrough, bad option values: refused by name"
 
 # A real attach from the XML on stdin, with the DNS options on top.
 in_host ip link add "$BR" type bridge || fail "bridge"
@@ -125,4 +133,89 @@ in_guest g1 busybox nslookup vm1.lab.example "$GATEWAY" 2>&1 | grep -q 192.168.1
 out=$(echo hi | in_guest g1 timeout 5 socat -T 2 - TCP:"$EXT_ADDR":7000)
 [ "$out" = echo:hi ] || fail "the guest does not reach ext: '$out'"
 log "attach from default.xml on stdin: lease $addr, --dns-host and FQDN --host names, out to ext"
+
+# IPv6 (libvirt's <ip family='ipv6'>).  xml6 FORWARD [IP6-ATTRS [IP6-INNER]]: a network with it.
+xml6() {
+	echo "<network><name>v6</name><bridge name='virbr6'/>$1
+  <ip address='10.6.0.1' prefix='24'><dhcp><range start='10.6.0.2' end='10.6.0.99'/></dhcp></ip>
+  <ip family='ipv6' ${2:-address='fd00:6::1' prefix='64'}>${3-<dhcp><range start='fd00:6::100' end='fd00:6::1ff'/></dhcp>}</ip>
+</network>"
+}
+# dry6 WHAT FORWARD [...]: a dry run of xml6's network, nothing changed; its output in $WORK/v6.out.
+dry6() {
+	local what=$1
+	shift
+	xml6 "$@" | qnat attach --libvirt-xml - --dry-run >"$WORK/v6.out" 2>"$WORK/v6.err" ||
+		fail "$what: dry run: $(cat "$WORK/v6.err")"
+	nothing_changed virbr6 "$what"
+}
+# has LINE... / hasnt ERE: the dry run's settings for $what.
+has() { for l in "$@"; do grep -qxF "$l" "$WORK/v6.out" || fail "$what: no '$l' in: $(grep -v '^timeout' "$WORK/v6.out")"; done; }
+hasnt() { ! grep -qE "$1" "$WORK/v6.out" || fail "$what: '$1' in: $(grep -E "$1" "$WORK/v6.out")"; }
+NAT6="<forward mode='nat'><nat ipv6='yes'/></forward>"
+# NAT66 masquerades behind the uplink's global IPv6 address: without one, the dry run says so.
+xml6 "$NAT6" | qnat attach --libvirt-xml - --dry-run >"$WORK/out" 2>"$WORK/err" && fail "masq6 without uplink IPv6: accepted"
+[ "$(wc -l <"$WORK/err")" = 1 ] && grep -q "no global IPv6 address" "$WORK/err" ||
+	fail "masq6 without uplink IPv6: $(cat "$WORK/err")"
+nothing_changed virbr6 "masq6 without uplink IPv6"
+topo_ip6
+what="<nat ipv6='yes'/>"
+dry6 "$what" "$NAT6"
+has "masq 10.6.0.0/24" "mode nat" "masq6 fd00:6::/64" "gateway6 fd00:6::1" \
+	"dhcp6-range fd00:6::100,fd00:6::1ff"
+hasnt '^route6 '
+section "dnsmasq configuration" "$WORK/v6.out" >"$WORK/v6.conf"
+grep -qx "enable-ra" "$WORK/v6.conf" && grep -qx "dhcp-range=fd00:6::100,fd00:6::1ff,slaac,64" "$WORK/v6.conf" ||
+	fail "<nat ipv6='yes'/>: no RA and DHCPv6 range in: $(cat "$WORK/v6.conf")"
+in_host dnsmasq --test --conf-file="$WORK/v6.conf" >/dev/null 2>"$WORK/test.err" ||
+	fail "<nat ipv6='yes'/>: dnsmasq refuses it: $(cat "$WORK/test.err")"
+# The order of the elements does not matter: <forward> after the IPv6 <ip>.
+{ echo "<network><bridge name='virbr6'/><ip family='ipv6' address='fd00:6::1' prefix='64'/>"
+  echo "<ip address='10.6.0.1' prefix='24'/>$NAT6</network>"; } |
+	qnat attach --libvirt-xml - --dry-run >"$WORK/v6.out" 2>"$WORK/v6.err" || fail "<forward> last: $(cat "$WORK/v6.err")"
+what="<forward> last"
+has "masq6 fd00:6::/64" "gateway6 fd00:6::1"
+# libvirt routes IPv6 on a nat network without ipv6='yes', and on route and open ones.
+for fw in "<forward mode='nat'/>" "<forward mode='nat'><nat><port start='1024' end='65535'/></nat></forward>" \
+	"<forward mode='route'/>" "<forward mode='open'/>"; do
+	what=$fw
+	dry6 "$fw" "$fw" "address='fd00:6::1'" ""
+	has "route6 fd00:6::/64" "gateway6 fd00:6::1"
+	hasnt '^(masq6|dhcp6-range) '
+	section "dnsmasq configuration" "$WORK/v6.out" | grep -qx "dhcp-range=fd00:6::,ra-only,64" ||
+		fail "$fw: no ra-only range: $(section "dnsmasq configuration" "$WORK/v6.out")"
+done
+log "IPv6 <ip>: <nat ipv6='yes'/> gives masq6 and gateway6 and dhcp6-range (dnsmasq --test accepts it), in any order; nat without it, route and open give route6; nothing changed"
+
+# What cannot be honoured in IPv6: one line naming it, nothing changed.
+bad6() {
+	local what=$1
+	xml6 "${4-$NAT6}" "$2" "${5-}" | qnat attach --libvirt-xml - >"$WORK/out" 2>"$WORK/err" && fail "$what: accepted"
+	[ "$(wc -l <"$WORK/err")" = 1 ] || fail "$what: not one line: $(cat "$WORK/err")"
+	grep -qF "$3" "$WORK/err" || fail "$what: '$(cat "$WORK/err")' does not name '$3'"
+	nothing_changed virbr6 "$what"
+	log "  $what: $(cat "$WORK/err")"
+}
+bad6 "prefix 56" "address='fd00:6::1' prefix='56'" "<ip family='ipv6' prefix='56'>"
+bad6 "two IPv6 <ip>s" "address='fd00:6::1' prefix='64'/><ip family='ipv6' address='fd00:7::1' prefix='64'" \
+	"a second IPv6 one"
+bad6 "a bad IPv6 address" "address='fd00:6::zz' prefix='64'" "<ip family='ipv6' address='fd00:6::zz'>"
+bad6 "an IPv4 address as IPv6" "address='10.6.0.1' prefix='64'" "not an IPv6 address"
+bad6 "the /64's own address" "address='fd00:6::' prefix='64'" "<ip family='ipv6' address='fd00:6::'>"
+bad6 "an isolated network" "address='fd00:6::1' prefix='64'" "isolated" ""
+bad6 "an IPv6 <host>" "address='fd00:6::1' prefix='64'" "<host> in an IPv6 <dhcp>" "$NAT6" \
+	"<dhcp><host id='0:4:7e:7d:f0:7d:a8:bc:c5:d2:13:32:11:ed:16:ea:84:63' ip='fd00:6::10'/></dhcp>"
+bad6 "a <lease> in an IPv6 <range>" "address='fd00:6::1' prefix='64'" "<lease> in an IPv6 <range>" "$NAT6" \
+	"<dhcp><range start='fd00:6::100' end='fd00:6::1ff'><lease expiry='1' unit='hours'/></range></dhcp>"
+log "IPv6 refusals: a /56, two IPv6 <ip>s, bad addresses, isolated, IPv6 <host> and <lease>: one line each, nothing changed"
+
+# A real attach from such XML: a SLAAC guest reaches ext over NAT66.
+qnat detach "$BR" >&2 || fail "detach $BR"
+BR=virbr6
+xml6 "$NAT6" "address='fd00:126::1' prefix='64'" "" | qnat attach --libvirt-xml - >&2 || fail "attach from the IPv6 XML"
+qnat status "$BR" | grep -q "ipv6 masquerade $SUBNET6 gateway fd00:126::1" || fail "status: $(qnat status "$BR")"
+guest_veth g6
+a6=$(guest_slaac g6 "$SUBNET6")
+in_guest g6 busybox ping -6 -c 2 -W 2 "$EXT6_ADDR" >/dev/null || fail "the SLAAC guest $a6 cannot ping6 ext"
+log "attach from IPv6 XML: SLAAC $a6 pings6 $EXT6_ADDR, masqueraded"
 pass

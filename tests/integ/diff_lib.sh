@@ -27,6 +27,10 @@
 #   diff_run              both modes (the test's scenarios, then its captures),
 #                         diff_compare, and no guest source on qnat's uplink
 #
+# A test may define topo_extra, run in each mode right after topo_init
+# (before the NAT is set up: e.g. the uplink's IPv6), and set DIFF_ATTACH,
+# qnat's attach options (default --no-dhcp: the guests' addresses are static).
+#
 # DIFF_KEEP=DIR keeps both records and captures in DIR.  DIFF_QNAT_ARGS adds
 # options to qnat's attach, to check that the comparison does fail: with
 # --port-range 20000-29999 (guests' source ports no longer kept) the masq
@@ -98,6 +102,7 @@ diff_mode() {
 	# The suite-wide uplink capture (lib.sh) fails only qnat-bpf's leaks.
 	UPLINK_CAPTURE_KIND=$MODE
 	topo_init
+	! declare -F topo_extra >/dev/null || topo_extra
 	cap_start ext "$NS_EXT" eth0
 	case $MODE in
 	kernel)
@@ -109,7 +114,7 @@ diff_mode() {
 		;;
 	qnat)
 		# shellcheck disable=SC2086
-		attach --no-dhcp ${DIFF_QNAT_ARGS:-}
+		attach ${DIFF_ATTACH---no-dhcp} ${DIFF_QNAT_ARGS:-}
 		;;
 	*) fail "unknown mode $MODE" ;;
 	esac

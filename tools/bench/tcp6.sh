@@ -6,8 +6,8 @@
 #   tcp6_bulk  one iperf3 stream from a veth guest, up and down (-R), Gbit/s
 #   tcp6_tap   the same from a guest behind a TAP (taprelay --vnet)
 #
-# Contenders: ip6tables (libvirt's rules for <nat ipv6='yes'/>: MASQUERADE and
-# its FORWARD rules), nftables (the same in nft), route (plain IPv6
+# Contenders: ip6tables (libvirt's rules for <nat ipv6='yes'/>, tests/libvirt-ip6tables.sh:
+# MASQUERADE and its FORWARD rules), nftables (the same in nft), route (plain IPv6
 # forwarding, no NAT: the kernel's ceiling of this path), qnat-bpf (--masq6).
 TCP6_C=${TCP6_C:-"ip6tables nftables route qnat-bpf"}
 PREFIX6=fd00:122::/64
@@ -16,17 +16,9 @@ G6=fd00:122::10
 EXT6=2001:db8:ff::1
 SINK6=2001:db8:ff::2
 
+# libvirt's rules, shared with the differential tests.
 libvirt_ip6tables() {
-	in_ns "$1" h sh -e <<RULES
-ip6tables -A FORWARD -i virbr0 -o virbr0 -j ACCEPT
-ip6tables -A FORWARD -d $PREFIX6 -o virbr0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-ip6tables -A FORWARD -s $PREFIX6 -i virbr0 -j ACCEPT
-ip6tables -A FORWARD -i virbr0 -j REJECT
-ip6tables -A FORWARD -o virbr0 -j REJECT
-ip6tables -t nat -A POSTROUTING -s $PREFIX6 ! -d $PREFIX6 -p tcp -j MASQUERADE --to-ports 1024-65535
-ip6tables -t nat -A POSTROUTING -s $PREFIX6 ! -d $PREFIX6 -p udp -j MASQUERADE --to-ports 1024-65535
-ip6tables -t nat -A POSTROUTING -s $PREFIX6 ! -d $PREFIX6 -j MASQUERADE
-RULES
+	in_ns "$1" h sh -e <"$(dirname "${BASH_SOURCE[0]}")/../../tests/libvirt-ip6tables.sh"
 }
 
 libvirt_nftables6() {

@@ -77,23 +77,47 @@ echo "== integration tests (network namespaces)"
 # Each test's uplink captures (tests/integ/lib.sh) land here, one file each.
 export QNAT_UPLINK_CAPTURES=$logs/uplink
 mkdir -p "$QNAT_UPLINK_CAPTURES"
-masq_tests=() masq_passed=()
+masq_tests=() masq_passed=() pending=()
+# One test's run, in the background: its log and "RC SECS" land in $logs.
+run_one() {
+	local start rc
+	start=$(date +%s)
+	timeout --kill-after=10 300 bash "$1" >"$logs/$2" 2>&1
+	rc=$?
+	echo "$rc $(($(date +%s) - start))" >"$logs/$2.rc"
+}
+# Report the tests that have finished, in the order they started.
+reap() {
+	local name rc secs left=()
+	for name in "${pending[@]}"; do
+		if [ ! -e "$logs/$name.rc" ]; then
+			left+=("$name")
+			continue
+		fi
+		read -r rc secs <"$logs/$name.rc"
+		case $rc in
+		0) passed=$((passed + 1)); echo "  ok   $name (${secs}s)"; [[ " ${masq_tests[*]} " == *" $name "* ]] && masq_passed+=("$name") ;;
+		77) skipped=$((skipped + 1)); echo "  skip $name: $(grep -m1 SKIP "$logs/$name" | sed 's/.*SKIP: //')" ;;
+		*) failed=$((failed + 1)); echo "  FAIL $name (${secs}s, exit $rc)"; tail -n 30 "$logs/$name" | sed 's/^/    /' ;;
+		esac
+	done
+	pending=("${left[@]}")
+}
+# TEST_JOBS tests at once (default 2): every test has namespaces, names and
+# state of its own, and most of a test's time is waiting.
+jobs_max=${TEST_JOBS:-2}
 for t in tests/integ/test_*.sh; do
 	name=$(basename "$t" .sh)
 	[ -n "$pattern" ] && [[ $name != *$pattern* ]] && continue
 	# topo_init (diff_mode calls it) builds a masquerading topology; bridged tests do not.
-	masq=
-	grep -qE '\b(topo_init|diff_mode)\b' "$t" && masq=1 && masq_tests+=("$name")
-	start=$(date +%s)
-	timeout --kill-after=10 300 bash "$t" >"$logs/$name" 2>&1
-	rc=$?
-	secs=$(($(date +%s) - start))
-	case $rc in
-	0) passed=$((passed + 1)); echo "  ok   $name (${secs}s)"; [ -n "$masq" ] && masq_passed+=("$name") ;;
-	77) skipped=$((skipped + 1)); echo "  skip $name: $(grep -m1 SKIP "$logs/$name" | sed 's/.*SKIP: //')" ;;
-	*) failed=$((failed + 1)); echo "  FAIL $name (${secs}s, exit $rc)"; tail -n 30 "$logs/$name" | sed 's/^/    /' ;;
-	esac
+	grep -qE '\b(topo_init|diff_mode)\b' "$t" && masq_tests+=("$name")
+	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+	reap
+	run_one "$t" "$name" &
+	pending+=("$name")
 done
+wait
+reap
 
 # Issue 3: no packet with an address inside the masquerade subnet ever left
 # an uplink during the whole run.  Only qnat-bpf's captures count; the

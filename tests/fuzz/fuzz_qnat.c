@@ -46,7 +46,8 @@
  *              valid before, over a complete datagram (not a fragment, total
  *              length within the frame), is valid after; UDP's "no
  *              checksum" stays 0; the same for an ICMP error's quoted header
- *              and, when quoted whole, its quoted datagram.
+ *              and, when quoted whole, its quoted datagram.  IPv6: the L4
+ *              checksum (pseudo-header included) of a complete datagram.
  *   no flow    a dropped packet (SHOT, DROP) created no conntrack entry.
  *   stash      a copy in qnat_frag_stash is of a later fragment for the uplink
  *              address that tc_uplink_in passed to the kernel (OK), byte for
@@ -489,6 +490,30 @@ static enum l4c l4_sum(const struct v4 *v)
 
 static const char *const l4c_names[] = { "n/a", "valid", "invalid", "none (0)" };
 
+/* The same of a complete, unfragmented IPv6 datagram: every L4 checksum
+ * covers the pseudo-header, ICMPv6's too. */
+static enum l4c l4_sum6(const struct v6 *v)
+{
+	size_t min = v->proto == IPPROTO_TCP ? 20 : v->proto == IPPROTO_UDP || v->proto == IPPROTO_ICMPV6 ? 8 : 0;
+	const __u8 *l4;
+	size_t l4len;
+	__u8 ph[8];
+
+	if (!v->ip || !min || v->frag || v->end > v->avail || v->l4 + min > v->end)
+		return L4C_NA;
+	l4 = v->ip + v->l4;
+	l4len = v->end - v->l4;
+	if (v->proto == IPPROTO_UDP && !get16(l4 + 6))
+		return L4C_NONE;
+	memset(ph, 0, sizeof(ph));
+	ph[2] = l4len >> 8;
+	ph[3] = l4len;
+	ph[7] = v->proto;
+	return csum_ref_finish(csum_ref_add(csum_ref_add(csum_ref_add(0, v->ip + 8, 32), ph, 8), l4, l4len)) == 0 ?
+		       L4C_OK :
+		       L4C_BAD;
+}
+
 /* Which L4 field offset o of a header of proto is; icmp: proto is the
  * family's ICMP, whose errors quote an IP header of iphdr bytes; -1: none
  * NAT rewrites. */
@@ -644,11 +669,24 @@ static unsigned int check_bytes(void)
 static void check_csums(unsigned int *checks)
 {
 	struct v4 vi, vo, qi, qo;
+	struct v6 wi, wo;
 	enum l4c a, b;
 
+	if (!memcmp(in_buf, out_buf, in_len))
+		return;
+	v6_frame(in_buf, in_len, &wi);
+	v6_frame(out_buf, out_len, &wo);
+	a = l4_sum6(&wi);
+	if (wo.ip && (a == L4C_OK || a == L4C_NONE)) {
+		seen.l4_sum++;
+		*checks |= 2;
+		b = l4_sum6(&wo);
+		if (a != b)
+			broken("IPv6 L4 (next header %u) checksum %s in, %s out", wi.proto, l4c_names[a], l4c_names[b]);
+	}
 	v4_frame(in_buf, in_len, &vi);
 	v4_frame(out_buf, out_len, &vo);
-	if (!vi.ip || !vo.ip || !memcmp(in_buf, out_buf, in_len))
+	if (!vi.ip || !vo.ip)
 		return;
 	if (vi.ihl != vo.ihl || vi.tot != vo.tot || vi.proto != vo.proto)
 		broken("the IPv4 header's length, total length or protocol changed");

@@ -32,18 +32,22 @@
  *              tc_port_in but the L2 fast path's (l2_fast counted) and the
  *              hairpin's back into the bridge (hairpin counted).  Tagged
  *              (802.1Q) frames are not IPv4 to the programs, by design.
+ *              IPv6 (--masq6) the same: no source in the prefix, nor (a
+ *              guest's ICMPv6 error) a quoted address in it.
  *   l2         a frame tc_port_in switches to another guest's port (l2_fast)
  *              is not modified.
  *   to guest   tc_uplink_in's and XDP's REDIRECT hand a guest a packet
- *              addressed to the subnet, from a source outside it.
- *   ttl        any other REDIRECT (we routed it) came with a TTL of 2 or more
- *              and leaves with one less.
+ *              addressed to the subnet (IPv6: the prefix), from a source
+ *              outside it.
+ *   ttl        any other REDIRECT (we routed it) came with a TTL (IPv6: hop
+ *              limit) of 2 or more and leaves with one less.
  *   checksums  for a delivered frame that was modified: an IPv4 header
  *              checksum valid before is valid after; a TCP/UDP/ICMP checksum
  *              valid before, over a complete datagram (not a fragment, total
  *              length within the frame), is valid after; UDP's "no
  *              checksum" stays 0; the same for an ICMP error's quoted header
- *              and, when quoted whole, its quoted datagram.
+ *              and, when quoted whole, its quoted datagram.  IPv6: the L4
+ *              checksum (pseudo-header included) of a complete datagram.
  *   no flow    a dropped packet (SHOT, DROP) created no conntrack entry.
  *   stash      a copy in qnat_frag_stash is of a later fragment for the uplink
  *              address that tc_uplink_in passed to the kernel (OK), byte for
@@ -51,6 +55,8 @@
  *   nat        a translated packet (snat_fast, snat_egress, a reply redirected
  *              to a guest) carries exactly its flow's tuple: out, the flow of
  *              its original tuple's nat address and port; in, the guest's.
+ *              NAT66 (snat6_fast, snat_egress, tc_uplink_in's redirect)
+ *              the same against qnat_ct6 and qnat_ct6_rev, out from ext6.
  *   host       from the uplink, a packet for the host (its address, multicast,
  *              broadcast) that no flow, forward or (EIF) mapping claims goes
  *              to the kernel (OK, PASS), whatever its TTL; ICMP errors and
@@ -58,7 +64,10 @@
  *   ct         qnat_ct and qnat_ct_rev mirror each other exactly: every flow's
  *              reply tuple (peer -> nat) maps back to it and nothing else is
  *              there; every flow has a guest inside (its source is in the
- *              subnet) and is translated to the uplink address.
+ *              subnet) and is translated to the uplink address.  The same
+ *              of qnat_ct6 and qnat_ct6_rev, guests in the prefix; a dropped
+ *              packet created no NAT66 flow (but one cut inside its TCP or
+ *              UDP header: a known bug of parse6, see check_ct6).
  *   host policy  tc_host_in and tc_host_out never modify the frame (SHOT
  *              included); a drop is counted in drop_host, and nothing else is
  *              counted.  tc_host_in adds and removes no map entry and changes
@@ -103,7 +112,7 @@ struct snap {
 #define MAPS_MAX 24
 struct inst {
 	struct qnat *skel;
-	int nmaps, ct, ct_rev, fwd, mappings, stash, host_flow; /* indexes of those maps in m[] */
+	int nmaps, ct, ct_rev, ct6, ct6_rev, fwd, mappings, stash, host_flow; /* indexes of those maps in m[] */
 	struct {
 		const char *name;
 		int fd;
@@ -140,7 +149,7 @@ __attribute__((section("__libfuzzer_extra_counters"), used)) static __u8 ec[EC_N
 /* For the summary printed at exit: is the fuzzing reaching anything? */
 static struct {
 	__u64 runs[FP_MAX], verdicts[FP_MAX][8], counters[FP_MAX][QNAT_C_MAX];
-	__u64 ip_sum, l4_sum, inner_ip, inner_l4, leak, to_guest, nat, host, new_flows, dropped, stashed;
+	__u64 ip_sum, l4_sum, inner_ip, inner_l4, leak, leak6, to_guest, nat6, flows6, nat, host, new_flows, dropped, stashed;
 	__u64 policy, host_flows, evicted;
 } seen;
 
@@ -369,6 +378,67 @@ static void v4_quoted(const struct v4 *o, struct v4 *q)
 	v4_at(o->ip + o->ihl + 8, end - o->ihl - 8, q);
 }
 
+/* An IPv6 header, and what follows it as the programs walk it: up to three
+ * hop-by-hop, destination options or fragment headers. */
+struct v6 {
+	const __u8 *ip; /* NULL: not IPv6 */
+	size_t avail, end; /* bytes from ip to the end of the frame; to the end of the packet (40 + payload length) */
+	size_t l4; /* the upper-layer header's offset from ip (maybe past avail) */
+	__u8 proto;
+	bool frag, later; /* a fragment (not an atomic one); not the first */
+};
+
+static void v6_frame(const __u8 *f, size_t len, struct v6 *v)
+{
+	const __u8 *ip = f + 14;
+	size_t off = 40;
+	__u8 nh;
+
+	memset(v, 0, sizeof(*v));
+	if (len < 14 + 40 || get16(f + 12) != 0x86dd || ip[0] >> 4 != 6)
+		return;
+	v->ip = ip;
+	v->avail = len - 14;
+	v->end = 40 + get16(ip + 4);
+	nh = ip[6];
+	for (int i = 0; i < 3 && !v->later && (nh == 0 || nh == 60 || nh == 44) && off + 8 <= v->avail; i++) {
+		size_t hlen = nh == 44 ? 8 : (ip[off + 1] + 1) * 8;
+
+		if (nh == 44) {
+			v->frag = get16(ip + off + 2) & 0xfff9; /* an offset, or more to come */
+			v->later = get16(ip + off + 2) & 0xfff8;
+		}
+		nh = ip[off];
+		off += hlen;
+	}
+	v->proto = nh;
+	v->l4 = off;
+}
+
+static bool is_icmp6_err_type(__u8 t)
+{
+	return t >= 1 && t <= 4;
+}
+
+/* The IPv6 header an ICMPv6 error quotes, or NULL. */
+static const __u8 *v6_quoted(const struct v6 *o)
+{
+	size_t end = o->end < o->avail ? o->end : o->avail;
+
+	if (!o->ip || o->later || o->proto != IPPROTO_ICMPV6 || o->l4 + 8 + 40 > end || !is_icmp6_err_type(o->ip[o->l4]))
+		return NULL;
+	return o->ip + o->l4 + 8;
+}
+
+static const char *ip6_str(const __u8 *a)
+{
+	static char b[4][INET6_ADDRSTRLEN];
+	static int i;
+
+	i = (i + 1) % 4;
+	return inet_ntop(AF_INET6, a, b[i], sizeof(b[i]));
+}
+
 static bool ip_sum_ok(const struct v4 *v)
 {
 	return v->whole && csum_ref_finish(csum_ref_add(0, v->ip, v->ihl)) == 0;
@@ -420,57 +490,96 @@ static enum l4c l4_sum(const struct v4 *v)
 
 static const char *const l4c_names[] = { "n/a", "valid", "invalid", "none (0)" };
 
+/* The same of a complete, unfragmented IPv6 datagram: every L4 checksum
+ * covers the pseudo-header, ICMPv6's too. */
+static enum l4c l4_sum6(const struct v6 *v)
+{
+	size_t min = v->proto == IPPROTO_TCP ? 20 : v->proto == IPPROTO_UDP || v->proto == IPPROTO_ICMPV6 ? 8 : 0;
+	const __u8 *l4;
+	size_t l4len;
+	__u8 ph[8];
+
+	if (!v->ip || !min || v->frag || v->end > v->avail || v->l4 + min > v->end)
+		return L4C_NA;
+	l4 = v->ip + v->l4;
+	l4len = v->end - v->l4;
+	if (v->proto == IPPROTO_UDP && !get16(l4 + 6))
+		return L4C_NONE;
+	memset(ph, 0, sizeof(ph));
+	ph[2] = l4len >> 8;
+	ph[3] = l4len;
+	ph[7] = v->proto;
+	return csum_ref_finish(csum_ref_add(csum_ref_add(csum_ref_add(0, v->ip + 8, 32), ph, 8), l4, l4len)) == 0 ?
+		       L4C_OK :
+		       L4C_BAD;
+}
+
+/* Which L4 field offset o of a header of proto is; icmp: proto is the
+ * family's ICMP, whose errors quote an IP header of iphdr bytes; -1: none
+ * NAT rewrites. */
+static int l4_region(__u8 proto, bool icmp, const __u8 *l4, size_t l4avail, size_t iphdr, size_t o)
+{
+	if (icmp) {
+		if (o == 2 || o == 3)
+			return R_L4SUM;
+		if (o == 4 || o == 5)
+			return R_SPORT; /* the echo identifier */
+		/* An error's quote: the IP header, then TCP up to its checksum. */
+		if (l4avail && (iphdr == 20 ? is_icmp_err_type(l4[0]) : is_icmp6_err_type(l4[0])) && o >= 8 &&
+		    o < 8 + iphdr + 18)
+			return R_QUOTE;
+		return -1;
+	}
+	if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP) && o < 4)
+		return o < 2 ? R_SPORT : R_DPORT;
+	if ((proto == IPPROTO_TCP && (o == 16 || o == 17)) || (proto == IPPROTO_UDP && (o == 6 || o == 7)))
+		return R_L4SUM;
+	return -1;
+}
+
 /* Which field an offset of the input frame is, and may a program write it. */
 static int region_of(size_t off, bool *allowed)
 {
 	struct v4 v;
-	size_t l4;
+	struct v6 w;
+	size_t l4 = 0;
+	int r = -1;
 
 	*allowed = false;
 	v4_frame(in_buf, in_len, &v);
-	if (!v.ip)
+	v6_frame(in_buf, in_len, &w);
+	if (!v.ip && !w.ip)
 		return R_OTHER;
 	*allowed = true;
 	if (off < 6)
 		return R_DMAC;
 	if (off < 12)
 		return R_SMAC;
-	if (off == 14 + 8)
-		return R_TTL;
-	if (off == 14 + 10 || off == 14 + 11)
-		return R_IPSUM;
-	if (off >= 14 + 12 && off < 14 + 16)
-		return R_SADDR;
-	if (off >= 14 + 16 && off < 14 + 20)
-		return R_DADDR;
-	l4 = 14 + v.ihl;
-	if (v.whole && !v.later && off >= l4) {
-		size_t o = off - l4;
-
-		switch (v.proto) {
-		case IPPROTO_TCP:
-			if (o < 4)
-				return o < 2 ? R_SPORT : R_DPORT;
-			if (o == 16 || o == 17)
-				return R_L4SUM;
-			break;
-		case IPPROTO_UDP:
-			if (o < 4)
-				return o < 2 ? R_SPORT : R_DPORT;
-			if (o == 6 || o == 7)
-				return R_L4SUM;
-			break;
-		case IPPROTO_ICMP:
-			if (o == 2 || o == 3)
-				return R_L4SUM;
-			if (o == 4 || o == 5)
-				return R_SPORT; /* the echo identifier */
-			/* An error's quote: IPv4 header, then TCP up to its checksum. */
-			if (in_len > l4 && is_icmp_err_type(in_buf[l4]) && o >= 8 && o < 8 + 20 + 18)
-				return R_QUOTE;
-			break;
-		}
+	if (v.ip) {
+		if (off == 14 + 8)
+			return R_TTL;
+		if (off == 14 + 10 || off == 14 + 11)
+			return R_IPSUM;
+		if (off >= 14 + 12 && off < 14 + 16)
+			return R_SADDR;
+		if (off >= 14 + 16 && off < 14 + 20)
+			return R_DADDR;
+		l4 = 14 + v.ihl;
+		if (v.whole && !v.later && off >= l4)
+			r = l4_region(v.proto, v.proto == IPPROTO_ICMP, in_buf + l4, in_len - l4, 20, off - l4);
+	} else {
+		if (off == 14 + 7)
+			return R_TTL; /* the hop limit */
+		if (off >= 14 + 8 && off < 14 + 24)
+			return R_SADDR;
+		if (off >= 14 + 24 && off < 14 + 40)
+			return R_DADDR;
+		l4 = 14 + w.l4;
+		if (!w.later && off >= l4)
+			r = l4_region(w.proto, w.proto == IPPROTO_ICMPV6, in_buf + l4, in_len - l4, 40, off - l4);
 	}
+	if (r >= 0)
+		return r;
 	*allowed = false;
 	return R_OTHER;
 }
@@ -560,11 +669,24 @@ static unsigned int check_bytes(void)
 static void check_csums(unsigned int *checks)
 {
 	struct v4 vi, vo, qi, qo;
+	struct v6 wi, wo;
 	enum l4c a, b;
 
+	if (!memcmp(in_buf, out_buf, in_len))
+		return;
+	v6_frame(in_buf, in_len, &wi);
+	v6_frame(out_buf, out_len, &wo);
+	a = l4_sum6(&wi);
+	if (wo.ip && (a == L4C_OK || a == L4C_NONE)) {
+		seen.l4_sum++;
+		*checks |= 2;
+		b = l4_sum6(&wo);
+		if (a != b)
+			broken("IPv6 L4 (next header %u) checksum %s in, %s out", wi.proto, l4c_names[a], l4c_names[b]);
+	}
 	v4_frame(in_buf, in_len, &vi);
 	v4_frame(out_buf, out_len, &vo);
-	if (!vi.ip || !vo.ip || !memcmp(in_buf, out_buf, in_len))
+	if (!vi.ip || !vo.ip)
 		return;
 	if (vi.ihl != vo.ihl || vi.tot != vo.tot || vi.proto != vo.proto)
 		broken("the IPv4 header's length, total length or protocol changed");
@@ -604,36 +726,73 @@ static void check_csums(unsigned int *checks)
 	}
 }
 
+/*
+ * IPv6 (--masq6), as IPv4: nothing leaves for the uplink from the prefix,
+ * nor (a guest's ICMPv6 error) quotes it; what reaches a guest from outside
+ * is for the prefix, from outside it.
+ */
+static void check_path6(const struct v6 *wi, const struct v6 *wo, bool to_uplink, bool to_guest, unsigned int *checks)
+{
+	const __u8 *src = wo->ip + 8, *dst = wo->ip + 24, *q = v6_quoted(wo);
+
+	if (to_uplink) {
+		seen.leak6++;
+		*checks |= 16;
+		if (world_in_prefix6(src))
+			broken("an IPv6 packet leaves for the uplink with the masq6 source %s", ip6_str(src));
+		if (q && wi->ip && world_in_prefix6(wi->ip + 8) && (world_in_prefix6(q + 8) || world_in_prefix6(q + 24)))
+			broken("an ICMPv6 error leaves for the uplink quoting %s -> %s", ip6_str(q + 8), ip6_str(q + 24));
+	}
+	if (to_guest) {
+		seen.to_guest++;
+		*checks |= 32;
+		if (!world_in_prefix6(dst))
+			broken("an IPv6 packet redirected towards the guests is addressed to %s", ip6_str(dst));
+		if (world_in_prefix6(src))
+			broken("an IPv6 packet from the uplink reaches a guest with the masq6 source %s", ip6_str(src));
+	}
+}
+
 static void check_path(const __u64 delta[QNAT_C_MAX], unsigned int *checks)
 {
 	/* tc_port_in's redirects: L2 to another guest's port, a hairpin back
 	 * through the bridge, else translated for the uplink. */
 	bool l2 = (prog == FP_PORT_IN && delta[QNAT_C_L2_FAST]) || (prog == FP_XDP_PORT && delta[QNAT_C_L2_PORT_XDP]);
 	bool hairpin = prog == FP_PORT_IN && delta[QNAT_C_HAIRPIN];
+	/* Leaving for the uplink; handed to a guest from outside. */
+	bool to_uplink = (prog == FP_UPLINK_OUT && verdict == TC_ACT_OK) ||
+			 (prog == FP_PORT_IN && verdict == TC_ACT_REDIRECT && !hairpin) ||
+			 (prog == FP_XDP_PORT && verdict == XDP_REDIRECT);
+	bool to_guest = (prog == FP_UPLINK_IN || prog == FP_XDP) && redirected();
 	struct v4 vi, vo;
+	struct v6 wi, wo;
 	__be32 src, dst;
 
 	v4_frame(in_buf, in_len, &vi);
 	v4_frame(out_buf, out_len, &vo);
+	v6_frame(in_buf, in_len, &wi);
+	v6_frame(out_buf, out_len, &wo);
 	if (redirected() && l2) {
 		if (memcmp(in_buf, out_buf, in_len))
 			broken("a frame switched to another guest's port was modified");
 		return;
 	}
 	if (redirected()) {
-		if (!vi.ip || !vo.ip)
-			broken("redirected a frame that is not IPv4");
-		if (vi.ip[8] < 2 || vo.ip[8] != vi.ip[8] - 1)
-			broken("forwarded with TTL %u -> %u", vi.ip[8], vo.ip[8]);
+		/* The TTL, or the hop limit. */
+		const __u8 *ti = vi.ip ? vi.ip + 8 : wi.ip ? wi.ip + 7 : NULL, *to = vo.ip ? vo.ip + 8 : wo.ip ? wo.ip + 7 : NULL;
+
+		if (!ti || !to)
+			broken("redirected a frame that is neither IPv4 nor IPv6");
+		if (*ti < 2 || *to != *ti - 1)
+			broken("forwarded with TTL %u -> %u", *ti, *to);
 	}
+	if (wo.ip)
+		check_path6(&wi, &wo, to_uplink, to_guest, checks);
 	if (!vo.ip)
 		return;
 	src = get_be32(vo.ip + 12);
 	dst = get_be32(vo.ip + 16);
-	/* Leaving for the uplink. */
-	if ((prog == FP_UPLINK_OUT && verdict == TC_ACT_OK) ||
-	    (prog == FP_PORT_IN && verdict == TC_ACT_REDIRECT && !hairpin) ||
-	    (prog == FP_XDP_PORT && verdict == XDP_REDIRECT)) {
+	if (to_uplink) {
 		struct v4 q;
 
 		seen.leak++;
@@ -648,8 +807,7 @@ static void check_path(const __u64 delta[QNAT_C_MAX], unsigned int *checks)
 			broken("an ICMP error leaves for the uplink quoting %s -> %s", ip4_str(get_be32(q.ip + 12)),
 			       ip4_str(get_be32(q.ip + 16)));
 	}
-	/* Handed to a guest from outside. */
-	if ((prog == FP_UPLINK_IN || prog == FP_XDP) && redirected()) {
+	if (to_guest) {
 		seen.to_guest++;
 		*checks |= 32;
 		if (!in_subnet(dst))
@@ -726,6 +884,15 @@ static void check_host(struct inst *I, unsigned int *checks)
 		broken("a packet for the host that no flow, forward or mapping claims was not left to the kernel");
 }
 
+/* The ports of a packet in and out: source, destination; ICMP echo: the identifier in both. */
+static void nat_ports(const __u8 *l4i, const __u8 *l4o, bool icmp, __be16 pi[2], __be16 po[2])
+{
+	memcpy(pi, icmp ? l4i + 4 : l4i, 2);
+	memcpy(pi + 1, icmp ? l4i + 4 : l4i + 2, 2);
+	memcpy(po, icmp ? l4o + 4 : l4o, 2);
+	memcpy(po + 1, icmp ? l4o + 4 : l4o + 2, 2);
+}
+
 /* The translation is the flow's: the tuple rewritten exactly as the flow says. */
 static void check_nat(struct inst *I, const __u64 delta[QNAT_C_MAX], unsigned int *checks)
 {
@@ -735,7 +902,7 @@ static void check_nat(struct inst *I, const __u64 delta[QNAT_C_MAX], unsigned in
 	struct qnat_ct_key k = {};
 	const __u8 *l4i, *l4o;
 	struct v4 vi, vo;
-	__be16 pi[2], po[2]; /* source, destination port; ICMP echo: the identifier in both */
+	__be16 pi[2], po[2];
 
 	v4_frame(in_buf, in_len, &vi);
 	v4_frame(out_buf, out_len, &vo);
@@ -752,10 +919,7 @@ static void check_nat(struct inst *I, const __u64 delta[QNAT_C_MAX], unsigned in
 	    (vi.proto != IPPROTO_TCP && vi.proto != IPPROTO_UDP && vi.proto != IPPROTO_ICMP) ||
 	    (vi.proto == IPPROTO_ICMP && is_icmp_err_type(l4i[0])))
 		return; /* ICMP errors and fragments have their own paths */
-	memcpy(pi, vi.proto == IPPROTO_ICMP ? l4i + 4 : l4i, 2);
-	memcpy(pi + 1, vi.proto == IPPROTO_ICMP ? l4i + 4 : l4i + 2, 2);
-	memcpy(po, vo.proto == IPPROTO_ICMP ? l4o + 4 : l4o, 2);
-	memcpy(po + 1, vo.proto == IPPROTO_ICMP ? l4o + 4 : l4o + 2, 2);
+	nat_ports(l4i, l4o, vi.proto == IPPROTO_ICMP, pi, po);
 	k.saddr = get_be32(vi.ip + 12);
 	k.daddr = get_be32(vi.ip + 16);
 	k.proto = vi.proto;
@@ -788,6 +952,103 @@ static void check_nat(struct inst *I, const __u64 delta[QNAT_C_MAX], unsigned in
 			       ntohs(po[0]), ip4_str(get_be32(vo.ip + 16)), ntohs(po[1]), ip4_str(o->saddr),
 			       ntohs(o->sport));
 	}
+}
+
+/* NAT66, as check_nat: out, the flow's ext6 and port; in, the guest's (ICMPv6 errors aside). */
+static void check_nat6(struct inst *I, const __u64 delta[QNAT_C_MAX], unsigned int *checks)
+{
+	bool snat = (prog == FP_PORT_IN && delta[QNAT_C_SNAT6_FAST]) || (prog == FP_UPLINK_OUT && delta[QNAT_C_SNAT_EGRESS]);
+	bool rnat = prog == FP_UPLINK_IN && redirected(), icmp;
+	struct qnat_ct6_key k = {};
+	const __u8 *l4i, *l4o;
+	struct v6 wi, wo;
+	__be16 pi[2], po[2];
+
+	v6_frame(in_buf, in_len, &wi);
+	v6_frame(out_buf, out_len, &wo);
+	if ((!snat && !rnat) || !delivered() || !wi.ip || !wo.ip)
+		return;
+	if (wi.later) { /* no ports: only the source address, going out */
+		if (snat && memcmp(wo.ip + 8, WORLD_EXT6, 16))
+			broken("a later IPv6 fragment leaves from %s", ip6_str(wo.ip + 8));
+		return;
+	}
+	icmp = wi.proto == IPPROTO_ICMPV6;
+	l4i = wi.ip + wi.l4;
+	l4o = wo.ip + wo.l4;
+	if (wi.l4 + 8 > wi.avail || (wi.proto != IPPROTO_TCP && wi.proto != IPPROTO_UDP && !icmp) ||
+	    (icmp && is_icmp6_err_type(l4i[0])))
+		return; /* ICMPv6 errors have their own path */
+	nat_ports(l4i, l4o, icmp, pi, po);
+	memcpy(k.saddr, wi.ip + 8, 16);
+	memcpy(k.daddr, wi.ip + 24, 16);
+	k.proto = wi.proto;
+	seen.nat6++;
+	*checks |= 64;
+	if (snat) {
+		const struct qnat_ct_entry *e;
+
+		k.sport = pi[0];
+		k.dport = icmp ? 0 : pi[1];
+		e = (const void *)snap_find(&I->m[I->ct6].cur, &k);
+		if (!e)
+			broken("translated out (NAT66) with no flow for its tuple");
+		if (memcmp(wo.ip + 8, WORLD_EXT6, 16) || po[0] != e->nat_port || memcmp(wo.ip + 24, k.daddr, 16) ||
+		    (!icmp && po[1] != pi[1]))
+			broken("translated out (NAT66) to [%s]:%u -> [%s]:%u, the flow says [%s]:%u", ip6_str(wo.ip + 8),
+			       ntohs(po[0]), ip6_str(wo.ip + 24), ntohs(po[1]), ip6_str(WORLD_EXT6), ntohs(e->nat_port));
+	} else {
+		const struct qnat_ct6_key *o;
+
+		k.sport = icmp ? 0 : pi[0];
+		k.dport = pi[1];
+		o = (const void *)snap_find(&I->m[I->ct6_rev].cur, &k);
+		if (!o)
+			broken("translated in (NAT66) with no flow for its tuple");
+		if (memcmp(wo.ip + 24, o->saddr, 16) || po[1] != o->sport || memcmp(wo.ip + 8, k.saddr, 16) ||
+		    (!icmp && po[0] != pi[0]))
+			broken("translated in (NAT66) to [%s]:%u -> [%s]:%u, the flow's guest is [%s]:%u",
+			       ip6_str(wo.ip + 8), ntohs(po[0]), ip6_str(wo.ip + 24), ntohs(po[1]),
+			       ip6_str((const __u8 *)o->saddr), ntohs(o->sport));
+	}
+}
+
+/* qnat_ct6 and qnat_ct6_rev mirror each other, every flow is a guest's, and a drop creates none. */
+static void check_ct6(struct inst *I)
+{
+	const struct snap *ct = &I->m[I->ct6].cur, *rev = &I->m[I->ct6_rev].cur, *base = &I->m[I->ct6].base;
+	__be32 ext6[4];
+	int created = 0;
+	struct v6 w;
+
+	memcpy(ext6, WORLD_EXT6, sizeof(ext6));
+	for (__u32 i = 0; i < ct->n; i++) {
+		const struct qnat_ct6_key *k = (const void *)(ct->k + i * ct->ksz), *o;
+		const struct qnat_ct_entry *e = (const void *)(ct->v + i * ct->vsz);
+		struct qnat_ct6_key r;
+
+		if (!snap_find(base, k))
+			created++;
+		qnat_ct6_reply_key(k, e, ext6, &r);
+		o = (const void *)snap_find(rev, &r);
+		if (!o || memcmp(o, k, sizeof(*k)))
+			broken("NAT66 flow [%s]:%u -> [%s]:%u/%u: its reply tuple %s", ip6_str((const __u8 *)k->saddr),
+			       ntohs(k->sport), ip6_str((const __u8 *)k->daddr), ntohs(k->dport), k->proto,
+			       o ? "leads to another flow" : "is not in qnat_ct6_rev");
+		if (!world_in_prefix6((const __u8 *)k->saddr))
+			broken("NAT66 flow from %s: not a guest's", ip6_str((const __u8 *)k->saddr));
+	}
+	if (rev->n != ct->n)
+		broken("%u NAT66 flows but %u reply tuples", ct->n, rev->n);
+	seen.flows6 += created;
+	/* Known, left to bpf/lib/nat6.h: parse6 checks TCP's and UDP's header
+	 * against the payload length, not the frame, so a frame cut inside it
+	 * opens a flow whose rewrite then fails (dropped). */
+	v6_frame(in_buf, in_len, &w);
+	if ((w.proto == IPPROTO_TCP || w.proto == IPPROTO_UDP) && w.l4 + (w.proto == IPPROTO_TCP ? 20 : 8) > w.avail)
+		return;
+	if (created && !delivered())
+		broken("a dropped packet created %d NAT66 flow%s", created, created > 1 ? "s" : "");
 }
 
 /*
@@ -1100,6 +1361,7 @@ static struct qnat_config fuzz_config(const struct inst *I, __u8 s)
 	struct qnat_config c = nat_default_config();
 
 	c.flags |= QNAT_CFG_UPLINK_XMIT; /* as on a host whose uplink takes XDP redirects: xdp_port_in's fast path */
+	world_masq6(&c);
 	if (s & SEL_EIF)
 		c.flags |= QNAT_CFG_EIF;
 	if (s & SEL_CAP)
@@ -1139,7 +1401,8 @@ static void config_write(struct inst *I, const struct qnat_config *c)
 	I->written = *c;
 }
 
-static int inst_open(struct inst *I, __u32 ct_max)
+/* ct_max: qnat_ct's size; ct6_max, qnat_ct6's (each full when just the world's flows). */
+static int inst_open(struct inst *I, __u32 ct_max, __u32 ct6_max)
 {
 	struct qnat *skel = qnat__open();
 	struct qnat_config c = nat_default_config();
@@ -1149,7 +1412,7 @@ static int inst_open(struct inst *I, __u32 ct_max)
 
 	if (!skel)
 		return -1;
-	I->ct = I->ct_rev = I->fwd = I->mappings = I->stash = I->host_flow = -1;
+	I->ct = I->ct_rev = I->ct6 = I->ct6_rev = I->fwd = I->mappings = I->stash = I->host_flow = -1;
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *name = bpf_map__name(map);
 		enum bpf_map_type t = bpf_map__type(map);
@@ -1165,6 +1428,10 @@ static int inst_open(struct inst *I, __u32 ct_max)
 			I->ct = i;
 		if (!strcmp(name, QNAT_MAP_CT_REV))
 			I->ct_rev = i;
+		if (!strcmp(name, QNAT_MAP_CT6))
+			I->ct6 = i;
+		if (!strcmp(name, QNAT_MAP_CT6_REV))
+			I->ct6_rev = i;
 		if (!strcmp(name, QNAT_MAP_FWD))
 			I->fwd = i;
 		if (!strcmp(name, QNAT_MAP_MAPPINGS))
@@ -1178,14 +1445,16 @@ static int inst_open(struct inst *I, __u32 ct_max)
 		 * ring, whose slots past the world's flows and one input's new
 		 * ones are never reached: the ring is restored after each). */
 		if (t != BPF_MAP_TYPE_ARRAY &&
-		    bpf_map__set_max_entries(map, (I->ct == i || I->ct_rev == i) ? ct_max : 64))
+		    bpf_map__set_max_entries(map, (I->ct == i || I->ct_rev == i)	    ? ct_max :
+						  (I->ct6 == i || I->ct6_rev == i) ? ct6_max :
+										      64))
 			return -1;
 		if (!strcmp(name, QNAT_MAP_EVICT_RING) && bpf_map__set_max_entries(map, 64))
 			return -1;
 		I->m[i].name = name;
 		I->nmaps++;
 	}
-	if (I->ct < 0 || I->ct_rev < 0 || I->fwd < 0 || I->mappings < 0 || I->stash < 0 || I->host_flow < 0 ||
+	if (I->ct < 0 || I->ct_rev < 0 || I->ct6 < 0 || I->ct6_rev < 0 || I->fwd < 0 || I->mappings < 0 || I->stash < 0 || I->host_flow < 0 ||
 	    qnat__load(skel))
 		return -1;
 	I->skel = skel;
@@ -1196,6 +1465,7 @@ static int inst_open(struct inst *I, __u32 ct_max)
 	c.flags |= QNAT_CFG_PORT_SECURITY;
 #endif
 	c.max_flows_per_guest = 1000;
+	world_masq6(&c);
 	c.flags |= QNAT_CFG_CT_EVICT; /* the seeded flows are candidates for eviction */
 	config_write(I, &c);
 	if (world_seed(skel))
@@ -1250,14 +1520,15 @@ static void summary(void)
 	}
 	fprintf(stderr,
 		"qnat-fuzz: %d (program, counter) outcomes reached; checked: %llu IPv4 header sums, %llu L4 sums, "
-		"%llu quoted header sums, %llu quoted L4 sums, %llu uplink-bound sources, %llu guest-bound "
-		"packets, %llu translations against their flow, %llu packets for the host, %llu host-policy "
-		"verdicts; %llu flows created, %llu packets that evicted, %llu host connections noted, %llu drops, "
+		"%llu quoted header sums, %llu quoted L4 sums, %llu uplink-bound sources (%llu IPv6), %llu guest-bound "
+		"packets, %llu translations against their flow (%llu NAT66), %llu packets for the host, %llu host-policy "
+		"verdicts; %llu flows created (%llu NAT66), %llu packets that evicted, %llu host connections noted, %llu drops, "
 		"%llu fragments stashed\n",
 		pairs, (unsigned long long)seen.ip_sum, (unsigned long long)seen.l4_sum,
 		(unsigned long long)seen.inner_ip, (unsigned long long)seen.inner_l4, (unsigned long long)seen.leak,
-		(unsigned long long)seen.to_guest, (unsigned long long)seen.nat, (unsigned long long)seen.host,
-		(unsigned long long)seen.policy, (unsigned long long)seen.new_flows, (unsigned long long)seen.evicted,
+		(unsigned long long)seen.leak6, (unsigned long long)seen.to_guest, (unsigned long long)seen.nat,
+		(unsigned long long)seen.nat6, (unsigned long long)seen.host, (unsigned long long)seen.policy,
+		(unsigned long long)seen.new_flows, (unsigned long long)seen.flows6, (unsigned long long)seen.evicted,
 		(unsigned long long)seen.host_flows, (unsigned long long)seen.dropped, (unsigned long long)seen.stashed);
 }
 
@@ -1277,15 +1548,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		perror("qnat-fuzz: unshare(CLONE_NEWNET)");
 		exit(1);
 	}
-	if (testnet_setup()) {
+	if (testnet_setup() || world_net6()) {
 		fprintf(stderr, "qnat-fuzz: cannot set up the test network namespace\n");
 		exit(1);
 	}
 	libbpf_set_print(libbpf_quiet);
 	ncpus = libbpf_num_possible_cpus();
 	stats_vals = calloc((size_t)ncpus * STATS_READ, sizeof(struct qnat_counter_val));
-	if (ncpus <= 0 || !stats_vals || inst_open(normal, CT_MAX) ||
-	    inst_open(full, normal->m[normal->ct].base.n)) {
+	if (ncpus <= 0 || !stats_vals || inst_open(normal, CT_MAX, CT_MAX) ||
+	    inst_open(full, normal->m[normal->ct].base.n, world_nflows6)) {
 		fprintf(stderr, "qnat-fuzz: cannot load and seed the data plane\n");
 		exit(1);
 	}
@@ -1367,8 +1638,10 @@ static void run_checked(struct inst *I)
 		check_path(delta, &checks);
 		check_nat(I, delta, &checks);
 		check_host(I, &checks);
+		check_nat6(I, delta, &checks);
 		created = check_ct(I);
 	}
+	check_ct6(I);
 	check_evict(I, delta, created);
 	check_stash(I);
 	check_guards();

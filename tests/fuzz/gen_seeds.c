@@ -6,7 +6,9 @@
  * classics: truncated headers, bad IHL and total lengths, IP options, odd
  * fragment offsets, VLAN tags, zero-length payloads, ARP, IPv6; for the host
  * policy, DHCP, DNS, ICMP, SYNs to host ports, replies to the host's
- * connections, the host's own packets, IPv6 TCP and UDP.
+ * connections, the host's own packets, IPv6 TCP and UDP; NAT66: the IPv6
+ * flows, new ones, replies, ICMPv6 errors about them, extension headers,
+ * fragments, strangers and spoofers.
  *
  *   gen_seeds DIR     one file per input: the selector byte, then the frame
  */
@@ -664,6 +666,103 @@ static void seeds_not_ipv4(__u8 sel)
 	emit("lldp", sel, buf, 46);
 }
 
+/* An 8-byte extension header (nh) put in front of an IPv6 frame's upper
+ * layer: options of padding, or a fragment header of offset and flags fo. */
+static size_t ext6(__u8 *buf, size_t len, __u8 nh, __u16 fo)
+{
+	__u8 *ip6 = buf + 14;
+
+	memmove(ip6 + 48, ip6 + 40, len - 14 - 40);
+	memset(ip6 + 40, 0, 8);
+	ip6[40] = ip6[6];
+	if (nh == 44) {
+		put16(ip6 + 42, fo);
+		put16(ip6 + 46, 0x6161); /* the identification */
+	} else {
+		ip6[42] = 1; /* PadN */
+		ip6[43] = 4;
+	}
+	ip6[6] = nh;
+	put16(ip6 + 4, (ip6[4] << 8 | ip6[5]) + 8);
+	return len + 8;
+}
+
+/* NAT66 (--masq6): the world's IPv6 flows and new ones, from the guests'
+ * ports and out of the uplink; replies, ICMPv6 errors about them, strangers
+ * and spoofers from outside; extension headers and fragments both ways. */
+static void seeds_ipv6(void)
+{
+	static const __u8 uplink[] = { FP_UPLINK_IN, FP_XDP };
+	__u8 buf[PKT_MAX], g[16];
+	char n[128];
+	size_t len;
+
+	for (size_t i = 0; i < world_nflows6; i++) {
+		const struct world_flow6 *f = &world_flows6[i];
+		struct world_flow6 nf = *f;
+		__u8 out = f->via == VIA_EGRESS ? FP_UPLINK_OUT : f->via == VIA_VPORT ? FP_PORT_IN | SEL_VPORT : FP_PORT_IN;
+
+		nf.sport++; /* a new flow */
+		snprintf(n, sizeof(n), "nat6-%s", f->name);
+		emit(n, out, buf, world_request6(f, buf));
+		snprintf(n, sizeof(n), "nat6-new-%s", f->name);
+		emit(n, out, buf, world_request6(&nf, buf));
+		snprintf(n, sizeof(n), "nat6-hbh-%s", f->name);
+		len = world_request6(f, buf);
+		emit(n, out, buf, ext6(buf, len, 0, 0));
+		snprintf(n, sizeof(n), "nat6-frag1-%s", f->name);
+		len = world_request6(f, buf);
+		emit(n, out, buf, ext6(buf, len, 44, 1));
+		snprintf(n, sizeof(n), "nat6-frag2-%s", f->name);
+		len = world_request6(f, buf);
+		emit(n, out, buf, ext6(buf, len, 44, 64 << 3));
+		len = world_request6(f, buf);
+		buf[14 + 7] = 1;
+		snprintf(n, sizeof(n), "nat6-hop1-%s", f->name);
+		emit(n, out, buf, len);
+		for (size_t u = 0; u < sizeof(uplink); u++) {
+			snprintf(n, sizeof(n), "nat6-reply-%s", f->name);
+			emit(n, uplink[u], buf, world_reply6(f, buf));
+			snprintf(n, sizeof(n), "nat6-reply-hbh-%s", f->name);
+			len = world_reply6(f, buf);
+			emit(n, uplink[u], buf, ext6(buf, len, 60, 0));
+			snprintf(n, sizeof(n), "nat6-reply-frag1-%s", f->name);
+			len = world_reply6(f, buf);
+			emit(n, uplink[u], buf, ext6(buf, len, 44, 1));
+			snprintf(n, sizeof(n), "nat6-reply-new-%s", f->name);
+			emit(n, uplink[u], buf, world_reply6(&nf, buf));
+			snprintf(n, sizeof(n), "nat6-unreach-%s", f->name);
+			emit(n, uplink[u], buf, world_error6(f, 0x0103, buf));
+			snprintf(n, sizeof(n), "nat6-toobig-%s", f->name);
+			emit(n, uplink[u], buf, world_error6(f, 0x0200, buf));
+			snprintf(n, sizeof(n), "nat6-timex-%s", f->name);
+			len = world_error6(f, 0x0300, buf);
+			buf[14 + 7] = 1;
+			emit(n, uplink[u], buf, len);
+		}
+	}
+	/* Nobody outside reaches a guest's address, nor poses as one. */
+	world_guest6(GUEST1, g);
+	emit("nat6-to-guest", FP_UPLINK_IN, buf, world_ipv6_pkt(WORLD_SERVER6, g, IPPROTO_TCP, 443, 41000, false, buf));
+	emit("nat6-from-prefix", FP_UPLINK_IN, buf, world_ipv6_pkt(g, WORLD_EXT6, IPPROTO_UDP, 53, 41001, false, buf));
+	emit("nat6-stranger", FP_UPLINK_IN, buf,
+	     world_ipv6_pkt(WORLD_SERVER6, WORLD_EXT6, IPPROTO_TCP, 443, 50000, false, buf));
+	emit("nat6-echo-request-in", FP_UPLINK_IN, buf,
+	     world_ipv6_pkt(WORLD_SERVER6, WORLD_EXT6, IPPROTO_ICMPV6, 0x8000, 0x6666, false, buf));
+	/* A guest's own ICMPv6 error, and a packet from outside the prefix, from its port and leaving. */
+	len = world_error6(&world_flows6[0], 0x0104, buf); /* then: guest -> server, quoting server -> guest */
+	memcpy(buf, BRIDGE_MAC, 6);
+	guest_mac(GUEST1, buf + 6);
+	memcpy(buf + 14 + 8, g, 16);
+	memcpy(buf + 14 + 24, WORLD_SERVER6, 16);
+	memcpy(buf + 14 + 40 + 8 + 8, WORLD_SERVER6, 16);
+	memcpy(buf + 14 + 40 + 8 + 24, g, 16);
+	emit("nat6-guest-error", FP_UPLINK_OUT, buf, len);
+	emit("nat6-guest-error", FP_PORT_IN, buf, len);
+	emit("nat6-spoof", FP_PORT_IN, buf,
+	     world_ipv6_pkt((const __u8[16]){ 0xfd, 0x99, [15] = 1 }, WORLD_SERVER6, IPPROTO_UDP, 1, 2, true, buf));
+}
+
 /* Bridged: frames by MAC, from the LAN (XDP) and from a guest's port. */
 static void seeds_bridged(void)
 {
@@ -706,6 +805,7 @@ int main(int argc, char **argv)
 	seeds_uplink_in(FP_XDP);
 	seeds_uplink_out();
 	seeds_bridged();
+	seeds_ipv6();
 	for (__u8 p = 0; p < 4; p++)
 		seeds_not_ipv4(p);
 	seeds_host();

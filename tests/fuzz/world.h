@@ -3,7 +3,8 @@
  * The state every fuzzing input starts from, shared by the harness (which
  * builds it, through the programs themselves) and the seed generator (which
  * writes packets that belong to it): flows in every direction and on every
- * path, port forwards, a hairpin flow, an inbound fragment, the bridge ports.
+ * path, port forwards, a hairpin flow, an inbound fragment, the bridge ports,
+ * NAT66 flows (--masq6) from the ports and out of the uplink.
  *
  * An input is one selector byte, then the frame:
  *
@@ -160,10 +161,42 @@ struct pkt_spec world_frag_first(void);
 /* A host connection's packets: the host's (from the bridge), the guest's reply. */
 size_t world_host_pkt(const struct world_host_flow *h, bool reply, __u8 *buf);
 /* An IPv6 frame between src and dst: TCP (a SYN) or UDP with 12 bytes of
- * payload, or any other next header; the guest's (MAC to the bridge) when
- * from_guest, else the host's. */
+ * payload, ICMPv6 of type and code sport (identifier dport, 12 bytes of
+ * payload), or any other next header (20 bytes of zeros); the guest's (MAC
+ * to the bridge) when from_guest, else the host's. */
 size_t world_ipv6_pkt(const __u8 src[16], const __u8 dst[16], __u8 nh, __u16 sport, __u16 dport, bool from_guest,
 		      __u8 *buf);
+
+/*
+ * IPv6 (--masq6): the guests' /64 WORLD_PREFIX6 masqueraded behind the
+ * uplink's WORLD_EXT6, its default route via WORLD_ROUTER6.  The guests are
+ * dual-stack: GUEST1's IPv6 address is WORLD_PREFIX6::a, its MAC the same.
+ */
+extern const __u8 WORLD_PREFIX6[16], WORLD_GW6[16], WORLD_EXT6[16], WORLD_ROUTER6[16], WORLD_SERVER6[16];
+/* Adds the IPv6 side to the world's namespace (after testnet_setup): 0 or -1. */
+int world_net6(void);
+/* --masq6 in a config, as the controller writes it. */
+void world_masq6(struct qnat_config *c);
+bool world_in_prefix6(const __u8 a[16]);
+
+/* NAT66 flows a guest opened to WORLD_SERVER6, keeping its port (ICMPv6: identifier). */
+struct world_flow6 {
+	const char *name;
+	__u8 proto;
+	__be32 guest4; /* the dual-stack guest: its MAC and its address's last byte */
+	__u16 sport;
+	__u16 dport; /* ignored for ICMPv6 */
+	enum world_via via;
+};
+extern const struct world_flow6 world_flows6[];
+extern const size_t world_nflows6;
+void world_guest6(__be32 guest4, __u8 a[16]);
+/* As the guest sends it (or, VIA_EGRESS, as the kernel routes it out). */
+size_t world_request6(const struct world_flow6 *f, __u8 *buf);
+/* The server's answer on the uplink. */
+size_t world_reply6(const struct world_flow6 *f, __u8 *buf);
+/* WORLD_ROUTER6's ICMPv6 error (type, code) quoting the request as it left. */
+size_t world_error6(const struct world_flow6 *f, __u16 type_code, __u8 *buf);
 
 /*
  * Seeds skel (already loaded, config written with EIF and a per-guest cap

@@ -77,6 +77,10 @@ static __always_inline int parse6(struct __sk_buff *skb, struct pkt6 *p)
 		return PARSE6_BAD;
 	p->hop = ip6.hop_limit;
 	p->end = off + bpf_ntohs(ip6.payload_len);
+	/* A frame shorter than its payload length (cut on the way, or a guest's
+	 * lie the kernel has not checked yet) is no packet to open a flow for. */
+	if (p->end > skb->len)
+		return PARSE6_BAD;
 	nh = ip6.nexthdr;
 	for (int i = 0; i < IP6_WALK_MAX; i++) {
 		if (nh != IPPROTO_HOPOPTS6 && nh != IPPROTO_DSTOPTS6 && nh != IPPROTO_FRAGMENT6)

@@ -108,6 +108,9 @@ ethtool_off
 ip -n "$NS_HOST" link set v-g2b master "$BR" up
 gone() { ! ip netns exec "$NS_HOST" "$QNAT" fdb show "$BR" | grep -q " dev v-g2 "; }
 wait_for 5 gone || fail "the removed port's MACs stayed"
+# The supervisor takes the new port over on its link event; until then its frames are the bridge's.
+wait_for 5 sh -c "ip netns exec $NS_HOST tc filter show dev v-g2b ingress | grep -q tc_port_in" ||
+	fail "the supervisor did not take v-g2b over"
 in_guest g1 busybox ping -c 2 -W 2 192.168.122.12 >/dev/null || fail "g1 -> g2 after the move"
 qnat fdb show "$BR" | grep -qE "^$mac2 dev v-g2b " || fail "g2's MAC not followed to its new port"
 [ "$(dropped)" = 0 ] || fail "after the move, $(dropped) packets went through the bridge"

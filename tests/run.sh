@@ -104,13 +104,23 @@ reap() {
 	pending=("${left[@]}")
 }
 # TEST_JOBS tests at once (default 2): every test has namespaces, names and
-# state of its own, and most of a test's time is waiting.
+# state of its own, and most of a test's time is waiting.  Their waits for
+# the data plane (attach, a supervisor's pass) allow for the other's load.
 jobs_max=${TEST_JOBS:-2}
 for t in tests/integ/test_*.sh; do
 	name=$(basename "$t" .sh)
 	[ -n "$pattern" ] && [[ $name != *$pattern* ]] && continue
 	# topo_init (diff_mode calls it) builds a masquerading topology; bridged tests do not.
 	grep -qE '\b(topo_init|diff_mode)\b' "$t" && masq_tests+=("$name")
+	# A test that boots a QEMU guest (TCG: all the CPU it can get) runs alone.
+	if grep -q 'qemu-system\|run-guest' "$t"; then
+		wait
+		reap
+		pending+=("$name")
+		run_one "$t" "$name"
+		reap
+		continue
+	fi
 	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
 	reap
 	run_one "$t" "$name" &

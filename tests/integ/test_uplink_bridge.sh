@@ -23,7 +23,7 @@ ext_tcp_echo 7000
 
 qnat attach "$BR" --masq "$SUBNET" --foreground -v 2>"$WORK/supervisor.log" &
 BG_PIDS+=($!)
-wait_for 10 qnat status "$BR" || fail "attach with default flags on a bridge uplink: $(cat "$WORK/supervisor.log")"
+wait_for 30 qnat status "$BR" || fail "attach with default flags on a bridge uplink: $(cat "$WORK/supervisor.log")"
 qnat status "$BR" --json | jq -e ".[0].uplink == \"$UP\" and .[0].uplink_xdp == \"off\"" >/dev/null ||
 	fail "status: $(qnat status "$BR")"
 qnat status "$BR" | grep -q "auto: TC" || fail "status does not say TC serves the uplink: $(qnat status "$BR")"

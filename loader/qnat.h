@@ -201,6 +201,7 @@ struct dataplane {
 	int ip6_bind_fd;		     /* port security's IPv6 sources */
 	int ct_ev_fd;			     /* flows' first packets, for ct events */
 	int ct6_fd, ct6_rev_fd;		     /* NAT66 flows */
+	int fwd6_fd;			     /* --masq6 port forwards */
 	bool reused; /* maps adopted from a running data plane */
 	bool joined; /* ... of other networks on the uplink: this one is new there */
 	int net;     /* our slot in qnat_config (networks sharing the uplink) */

@@ -141,6 +141,11 @@ static __always_inline int is_unspec6(const __be32 a[4])
 	return !(a[0] | a[1] | a[2] | a[3]);
 }
 
+static __always_inline int eq6(const __be32 a[4], const __be32 b[4])
+{
+	return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]));
+}
+
 /* The guest's IPv6 packet: as port_out_kind says of IPv4 (lib/port_out.h). */
 static __always_inline int port_out6_kind(const struct qnat_config *cfg, const struct pkt6 *p, int r)
 {
@@ -284,6 +289,50 @@ static __always_inline struct qnat_ct_entry *ct6_lookup_rev(const struct qnat_ct
 	if (!o)
 		return 0;
 	*orig = *o;
+	return bpf_map_lookup_elem(&qnat_ct6, orig);
+}
+
+/*
+ * A connection from outside to a forwarded port of ext6 (--masq6): stored,
+ * as IPv4's ct_create_inbound does, as if the guest had opened it towards
+ * the remote end and been masqueraded to ext6 and the host port, so the
+ * guest's packets take tc_port_in6's path and replies this one's.
+ */
+static __always_inline struct qnat_ct_entry *ct6_create_inbound(const struct qnat_config *cfg, const struct pkt6 *p,
+								 const struct qnat_fwd6 *f, struct qnat_ct6_key *orig)
+{
+	struct qnat_ct_entry e = {
+		.last_seen = bpf_ktime_get_ns(),
+		.nat_port = p->dport,
+		.peer_port = p->sport,
+		.state = p->proto == IPPROTO_TCP ? QNAT_CT_NONE : QNAT_CT_UDP,
+		.flags = QNAT_CTF_DNAT,
+	};
+	struct qnat_ct6_key rev;
+	int err;
+
+	ct6_key_reply(p, &rev);
+	__builtin_memset(orig, 0, sizeof(*orig));
+	__builtin_memcpy(orig->saddr, f->guest_addr, sizeof(orig->saddr));
+	__builtin_memcpy(orig->daddr, p->saddr, sizeof(orig->daddr));
+	orig->sport = f->guest_port;
+	orig->dport = p->sport;
+	orig->proto = p->proto;
+	err = bpf_map_update_elem(&qnat_ct6_rev, &rev, orig, BPF_NOEXIST);
+	if (err) {
+		if (err == -EEXIST) /* another CPU set it up first */
+			return bpf_map_lookup_elem(&qnat_ct6, orig);
+		count(cfg, QNAT_C_DROP_CT_FULL, 0);
+		return 0;
+	}
+	err = bpf_map_update_elem(&qnat_ct6, orig, &e, BPF_NOEXIST);
+	if (err) {
+		/* Full, or the guest already uses this very tuple outwards. */
+		bpf_map_delete_elem(&qnat_ct6_rev, &rev);
+		count(cfg, err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
+		return 0;
+	}
+	count(cfg, QNAT_C_CT_NEW, 0);
 	return bpf_map_lookup_elem(&qnat_ct6, orig);
 }
 

@@ -274,10 +274,12 @@ gid_t dnsmasq_gid(void);
 /* forward.c: port forwards */
 struct fwd_rule {
 	uint8_t proto;
+	bool v6;		  /* --masq6: host6 and guest6, not host_addr and guest */
 	struct in_addr host_addr; /* 0: every address of the uplink */
 	uint16_t first, last;	  /* host ports */
 	struct in_addr guest;
 	uint16_t guest_first;
+	struct in6_addr host6, guest6;
 };
 int fwd_rule_parse_compact(const char *s, struct fwd_rule *r);
 int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r, bool force, bool idempotent);

@@ -37,10 +37,10 @@ guest_veth g1
 a1=$(guest_slaac g1 "$SUBNET6")
 log "SLAAC: g1=$a1"
 ext6=$(ip6_full "$EXT6_ADDR")
-bg in_guest g1 socat TCP6-LISTEN:80,bind=["$a1"],reuseaddr,fork SYSTEM:'a=${SOCAT_PEERADDR#[}; echo "guest-80 ${a%]}"'
+bg in_guest g1 socat TCP6-LISTEN:80,bind=["$a1"],reuseaddr,fork SYSTEM:'a=${SOCAT_PEERADDR#[}; echo "guest-80 ${a%]}"; cat'
 bg in_guest g1 socat UDP6-RECVFROM:53,bind=["$a1"],reuseaddr,fork SYSTEM:'read l; echo "udp-$l"'
-bg in_guest g1 socat TCP6-LISTEN:81,bind=["$a1"],reuseaddr,fork SYSTEM:'echo guest-81'
-wait_for 5 sh -c "ip netns exec ${T}g1 ss -ltn | grep -q ':81 '" || fail "g1's services did not start"
+bg in_guest g1 socat TCP6-LISTEN:81,bind=["$a1"],reuseaddr,fork SYSTEM:'echo guest-81; cat'
+wait_for 5 sh -c "ip netns exec ${T}g1 ss -ltn | grep -q ':80 ' && ip netns exec ${T}g1 ss -ltn | grep -q ':81 '" || fail "g1's services did not start"
 
 ask() { echo "${3:-x}" | in_ext socat -t 2 - "$1:$H6:$2,connect-timeout=2" 2>/dev/null | head -1; }
 
@@ -85,7 +85,10 @@ PAT="no forward of tcp \[$HOST6_ADDR\]:8083" refused del "$BR" tcp "$H6":8083
 # The forward outlives its supervisor: SIGKILL, attach again, still there and working.
 sup=$(cat /run/qnat-bpf/ns"$(ip netns exec "$NS_HOST" stat -L -c %i /proc/self/ns/net)"/"$BR"/supervisor.pid)
 kill -9 "$sup"
-attach --masq6 "$SUBNET6"
+# Gone (or a zombie), so that the attach repairs rather than finds it running.
+wait_for 5 sh -c "[ ! -e /proc/$sup ] || [ \"\$(cut -d' ' -f3 /proc/$sup/stat)\" = Z ]" || fail "the supervisor outlived SIGKILL"
+out=$(attach --masq6 "$SUBNET6" 2>&1)
+echo "$out" | grep -q "already attached" && fail "re-attach found the killed supervisor running: $out"
 qnat forward list "$BR" | grep -qF "tcp [$HOST6_ADDR]:8080 -> [$a1]:80" || fail "the IPv6 forward is gone after re-attach"
 [ "$(ask TCP6 8080)" = "guest-80 $ext6" ] || fail "tcp [HOST6]:8080 after re-attach"
 

@@ -643,7 +643,7 @@ static __noinline int tc_uplink_out6(struct __sk_buff *skb)
 			return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 		return tc_verdict(skb, net, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
 	}
-	/* ICMPv6 errors from a guest are about flows from outside, which --masq6 has none of. */
+	/* ICMPv6 errors from a guest are about flows from outside: forwarded ones are not translated (yet). */
 	if (r != PARSE6_OK || (p.proto == IPPROTO_ICMPV6_ && p.icmp_type != ICMPV6_ECHO_REQ))
 		return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 	ct6_key_orig(&p, &orig);

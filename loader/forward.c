@@ -331,6 +331,7 @@ static bool host_port_busy(const struct fwd_rule *r, const uint32_t host[4], uin
 static int fwd_addrs_check(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r)
 {
 	uint32_t host = ntohl(r->guest.s_addr) & ~ntohl(prefix_mask(s->prefix));
+	static const uint8_t zero[8];
 	struct qnat_config cfg = { 0 };
 	uint32_t slot = dp->net;
 
@@ -339,7 +340,9 @@ static int fwd_addrs_check(struct dataplane *dp, const struct settings *s, const
 			log_warnx("an IPv6 forward needs --masq6: %s does not translate IPv6", s->bridge);
 			return -EINVAL;
 		}
-		if (!in_prefix6(&r->guest6, &s->prefix6) || IN6_ARE_ADDR_EQUAL(&r->guest6, &s->gateway6)) {
+		/* Nor the subnet-router anycast address (RFC 4291), nor the bridge's. */
+		if (!in_prefix6(&r->guest6, &s->prefix6) || !memcmp(r->guest6.s6_addr + 8, zero, 8) ||
+		    IN6_ARE_ADDR_EQUAL(&r->guest6, &s->gateway6)) {
 			log_warnx("guest %s is not a guest address of %s/64", ip6_str(&r->guest6), ip6_str(&s->prefix6));
 			return -EINVAL;
 		}
@@ -398,7 +401,8 @@ static int fwd_rule_check(struct dataplane *dp, const struct settings *s, const 
 			same++;
 			continue;
 		}
-		log_warnx("%s port %u is already forwarded to %s:%u%s", proto_str(r->proto), e->port,
+		log_warnx(e->v6 ? "%s port %u is already forwarded to [%s]:%u%s" : "%s port %u is already forwarded to %s:%u%s",
+			  proto_str(r->proto), e->port,
 			  addr_str(e->v6, e->guest), e->guest_port,
 			  ent_ours(dp, e) ? "" : ", by another network on the uplink (they share its ports)");
 		err = -EEXIST;

@@ -529,7 +529,7 @@ static __noinline int tc_uplink_in6(struct __sk_buff *skb)
 			return TC_ACT_OK; /* about the host's own traffic */
 		if (p.hop <= 1)
 			return tc_verdict(skb, net, QNAT_C_DROP_TTL, TC_ACT_SHOT);
-		if (tc_icmp6_err_xlate(skb, &p, &q, &orig))
+		if (tc_icmp6_err_xlate(skb, &p, &q, ERR_IN, orig.saddr, orig.sport))
 			return tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 		return tc_to_guest6(skb, net, &p, orig.saddr, e);
 	}
@@ -643,7 +643,15 @@ static __noinline int tc_uplink_out6(struct __sk_buff *skb)
 			return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 		return tc_verdict(skb, net, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
 	}
-	/* ICMPv6 errors from a guest are about flows from outside: forwarded ones are not translated (yet). */
+	/* A guest's ICMPv6 error about a forwarded flow (port unreachable) or a reply; no other leaves. */
+	if (r == PARSE6_L3 && p.proto == IPPROTO_ICMPV6_ && is_icmp6_error(p.icmp_type)) {
+		struct quoted6 q;
+
+		e = icmp6_err_out_flow(skb, &p, &q, &orig);
+		if (!e || tc_icmp6_err_xlate(skb, &p, &q, ERR_OUT, net->ext6, e->nat_port))
+			return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, net, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
+	}
 	if (r != PARSE6_OK || (p.proto == IPPROTO_ICMPV6_ && p.icmp_type != ICMPV6_ECHO_REQ))
 		return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 	ct6_key_orig(&p, &orig);

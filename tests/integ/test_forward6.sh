@@ -1,7 +1,7 @@
 #!/bin/bash
 # IPv6 port forwards with --masq6 (issue 14): ext reaches g1's SLAAC address
 # through [HOST6]:8080 (TCP) and [HOST6]:5353 (UDP), and the guest sees ext's
-# real address; dnat_new counts them, ct show --family ipv6 shows the flow
+# real address, and its port unreachable comes back translated; dnat_new counts them, ct show --family ipv6 shows the flow
 # [FORWARD], forward list shows the rules; a port not forwarded stays closed,
 # forward del closes it again; the forward survives a supervisor SIGKILL +
 # re-attach.  Refused, one line, nothing changed: an IPv6 forward on a
@@ -61,6 +61,12 @@ echo "$list" | grep -qF "tcp [$HOST6_ADDR]:8080 -> [$a1]:80  hits 1" || { echo "
 echo "$list" | grep -qF "udp [$HOST6_ADDR]:5353 -> [$a1]:53" || { echo "$list" >&2; fail "forward list: udp rule"; }
 qnat forward list "$BR" --json | jq -e ".forwards | any(.host_addr == \"$HOST6_ADDR\" and .host_port == 8080)" \
 	>/dev/null || fail "forward list --json: $(qnat forward list "$BR" --json)"
+
+# The guest's own ICMPv6 errors reach the client translated: a forward to a closed UDP port is refused.
+qnat forward add "$BR" udp "$H6":5999 "[$a1]" || fail "forward add udp [HOST6]:5999"
+out=$(echo x | in_ext socat -t 2 - UDP6:"$H6":5999 2>&1)
+echo "$out" | grep -qi "refused" || fail "the guest's port unreachable did not reach the client: $out"
+qnat forward del "$BR" udp "$H6":5999 || fail "forward del udp [HOST6]:5999"
 
 # Not forwarded: closed (g1 listens on 81, but nothing leads there).
 [ -z "$(ask TCP6 8081)" ] || fail "an unforwarded port reached the guest"

@@ -117,7 +117,22 @@ static int parse_guest_side(const char *arg, struct fwd_rule *r, bool *v6)
 	return 0;
 }
 
-/* attach's --forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT] */
+/* --forward's IPv6 form: PROTO:[HOST6]:HOSTPORT[-END]:[GUEST6][:GUESTPORT], split where brackets say. */
+static int parse_compact6(char *buf, struct fwd_rule *r)
+{
+	char *host = strchr(buf, ':'), *guest;
+	bool v6;
+
+	if (!host || host[1] != '[' || !(guest = strstr(host, "]:")) || !(guest = strchr(guest + 2, ':')))
+		return -EINVAL;
+	*host++ = '\0';
+	*guest++ = '\0';
+	if (parse_proto(buf, &r->proto) || parse_host_side(host, r) || parse_guest_side(guest, r, &v6))
+		return -EINVAL;
+	return r->v6 && v6 ? 0 : -EINVAL;
+}
+
+/* attach's --forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT], or parse_compact6's */
 int fwd_rule_parse_compact(const char *s, struct fwd_rule *r)
 {
 	char buf[128], *tok[5];
@@ -128,6 +143,8 @@ int fwd_rule_parse_compact(const char *s, struct fwd_rule *r)
 	if (strlen(s) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, s);
+	if (strchr(buf, '['))
+		return parse_compact6(buf, r);
 	for (char *p = strtok(buf, ":"); p && n < 5; p = strtok(NULL, ":"))
 		tok[n++] = p;
 	if (n < 3 || parse_proto(tok[0], &r->proto))
@@ -144,7 +161,6 @@ int fwd_rule_parse_compact(const char *s, struct fwd_rule *r)
 		snprintf(host, sizeof(host), "%s", tok[1]);
 		snprintf(guest, sizeof(guest), n == 4 ? "%s:%s" : "%s", tok[2], n == 4 ? tok[3] : "");
 	}
-	/* IPv4 only: an IPv6 address's colons would split it. */
 	return parse_host_side(host, r) || parse_guest_side(guest, r, &v6) || r->v6 || v6 ? -EINVAL : 0;
 }
 
@@ -459,18 +475,23 @@ void fwd_forget_net(struct dataplane *dp)
 	free(rows);
 }
 
-/* Remove the IPv4 rule that holds addr:port; returns -ENOENT when none does. */
-int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint16_t port)
+/* Remove the rule that holds r's host address and first port; returns -ENOENT when none does. */
+int fwd_rule_del(struct dataplane *dp, const struct fwd_rule *r)
 {
-	struct qnat_fwd_key k = { .addr = addr.s_addr, .port = htons(port), .proto = proto };
-	struct fwd_ent e = { .proto = proto, .host = { addr.s_addr } };
-	struct qnat_fwd v;
+	uint32_t host[4], guest[4];
+	struct fwd_ent *rows;
+	size_t n = fwd_collect(dp, &rows);
+	int err = -ENOENT;
 
-	if (bpf_map_lookup_elem(dp->fwd_fd, &k, &v))
-		return -ENOENT;
-	e.first = ntohs(v.rule_first), e.last = ntohs(v.rule_last);
-	fwd_ent_del_rule(dp, &e);
-	return 0;
+	rule_addrs(r, host, guest);
+	for (size_t i = 0; i < n && err; i++)
+		if (rows[i].v6 == r->v6 && rows[i].proto == r->proto && rows[i].port == r->first &&
+		    !memcmp(rows[i].host, host, 16)) {
+			fwd_ent_del_rule(dp, &rows[i]);
+			err = 0;
+		}
+	free(rows);
+	return err;
 }
 
 /*

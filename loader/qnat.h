@@ -331,7 +331,7 @@ struct extras {
 int attach_args(int argc, char **argv, struct settings *s, struct extras *x);
 int config_load(const char *bridge, const char *path, struct settings *s, struct extras *x);
 int extras_apply(struct dataplane *dp, const struct settings *s, const struct extras *x);
-int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint16_t port);
+int fwd_rule_del(struct dataplane *dp, const struct fwd_rule *r);
 void fwd_forget_net(struct dataplane *dp);
 
 /* dhcp.c */

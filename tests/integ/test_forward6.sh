@@ -1,12 +1,13 @@
 #!/bin/bash
-# IPv6 port forwards with --masq6 (issue 14): ext reaches g1's SLAAC address
-# through [HOST6]:8080 (TCP) and [HOST6]:5353 (UDP), and the guest sees ext's
-# real address, and its port unreachable comes back translated; dnat_new counts them, ct show --family ipv6 shows the flow
-# [FORWARD], forward list shows the rules; a port not forwarded stays closed,
-# forward del closes it again; the forward survives a supervisor SIGKILL +
-# re-attach.  Refused, one line, nothing changed: an IPv6 forward on a
-# network without --masq6, a guest outside the prefix, a host address not
-# the uplink's IPv6 one, IPv4 mixed with IPv6, bad syntax.
+# IPv6 port forwards with --masq6 (issue 14): ext reaches g1's SLAAC
+# address through [HOST6]:8080 (TCP) and [HOST6]:5353 (UDP), the guest sees
+# ext's real address, and its port unreachable comes back translated;
+# dnat_new counts them, ct show --family ipv6 shows the flow [FORWARD],
+# forward list the rules; a port not forwarded stays closed, forward del
+# closes it again; the forwards survive a supervisor SIGKILL + re-attach,
+# which brings one more by --forward.  Refused, one line, nothing changed:
+# an IPv6 forward on a network without --masq6, a guest outside the prefix,
+# a host address not the uplink's IPv6 one, IPv4 mixed with IPv6, bad syntax.
 #
 #   g1 eth0 ==veth== v-g1 ─ virbr0 fd00:122::1 [qnat-bpf] host up0 2001:db8:ff::1 ==veth== 2001:db8:ff::2 ext (client)
 . "$(dirname "$0")/lib.sh"
@@ -93,10 +94,13 @@ sup=$(cat /run/qnat-bpf/ns"$(ip netns exec "$NS_HOST" stat -L -c %i /proc/self/n
 kill -9 "$sup"
 # Gone (or a zombie), so that the attach repairs rather than finds it running.
 wait_for 5 sh -c "[ ! -e /proc/$sup ] || [ \"\$(cut -d' ' -f3 /proc/$sup/stat)\" = Z ]" || fail "the supervisor outlived SIGKILL"
-out=$(attach --masq6 "$SUBNET6" 2>&1)
+# The attach brings an IPv6 --forward too.
+out=$(attach --masq6 "$SUBNET6" --forward "tcp:$H6:8090:[$a1]:80" 2>&1)
 echo "$out" | grep -q "already attached" && fail "re-attach found the killed supervisor running: $out"
 qnat forward list "$BR" | grep -qF "tcp [$HOST6_ADDR]:8080 -> [$a1]:80" || fail "the IPv6 forward is gone after re-attach"
 [ "$(ask TCP6 8080)" = "guest-80 $ext6" ] || fail "tcp [HOST6]:8080 after re-attach"
+[ "$(ask TCP6 8090)" = "guest-80 $ext6" ] || fail "tcp [HOST6]:8090 from --forward: $(qnat forward list "$BR")"
+qnat forward del "$BR" tcp "$H6":8090 || fail "forward del tcp [HOST6]:8090"
 
 # del closes it again.
 qnat forward del "$BR" tcp "$H6":8080 || fail "forward del tcp [HOST6]:8080"

@@ -466,9 +466,46 @@ static __always_inline const struct qnat_config *config_masq6(const struct qnat_
 }
 
 /*
- * IPv6 from outside: replies and ICMPv6 errors of NAT66 flows; nothing
- * else reaches a --masq6 guest.  A --route6 prefix is routed, open, by the
- * kernel.  Later fragments go to the host (see README, limits).
+ * A reply tuple no flow has: a new connection to a port of ext6 forwarded
+ * to a --masq6 guest, TCP by its SYN, UDP by any datagram.  NULL: not
+ * forwarded (the host's), or *verdict says what became of it.  Not inlined:
+ * its frame stays off tc_uplink_in6's.
+ */
+static __noinline struct qnat_ct_entry *tc_fwd6_new(struct __sk_buff *skb, const struct pkt6 *p,
+						    struct qnat_ct6_key *orig, int *verdict)
+{
+	struct qnat_fwd6_key k = { .port = p->dport, .proto = p->proto };
+	const struct qnat_config *net;
+	struct qnat_ct_entry *e;
+	struct qnat_fwd6 *f;
+
+	*verdict = TC_ACT_OK;
+	if (p->proto == IPPROTO_ICMPV6_ || (p->proto == IPPROTO_TCP && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) != TCPF_SYN))
+		return 0;
+	__builtin_memcpy(k.addr, p->daddr, sizeof(k.addr));
+	f = bpf_map_lookup_elem(&qnat_fwd6, &k);
+	/* Its network must masquerade to that very address still: the flow leaves from ext6. */
+	if (!f || !(net = config_of6(f->guest_addr)) || !(net->flags & QNAT_CFG_MASQ6) ||
+	    !eq6(net->ext6, p->daddr))
+		return 0;
+	*verdict = TC_ACT_SHOT; /* counted */
+	if (p->hop <= 1) {
+		count(net, QNAT_C_DROP_TTL, skb->len);
+		return 0;
+	}
+	e = ct6_create_inbound(net, p, f, orig);
+	if (!e)
+		return 0;
+	__sync_fetch_and_add(&f->hits, 1);
+	count(net, QNAT_C_DNAT_NEW, skb->len);
+	return e;
+}
+
+/*
+ * IPv6 from outside: replies and ICMPv6 errors of NAT66 flows, and new
+ * connections to forwarded ports; nothing else reaches a --masq6 guest.
+ * A --route6 prefix is routed, open, by the kernel.  Later fragments go to
+ * the host (see README, limits).
  */
 static __noinline int tc_uplink_in6(struct __sk_buff *skb)
 {
@@ -492,7 +529,7 @@ static __noinline int tc_uplink_in6(struct __sk_buff *skb)
 			return TC_ACT_OK; /* about the host's own traffic */
 		if (p.hop <= 1)
 			return tc_verdict(skb, net, QNAT_C_DROP_TTL, TC_ACT_SHOT);
-		if (tc_icmp6_err_xlate(skb, &p, &q, &orig))
+		if (tc_icmp6_err_xlate(skb, &p, &q, ERR_IN, orig.saddr, orig.sport))
 			return tc_verdict(skb, net, QNAT_C_DROP_NO_FLOW, TC_ACT_SHOT);
 		return tc_to_guest6(skb, net, &p, orig.saddr, e);
 	}
@@ -500,7 +537,13 @@ static __noinline int tc_uplink_in6(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	ct6_key_reply(&p, &key);
 	e = ct6_lookup_rev(&key, &orig);
-	if (!e || !(net = config_masq6(&orig)))
+	if (!e) {
+		int verdict;
+
+		if (!(e = tc_fwd6_new(skb, &p, &orig, &verdict)))
+			return verdict;
+	}
+	if (!(net = config_masq6(&orig)))
 		return TC_ACT_OK;
 	if (p.hop <= 1)
 		return tc_verdict(skb, net, QNAT_C_DROP_TTL, TC_ACT_SHOT);
@@ -600,7 +643,15 @@ static __noinline int tc_uplink_out6(struct __sk_buff *skb)
 			return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 		return tc_verdict(skb, net, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
 	}
-	/* ICMPv6 errors from a guest are about flows from outside, which --masq6 has none of. */
+	/* A guest's ICMPv6 error about a forwarded flow (port unreachable) or a reply; no other leaves. */
+	if (r == PARSE6_L3 && p.proto == IPPROTO_ICMPV6_ && is_icmp6_error(p.icmp_type)) {
+		struct quoted6 q;
+
+		e = icmp6_err_out_flow(skb, &p, &q, &orig);
+		if (!e || tc_icmp6_err_xlate(skb, &p, &q, ERR_OUT, net->ext6, e->nat_port))
+			return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
+		return tc_verdict(skb, net, QNAT_C_SNAT_EGRESS, TC_ACT_OK);
+	}
 	if (r != PARSE6_OK || (p.proto == IPPROTO_ICMPV6_ && p.icmp_type != ICMPV6_ECHO_REQ))
 		return tc_verdict(skb, net, QNAT_C_DROP_LEAK, TC_ACT_SHOT);
 	ct6_key_orig(&p, &orig);

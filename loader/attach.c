@@ -512,7 +512,7 @@ static int dry_run(struct attach *a)
 	settings_write(&a->s, buf, sizeof(buf));
 	printf("# qnat-bpf attach %s, resolved (a --config file for it)\n%s", a->s.bridge, buf);
 	for (int i = 0; i < a->x->nfwd; i++)
-		printf("# and a forward to %s\n", ip_str(a->x->fwd[i].guest));
+		printf("# and a forward to %s\n", a->x->fwd[i].v6 ? ip6_str(&a->x->fwd[i].guest6) : ip_str(a->x->fwd[i].guest));
 	puts("# dnsmasq configuration");
 	if (a->s.dhcp) {
 		if ((err = state_dir(a->s.bridge, dir, sizeof(dir))) || (err = dnsmasq_conf_text(&a->s, dir, buf, sizeof(buf))))

@@ -95,6 +95,7 @@ static const struct {
 	{ QNAT_MAP_CT_EVENTS, offsetof(struct dataplane, ct_ev_fd) },
 	{ QNAT_MAP_CT6, offsetof(struct dataplane, ct6_fd) },
 	{ QNAT_MAP_CT6_REV, offsetof(struct dataplane, ct6_rev_fd) },
+	{ QNAT_MAP_FWD6, offsetof(struct dataplane, fwd6_fd) },
 };
 #define DP_MAPS (sizeof(dp_maps) / sizeof(dp_maps[0]))
 
@@ -473,12 +474,12 @@ static int join_check(const struct settings *s, const struct old_maps *om, int n
 /*
  * A later controller finds the maps through the programs that use them
  * (old_maps_collect).  Maps no program refers to yet would be left behind
- * on a restart or an upgrade, so every program holds the conntrack maps
+ * on a restart or an upgrade, so every program holds the NAT66 maps
  * (BPF_PROG_BIND_MAP; a no-op for those it uses already).
  */
 static int dp_bind_maps(struct qnat *skel)
 {
-	const struct bpf_map *maps[] = { skel->maps.qnat_ct6, skel->maps.qnat_ct6_rev };
+	const struct bpf_map *maps[] = { skel->maps.qnat_ct6, skel->maps.qnat_ct6_rev, skel->maps.qnat_fwd6 };
 	struct bpf_program *prog;
 	int err = 0;
 
@@ -562,7 +563,7 @@ int dp_load(struct dataplane *dp, const struct settings *s, int home_ifindex, in
 	dp->ip6 = s->ip6 != IP6_NONE;
 	memcpy(dp->prefix6, &s->prefix6, sizeof(dp->prefix6));
 	if ((err = dp_bind_maps(skel)))
-		log_warnx("cannot bind the NAT66 conntrack maps to the programs: %s", strerror(-err));
+		log_warnx("cannot bind the NAT66 maps to the programs: %s", strerror(-err));
 	return 0;
 
 fail:

@@ -21,7 +21,9 @@
 
 static const char forward_usage[] =
 	"Usage: qnat-bpf forward add BRIDGE tcp|udp [HOSTADDR:]HOSTPORT[-HOSTPORT_END] GUESTIP[:GUESTPORT] [--force]\n"
+	"       qnat-bpf forward add BRIDGE tcp|udp [HOST6]:HOSTPORT[-HOSTPORT_END] [GUEST6][:GUESTPORT] [--force]\n"
 	"       qnat-bpf forward del BRIDGE tcp|udp [HOSTADDR:]HOSTPORT[-HOSTPORT_END]\n"
+	"       qnat-bpf forward del BRIDGE tcp|udp [HOST6]:HOSTPORT[-HOSTPORT_END]\n"
 	"       qnat-bpf forward { list | show } BRIDGE [--json]\n";
 
 static int parse_proto(const char *s, uint8_t *proto)
@@ -45,21 +47,46 @@ static int parse_port(const char *s, uint16_t *port)
 	return 0;
 }
 
-/* "[HOSTADDR:]PORT[-END]" */
+/* "ADDR" or "[ADDR6]" before a ':'; *v6 says which.  Returns what follows the address, or NULL. */
+static const char *parse_addr_part(char *buf, struct fwd_rule *r, bool guest, bool *v6)
+{
+	char *close, *colon;
+	int err;
+
+	if (buf[0] == '[') {
+		close = strchr(buf, ']');
+		if (!close || (close[1] && close[1] != ':'))
+			return NULL;
+		*close = '\0';
+		*v6 = true;
+		err = parse_ipv6(buf + 1, guest ? &r->guest6 : &r->host6);
+		return err ? NULL : close + 1;
+	}
+	*v6 = false;
+	colon = strchr(buf, ':');
+	if (colon)
+		*colon = '\0';
+	if (parse_ipv4(buf, guest ? &r->guest : &r->host_addr))
+		return NULL;
+	return colon ? (*colon = ':', colon) : buf + strlen(buf);
+}
+
+/* "[HOSTADDR:]PORT[-END]", HOSTADDR as "[HOST6]" for IPv6 */
 static int parse_host_side(const char *arg, struct fwd_rule *r)
 {
-	char buf[64], *port = buf, *colon, *dash;
+	char buf[64], *port = buf, *dash;
+	const char *rest;
 
 	if (strlen(arg) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, arg);
 	r->host_addr.s_addr = 0;
-	colon = strrchr(buf, ':');
-	if (colon) {
-		*colon = '\0';
-		if (parse_ipv4(buf, &r->host_addr) || !r->host_addr.s_addr)
+	r->v6 = false;
+	if (strchr(buf, ':')) {
+		rest = parse_addr_part(buf, r, false, &r->v6);
+		if (!rest || *rest != ':' || (!r->v6 && !r->host_addr.s_addr))
 			return -EINVAL;
-		port = colon + 1;
+		port = (char *)rest + 1;
 	}
 	dash = strchr(port, '-');
 	if (dash)
@@ -72,35 +99,52 @@ static int parse_host_side(const char *arg, struct fwd_rule *r)
 	return 0;
 }
 
-/* "GUESTIP[:GUESTPORT]" */
-static int parse_guest_side(const char *arg, struct fwd_rule *r)
+/* "GUESTIP[:GUESTPORT]" or "[GUEST6][:GUESTPORT]"; *v6 says which. */
+static int parse_guest_side(const char *arg, struct fwd_rule *r, bool *v6)
 {
-	char buf[64], *colon;
+	char buf[64];
+	const char *rest;
 
 	if (strlen(arg) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, arg);
-	colon = strchr(buf, ':');
-	if (colon)
-		*colon = '\0';
-	if (parse_ipv4(buf, &r->guest))
+	rest = parse_addr_part(buf, r, true, v6);
+	if (!rest)
 		return -EINVAL;
 	r->guest_first = r->first;
-	if (colon && parse_port(colon + 1, &r->guest_first))
+	if (*rest && parse_port(rest + 1, &r->guest_first))
 		return -EINVAL;
 	return 0;
 }
 
-/* attach's --forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT] */
+/* --forward's IPv6 form: PROTO:[HOST6]:HOSTPORT[-END]:[GUEST6][:GUESTPORT], split where brackets say. */
+static int parse_compact6(char *buf, struct fwd_rule *r)
+{
+	char *host = strchr(buf, ':'), *guest;
+	bool v6;
+
+	if (!host || host[1] != '[' || !(guest = strstr(host, "]:")) || !(guest = strchr(guest + 2, ':')))
+		return -EINVAL;
+	*host++ = '\0';
+	*guest++ = '\0';
+	if (parse_proto(buf, &r->proto) || parse_host_side(host, r) || parse_guest_side(guest, r, &v6))
+		return -EINVAL;
+	return r->v6 && v6 ? 0 : -EINVAL;
+}
+
+/* attach's --forward PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT], or parse_compact6's */
 int fwd_rule_parse_compact(const char *s, struct fwd_rule *r)
 {
 	char buf[128], *tok[5];
 	int n = 0;
 	char host[64], guest[64];
+	bool v6;
 
 	if (strlen(s) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, s);
+	if (strchr(buf, '['))
+		return parse_compact6(buf, r);
 	for (char *p = strtok(buf, ":"); p && n < 5; p = strtok(NULL, ":"))
 		tok[n++] = p;
 	if (n < 3 || parse_proto(tok[0], &r->proto))
@@ -117,7 +161,7 @@ int fwd_rule_parse_compact(const char *s, struct fwd_rule *r)
 		snprintf(host, sizeof(host), "%s", tok[1]);
 		snprintf(guest, sizeof(guest), n == 4 ? "%s:%s" : "%s", tok[2], n == 4 ? tok[3] : "");
 	}
-	return parse_host_side(host, r) || parse_guest_side(guest, r) ? -EINVAL : 0;
+	return parse_host_side(host, r) || parse_guest_side(guest, r, &v6) || r->v6 || v6 ? -EINVAL : 0;
 }
 
 static const char *proto_str(uint8_t p)
@@ -145,47 +189,191 @@ static bool addr_on_uplink(const char *uplink, struct in_addr a)
 	return found;
 }
 
-/* Is a host socket listening on (or, for UDP, bound to) this port? */
-static bool host_port_busy(uint8_t proto, struct in_addr addr, uint16_t port)
+/*
+ * An entry of qnat_fwd or qnat_fwd6, as the code below sees both.  An IPv4
+ * address is addr[0] (0: every address of the uplink), the rest 0.
+ */
+struct fwd_ent {
+	bool v6;
+	uint8_t proto;
+	uint16_t port, guest_port, first, last, guest_first; /* host byte order */
+	uint32_t host[4], guest[4];
+	uint64_t hits;
+};
+
+static const char *addr_str(bool v6, const uint32_t a[4])
 {
-	const char *path = proto == IPPROTO_TCP ? "/proc/net/tcp" : "/proc/net/udp";
-	char line[256];
-	bool busy = false;
-	FILE *f = fopen(path, "re");
+	return v6 ? ip6_str((const struct in6_addr *)a) : ip_str_be(a[0]);
+}
+
+/* The rule's addresses, as an entry holds them. */
+static void rule_addrs(const struct fwd_rule *r, uint32_t host[4], uint32_t guest[4])
+{
+	memset(host, 0, 16);
+	memset(guest, 0, 16);
+	if (r->v6) {
+		memcpy(host, &r->host6, 16);
+		memcpy(guest, &r->guest6, 16);
+	} else {
+		host[0] = r->host_addr.s_addr;
+		guest[0] = r->guest.s_addr;
+	}
+}
+
+static bool ent_ours(const struct dataplane *dp, const struct fwd_ent *e)
+{
+	return e->v6 ? dp_owns6(dp, e->guest) : dp_owns(dp, e->guest[0]);
+}
+
+/* Write (BPF_NOEXIST) or delete e in its family's map. */
+static int ent_write(struct dataplane *dp, const struct fwd_ent *e, bool del)
+{
+	struct qnat_fwd_key k = { .addr = e->host[0], .port = htons(e->port), .proto = e->proto };
+	struct qnat_fwd v = { .guest_addr = e->guest[0] };
+	struct qnat_fwd6_key k6 = { .port = htons(e->port), .proto = e->proto };
+	struct qnat_fwd6 v6 = { .guest_port = htons(e->guest_port) };
+	int fd = e->v6 ? dp->fwd6_fd : dp->fwd_fd;
+	void *key = e->v6 ? (void *)&k6 : (void *)&k;
+
+	memcpy(k6.addr, e->host, sizeof(k6.addr));
+	memcpy(v6.guest_addr, e->guest, sizeof(v6.guest_addr));
+	v.guest_port = v6.guest_port;
+	v.rule_first = v6.rule_first = htons(e->first);
+	v.rule_last = v6.rule_last = htons(e->last);
+	v.rule_guest_first = v6.rule_guest_first = htons(e->guest_first);
+	if (fd < 0)
+		return -EOPNOTSUPP;
+	if (del)
+		return bpf_map_delete_elem(fd, key) ? -errno : 0;
+	return bpf_map_update_elem(fd, key, e->v6 ? (void *)&v6 : (void *)&v, BPF_NOEXIST) ? -errno : 0;
+}
+
+/* Every entry of both maps, every network's (they share the uplink's ports); free(*out). */
+static size_t fwd_collect(struct dataplane *dp, struct fwd_ent **out)
+{
+	struct fwd_ent *rows = NULL;
+	size_t n = 0, cap = 0;
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		int fd = v6 ? dp->fwd6_fd : dp->fwd_fd;
+		union {
+			struct qnat_fwd_key k4;
+			struct qnat_fwd6_key k6;
+		} k, prev;
+		union {
+			struct qnat_fwd v4;
+			struct qnat_fwd6 v6;
+		} v;
+		bool first = true;
+
+		while (fd >= 0 && !bpf_map_get_next_key(fd, first ? NULL : &prev, &k)) {
+			struct fwd_ent *e;
+
+			first = false;
+			prev = k;
+			if (bpf_map_lookup_elem(fd, &k, &v))
+				continue;
+			if (n == cap) {
+				struct fwd_ent *more = realloc(rows, (cap = cap ? cap * 2 : 64) * sizeof(*rows));
+
+				if (!more)
+					break;
+				rows = more;
+			}
+			e = &rows[n++];
+			memset(e, 0, sizeof(*e));
+			e->v6 = v6;
+			if (v6) {
+				memcpy(e->host, k.k6.addr, 16);
+				memcpy(e->guest, v.v6.guest_addr, 16);
+				e->port = ntohs(k.k6.port), e->proto = k.k6.proto;
+				e->guest_port = ntohs(v.v6.guest_port), e->first = ntohs(v.v6.rule_first);
+				e->last = ntohs(v.v6.rule_last), e->guest_first = ntohs(v.v6.rule_guest_first);
+				e->hits = v.v6.hits;
+			} else {
+				e->host[0] = k.k4.addr, e->guest[0] = v.v4.guest_addr;
+				e->port = ntohs(k.k4.port), e->proto = k.k4.proto;
+				e->guest_port = ntohs(v.v4.guest_port), e->first = ntohs(v.v4.rule_first);
+				e->last = ntohs(v.v4.rule_last), e->guest_first = ntohs(v.v4.rule_guest_first);
+				e->hits = v.v4.hits;
+			}
+		}
+	}
+	*out = rows;
+	return n;
+}
+
+/* Remove the whole rule entry e belongs to. */
+static void fwd_ent_del_rule(struct dataplane *dp, const struct fwd_ent *e)
+{
+	struct fwd_ent k = *e;
+
+	for (uint32_t p = e->first; p <= e->last; p++) {
+		k.port = p;
+		ent_write(dp, &k, true);
+	}
+}
+
+/* Is a host socket listening on (or, for UDP, bound to) this port, of the rule's family? */
+static bool host_port_busy(const struct fwd_rule *r, const uint32_t host[4], uint16_t port)
+{
+	static const char *const paths[2][2] = { { "/proc/net/tcp", "/proc/net/udp" },
+						 { "/proc/net/tcp6", "/proc/net/udp6" } };
+	char line[256], addr[33], want[33] = "", zero[33];
+	bool busy = false, every = !(host[0] | host[1] | host[2] | host[3]);
+	FILE *f = fopen(paths[r->v6][r->proto == IPPROTO_UDP], "re");
 
 	if (!f)
 		return false;
+	/* The kernel prints each 32-bit word of the address as a native-endian hex number. */
+	for (int i = 0; i < (r->v6 ? 4 : 1); i++)
+		snprintf(want + 8 * i, sizeof(want) - 8 * i, "%08X", host[i]);
+	memset(zero, '0', strlen(want));
+	zero[strlen(want)] = '\0';
 	while (!busy && fgets(line, sizeof(line), f)) {
-		unsigned int laddr, lport, state;
+		unsigned int lport, state;
 
-		if (sscanf(line, " %*d: %8X:%4X %*8X:%*4X %2X", &laddr, &lport, &state) != 3)
+		if (sscanf(line, " %*d: %32[0-9A-F]:%4X %*s %2X", addr, &lport, &state) != 3)
 			continue;
-		if (lport != port || (proto == IPPROTO_TCP && state != 0x0A)) /* TCP_LISTEN */
+		if (lport != port || (r->proto == IPPROTO_TCP && state != 0x0A)) /* TCP_LISTEN */
 			continue;
-		busy = laddr == 0 || !addr.s_addr || laddr == addr.s_addr;
+		busy = !strcmp(addr, zero) || every || !strcmp(addr, want);
 	}
 	fclose(f);
 	return busy;
 }
 
-/* Check a rule against the subnet, the uplink, the host's sockets and the other forwards. */
-static int fwd_rule_check(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r, bool force,
-			  bool idempotent, bool *present)
+/* Is guest a guest address of the network, of its family; which host addresses may forward to it? */
+static int fwd_addrs_check(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r)
 {
 	uint32_t host = ntohl(r->guest.s_addr) & ~ntohl(prefix_mask(s->prefix));
-	struct qnat_fwd_key k, next, *prev = NULL;
-	struct qnat_fwd v;
-	unsigned int same = 0;
+	static const uint8_t zero[8];
+	struct qnat_config cfg = { 0 };
+	uint32_t slot = dp->net;
 
-	*present = false;
+	if (r->v6) {
+		if (s->ip6 != IP6_MASQ) {
+			log_warnx("an IPv6 forward needs --masq6: %s does not translate IPv6", s->bridge);
+			return -EINVAL;
+		}
+		/* Nor the subnet-router anycast address (RFC 4291), nor the bridge's. */
+		if (!in_prefix6(&r->guest6, &s->prefix6) || !memcmp(r->guest6.s6_addr + 8, zero, 8) ||
+		    IN6_ARE_ADDR_EQUAL(&r->guest6, &s->gateway6)) {
+			log_warnx("guest %s is not a guest address of %s/64", ip6_str(&r->guest6), ip6_str(&s->prefix6));
+			return -EINVAL;
+		}
+		/* The forwarded flow leaves as a NAT66 flow does: from ext6. */
+		bpf_map_lookup_elem(dp->config_fd, &slot, &cfg);
+		if (memcmp(&r->host6, cfg.ext6, sizeof(cfg.ext6))) {
+			log_warnx("%s is not the uplink's IPv6 address (%s), which --masq6 translates to",
+				  ip6_str(&r->host6), ip6_str((struct in6_addr *)cfg.ext6));
+			return -EADDRNOTAVAIL;
+		}
+		return 0;
+	}
 	if ((r->guest.s_addr & prefix_mask(s->prefix)) != s->subnet.s_addr || host == 0 ||
 	    host == ~ntohl(prefix_mask(s->prefix)) || r->guest.s_addr == s->gateway.s_addr) {
 		log_warnx("guest %s is not a guest address of %s/%u", ip_str(r->guest), ip_str(s->subnet), s->prefix);
-		return -EINVAL;
-	}
-	if (r->last - r->first >= FWD_RANGE_MAX || (uint32_t)r->guest_first + (r->last - r->first) > 65535) {
-		log_warnx("port range %u-%u: at most %d ports, and the guest's ports must fit below 65536", r->first,
-			  r->last, FWD_RANGE_MAX);
 		return -EINVAL;
 	}
 	if (r->host_addr.s_addr && !is_loopback(r->host_addr) && !addr_on_uplink(s->uplink, r->host_addr)) {
@@ -193,31 +381,55 @@ static int fwd_rule_check(struct dataplane *dp, const struct settings *s, const 
 			  ip_str(r->host_addr), s->uplink);
 		return -EADDRNOTAVAIL;
 	}
+	return 0;
+}
+
+/* Check a rule against the subnet, the uplink, the host's sockets and the other forwards. */
+static int fwd_rule_check(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r, bool force,
+			  bool idempotent, bool *present)
+{
+	uint32_t host[4], guest[4];
+	struct fwd_ent *rows;
+	unsigned int same = 0;
+	size_t n;
+	int err;
+
+	*present = false;
+	if ((err = fwd_addrs_check(dp, s, r)))
+		return err;
+	if (r->last - r->first >= FWD_RANGE_MAX || (uint32_t)r->guest_first + (r->last - r->first) > 65535) {
+		log_warnx("port range %u-%u: at most %d ports, and the guest's ports must fit below 65536", r->first,
+			  r->last, FWD_RANGE_MAX);
+		return -EINVAL;
+	}
+	rule_addrs(r, host, guest);
+	n = fwd_collect(dp, &rows);
 	/* Overlap with another rule: same port and protocol, and either address covers the other. */
-	while (!bpf_map_get_next_key(dp->fwd_fd, prev, &next)) {
-		k = next;
-		prev = &k;
-		if (k.proto != r->proto || ntohs(k.port) < r->first || ntohs(k.port) > r->last ||
-		    (k.addr && r->host_addr.s_addr && k.addr != r->host_addr.s_addr) ||
-		    bpf_map_lookup_elem(dp->fwd_fd, &k, &v))
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct fwd_ent *e = &rows[i];
+		bool every = !r->v6 && (!e->host[0] || !host[0]);
+
+		if (e->v6 != r->v6 || e->proto != r->proto || e->port < r->first || e->port > r->last ||
+		    (!every && memcmp(e->host, host, 16)))
 			continue;
-		if (idempotent && k.addr == r->host_addr.s_addr && v.guest_addr == r->guest.s_addr &&
-		    ntohs(v.rule_first) == r->first && ntohs(v.rule_last) == r->last &&
-		    ntohs(v.rule_guest_first) == r->guest_first) {
+		if (idempotent && !memcmp(e->host, host, 16) && !memcmp(e->guest, guest, 16) && e->first == r->first &&
+		    e->last == r->last && e->guest_first == r->guest_first) {
 			same++;
 			continue;
 		}
-		log_warnx("%s port %u is already forwarded to %s:%u%s", proto_str(r->proto), ntohs(k.port),
-			  ip_str_be(v.guest_addr), ntohs(v.guest_port),
-			  dp_owns(dp, v.guest_addr) ? "" : ", by another network on the uplink (they share its ports)");
-		return -EEXIST;
+		log_warnx(e->v6 ? "%s port %u is already forwarded to [%s]:%u%s" : "%s port %u is already forwarded to %s:%u%s",
+			  proto_str(r->proto), e->port,
+			  addr_str(e->v6, e->guest), e->guest_port,
+			  ent_ours(dp, e) ? "" : ", by another network on the uplink (they share its ports)");
+		err = -EEXIST;
 	}
-	if (same) {
-		*present = true;
-		return 0;
+	free(rows);
+	if (err || same) {
+		*present = !err;
+		return err;
 	}
 	for (uint32_t p = r->first; p <= r->last; p++) {
-		if (!force && host_port_busy(r->proto, r->host_addr, p)) {
+		if (!force && host_port_busy(r, host, p)) {
 			log_warnx("host %s port %u is in use by a socket on the host (use --force to forward it anyway)",
 				  proto_str(r->proto), p);
 			return -EADDRINUSE;
@@ -229,28 +441,22 @@ static int fwd_rule_check(struct dataplane *dp, const struct settings *s, const 
 /* 0 added, 1 already there (idempotent), else negative errno. */
 int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r, bool force, bool idempotent)
 {
+	struct fwd_ent e = { .v6 = r->v6, .proto = r->proto, .first = r->first, .last = r->last,
+			     .guest_first = r->guest_first };
 	bool present;
 	int err = fwd_rule_check(dp, s, r, force, idempotent, &present);
 
 	if (err || present)
 		return err ? err : 1;
+	rule_addrs(r, e.host, e.guest);
 	for (uint32_t p = r->first; p <= r->last; p++) {
-		struct qnat_fwd_key k = { .addr = r->host_addr.s_addr, .port = htons(p), .proto = r->proto };
-		struct qnat_fwd v = {
-			.guest_addr = r->guest.s_addr,
-			.guest_port = htons(r->guest_first + (p - r->first)),
-			.rule_first = htons(r->first),
-			.rule_last = htons(r->last),
-			.rule_guest_first = htons(r->guest_first),
-		};
-
-		if (bpf_map_update_elem(dp->fwd_fd, &k, &v, BPF_NOEXIST)) {
-			err = -errno;
-			log_warn("cannot add forward of %s port %u", proto_str(r->proto), p);
-			while (p-- > r->first) {
-				k.port = htons(p);
-				bpf_map_delete_elem(dp->fwd_fd, &k);
-			}
+		e.port = p;
+		e.guest_port = r->guest_first + (p - r->first);
+		if ((err = ent_write(dp, &e, false))) {
+			log_warnx("cannot add forward of %s port %u: %s", proto_str(r->proto), p, strerror(-err));
+			e.last = p - 1;
+			if (p > r->first)
+				fwd_ent_del_rule(dp, &e);
 			return err;
 		}
 	}
@@ -260,77 +466,85 @@ int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fw
 /* A network leaves a shared uplink: the forwards to its guests go. */
 void fwd_forget_net(struct dataplane *dp)
 {
-	struct qnat_fwd_key k, next, *prev = NULL;
-	struct qnat_fwd v;
+	struct fwd_ent *rows;
+	size_t n = fwd_collect(dp, &rows);
 
-	while (!bpf_map_get_next_key(dp->fwd_fd, prev, &next)) {
-		k = next;
-		if (!bpf_map_lookup_elem(dp->fwd_fd, &k, &v) && dp_owns(dp, v.guest_addr)) {
-			bpf_map_delete_elem(dp->fwd_fd, &k);
-			prev = NULL;
-		} else {
-			prev = &k;
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		if (ent_ours(dp, &rows[i]))
+			ent_write(dp, &rows[i], true);
+	free(rows);
 }
 
-/* Remove the rule that holds addr:port; returns -ENOENT when none does. */
-int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint16_t port)
+/* Remove the rule that holds r's host address and first port; returns -ENOENT when none does. */
+int fwd_rule_del(struct dataplane *dp, const struct fwd_rule *r)
 {
-	struct qnat_fwd_key k = { .addr = addr.s_addr, .port = htons(port), .proto = proto };
-	struct qnat_fwd v;
+	uint32_t host[4], guest[4];
+	struct fwd_ent *rows;
+	size_t n = fwd_collect(dp, &rows);
+	int err = -ENOENT;
 
-	if (bpf_map_lookup_elem(dp->fwd_fd, &k, &v))
-		return -ENOENT;
-	for (uint32_t p = ntohs(v.rule_first); p <= ntohs(v.rule_last); p++) {
-		k.port = htons(p);
-		bpf_map_delete_elem(dp->fwd_fd, &k);
-	}
-	return 0;
+	rule_addrs(r, host, guest);
+	for (size_t i = 0; i < n && err; i++)
+		if (rows[i].v6 == r->v6 && rows[i].proto == r->proto && rows[i].port == r->first &&
+		    !memcmp(rows[i].host, host, 16)) {
+			fwd_ent_del_rule(dp, &rows[i]);
+			err = 0;
+		}
+	free(rows);
+	return err;
 }
 
 /*
  * `forward del`: the rule that holds [addr:]port.  Without an address, the
- * one rule on that port whatever its address.  A rule of several ports
+ * one IPv4 rule on that port whatever its address.  A rule of several ports
  * goes only by its whole range, never by one of its ports.
  */
 static int fwd_rule_del_asked(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r)
 {
-	struct qnat_fwd_key k, next, *prev = NULL, found = { 0 };
-	struct qnat_fwd v, fv;
-	int n = 0;
-	uint16_t first, last;
-	bool every = false;
+	const struct fwd_ent *found = NULL;
+	uint32_t host[4], guest[4];
+	bool any, every = false;
+	struct fwd_ent *rows;
+	size_t n = fwd_collect(dp, &rows);
+	int hits = 0, err = 0;
+	char where[INET6_ADDRSTRLEN + 8];
 
-	while (!bpf_map_get_next_key(dp->fwd_fd, prev, &next)) {
-		k = next;
-		prev = &k;
-		if (k.proto != r->proto || ntohs(k.port) != r->first || bpf_map_lookup_elem(dp->fwd_fd, &k, &v) ||
-		    !dp_owns(dp, v.guest_addr) || (r->host_addr.s_addr && k.addr != r->host_addr.s_addr) || every)
+	rule_addrs(r, host, guest);
+	any = !r->v6 && !host[0];
+	for (size_t i = 0; i < n && !every; i++) {
+		const struct fwd_ent *e = &rows[i];
+
+		if (e->v6 != r->v6 || e->proto != r->proto || e->port != r->first || !ent_ours(dp, e) ||
+		    (!any && memcmp(e->host, host, 16)))
 			continue;
-		every = !r->host_addr.s_addr && !k.addr; /* the every-address rule is the one meant */
-		n = every ? 1 : n + 1; /* one key per address and port */
-		found = k, fv = v;
+		every = any && !e->host[0]; /* the every-address rule is the one meant */
+		hits = every ? 1 : hits + 1; /* one key per address and port */
+		found = e;
 	}
-	if (!n) {
-		log_warnx("no forward of %s %s%s%u", proto_str(r->proto), r->host_addr.s_addr ? ip_str(r->host_addr) : "",
-			  r->host_addr.s_addr ? ":" : "port ", r->first);
-		return -ENOENT;
-	}
-	if (n > 1) {
+	if (found && found->host[0])
+		snprintf(where, sizeof(where), found->v6 ? "[%s]:" : "%s:", addr_str(found->v6, found->host));
+	else
+		snprintf(where, sizeof(where), "port ");
+	if (!hits) {
+		if (!any)
+			snprintf(where, sizeof(where), r->v6 ? "[%s]:" : "%s:", addr_str(r->v6, host));
+		log_warnx("no forward of %s %s%u", proto_str(r->proto), where, r->first);
+		err = -ENOENT;
+	} else if (hits > 1) {
 		log_warnx("%s port %u is forwarded on several addresses: name one (forward list %s)", proto_str(r->proto),
 			  r->first, s->bridge);
-		return -EINVAL;
+		err = -EINVAL;
+	} else if (r->first != found->first || r->last != found->last) {
+		log_warnx("%s %s%u is part of the forward of %u-%u: delete the whole range "
+			  "(forward del %s %s %s%u-%u), nothing was changed", proto_str(r->proto), where, r->first,
+			  found->first, found->last, s->bridge, proto_str(r->proto), found->host[0] ? where : "",
+			  found->first, found->last);
+		err = -EINVAL;
+	} else {
+		fwd_ent_del_rule(dp, found);
 	}
-	first = ntohs(fv.rule_first), last = ntohs(fv.rule_last);
-	if (r->first != first || r->last != last) {
-		log_warnx("%s %s%s%u is part of the forward of %u-%u: delete the whole range "
-			  "(forward del %s %s %s%s%u-%u), nothing was changed", proto_str(r->proto),
-			  found.addr ? ip_str_be(found.addr) : "port ", found.addr ? ":" : "", r->first, first, last, s->bridge,
-			  proto_str(r->proto), found.addr ? ip_str_be(found.addr) : "", found.addr ? ":" : "", first, last);
-		return -EINVAL;
-	}
-	return fwd_rule_del(dp, r->proto, (struct in_addr){ found.addr }, first);
+	free(rows);
+	return err;
 }
 
 /* Does a guest have addr now: a DHCP lease, a static host, or a neighbour entry on the bridge? */
@@ -364,62 +578,52 @@ static bool guest_known(const struct settings *s, struct in_addr addr)
 	return found;
 }
 
-struct fwd_row {
-	struct qnat_fwd_key k;
-	struct qnat_fwd v;
-};
-
 static int row_cmp(const void *a, const void *b)
 {
-	const struct fwd_row *x = a, *y = b;
+	const struct fwd_ent *x = a, *y = b;
+	int c;
 
-	if (x->k.proto != y->k.proto)
-		return x->k.proto - y->k.proto;
-	if (ntohs(x->k.port) != ntohs(y->k.port))
-		return ntohs(x->k.port) - ntohs(y->k.port);
-	return ntohl(x->k.addr) < ntohl(y->k.addr) ? -1 : ntohl(x->k.addr) > ntohl(y->k.addr);
+	if (x->v6 != y->v6)
+		return x->v6 - y->v6;
+	if (x->proto != y->proto)
+		return x->proto - y->proto;
+	if (x->port != y->port)
+		return x->port - y->port;
+	for (int i = 0; i < 4; i++)
+		if ((c = (ntohl(x->host[i]) > ntohl(y->host[i])) - (ntohl(x->host[i]) < ntohl(y->host[i]))))
+			return c;
+	return 0;
 }
 
 /* One line per rule, with the hits of all its ports; the text heading only above rules. */
 void fwd_print(struct json *j, struct dataplane *dp, const char *heading)
 {
-	struct qnat_fwd_key k, *prev = NULL;
-	struct fwd_row *rows = NULL;
-	size_t n = 0, cap = 0;
+	struct fwd_ent *rows;
+	size_t n = fwd_collect(dp, &rows), m = 0;
 
-	while (dp->fwd_fd >= 0 && !bpf_map_get_next_key(dp->fwd_fd, prev, &k)) {
-		if (n == cap) {
-			struct fwd_row *more = realloc(rows, (cap = cap ? cap * 2 : 64) * sizeof(*rows));
-
-			if (!more)
-				break;
-			rows = more;
-		}
-		rows[n].k = k;
-		prev = &rows[n].k;
-		if (!bpf_map_lookup_elem(dp->fwd_fd, &k, &rows[n].v) && dp_owns(dp, rows[n].v.guest_addr))
-			n++;
-	}
-	if (n) /* no rows: rows is NULL, which qsort must not get */
-		qsort(rows, n, sizeof(*rows), row_cmp);
+	for (size_t i = 0; i < n; i++) /* ours only */
+		if (ent_ours(dp, &rows[i]))
+			rows[m++] = rows[i];
+	if (m) /* no rows: rows may be NULL, which qsort must not get */
+		qsort(rows, m, sizeof(*rows), row_cmp);
 	json_arr_open(j, "forwards");
-	if (n && heading)
+	if (m && heading)
 		json_text(j, heading);
-	for (size_t i = 0; i < n;) {
-		const struct fwd_row *r = &rows[i];
+	for (size_t i = 0; i < m;) {
+		const struct fwd_ent *r = &rows[i];
 		unsigned long long hits = 0;
-		uint16_t first = ntohs(r->v.rule_first), last = ntohs(r->v.rule_last), g = ntohs(r->v.rule_guest_first);
+		uint16_t first = r->first, last = r->last, g = r->guest_first;
 		size_t e = i;
 
-		while (e < n && rows[e].k.proto == r->k.proto && rows[e].k.addr == r->k.addr &&
-		       rows[e].v.rule_first == r->v.rule_first)
-			hits += rows[e++].v.hits;
+		while (e < m && rows[e].v6 == r->v6 && rows[e].proto == r->proto && !memcmp(rows[e].host, r->host, 16) &&
+		       rows[e].first == r->first)
+			hits += rows[e++].hits;
 		json_obj_open(j, NULL);
-		json_str(j, "proto", "  %s", proto_str(r->k.proto));
-		json_str(j, "host_addr", " %s", r->k.addr ? ip_str_be(r->k.addr) : "*");
+		json_str(j, "proto", "  %s", proto_str(r->proto));
+		json_str(j, "host_addr", r->v6 ? " [%s]" : " %s", r->v6 || r->host[0] ? addr_str(r->v6, r->host) : "*");
 		json_uint(j, "host_port", ":%llu", first);
 		json_uint(j, "host_port_end", last != first ? "-%llu" : NULL, last != first ? last : 0);
-		json_str(j, "guest_addr", " -> %s", ip_str_be(r->v.guest_addr));
+		json_str(j, "guest_addr", r->v6 ? " -> [%s]" : " -> %s", addr_str(r->v6, r->guest));
 		json_uint(j, "guest_port", ":%llu", g);
 		json_uint(j, "guest_port_end", last != first ? "-%llu" : NULL, last != first ? g + (last - first) : 0);
 		json_uint(j, "hits", "  hits %llu\n", hits);
@@ -437,7 +641,7 @@ int cmd_forward(int argc, char **argv)
 	struct settings s;
 	struct owned o;
 	struct fwd_rule r = { 0 };
-	bool json = false, force = false;
+	bool json = false, force = false, guest6 = false;
 	const char *pos[4];
 	int npos = 0, err;
 
@@ -490,11 +694,18 @@ int cmd_forward(int argc, char **argv)
 		return 1;
 	}
 	if (parse_host_side(pos[2], &r)) {
-		log_warnx("forward: %s: expected [HOSTADDR:]HOSTPORT[-HOSTPORT_END], ports 1-65535", pos[2]);
+		log_warnx("forward: %s: expected [HOSTADDR:]HOSTPORT[-HOSTPORT_END] ([HOST6]:HOSTPORT for IPv6), "
+			  "ports 1-65535", pos[2]);
 		return 1;
 	}
-	if (npos == 4 && parse_guest_side(pos[3], &r)) {
-		log_warnx("forward: %s: expected GUESTIP[:GUESTPORT]", pos[3]);
+	if (npos == 4 && parse_guest_side(pos[3], &r, &guest6)) {
+		log_warnx("forward: %s: expected GUESTIP[:GUESTPORT] or [GUEST6][:GUESTPORT]", pos[3]);
+		return 1;
+	}
+	/* An IPv6 rule names its host address: without one, the IPv4 rule is meant. */
+	if (npos == 4 && guest6 != r.v6) {
+		log_warnx("forward: %s %s: one rule is IPv4 or IPv6, not both (IPv6: [HOST6]:PORT [GUEST6]:PORT)", pos[2],
+			  pos[3]);
 		return 1;
 	}
 	if (geteuid() != 0) {
@@ -507,7 +718,7 @@ int cmd_forward(int argc, char **argv)
 		err = fwd_rule_add(&dp, &s, &r, force, true);
 		if (err == 1)
 			printf("%s %s already forwarded to %s, as asked: nothing to do\n", proto_str(r.proto), pos[2], pos[3]);
-		if (err >= 0 && !guest_known(&s, r.guest))
+		if (err >= 0 && !r.v6 && !guest_known(&s, r.guest))
 			log_warnx("warning: no guest has %s now (no DHCP lease, static host or neighbour): the forward is "
 				  "added and works once a guest takes that address", ip_str(r.guest));
 		if (err >= 0 && is_loopback(r.host_addr) && !o.sock_hooks)

@@ -378,7 +378,7 @@ const struct opt attach_opts[] = {
 	/* Not settings: what an attach declares besides them, or how it runs. */
 	{ .name = "forward", .arg = "PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT]",
 	  CUSTOM(parse_forward, NULL), .flags = OPT_NAT | OPT_REPEAT | OPT_RELOAD,
-	  .help = "a port forward, e.g. tcp:8080:192.168.122.89:80 (at most 64)",
+	  .help = "a port forward, e.g. tcp:8080:192.168.122.89:80; IPv6 (--masq6): tcp:[HOST6]:8080:[GUEST6]:80 (at most 64)",
 	  .bad = "expected PROTO:[HOSTADDR:]HOSTPORT[-END]:GUESTIP[:GUESTPORT], e.g. tcp:8080:192.168.122.89:80 "
 		 "(at most 64)" },
 	{ .name = "host", .arg = "MAC,IP[,NAME]", CUSTOM(parse_host, NULL), .flags = OPT_NAT | OPT_REPEAT | OPT_RELOAD,

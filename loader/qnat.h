@@ -201,6 +201,7 @@ struct dataplane {
 	int ip6_bind_fd;		     /* port security's IPv6 sources */
 	int ct_ev_fd;			     /* flows' first packets, for ct events */
 	int ct6_fd, ct6_rev_fd;		     /* NAT66 flows */
+	int fwd6_fd;			     /* --masq6 port forwards */
 	bool reused; /* maps adopted from a running data plane */
 	bool joined; /* ... of other networks on the uplink: this one is new there */
 	int net;     /* our slot in qnat_config (networks sharing the uplink) */
@@ -273,10 +274,12 @@ gid_t dnsmasq_gid(void);
 /* forward.c: port forwards */
 struct fwd_rule {
 	uint8_t proto;
+	bool v6;		  /* --masq6: host6 and guest6, not host_addr and guest */
 	struct in_addr host_addr; /* 0: every address of the uplink */
 	uint16_t first, last;	  /* host ports */
 	struct in_addr guest;
 	uint16_t guest_first;
+	struct in6_addr host6, guest6;
 };
 int fwd_rule_parse_compact(const char *s, struct fwd_rule *r);
 int fwd_rule_add(struct dataplane *dp, const struct settings *s, const struct fwd_rule *r, bool force, bool idempotent);
@@ -328,7 +331,7 @@ struct extras {
 int attach_args(int argc, char **argv, struct settings *s, struct extras *x);
 int config_load(const char *bridge, const char *path, struct settings *s, struct extras *x);
 int extras_apply(struct dataplane *dp, const struct settings *s, const struct extras *x);
-int fwd_rule_del(struct dataplane *dp, uint8_t proto, struct in_addr addr, uint16_t port);
+int fwd_rule_del(struct dataplane *dp, const struct fwd_rule *r);
 void fwd_forget_net(struct dataplane *dp);
 
 /* dhcp.c */

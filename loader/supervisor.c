@@ -282,8 +282,10 @@ static int pidfile_write(const char *bridge)
 
 static bool same_rule(const struct fwd_rule *a, const struct fwd_rule *b)
 {
-	return a->proto == b->proto && a->host_addr.s_addr == b->host_addr.s_addr && a->first == b->first &&
-	       a->last == b->last && a->guest.s_addr == b->guest.s_addr && a->guest_first == b->guest_first;
+	return a->proto == b->proto && a->v6 == b->v6 && a->host_addr.s_addr == b->host_addr.s_addr &&
+	       a->first == b->first && a->last == b->last && a->guest.s_addr == b->guest.s_addr &&
+	       a->guest_first == b->guest_first && IN6_ARE_ADDR_EQUAL(&a->host6, &b->host6) &&
+	       IN6_ARE_ADDR_EQUAL(&a->guest6, &b->guest6);
 }
 
 /*
@@ -351,7 +353,7 @@ static void config_reload(struct sup *p)
 		for (int k = 0; k < nx.nfwd && !kept; k++)
 			kept = same_rule(&p->x->fwd[i], &nx.fwd[k]);
 		if (!kept)
-			fwd_rule_del(p->dp, p->x->fwd[i].proto, p->x->fwd[i].host_addr, p->x->fwd[i].first);
+			fwd_rule_del(p->dp, &p->x->fwd[i]);
 	}
 	for (int i = 0; i < p->x->nhost; i++) {
 		bool kept = false;

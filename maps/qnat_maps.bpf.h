@@ -98,6 +98,13 @@ struct {
 } qnat_fwd SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, QNAT_FWD_MAX);
+	__type(key, struct qnat_fwd6_key);
+	__type(value, struct qnat_fwd6);
+} qnat_fwd6 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct qnat_sock_rev_key);

@@ -13,7 +13,7 @@
 #include <linux/types.h>
 
 #ifndef QNAT_ABI_VERSION /* a -D only to build a mismatching variant (test_upgrade.sh) */
-#define QNAT_ABI_VERSION 5
+#define QNAT_ABI_VERSION 6
 #endif
 
 /* Map names, as the kernel reports them (at most 15 characters). */
@@ -39,6 +39,7 @@
 #define QNAT_MAP_CT_EVENTS "qnat_ct_ev"
 #define QNAT_MAP_CT6 "qnat_ct6"
 #define QNAT_MAP_CT6_REV "qnat_ct6_rev"
+#define QNAT_MAP_FWD6 "qnat_fwd6"
 
 #define QNAT_CT_DEFAULT_MAX 262144
 /* Networks that share one uplink's data plane: qnat_config has a slot for
@@ -266,6 +267,29 @@ struct qnat_fwd {
 	__u64 hits; /* connections opened through this entry */
 };
 _Static_assert(sizeof(struct qnat_fwd) == 24, "qnat_fwd layout");
+
+/*
+ * qnat_fwd6, --masq6: (host IPv6 address, port, protocol) -> the guest, as
+ * qnat_fwd.  The address is always the uplink's ext6: a forwarded flow is a
+ * NAT66 flow whose nat_port is the host port.
+ */
+struct qnat_fwd6_key {
+	__be32 addr[4];
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+_Static_assert(sizeof(struct qnat_fwd6_key) == 20, "qnat_fwd6_key layout");
+
+struct qnat_fwd6 {
+	__be32 guest_addr[4];
+	__be16 guest_port;
+	__be16 rule_first;
+	__be16 rule_last;
+	__be16 rule_guest_first;
+	__u64 hits;
+};
+_Static_assert(sizeof(struct qnat_fwd6) == 32, "qnat_fwd6 layout");
 
 /*
  * qnat_sock_rev: a host socket's UDP datagrams to a forwarded port went to

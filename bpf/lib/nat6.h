@@ -145,6 +145,11 @@ static __always_inline int is_unspec6(const __be32 a[4])
 	return !(a[0] | a[1] | a[2] | a[3]);
 }
 
+static __always_inline int eq6(const __be32 a[4], const __be32 b[4])
+{
+	return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]));
+}
+
 /* The guest's IPv6 packet: as port_out_kind says of IPv4 (lib/port_out.h). */
 static __always_inline int port_out6_kind(const struct qnat_config *cfg, const struct pkt6 *p, int r)
 {
@@ -291,6 +296,50 @@ static __always_inline struct qnat_ct_entry *ct6_lookup_rev(const struct qnat_ct
 	return bpf_map_lookup_elem(&qnat_ct6, orig);
 }
 
+/*
+ * A connection from outside to a forwarded port of ext6 (--masq6): stored,
+ * as IPv4's ct_create_inbound does, as if the guest had opened it towards
+ * the remote end and been masqueraded to ext6 and the host port, so the
+ * guest's packets take tc_port_in6's path and replies this one's.
+ */
+static __always_inline struct qnat_ct_entry *ct6_create_inbound(const struct qnat_config *cfg, const struct pkt6 *p,
+								 const struct qnat_fwd6 *f, struct qnat_ct6_key *orig)
+{
+	struct qnat_ct_entry e = {
+		.last_seen = bpf_ktime_get_ns(),
+		.nat_port = p->dport,
+		.peer_port = p->sport,
+		.state = p->proto == IPPROTO_TCP ? QNAT_CT_NONE : QNAT_CT_UDP,
+		.flags = QNAT_CTF_DNAT,
+	};
+	struct qnat_ct6_key rev;
+	int err;
+
+	ct6_key_reply(p, &rev);
+	__builtin_memset(orig, 0, sizeof(*orig));
+	__builtin_memcpy(orig->saddr, f->guest_addr, sizeof(orig->saddr));
+	__builtin_memcpy(orig->daddr, p->saddr, sizeof(orig->daddr));
+	orig->sport = f->guest_port;
+	orig->dport = p->sport;
+	orig->proto = p->proto;
+	err = bpf_map_update_elem(&qnat_ct6_rev, &rev, orig, BPF_NOEXIST);
+	if (err) {
+		if (err == -EEXIST) /* another CPU set it up first */
+			return bpf_map_lookup_elem(&qnat_ct6, orig);
+		count(cfg, QNAT_C_DROP_CT_FULL, 0);
+		return 0;
+	}
+	err = bpf_map_update_elem(&qnat_ct6, orig, &e, BPF_NOEXIST);
+	if (err) {
+		/* Full, or the guest already uses this very tuple outwards. */
+		bpf_map_delete_elem(&qnat_ct6_rev, &rev);
+		count(cfg, err == -EEXIST ? QNAT_C_DROP_NO_PORT : QNAT_C_DROP_CT_FULL, 0);
+		return 0;
+	}
+	count(cfg, QNAT_C_CT_NEW, 0);
+	return bpf_map_lookup_elem(&qnat_ct6, orig);
+}
+
 static __always_inline __u32 l4_csum_off6(const struct pkt6 *p)
 {
 	return p->l4_off + (p->proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) :
@@ -383,18 +432,44 @@ static __always_inline void csum_replace16(__sum16 *sum, const __be32 *from, con
 }
 
 /*
- * Hand an ICMPv6 error to the guest: the quoted source (ext6 and the
- * translated port or identifier) and the outer destination become the
- * guest's.  Every change is paired with its checksum's (the quoted L4 one,
+ * The flow a guest's ICMPv6 error is about: it quotes a packet the guest got
+ * (peer -> guest), a forwarded flow's or a reply's.  TCP and UDP only.
+ */
+static __always_inline struct qnat_ct_entry *icmp6_err_out_flow(struct __sk_buff *skb, const struct pkt6 *p,
+								 struct quoted6 *q, struct qnat_ct6_key *orig)
+{
+	if (QUOTE6_OFF(p) + sizeof(*q) > p->end || bpf_skb_load_bytes(skb, QUOTE6_OFF(p), q, sizeof(*q)) ||
+	    (q->ip.nexthdr != IPPROTO_TCP && q->ip.nexthdr != IPPROTO_UDP))
+		return 0;
+	__builtin_memset(orig, 0, sizeof(*orig));
+	__builtin_memcpy(orig->saddr, &q->ip.daddr, sizeof(orig->saddr));
+	__builtin_memcpy(orig->daddr, &q->ip.saddr, sizeof(orig->daddr));
+	if (!eq6(orig->saddr, p->saddr))
+		return 0;
+	orig->sport = q->port[1];
+	orig->dport = q->port[0];
+	orig->proto = q->ip.nexthdr;
+	return bpf_map_lookup_elem(&qnat_ct6, orig);
+}
+
+/*
+ * Translate an ICMPv6 error about a flow.  ERR_IN, to the guest: the quoted
+ * source (ext6 and the translated port or identifier) and the outer
+ * destination become addr and port, the guest's.  ERR_OUT, from the guest:
+ * the quoted destination and the outer source become ext6 and the flow's
+ * port.  Every change is paired with its checksum's (the quoted L4 one,
  * where the quote reaches it, and ICMPv6's, whose pseudo-header holds the
- * outer destination), so the packet's sum, and a CHECKSUM_COMPLETE skb's,
+ * outer addresses), so the packet's sum, and a CHECKSUM_COMPLETE skb's,
  * stays as it was.
  */
-static __always_inline int tc_icmp6_err_xlate(struct __sk_buff *skb, const struct pkt6 *p, struct quoted6 *q,
-					      const struct qnat_ct6_key *orig)
+enum { ERR_IN, ERR_OUT };
+
+static __always_inline int tc_icmp6_err_xlate(struct __sk_buff *skb, const struct pkt6 *p, struct quoted6 *q, int dir,
+					      const __be32 *addr, __be16 port)
 {
 	__u32 icsum_off = p->l4_off + offsetof(struct icmphdr, checksum), l4 = QUOTE6_OFF(p) + sizeof(q->ip);
-	__be32 old_addr[4];
+	__be32 old_addr[4], *qaddr = (__be32 *)(dir == ERR_IN ? &q->ip.saddr : &q->ip.daddr);
+	const __be32 *outer = dir == ERR_IN ? p->daddr : p->saddr;
 	__sum16 icsum, l4sum = 0, old_l4sum;
 	__u32 l4sum_off;
 	__be16 *qport, old_port;
@@ -406,15 +481,15 @@ static __always_inline int tc_icmp6_err_xlate(struct __sk_buff *skb, const struc
 	case IPPROTO_TCP:
 		l4sum_off = l4 + offsetof(struct tcphdr, check);
 		has_l4sum = l4sum_off + sizeof(l4sum) <= p->end && !bpf_skb_load_bytes(skb, l4sum_off, &l4sum, sizeof(l4sum));
-		qport = &q->port[0];
+		qport = &q->port[dir == ERR_OUT];
 		break;
 	case IPPROTO_UDP:
 		l4sum_off = l4 + offsetof(struct udphdr, check);
 		l4sum = q->l4w[1];
 		has_l4sum = 1;
-		qport = &q->port[0];
+		qport = &q->port[dir == ERR_OUT];
 		break;
-	default: /* ICMPv6 echo: its identifier */
+	default: /* ICMPv6 echo (ERR_IN only): its identifier */
 		l4sum_off = l4 + offsetof(struct icmphdr, checksum);
 		l4sum = q->port[1];
 		has_l4sum = 1;
@@ -422,26 +497,26 @@ static __always_inline int tc_icmp6_err_xlate(struct __sk_buff *skb, const struc
 	}
 	old_l4sum = l4sum;
 	old_port = *qport;
-	__builtin_memcpy(old_addr, &q->ip.saddr, sizeof(old_addr));
+	__builtin_memcpy(old_addr, qaddr, sizeof(old_addr));
 
-	__builtin_memcpy(&q->ip.saddr, orig->saddr, sizeof(orig->saddr));
-	*qport = orig->sport;
-	csum_replace16(&l4sum, old_addr, orig->saddr); /* every IPv6 L4 checksum has the pseudo-header */
-	csum_replace2(&l4sum, old_port, orig->sport);
+	__builtin_memcpy(qaddr, addr, sizeof(old_addr));
+	*qport = port;
+	csum_replace16(&l4sum, old_addr, addr); /* every IPv6 L4 checksum has the pseudo-header */
+	csum_replace2(&l4sum, old_port, port);
 	if (q->ip.nexthdr == IPPROTO_UDP && !l4sum)
 		l4sum = 0xffff;
 
-	csum_replace16(&icsum, old_addr, orig->saddr);
-	csum_replace2(&icsum, old_port, orig->sport);
+	csum_replace16(&icsum, old_addr, addr);
+	csum_replace2(&icsum, old_port, port);
 	if (has_l4sum)
 		csum_replace2(&icsum, old_l4sum, l4sum);
-	csum_replace16(&icsum, p->daddr, orig->saddr); /* the outer destination, in the pseudo-header */
+	csum_replace16(&icsum, outer, addr); /* the outer address, in the pseudo-header */
 
 	if (bpf_skb_store_bytes(skb, QUOTE6_OFF(p), q, sizeof(*q), 0) ||
 	    (has_l4sum && bpf_skb_store_bytes(skb, l4sum_off, &l4sum, sizeof(l4sum), 0)) ||
 	    bpf_skb_store_bytes(skb, icsum_off, &icsum, sizeof(icsum), 0))
 		return -1;
-	return bpf_skb_store_bytes(skb, IP6_ADDR_OFF(1), orig->saddr, sizeof(orig->saddr), 0);
+	return bpf_skb_store_bytes(skb, IP6_ADDR_OFF(dir == ERR_IN), addr, 16, 0);
 }
 
 #endif /* QNAT_NAT6_H */

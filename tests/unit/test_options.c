@@ -176,7 +176,10 @@ TEST(parse_forward_rule)
 {
 	struct fwd_rule r;
 	static const char *const bad[] = { "sctp:80:10.0.0.2", "tcp:0:10.0.0.2", "tcp:8080", "tcp:90-80:10.0.0.2",
-					   "tcp:8080:10.0.0.2:0", "tcp:8080:nothost", "tcp:1.2.3.4:8080" };
+					   "tcp:8080:10.0.0.2:0", "tcp:8080:nothost", "tcp:1.2.3.4:8080",
+					   /* IPv6: brackets on both sides, never mixed with IPv4 */
+					   "tcp:[2001:db8::1]:8080:10.0.0.2", "tcp:8080:[fd00::5]:80", "tcp:[2001:db8::1:8080:[fd00::5]",
+					   "tcp:[2001:db8::1]:8080", "tcp:2001:db8::1:8080:[fd00::5]:80", "tcp:[nothost]:80:[fd00::5]" };
 
 	if (ASSERT_OK(fwd_rule_parse_compact("tcp:8080:192.168.122.89:80", &r), "tcp:8080:192.168.122.89:80")) {
 		ASSERT_EQ(r.proto, IPPROTO_TCP, "proto");
@@ -192,6 +195,14 @@ TEST(parse_forward_rule)
 		ASSERT_EQ(r.first, 5000, "first");
 		ASSERT_EQ(r.last, 5010, "last");
 		ASSERT_EQ(r.guest_first, 5000, "guest port: the host's");
+	}
+	if (ASSERT_OK(fwd_rule_parse_compact("udp:[2001:db8::1]:5000-5001:[fd00::5]:53", &r), "IPv6")) {
+		ASSERT_EQ(r.v6, true, "IPv6");
+		ASSERT_STREQ(ip6_str(&r.host6), "2001:db8::1", "host address");
+		ASSERT_EQ(r.first, 5000, "first");
+		ASSERT_EQ(r.last, 5001, "last");
+		ASSERT_STREQ(ip6_str(&r.guest6), "fd00::5", "guest");
+		ASSERT_EQ(r.guest_first, 53, "guest port");
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ASSERT_EQ(fwd_rule_parse_compact(bad[i], &r), -EINVAL, bad[i]);

@@ -82,7 +82,11 @@ attach
 dir=/run/qnat-bpf/ns$(ns_inode "$NS_HOST")/$BR
 wait_for 5 test -s "$dir/dnsmasq.pid" || fail "(e) dnsmasq wrote no pid file"
 old=$(cat "$dir/dnsmasq.pid")
-kill -9 "$(cat "$dir/supervisor.pid")"
+sup=$(cat "$dir/supervisor.pid")
+kill -9 "$sup"
+# (until it is gone, the next attach finds it running: "already attached")
+sup_gone() { [ ! -e "/proc/$sup" ] || [ "$(cut -d' ' -f3 "/proc/$sup/stat")" = Z ]; }
+wait_for 5 sup_gone || fail "(e) the supervisor $sup survived SIGKILL"
 rm -f "$dir/dnsmasq.pid"
 attach
 wait_for 5 test -s "$dir/dnsmasq.pid" || fail "(e) the new dnsmasq wrote no pid file"

@@ -300,42 +300,90 @@ int tc_port_in(struct __sk_buff *skb)
 	return skb->protocol == bpf_htons(ETH_P_IPV6) ? tc_port_in6(skb, cfg) : tc_port_in4(skb, cfg);
 }
 
+/* Is the flow's cached next hop (xdp_port_in's) to be asked again for a packet of len bytes? */
+static __always_inline int xdp_nh_stale(const struct qnat_config *cfg, const struct qnat_ct_entry *e, __u32 len)
+{
+	return e->nh_gen != cfg->nh_gen || len > e->nh_len;
+}
+
+/* The flow's next hop, as the FIB gives it for fib (filled in for the
+ * packet): cached in e when it is the uplink's, else -1, the packet TC's. */
+static __always_inline int xdp_nh_lookup(struct xdp_md *ctx, const struct qnat_config *cfg, struct qnat_ct_entry *e,
+					 struct bpf_fib_lookup *fib, __u32 len)
+{
+	fib->tot_len = len; /* over the uplink's MTU: FRAG_NEEDED (Packet Too Big), the kernel answers */
+	if (bpf_fib_lookup(ctx, fib, sizeof(*fib), 0) != BPF_FIB_LKUP_RET_SUCCESS ||
+	    fib->ifindex != cfg->uplink_ifindex || !mac_eq(fib->smac, cfg->uplink_mac))
+		return -1; /* a host address, no neighbour yet, elsewhere: TC's */
+	e->nh_len = len; /* longer than before, or the first since a change */
+	e->nh_gen = cfg->nh_gen;
+	__builtin_memcpy(e->nh_mac, fib->dmac, ETH_ALEN);
+	return 0;
+}
+
+/* The uplink may have left the devmap (unregistered): a redirect after the
+ * rewrite would abort, a pass would reach TC translated. */
+static __always_inline int xdp_uplink_takes(const struct qnat_config *cfg)
+{
+	return bpf_map_lookup_elem(&qnat_devmap, &cfg->uplink_ifindex) != 0;
+}
+
 /*
- * The same work in XDP, on TAP ports, before any skb exists: frames for
- * another guest on a TAP, and packets of flows tc_port_in has opened.
- * Whatever needs more (a new flow, the host, the kernel's help, a veth on
- * the other side) is XDP_PASS to tc_port_in.
+ * A guest's IPv6 packet of a NAT66 flow tc_port_in6 opened (--masq6), as
+ * xdp_port_in does IPv4: translated to ext6 and sent to the uplink, or
+ * XDP_PASS, untouched, to tc_port_in6.  Not inlined: its own stack frame.
  */
-SEC("xdp")
-int xdp_port_in(struct xdp_md *ctx)
+static __noinline int xdp_port_in6(struct xdp_md *ctx, const struct qnat_config *cfg)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	const struct qnat_config *cfg = config_raw();
-	struct frame fr = { data, data_end, ctx->ingress_ifindex, 0 };
+	struct bpf_fib_lookup fib;
+	struct qnat_ct6_key orig;
+	struct qnat_ct_entry *e;
+	struct ethhdr *eth = data;
+	struct pkt6 p;
+	int r;
+
+	if (!(cfg->flags & QNAT_CFG_MASQ6) || is_unspec6(cfg->ext6))
+		return XDP_PASS;
+	r = xdp_parse6(data, data_end, &p);
+	if (r != PARSE6_OK || port_out6_kind(cfg, &p, r) != OUT_ROUTE || p.tcp_flags & (TCPF_SYN | TCPF_RST) ||
+	    xdp_csum_partial6(data, data_end, &p))
+		return XDP_PASS;
+	ct6_key_orig(&p, &orig);
+	e = bpf_map_lookup_elem(&qnat_ct6, &orig);
+	if (!e || e->port_ifindex != ctx->ingress_ifindex || (void *)(eth + 1) > data_end ||
+	    !mac_eq(e->guest_mac, eth->h_source))
+		return XDP_PASS;
+	if (xdp_nh_stale(cfg, e, p.end - IP6_OFF)) {
+		port_fib6_init(&fib, cfg, &p);
+		if (xdp_nh_lookup(ctx, cfg, e, &fib, p.end - IP6_OFF))
+			return XDP_PASS;
+	}
+	if (!xdp_uplink_takes(cfg))
+		return XDP_PASS;
+
+	ct_account(e, QNAT_DIR_ORIG, p.proto, p.tcp_flags, data_end - data);
+	if (xdp_nat6_snat(data, data_end, &p, cfg->ext6, e->nat_port) ||
+	    xdp_hop_dec_set_macs(data, data_end, e->nh_mac, cfg->uplink_mac))
+		return XDP_ABORTED; /* bounds were checked by the parser: a bug */
+	count(cfg, QNAT_C_SNAT6_XDP, data_end - data);
+	return bpf_redirect_map(&qnat_devmap, cfg->uplink_ifindex, 0);
+}
+
+/* A guest's IPv4 packet of a flow tc_port_in4 opened.  Not inlined: its own stack frame. */
+static __noinline int xdp_port_in4(struct xdp_md *ctx, const struct qnat_config *cfg)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
 	struct bpf_fib_lookup fib;
 	struct qnat_ct_entry *e;
 	struct qnat_ct_key orig;
 	struct ethhdr *eth = data;
 	struct pkt p;
-	__u32 arg;
-	int r, tap;
+	int r;
 
-	if (!cfg)
-		return XDP_PASS;
-	switch (port_l2(&fr, cfg, &arg, &tap)) {
-	case PORT_L2_DROP:
-		count(cfg, arg, data_end - data);
-		return XDP_DROP;
-	case PORT_L2_TO_PORT:
-		if (!tap)
-			return XDP_PASS; /* a veth drops frames its peer does not take: TC's */
-		count(cfg, QNAT_C_L2_PORT_XDP, data_end - data);
-		return bpf_redirect_map(&qnat_devmap, arg, XDP_PASS);
-	}
-	/* Bridged and libvirt's other modes are TC's alone. */
-	if ((cfg->flags & (QNAT_CFG_BRIDGED | QNAT_CFG_ROUTE | QNAT_CFG_ISOLATED)) || !cfg->ext_addr ||
-	    !(cfg->flags & QNAT_CFG_UPLINK_XMIT))
+	if ((cfg->flags & QNAT_CFG_ROUTE) || !cfg->ext_addr)
 		return XDP_PASS;
 	r = parse_ipv4(data, data_end, &p);
 	if (r != PARSE_OK || port_out_kind(cfg, &p, r) != OUT_ROUTE || p.tcp_flags & (TCPF_SYN | TCPF_RST) ||
@@ -352,19 +400,12 @@ int xdp_port_in(struct xdp_md *ctx)
 	 * changed since (the supervisor moves cfg->nh_gen on route, neighbour
 	 * and uplink events, and every 2 s) or for a longer packet than it let
 	 * through (the route's MTU).  The lookup is most of this path's cost. */
-	if (e->nh_gen != cfg->nh_gen || p.tot_len > e->nh_len) {
+	if (xdp_nh_stale(cfg, e, p.tot_len)) {
 		port_fib_init(&fib, cfg, &p);
-		fib.tot_len = p.tot_len; /* over the uplink's MTU: FRAG_NEEDED, the kernel answers */
-		if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS ||
-		    fib.ifindex != cfg->uplink_ifindex || !mac_eq(fib.smac, cfg->uplink_mac))
-			return XDP_PASS; /* a host address, no neighbour yet, elsewhere: TC's */
-		e->nh_len = p.tot_len; /* longer than before, or the first since a change */
-		e->nh_gen = cfg->nh_gen;
-		__builtin_memcpy(e->nh_mac, fib.dmac, ETH_ALEN);
+		if (xdp_nh_lookup(ctx, cfg, e, &fib, p.tot_len))
+			return XDP_PASS;
 	}
-	/* The uplink may have left the devmap (unregistered): a redirect
-	 * after the rewrite would abort, a pass would reach TC translated. */
-	if (!bpf_map_lookup_elem(&qnat_devmap, &cfg->uplink_ifindex))
+	if (!xdp_uplink_takes(cfg))
 		return XDP_PASS;
 
 	ct_touch(e, &orig, QNAT_DIR_ORIG, &p, data_end - data);
@@ -373,6 +414,42 @@ int xdp_port_in(struct xdp_md *ctx)
 		return XDP_ABORTED; /* bounds were checked by the parser: a bug */
 	count(cfg, QNAT_C_SNAT_XDP, data_end - data);
 	return bpf_redirect_map(&qnat_devmap, cfg->uplink_ifindex, 0);
+}
+
+/*
+ * The same work in XDP, on TAP ports, before any skb exists: frames for
+ * another guest on a TAP, and packets of flows tc_port_in has opened.
+ * Whatever needs more (a new flow, the host, the kernel's help, a veth on
+ * the other side) is XDP_PASS to tc_port_in.
+ */
+SEC("xdp")
+int xdp_port_in(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	const struct qnat_config *cfg = config_raw();
+	struct frame fr = { data, data_end, ctx->ingress_ifindex, 0 };
+	struct ethhdr *eth = data;
+	__u32 arg;
+	int tap;
+
+	if (!cfg)
+		return XDP_PASS;
+	switch (port_l2(&fr, cfg, &arg, &tap)) {
+	case PORT_L2_DROP:
+		count(cfg, arg, data_end - data);
+		return XDP_DROP;
+	case PORT_L2_TO_PORT:
+		if (!tap)
+			return XDP_PASS; /* a veth drops frames its peer does not take: TC's */
+		count(cfg, QNAT_C_L2_PORT_XDP, data_end - data);
+		return bpf_redirect_map(&qnat_devmap, arg, XDP_PASS);
+	}
+	/* Bridged and libvirt's other modes are TC's alone. */
+	if ((cfg->flags & (QNAT_CFG_BRIDGED | QNAT_CFG_ISOLATED)) || !(cfg->flags & QNAT_CFG_UPLINK_XMIT) ||
+	    (void *)(eth + 1) > data_end)
+		return XDP_PASS;
+	return eth->h_proto == bpf_htons(ETH_P_IPV6) ? xdp_port_in6(ctx, cfg) : xdp_port_in4(ctx, cfg);
 }
 
 /*

@@ -521,7 +521,8 @@ _Static_assert(sizeof(struct qnat_ip6_binding) == 16, "qnat_ip6_binding layout")
 	X(DROP_OTHER_NET, "drop_other_net", "guest packets to another NAT or isolated network on the same uplink") \
 	X(SNAT6_FAST, "snat6_fast", "IPv6 guest packets translated (NAT66) and sent straight to the uplink") \
 	X(ROUTE6_FAST, "route6_fast", "IPv6 guest packets of a routed /64 sent straight to the uplink") \
-	X(RNAT6_TC, "rnat6_tc", "IPv6 replies translated in TC and sent straight to the guest")
+	X(RNAT6_TC, "rnat6_tc", "IPv6 replies translated in TC and sent straight to the guest") \
+	X(SNAT6_XDP, "snat6_xdp", "IPv6 guest packets of known NAT66 flows translated in XDP and sent to the uplink")
 
 enum qnat_counter {
 #define QNAT_COUNTER_ENUM(id, name, help) QNAT_C_##id,

@@ -113,6 +113,13 @@ static __always_inline int xdp_csum_partial(void *data, void *data_end, const st
 	return csum_fold(s) == *l4sum;
 }
 
+/* The frame's Ethernet header, its bounds checked by the caller. */
+static __always_inline void xdp_set_macs(struct ethhdr *eth, const __u8 *dst, const __u8 *src)
+{
+	__builtin_memcpy(eth->h_dest, dst, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, src, ETH_ALEN);
+}
+
 static __always_inline int xdp_ttl_dec_set_macs(void *data, void *data_end, const __u8 *dst, const __u8 *src)
 {
 	struct ethhdr *eth = data;
@@ -122,8 +129,7 @@ static __always_inline int xdp_ttl_dec_set_macs(void *data, void *data_end, cons
 		return -1;
 	csum_replace2(&ip->check, bpf_htons(ip->ttl << 8), bpf_htons((ip->ttl - 1) << 8));
 	ip->ttl--;
-	__builtin_memcpy(eth->h_dest, dst, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, src, ETH_ALEN);
+	xdp_set_macs(eth, dst, src);
 	return 0;
 }
 

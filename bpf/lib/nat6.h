@@ -59,9 +59,44 @@ struct pkt6 {
 	__u8 pad[3];
 };
 
+/* The fixed header's part of a pkt6: TC's parser and XDP's alike.  -1: not version 6. */
+static __always_inline int pkt6_hdr(struct pkt6 *p, const struct ipv6hdr *ip6)
+{
+	__builtin_memcpy(p->saddr, &ip6->saddr, sizeof(p->saddr));
+	__builtin_memcpy(p->daddr, &ip6->daddr, sizeof(p->daddr));
+	if (ip6->version != 6)
+		return -1;
+	p->hop = ip6->hop_limit;
+	p->end = IP6_OFF + sizeof(struct ipv6hdr) + bpf_ntohs(ip6->payload_len);
+	return 0;
+}
+
+/* How long an L4 header of protocol nh must be in the packet; 0: none we translate. */
+static __always_inline __u32 pkt6_l4_min(__u8 nh)
+{
+	return nh == IPPROTO_TCP ? 20 : nh == IPPROTO_UDP || nh == IPPROTO_ICMPV6_ ? 8 : 0;
+}
+
+/* The ports (ICMPv6 echo: the identifier) from the first 8 bytes h of the
+ * L4 header of p->proto; TCP's flags (its 14th byte) are the caller's. */
+static __always_inline int pkt6_ports(struct pkt6 *p, const __u8 *h)
+{
+	if (p->proto == IPPROTO_ICMPV6_) {
+		p->icmp_type = h[0];
+		if (h[0] != ICMPV6_ECHO_REQ && h[0] != ICMPV6_ECHO_REP)
+			return PARSE6_L3;
+		__builtin_memcpy(&p->sport, h + 4, 2);
+		p->dport = p->sport;
+		return PARSE6_OK;
+	}
+	__builtin_memcpy(&p->sport, h, 2);
+	__builtin_memcpy(&p->dport, h + 2, 2);
+	return PARSE6_OK;
+}
+
 static __always_inline int parse6(struct __sk_buff *skb, struct pkt6 *p)
 {
-	__u32 off = IP6_OFF + sizeof(struct ipv6hdr);
+	__u32 off = IP6_OFF + sizeof(struct ipv6hdr), need;
 	struct ipv6hdr ip6;
 	__u8 h[14];
 	__u8 nh;
@@ -71,12 +106,8 @@ static __always_inline int parse6(struct __sk_buff *skb, struct pkt6 *p)
 		return PARSE6_NOT;
 	if (bpf_skb_load_bytes(skb, IP6_OFF, &ip6, sizeof(ip6)))
 		return PARSE6_BAD;
-	__builtin_memcpy(p->saddr, &ip6.saddr, sizeof(p->saddr));
-	__builtin_memcpy(p->daddr, &ip6.daddr, sizeof(p->daddr));
-	if (ip6.version != 6)
+	if (pkt6_hdr(p, &ip6))
 		return PARSE6_BAD;
-	p->hop = ip6.hop_limit;
-	p->end = off + bpf_ntohs(ip6.payload_len);
 	/* A frame shorter than its payload length (cut on the way, or a guest's
 	 * lie the kernel has not checked yet) is no packet to open a flow for. */
 	if (p->end > skb->len)
@@ -103,31 +134,49 @@ static __always_inline int parse6(struct __sk_buff *skb, struct pkt6 *p)
 	p->l4_off = off;
 	if (p->frag == FRAG_LATER)
 		return PARSE6_L3;
-	switch (nh) {
-	case IPPROTO_TCP:
-		if (off + 20 > p->end || bpf_skb_load_bytes(skb, off, h, sizeof(h)))
+	need = pkt6_l4_min(nh);
+	if (!need) /* a routing header, AH, ESP, another protocol */
+		return PARSE6_L3;
+	if (off + need > p->end)
+		return PARSE6_BAD;
+	if (nh == IPPROTO_TCP) {
+		if (bpf_skb_load_bytes(skb, off, h, 14))
 			return PARSE6_BAD;
 		p->tcp_flags = h[13];
-		break;
-	case IPPROTO_UDP:
-		if (off + 8 > p->end || bpf_skb_load_bytes(skb, off, h, 4))
-			return PARSE6_BAD;
-		break;
-	case IPPROTO_ICMPV6_:
-		if (off + 8 > p->end || bpf_skb_load_bytes(skb, off, h, 8))
-			return PARSE6_BAD;
-		p->icmp_type = h[0];
-		if (h[0] != ICMPV6_ECHO_REQ && h[0] != ICMPV6_ECHO_REP)
-			return PARSE6_L3;
-		__builtin_memcpy(&p->sport, h + 4, 2);
-		p->dport = p->sport;
-		return PARSE6_OK;
-	default: /* a routing header, AH, ESP, another protocol */
-		return PARSE6_L3;
+	} else if (bpf_skb_load_bytes(skb, off, h, 8)) {
+		return PARSE6_BAD;
 	}
-	__builtin_memcpy(&p->sport, h, 2);
-	__builtin_memcpy(&p->dport, h + 2, 2);
-	return PARSE6_OK;
+	return pkt6_ports(p, h);
+}
+
+/*
+ * XDP's parser: the frame as it is, an IPv6 packet filling it exactly, with
+ * no extension header (what has one, or is too short for its L4 header,
+ * is PARSE6_L3: TC's).
+ */
+static __always_inline int xdp_parse6(void *data, void *data_end, struct pkt6 *p)
+{
+	struct ethhdr *eth = data;
+	struct ipv6hdr *ip6 = (void *)(eth + 1);
+	__u8 *h = (void *)(ip6 + 1);
+
+	__builtin_memset(p, 0, sizeof(*p));
+	if ((void *)(ip6 + 1) > data_end)
+		return PARSE6_BAD;
+	if (eth->h_proto != bpf_htons(ETH_P_IPV6))
+		return PARSE6_NOT;
+	if (pkt6_hdr(p, ip6) || p->end != data_end - data)
+		return PARSE6_BAD; /* padded or cut: the skb path's */
+	p->proto = ip6->nexthdr;
+	p->l4_off = IP6_OFF + sizeof(struct ipv6hdr);
+	if (!pkt6_l4_min(p->proto) || p->l4_off + pkt6_l4_min(p->proto) > p->end || (void *)(h + 8) > data_end)
+		return PARSE6_L3;
+	if (p->proto == IPPROTO_TCP) {
+		if ((void *)(h + 20) > data_end)
+			return PARSE6_L3;
+		p->tcp_flags = h[13];
+	}
+	return pkt6_ports(p, h);
 }
 
 static __always_inline int is_mcast6(const __be32 a[4])
@@ -372,6 +421,71 @@ static __always_inline int tc_nat6_rewrite(struct __sk_buff *skb, const struct p
 	if (diff < 0 || bpf_l4_csum_replace(skb, csum_off, 0, diff, flags | BPF_F_PSEUDO_HDR))
 		return -1;
 	return bpf_skb_store_bytes(skb, IP6_ADDR_OFF(side == NAT_DST), new_addr, 16, 0);
+}
+
+/*
+ * XDP: the source address and port rewritten in place, the L4 checksum
+ * (pseudo-header included, ICMPv6's too) patched by the difference.  UDP's
+ * 0 is no checksum IPv4 allows IPv6: xdp_csum_partial6 left such frames to
+ * TC, and a computed 0 goes as 0xffff.  Offsets are masked for the verifier
+ * (no extension headers: the L4 header is at 54).
+ */
+static __always_inline int xdp_nat6_snat(void *data, void *data_end, const struct pkt6 *p, const __be32 *new_addr,
+					 __be16 new_port)
+{
+	struct ipv6hdr *ip6 = data + IP6_OFF;
+	__sum16 *l4sum = data + (l4_csum_off6(p) & 0x7f);
+	__be16 *port = data + (l4_port_off6(p, NAT_SRC) & 0x7f);
+	__s64 diff;
+	__u32 s;
+
+	if ((void *)(ip6 + 1) > data_end || (void *)(l4sum + 1) > data_end || (void *)(port + 1) > data_end)
+		return -1;
+	diff = bpf_csum_diff((__be32 *)&ip6->saddr, 16, (__be32 *)new_addr, 16, 0);
+	if (diff < 0)
+		return -1;
+	s = (__u16)~*l4sum;
+	s = csum_add32(s, (__u32)diff);
+	s = csum_add32(s, (__u16)~*port);
+	s = csum_add32(s, new_port);
+	*l4sum = ~csum_fold(s);
+	if (p->proto == IPPROTO_UDP && !*l4sum)
+		*l4sum = 0xffff;
+	__builtin_memcpy(&ip6->saddr, new_addr, 16);
+	*port = new_port;
+	return 0;
+}
+
+/*
+ * A virtio guest's checksum offload, as xdp_csum_partial says of IPv4: a
+ * TCP or UDP checksum holding the pseudo-header's sum alone is the skb
+ * path's; so is UDP's 0, invalid in IPv6, that TC leaves to the kernel.
+ */
+static __always_inline int xdp_csum_partial6(void *data, void *data_end, const struct pkt6 *p)
+{
+	__sum16 *l4sum = data + (l4_csum_off6(p) & 0x7f);
+	__u32 s = bpf_htons(p->proto) + bpf_htons(p->end - p->l4_off);
+
+	if (p->proto == IPPROTO_ICMPV6_)
+		return 0;
+	if ((void *)(l4sum + 1) > data_end)
+		return 1;
+	if (p->proto == IPPROTO_UDP && !*l4sum)
+		return 1;
+	for (int i = 0; i < 4; i++)
+		s += (p->saddr[i] & 0xffff) + (p->saddr[i] >> 16) + (p->daddr[i] & 0xffff) + (p->daddr[i] >> 16);
+	return csum_fold(s) == *l4sum;
+}
+
+static __always_inline int xdp_hop_dec_set_macs(void *data, void *data_end, const __u8 *dst, const __u8 *src)
+{
+	struct ipv6hdr *ip6 = data + IP6_OFF;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return -1;
+	ip6->hop_limit--;
+	xdp_set_macs(data, dst, src);
+	return 0;
 }
 
 /* No header checksum to fix: the hop limit alone. */

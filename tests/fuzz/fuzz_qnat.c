@@ -956,7 +956,8 @@ static void check_nat(struct inst *I, const __u64 delta[QNAT_C_MAX], unsigned in
 /* NAT66, as check_nat: out, the flow's ext6 and port; in, the guest's (ICMPv6 errors aside). */
 static void check_nat6(struct inst *I, const __u64 delta[QNAT_C_MAX], unsigned int *checks)
 {
-	bool snat = (prog == FP_PORT_IN && delta[QNAT_C_SNAT6_FAST]) || (prog == FP_UPLINK_OUT && delta[QNAT_C_SNAT_EGRESS]);
+	bool snat = (prog == FP_PORT_IN && delta[QNAT_C_SNAT6_FAST]) || (prog == FP_UPLINK_OUT && delta[QNAT_C_SNAT_EGRESS]) ||
+		    (prog == FP_XDP_PORT && delta[QNAT_C_SNAT6_XDP]);
 	bool rnat = prog == FP_UPLINK_IN && redirected(), icmp;
 	struct qnat_ct6_key k = {};
 	const __u8 *l4i, *l4o;

@@ -5,8 +5,10 @@
 # still works.  The uplink here is a veth: known flows go on through TC
 # (snat_fast) until the outside end runs native XDP, and then leave from XDP
 # (snat_xdp), pings and a TCP upload alike, to the next hop's new MAC as soon
-# as it changes, and through TC again once it stops.  Detach takes the program off every TAP; --port-xdp off never puts
-# it there.
+# as it changes, and through TC again once it stops.  IPv6 (--masq6) the
+# same: a known NAT66 flow's pings and datagrams leave from XDP (snat6_xdp),
+# from the host's IPv6 address, and their replies come back.  Detach takes
+# the program off every TAP; --port-xdp off never puts it there.
 #
 #   g1 eth0 (tap) <-taprelay-> t-g1 ┐
 #   g2 eth0 (tap) <-taprelay-> t-g2 ┴ virbr0 192.168.122.1 [qnat-bpf] host up0 ==veth== ext
@@ -27,7 +29,8 @@ upload_ok() {
 xdp_prog_named() { in_host ip -d -j link show "$1" | jq -e '.[0].xdp.prog.name == "xdp_port_in"'; }
 
 topo_init
-attach
+topo_ip6
+attach --masq6 "$SUBNET6"
 guest_tap g1 # the supervisor attaches the TAPs as they join
 guest_tap g2
 wait_for 5 port_listed t-g2 || fail "t-g2 not taken over"
@@ -35,9 +38,10 @@ for t in t-g1 t-g2; do
 	wait_for 5 has_xdp "$t" || { in_host ip -d link show "$t" >&2; fail "no XDP program on $t"; }
 done
 xdp_prog_named t-g1 >/dev/null || { in_host ip -d -j link show t-g1 >&2; fail "t-g1's XDP program is not xdp_port_in"; }
+a6=$(guest_slaac g1 "$SUBNET6") # first: its eth0 down and up would take DHCP's default route
 a1=$(guest_dhcp g1)
 a2=$(guest_dhcp g2)
-log "leases: g1=$a1 g2=$a2"
+log "leases: g1=$a1 g2=$a2; SLAAC: g1=$a6"
 
 in_guest g1 busybox ping -c 2 -W 2 "$a2" >/dev/null || fail "g1 cannot ping g2" # the FDB learns both
 x0=$(counter l2_port_xdp packets) || fail "no l2_port_xdp counter"
@@ -72,6 +76,27 @@ x0=$(counter snat_xdp packets)
 [ "$(udp_once c)" = echo:c ] || fail "no UDP echo once ext's MAC changed: XDP kept the flow's old next hop"
 x1=$(counter snat_xdp packets)
 [ $((x1 - x0)) -ge 1 ] || fail "the datagram after the MAC change did not leave from XDP"
+# IPv6: the first packet of a flow opens it in TC, the next leave from XDP.
+in_guest g1 busybox ping -6 -c 2 -W 2 "$EXT6_ADDR" >/dev/null || fail "g1 cannot ping6 ext"
+y0=$(counter snat6_xdp packets) || fail "no snat6_xdp counter"
+in_guest g1 busybox ping -6 -c 5 -W 2 "$EXT6_ADDR" >/dev/null || fail "g1 cannot ping6 ext through XDP"
+y1=$(counter snat6_xdp packets)
+[ $((y1 - y0)) -ge 4 ] || fail "snat6_xdp grew by $((y1 - y0)) only: IPv6 pings did not leave from XDP"
+ext6_peer_udp 7011
+udp6_once() { echo "$1" | in_guest g1 socat -T 3 - UDP6:["$EXT6_ADDR"]:7011,sourceport=40011,reuseaddr; }
+host6=$(ip6_full "$HOST6_ADDR")
+u=$(udp6_once a) || fail "no UDP answer over IPv6"
+[ "$u" = "peer=$host6 port=40011" ] || fail "ext saw g1's first datagram as '$u', not the uplink's address and port 40011"
+y0=$(counter snat6_xdp packets)
+for d in b c d; do
+	u=$(udp6_once "$d") || fail "no UDP answer over IPv6 through XDP"
+	[ "$u" = "peer=$host6 port=40011" ] || fail "ext saw g1's datagram through XDP as '$u'"
+done
+y1=$(counter snat6_xdp packets)
+[ $((y1 - y0)) -ge 3 ] || fail "snat6_xdp grew by $((y1 - y0)) in 3 datagrams: UDP over IPv6 did not leave from XDP"
+qnat ct show "$BR" --family ipv6 --proto udp | grep -q "src=$a6 dst=$EXT6_ADDR sport=40011 dport=7011" ||
+	fail "ct show: g1's UDP flow: $(qnat ct show "$BR" --family ipv6)"
+
 in_ext ip link set eth0 xdpdrv off
 wait_for 6 xmit_is false || fail "status still says XDP sends to the uplink, whose peer stopped XDP"
 s0=$(counter snat_fast packets)

@@ -59,7 +59,7 @@ hask() { echo "${3:-x}" | in_host socat -t 2 - "$1:$2" 2>/dev/null | head -1; }
 [ "$(hask TCP "$HOST_ADDR":9000)" = "guest-9000 $GATEWAY" ] || fail "host -> $HOST_ADDR:9000"
 [ "$(hask UDP 127.0.0.1:5353 local)" = "udp-local" ] || fail "host udp -> 127.0.0.1:5353"
 # The host's own services on other ports are untouched.
-bg in_host socat TCP-LISTEN:7070,bind=127.0.0.1,reuseaddr,fork SYSTEM:'echo host-7070'
+bg in_host socat TCP-LISTEN:7070,bind=127.0.0.1,reuseaddr,fork SYSTEM:'echo host-7070; cat'
 wait_for 5 in_host socat -u /dev/null TCP:127.0.0.1:7070 || fail "host service did not start"
 [ "$(hask TCP 127.0.0.1:7070)" = "host-7070" ] || fail "an unforwarded host port was redirected"
 
@@ -91,7 +91,7 @@ err=$(qnat forward add "$BR" tcp 9001 192.168.122.90 2>&1) && fail "overlapping 
 echo "$err" | grep -q "already forwarded" || fail "overlap error unclear: $err"
 err=$(qnat forward add "$BR" tcp 7000 10.1.2.3 2>&1) && fail "guest outside the subnet accepted"
 echo "$err" | grep -q "not a guest address" || fail "subnet error unclear: $err"
-bg in_host socat TCP-LISTEN:7777,reuseaddr,fork SYSTEM:'echo host-7777'
+bg in_host socat TCP-LISTEN:7777,reuseaddr,fork SYSTEM:'echo host-7777; cat'
 wait_for 5 in_host socat -u /dev/null TCP:127.0.0.1:7777 || fail "host listener did not start"
 err=$(qnat forward add "$BR" tcp 7777 192.168.122.89:80 2>&1) && fail "forward over a listening host port accepted"
 echo "$err" | grep -q "in use by a socket on the host" || fail "listener error unclear: $err"
@@ -119,7 +119,7 @@ out=$(qnat forward add "$BR" tcp 7100 192.168.122.150 2>&1) || fail "forward to 
 echo "$out" | grep -q "warning: no guest has 192.168.122.150" || fail "no warning for a free address: $out"
 qnat forward del "$BR" tcp 7100 || fail "del 7100"
 # Localhost-only (QEMU hostfwd=tcp:127.0.0.1:2223-:22): from the host itself, not from outside.
-bg in_guest g1 socat TCP-LISTEN:22,bind=192.168.122.89,reuseaddr,fork SYSTEM:"echo guest-22 \$SOCAT_PEERADDR"
+bg in_guest g1 socat TCP-LISTEN:22,bind=192.168.122.89,reuseaddr,fork SYSTEM:"echo guest-22 \$SOCAT_PEERADDR; cat"
 wait_for 5 in_guest g1 socat -u /dev/null TCP:192.168.122.89:22 || fail "guest port 22 did not start"
 qnat forward add "$BR" tcp 127.0.0.1:2223 192.168.122.89:22 || fail "localhost-only forward refused"
 [ "$(hask TCP 127.0.0.1:2223)" = "guest-22 $GATEWAY" ] || fail "host -> 127.0.0.1:2223: '$(hask TCP 127.0.0.1:2223)'"

@@ -83,6 +83,22 @@ static __always_inline void config_of_either(__be32 a, __be32 b, const struct qn
 	}
 }
 
+/* IPv6 address kinds, for every program: multicast (ff00::/8), link-local (fe80::/10), unspecified. */
+static __always_inline int is_mcast6(const __be32 a[4])
+{
+	return (a[0] & bpf_htonl(0xff000000)) == bpf_htonl(0xff000000);
+}
+
+static __always_inline int is_linklocal6(const __be32 a[4])
+{
+	return (a[0] & bpf_htonl(0xffc00000)) == bpf_htonl(0xfe800000);
+}
+
+static __always_inline int is_unspec6(const __be32 a[4])
+{
+	return !(a[0] | a[1] | a[2] | a[3]);
+}
+
 /* Is addr in the network's IPv6 /64 (--masq6 or --route6)? */
 static __always_inline int in_prefix6(const struct qnat_config *cfg, const __be32 addr[4])
 {

@@ -187,22 +187,16 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct qnat_host_fl
 	return nh;
 }
 
-static __always_inline int is_link_local6(const __be32 addr[4])
-{
-	return (bpf_ntohl(addr[0]) >> 22) == (0xfe80 >> 6);
-}
-
 /* Is the IPv6 address addr the host's, for a packet from peer on the
  * bridge?  Link-local addresses are, and multicast ones when mcast. */
 static __always_inline int host6_local(struct __sk_buff *skb, const struct qnat_config *cfg, const __be32 peer[4],
 				       const __be32 addr[4], int mcast)
 {
 	struct bpf_fib_lookup fib = { .family = AF_INET6, .ifindex = cfg->bridge_ifindex };
-	__u32 top = bpf_ntohl(addr[0]);
 
-	if ((top >> 24) == 0xff)
+	if (is_mcast6(addr))
 		return mcast;
-	if (is_link_local6(addr))
+	if (is_linklocal6(addr))
 		return 1;
 	__builtin_memcpy(fib.ipv6_src, peer, 16);
 	__builtin_memcpy(fib.ipv6_dst, addr, 16);
@@ -237,7 +231,7 @@ static __always_inline int host_in6_allowed(struct __sk_buff *skb, const struct 
 		return 1; /* DHCPv6 (--dhcp6-range), to its multicast group */
 	/* DNS on the IPv6 gateway (the host's address in the prefix) or the
 	 * bridge's link-local address, both of which dnsmasq answers on. */
-	if (k.dport == bpf_htons(53) && (in_prefix6(cfg, k.daddr) || is_link_local6(k.daddr)))
+	if (k.dport == bpf_htons(53) && (in_prefix6(cfg, k.daddr) || is_linklocal6(k.daddr)))
 		return 1;
 	return host_port_allowed(k.proto, k.dport) || host_flow_reply(cfg, &k);
 }

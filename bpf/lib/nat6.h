@@ -179,21 +179,6 @@ static __always_inline int xdp_parse6(void *data, void *data_end, struct pkt6 *p
 	return pkt6_ports(p, h);
 }
 
-static __always_inline int is_mcast6(const __be32 a[4])
-{
-	return (a[0] & bpf_htonl(0xff000000)) == bpf_htonl(0xff000000);
-}
-
-static __always_inline int is_linklocal6(const __be32 a[4])
-{
-	return (a[0] & bpf_htonl(0xffc00000)) == bpf_htonl(0xfe800000);
-}
-
-static __always_inline int is_unspec6(const __be32 a[4])
-{
-	return !(a[0] | a[1] | a[2] | a[3]);
-}
-
 static __always_inline int eq6(const __be32 a[4], const __be32 b[4])
 {
 	return !((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]));

@@ -76,11 +76,6 @@ static __always_inline __u32 port_bind_ip6(struct qnat_port *port, __u32 ifindex
 	return 0;
 }
 
-static __always_inline int ip6_unspecified(const struct qnat_ip6_addr *a)
-{
-	return !(a->a[0] | a->a[1] | a->a[2] | a->a[3]);
-}
-
 /*
  * The IPv6 part: no DHCPv6 server, no RA or redirect, and only the port's
  * own sources and neighbour advertisements.  The extension headers are
@@ -130,7 +125,7 @@ static __always_inline __u32 port_check_ip6(struct qnat_port *port, __u32 ifinde
 			return QNAT_C_DROP_PORT_IP6;
 		if (icmp[0] == ICMP6_RA || icmp[0] == ICMP6_REDIRECT)
 			return QNAT_C_DROP_ROGUE_RA;
-		if ((icmp[0] == ICMP6_NS && ip6_unspecified(src)) || icmp[0] == ICMP6_NA) {
+		if ((icmp[0] == ICMP6_NS && is_unspec6(src->a)) || icmp[0] == ICMP6_NA) {
 			__u32 r;
 
 			if ((void *)(target + 1) > data_end)
@@ -148,9 +143,9 @@ static __always_inline __u32 port_check_ip6(struct qnat_port *port, __u32 ifinde
 		if (udp->source == bpf_htons(DHCP6_SERVER_PORT))
 			return QNAT_C_DROP_ROGUE_DHCP;
 	}
-	if (ip6_unspecified(src)) /* DAD, MLD before an address */
+	if (is_unspec6(src->a)) /* DAD, MLD before an address */
 		return 0;
-	if ((src->a[0] & bpf_htonl(0xff000000)) == bpf_htonl(0xff000000))
+	if (is_mcast6(src->a))
 		return QNAT_C_DROP_PORT_IP6; /* a multicast source is never valid */
 	return port_bind_ip6(port, ifindex, src);
 }

@@ -12,6 +12,7 @@
 #   topo_ip6             IPv6 on the uplink (HOST6_ADDR, EXT6_ADDR) and the host's default route
 #   guest_slaac NAME PREFIX   accept RAs in guest NAME; prints its SLAAC address in PREFIX
 #   far6_init            a far server (FAR6_ADDR) behind an ext hop of MTU 1280
+#   far6_upload GUEST    300 kB from GUEST to far intact, and its path MTU learned
 #   ext6_peer_tcp/udp PORT   IPv6 services in ext that answer what they see of the client
 #   bg CMD...            start a background process, killed at cleanup
 #   namespaces_del       delete the namespaces made so far (and their /var/lib/qnat-bpf state)
@@ -201,6 +202,19 @@ far6_init() {
 	ip -n "$NS_FAR" link set eth0 up
 	ip -n "$NS_FAR" -6 route add default via 2001:db8:fa::1
 	in_ext sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+
+# far6_upload GUEST: 300 kB from GUEST to far across the 1280 hop arrive
+# intact (no router fragments IPv6: Packet Too Big must reach the guest),
+# and GUEST's route to far has learned mtu 1280.
+far6_upload() {
+	bg in_far socat -u TCP6-LISTEN:7002,reuseaddr OPEN:"$WORK/far.out",creat,trunc
+	wait_for 5 sh -c "ip netns exec $NS_FAR ss -ltn | grep -q :7002" || fail "far's listener"
+	head -c 300000 /dev/urandom >"$WORK/up.bin"
+	in_guest "$1" socat -T 10 -u OPEN:"$WORK/up.bin" TCP6:["$FAR6_ADDR"]:7002 || fail "$1: the upload through the 1280 hop"
+	wait_for 5 cmp -s "$WORK/up.bin" "$WORK/far.out" || fail "$1: the upload arrived as $(stat -c %s "$WORK/far.out") bytes"
+	in_guest "$1" ip -6 route get "$FAR6_ADDR" | grep -q "mtu 1280" ||
+		fail "$1 did not learn the path MTU: $(in_guest "$1" ip -6 route get "$FAR6_ADDR")"
 }
 
 # IPv6 services in ext that answer "peer=ADDR port=PORT": what ext sees of

@@ -68,13 +68,7 @@ out=$(in_guest g1 busybox nslookup web.example "$GW6" 2>&1) || fail "DNS over IP
 echo "$out" | grep -q 192.168.122.50 || fail "DNS on $GW6 did not answer web.example: $out"
 
 # PMTU: far is behind a 1280-MTU link; no router fragments IPv6.
-bg in_far socat -u TCP6-LISTEN:7002,reuseaddr OPEN:"$WORK/far.out",creat,trunc
-wait_for 5 sh -c "ip netns exec $NS_FAR ss -ltn | grep -q :7002" || fail "far's listener"
-head -c 300000 /dev/urandom >"$WORK/up.bin"
-in_guest g1 socat -T 10 -u OPEN:"$WORK/up.bin" TCP6:["$FAR6_ADDR"]:7002 || fail "the upload through the 1280 hop"
-wait_for 5 cmp -s "$WORK/up.bin" "$WORK/far.out" || fail "the upload arrived as $(stat -c %s "$WORK/far.out") bytes"
-in_guest g1 ip -6 route get "$FAR6_ADDR" | grep -q "mtu 1280" ||
-	fail "g1 did not learn the path MTU: $(in_guest g1 ip -6 route get "$FAR6_ADDR")"
+far6_upload g1
 
 # traceroute6: the gateway (the host decrements the hop limit), ext, far.
 hops=$(in_guest g1 busybox traceroute6 -n -q 1 -w 2 -m 5 "$FAR6_ADDR" 2>&1) || fail "traceroute6: $hops"

@@ -46,13 +46,7 @@ got=$(in_ext socat -T 3 - TCP6:["$a1"]:7100,connect-timeout=3 </dev/null) || fai
 [ "$got" = inbound-ok ] || fail "ext's connection to g1 got '$got'"
 
 # PMTU through the 1280 hop: Packet Too Big comes back to the guest's own address.
-bg in_far socat -u TCP6-LISTEN:7002,reuseaddr OPEN:"$WORK/far.out",creat,trunc
-wait_for 5 sh -c "ip netns exec $NS_FAR ss -ltn | grep -q :7002" || fail "far's listener"
-head -c 300000 /dev/urandom >"$WORK/up.bin"
-in_guest g1 socat -T 10 -u OPEN:"$WORK/up.bin" TCP6:["$FAR6_ADDR"]:7002 || fail "the upload through the 1280 hop"
-wait_for 5 cmp -s "$WORK/up.bin" "$WORK/far.out" || fail "the upload arrived as $(stat -c %s "$WORK/far.out") bytes"
-in_guest g1 ip -6 route get "$FAR6_ADDR" | grep -q "mtu 1280" ||
-	fail "g1 did not learn the path MTU: $(in_guest g1 ip -6 route get "$FAR6_ADDR")"
+far6_upload g1
 
 c=$(counters)
 [ "$(echo "$c" | jq .route6_fast)" -gt 0 ] || fail "route6_fast counted nothing: $c"
